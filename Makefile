@@ -1,0 +1,97 @@
+# Gazette - static site generator and archive publisher.
+#
+#   make            build build/gazette
+#   make site       install missing packages, build, render and release content/ into site/
+#   make test       install missing packages, build, run every test
+#   make test-asan  the same tests, built with AddressSanitizer + UBSan
+#   make bench      benchmarks against Hugo (not part of make test)
+#   make fuzz       bounded libFuzzer runs
+#
+# Sources are picked up by wildcard: generator/*.c is the program,
+# tests/unit/test_*.c are unit tests (one binary each), tests/e2e/*.sh are
+# end-to-end tests. Adding a module or a test needs no edit here.
+
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+PKGS     := libcmark-gfm yaml-0.1 sqlite3 libgit2 jansson libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+              -Wshadow -Wstrict-prototypes -Igenerator -I$(BUILD)/gen \
+              $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
+LDLIBS      = -lcmark-gfm-extensions $(PKG_LIBS) -lpthread -lm
+SHARED   ?= $(abspath ../shared)
+
+SRC      := $(wildcard generator/*.c)
+LIBSRC   := $(filter-out generator/main.c,$(SRC))
+LIBOBJ   := $(LIBSRC:generator/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/theme_data.o
+THEME    := $(shell find templates -type f 2>/dev/null | LC_ALL=C sort)
+UNIT     := $(wildcard tests/unit/test_*.c)
+UNITBIN  := $(UNIT:tests/unit/%.c=$(BUILD)/tests/%)
+SPECBIN  := $(BUILD)/tests/mustache_spec
+
+.PHONY: all deps test-deps site test test-asan bench fuzz clean check-tools
+all: $(BUILD)/gazette
+
+deps:
+	@bash generator/tools/deps.sh build
+
+test-deps:
+	@bash generator/tools/deps.sh test
+
+$(BUILD)/obj/%.o: generator/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/tools/embed: generator/tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra $< -o $@
+
+# The default theme (everything under templates/) is compiled into the binary.
+$(BUILD)/gen/theme_data.c: $(BUILD)/tools/embed $(THEME)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed templates $(THEME) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/theme_data.o: $(BUILD)/gen/theme_data.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/gazette: $(LIBOBJ) $(BUILD)/obj/main.o
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/test.h $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(LIBOBJ) -o $@ $(LDLIBS)
+
+$(SPECBIN): tests/spec/mustache_spec.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(LIBOBJ) -o $@ $(LDLIBS)
+
+site: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/gazette release --content content --out site
+
+test: deps test-deps
+	@$(MAKE) --no-print-directory all $(UNITBIN) $(SPECBIN)
+	@SHARED=$(SHARED) bash tests/run.sh $(BUILD)
+
+test-asan: deps test-deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  all build-asan/tests/mustache_spec $(UNIT:tests/unit/%.c=build-asan/tests/%)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  SHARED=$(SHARED) bash tests/run.sh build-asan
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@SHARED=$(SHARED) bash tests/bench/run.sh $(BUILD)
+
+fuzz: deps
+	@SHARED=$(SHARED) bash tests/fuzz/run.sh
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

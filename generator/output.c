@@ -1,0 +1,230 @@
+/* output.c - see output.h. */
+#include "output.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct outdir {
+    char *root;
+    diag *d;
+    pthread_mutex_t mu;
+    char **slots;        /* open-addressing set of written relpaths */
+    size_t nslots, used;
+    size_t written, unchanged;
+};
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    while (*s) { h ^= (unsigned char)*s++; h *= 1099511628211ull; }
+    return h;
+}
+
+static void set_grow(outdir *o);
+
+/* Insert p (owned on success). Returns 1 if inserted, 0 if already there. */
+static int set_add(outdir *o, char *p)
+{
+    if ((o->used + 1) * 2 > o->nslots) set_grow(o);
+    size_t i = hash_str(p) & (o->nslots - 1);
+    while (o->slots[i]) {
+        if (strcmp(o->slots[i], p) == 0) return 0;
+        i = (i + 1) & (o->nslots - 1);
+    }
+    o->slots[i] = p;
+    o->used++;
+    return 1;
+}
+
+static int set_has(const outdir *o, const char *p)
+{
+    size_t i = hash_str(p) & (o->nslots - 1);
+    while (o->slots[i]) {
+        if (strcmp(o->slots[i], p) == 0) return 1;
+        i = (i + 1) & (o->nslots - 1);
+    }
+    return 0;
+}
+
+static void set_grow(outdir *o)
+{
+    char **old = o->slots;
+    size_t n = o->nslots;
+    o->nslots = n ? n * 2 : 1024;
+    o->slots = xcalloc(o->nslots, sizeof(char *));
+    o->used = 0;
+    for (size_t i = 0; i < n; i++)
+        if (old[i]) set_add(o, old[i]);
+    free(old);
+}
+
+outdir *out_open(const char *root, diag *d)
+{
+    if (mkdir_p(root) < 0) {
+        diag_error(d, root, 0, "cannot create output directory: %s", strerror(errno));
+        return NULL;
+    }
+    outdir *o = xcalloc(1, sizeof *o);
+    o->root = xstrdup(root);
+    o->d = d;
+    pthread_mutex_init(&o->mu, NULL);
+    set_grow(o);
+    return o;
+}
+
+const char *out_root(const outdir *o) { return o->root; }
+
+static int valid_relpath(const char *p)
+{
+    if (!*p || *p == '/') return 0;
+    const char *s = p;
+    for (;;) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+            return 0;
+        if (s == p && n == 4 && memcmp(s, ".git", 4) == 0) return 0;
+        if (!e) break;
+        s = e + 1;
+    }
+    return 1;
+}
+
+/* Claim relpath for this build; reports a duplicate. */
+static int claim(outdir *o, const char *relpath)
+{
+    if (!valid_relpath(relpath)) {
+        diag_error(o->d, relpath, 0, "refusing to write outside the output directory");
+        return -1;
+    }
+    char *p = xstrdup(relpath);
+    pthread_mutex_lock(&o->mu);
+    int fresh = set_add(o, p);
+    pthread_mutex_unlock(&o->mu);
+    if (!fresh) {
+        free(p);
+        diag_error(o->d, relpath, 0, "two sources produce the same output file /%s", relpath);
+        return -1;
+    }
+    return 0;
+}
+
+static int same_content(const char *path, const void *data, size_t len)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != len) return 0;
+    char *old;
+    size_t n;
+    if (read_file(path, &old, &n) < 0) return 0;
+    int same = n == len && memcmp(old, data, len) == 0;
+    free(old);
+    return same;
+}
+
+static void count(outdir *o, int changed)
+{
+    pthread_mutex_lock(&o->mu);
+    if (changed) o->written++; else o->unchanged++;
+    pthread_mutex_unlock(&o->mu);
+}
+
+int out_write(outdir *o, const char *relpath, const void *data, size_t len)
+{
+    if (claim(o, relpath) < 0) return -1;
+    char *full = path_join(o->root, relpath);
+    int rc = 0;
+    if (same_content(full, data, len)) {
+        count(o, 0);
+    } else if (write_file_atomic(full, data, len) < 0) {
+        diag_error(o->d, full, 0, "cannot write: %s", strerror(errno));
+        rc = -1;
+    } else {
+        count(o, 1);
+    }
+    free(full);
+    return rc;
+}
+
+int out_copy(outdir *o, const char *relpath, const char *src_path)
+{
+    char *data;
+    size_t len;
+    if (read_file(src_path, &data, &len) < 0) {
+        diag_error(o->d, src_path, 0, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    int rc = out_write(o, relpath, data, len);
+    free(data);
+    return rc;
+}
+
+int out_has(outdir *o, const char *relpath)
+{
+    pthread_mutex_lock(&o->mu);
+    int r = set_has(o, relpath);
+    pthread_mutex_unlock(&o->mu);
+    return r;
+}
+
+/* Remove files under dir (relative rel) that were not written. Returns the
+ * number of entries left in dir, or -1 on error. */
+static long sweep(outdir *o, const char *dir, const char *rel, size_t *removed)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        diag_error(o->d, dir, 0, "cannot read directory: %s", strerror(errno));
+        return -1;
+    }
+    long left = 0;
+    int err = 0;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (!*rel && !strcmp(e->d_name, ".git")) { left++; continue; }
+        char *full = path_join(dir, e->d_name);
+        char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+        struct stat st;
+        if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+            long n = sweep(o, full, r, removed);
+            if (n < 0) err = 1;
+            else if (n == 0 && rmdir(full) == 0) { /* empty: gone */ }
+            else left++;
+        } else if (!set_has(o, r)) {
+            if (unlink(full) == 0) (*removed)++;
+            else { diag_error(o->d, full, 0, "cannot remove: %s", strerror(errno)); err = 1; left++; }
+        } else {
+            left++;
+        }
+        free(full);
+        free(r);
+    }
+    closedir(dh);
+    return err ? -1 : left;
+}
+
+int out_finish(outdir *o, out_stats *st)
+{
+    size_t removed = 0;
+    long r = sweep(o, o->root, "", &removed);
+    if (st) {
+        st->written = o->written;
+        st->unchanged = o->unchanged;
+        st->removed = removed;
+    }
+    return r < 0 ? -1 : 0;
+}
+
+void out_close(outdir *o)
+{
+    if (!o) return;
+    for (size_t i = 0; i < o->nslots; i++) free(o->slots[i]);
+    free(o->slots);
+    free(o->root);
+    pthread_mutex_destroy(&o->mu);
+    free(o);
+}

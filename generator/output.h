@@ -1,0 +1,38 @@
+/* output.h - writes the site into its output directory.
+ *
+ * Each file is written atomically (temp file in the same directory, then
+ * rename), and only when its bytes differ from what is there, so unchanged
+ * files keep their mtime. out_finish() removes every file that this build
+ * did not write (never touching the release repository in .git), and empty
+ * directories. Thread-safe: any number of threads may call out_write().
+ */
+#ifndef GAZETTE_OUTPUT_H
+#define GAZETTE_OUTPUT_H
+
+#include <stddef.h>
+#include "diag.h"
+
+typedef struct outdir outdir;
+
+typedef struct {
+    size_t written;     /* new or changed files */
+    size_t unchanged;   /* same bytes already there */
+    size_t removed;     /* stale files deleted by out_finish */
+} out_stats;
+
+/* root is created if missing. Errors go to d. */
+outdir *out_open(const char *root, diag *d);
+/* relpath like "notices/2017/x/index.html" (no leading slash, no "..").
+ * Returns 0 or -1 (reported to d). Writing one path twice is an error
+ * (two sources claim one URL): the second call returns -1. */
+int out_write(outdir *o, const char *relpath, const void *data, size_t len);
+/* Copy a file from disk (attachments, assets) with the same semantics. */
+int out_copy(outdir *o, const char *relpath, const char *src_path);
+/* Has relpath been written in this build? */
+int out_has(outdir *o, const char *relpath);
+/* Remove stale files; fills stats. Returns 0 or -1. */
+int out_finish(outdir *o, out_stats *st);
+const char *out_root(const outdir *o);
+void out_close(outdir *o);
+
+#endif

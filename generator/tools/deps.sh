@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# deps.sh build|test - install the Debian packages Gazette needs, when missing.
+# Build: compiler, pkg-config and the -dev packages. Test: git, python3,
+# chromium (screenshots, browser tests) and clang (fuzzing).
+set -eu
+what=${1:-build}
+missing=()
+need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed' || missing+=("$1"); }
+case "$what" in
+build)
+  for p in gcc make pkg-config libc6-dev libcmark-gfm-dev libcmark-gfm-extensions-dev \
+           libyaml-dev libsqlite3-dev libgit2-dev libjansson-dev libmicrohttpd-dev; do need_pkg "$p"; done ;;
+test)
+  for p in git python3 sqlite3 chromium fonts-noto-cjk; do need_pkg "$p"; done ;;
+*) echo "usage: deps.sh build|test" >&2; exit 2 ;;
+esac
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "gazette: installing missing packages: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null; then sudo=sudo; else
+    echo "gazette: please install as root: apt-get install ${missing[*]}" >&2; exit 1; fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,424 @@
+/* util.c - see util.h. */
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "gazette: out of memory (allocating %zu bytes)\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) oom(n * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    buf b = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    return buf_detach(&b);
+}
+
+/* ---- buf ---- */
+
+void buf_init(buf *b) { b->ptr = NULL; b->len = b->cap = 0; }
+void buf_free(buf *b) { free(b->ptr); buf_init(b); }
+void buf_clear(buf *b) { b->len = 0; if (b->ptr) b->ptr[0] = 0; }
+
+void buf_grow(buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) cap *= 2;
+    b->ptr = xrealloc(b->ptr, cap);
+    b->cap = cap;
+}
+
+void buf_put(buf *b, const void *p, size_t n)
+{
+    buf_grow(b, n);
+    if (n) memcpy(b->ptr + b->len, p, n);
+    b->len += n;
+    b->ptr[b->len] = 0;
+}
+
+void buf_puts(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
+
+void buf_putc(buf *b, int c)
+{
+    buf_grow(b, 1);
+    b->ptr[b->len++] = (char)c;
+    b->ptr[b->len] = 0;
+}
+
+void buf_vprintf(buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    buf_grow(b, 64);
+    int n = vsnprintf(b->ptr + b->len, b->cap - b->len, fmt, ap);
+    if (n < 0) { va_end(ap2); return; }
+    if ((size_t)n >= b->cap - b->len) {
+        buf_grow(b, (size_t)n);
+        vsnprintf(b->ptr + b->len, b->cap - b->len, fmt, ap2);
+    }
+    va_end(ap2);
+    b->len += (size_t)n;
+}
+
+void buf_printf(buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+char *buf_detach(buf *b)
+{
+    char *p = b->ptr ? b->ptr : xstrdup("");
+    buf_init(b);
+    return p;
+}
+
+const char *buf_cstr(buf *b) { return b->ptr ? b->ptr : ""; }
+
+/* ---- escaping ---- */
+
+void esc_html(buf *out, const char *s, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&#39;"; break;
+        default: continue;
+        }
+        buf_put(out, s + start, i - start);
+        buf_puts(out, rep);
+        start = i + 1;
+    }
+    buf_put(out, s + start, n - start);
+}
+
+void esc_xml(buf *out, const char *s, size_t n)
+{
+    /* Drop control characters XML 1.0 forbids; escape the rest like HTML. */
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *rep = NULL;
+        switch (c) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        case '\'': rep = "&apos;"; break;
+        default:
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') rep = "";
+            else continue;
+        }
+        buf_put(out, s + start, i - start);
+        buf_puts(out, rep);
+        start = i + 1;
+    }
+    buf_put(out, s + start, n - start);
+}
+
+void esc_json(buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char tmp[8];
+        const char *rep = NULL;
+        switch (c) {
+        case '"': rep = "\\\""; break;
+        case '\\': rep = "\\\\"; break;
+        case '\n': rep = "\\n"; break;
+        case '\r': rep = "\\r"; break;
+        case '\t': rep = "\\t"; break;
+        default:
+            if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+                tmp[0] = '\\'; tmp[1] = 'u'; tmp[2] = '0'; tmp[3] = '0';
+                tmp[4] = hex[c >> 4]; tmp[5] = hex[c & 15]; tmp[6] = 0;
+                rep = tmp;
+            } else if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+                       ((unsigned char)s[i + 2] == 0xA8 || (unsigned char)s[i + 2] == 0xA9)) {
+                /* U+2028/2029 break JavaScript string literals. */
+                buf_put(out, s + start, i - start);
+                buf_puts(out, (unsigned char)s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029");
+                i += 2;
+                start = i + 1;
+                continue;
+            } else {
+                continue;
+            }
+        }
+        buf_put(out, s + start, i - start);
+        buf_puts(out, rep);
+        start = i + 1;
+    }
+    buf_put(out, s + start, n - start);
+}
+
+void esc_url(buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+            buf_putc(out, c);
+        } else {
+            buf_putc(out, '%');
+            buf_putc(out, hex[c >> 4]);
+            buf_putc(out, hex[c & 15]);
+        }
+    }
+}
+
+/* ---- UTF-8 ---- */
+
+size_t utf8_decode(const char *s, size_t n, uint32_t *cp)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    *cp = 0xFFFD;
+    if (n == 0) return 0;
+    if (u[0] < 0x80) { *cp = u[0]; return 1; }
+    size_t len;
+    uint32_t c, min;
+    if ((u[0] & 0xE0) == 0xC0) { len = 2; c = u[0] & 0x1F; min = 0x80; }
+    else if ((u[0] & 0xF0) == 0xE0) { len = 3; c = u[0] & 0x0F; min = 0x800; }
+    else if ((u[0] & 0xF8) == 0xF0) { len = 4; c = u[0] & 0x07; min = 0x10000; }
+    else return 1;
+    if (n < len) return 1;
+    for (size_t i = 1; i < len; i++) {
+        if ((u[i] & 0xC0) != 0x80) return 1;
+        c = (c << 6) | (u[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 1;
+    *cp = c;
+    return len;
+}
+
+bool utf8_valid(const char *s, size_t n, size_t *bad)
+{
+    size_t i = 0;
+    while (i < n) {
+        if ((unsigned char)s[i] < 0x80) { i++; continue; }
+        uint32_t cp;
+        size_t k = utf8_decode(s + i, n - i, &cp);
+        if (cp == 0xFFFD && !(k == 3 && (unsigned char)s[i] == 0xEF &&
+                              (unsigned char)s[i + 1] == 0xBF && (unsigned char)s[i + 2] == 0xBD)) {
+            if (bad) *bad = i;
+            return false;
+        }
+        i += k;
+    }
+    return true;
+}
+
+void utf8_encode(buf *out, uint32_t cp)
+{
+    char t[4];
+    if (cp < 0x80) { buf_putc(out, (int)cp); return; }
+    if (cp < 0x800) {
+        t[0] = (char)(0xC0 | (cp >> 6)); t[1] = (char)(0x80 | (cp & 0x3F));
+        buf_put(out, t, 2);
+    } else if (cp < 0x10000) {
+        t[0] = (char)(0xE0 | (cp >> 12)); t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        t[2] = (char)(0x80 | (cp & 0x3F));
+        buf_put(out, t, 3);
+    } else {
+        t[0] = (char)(0xF0 | (cp >> 18)); t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        t[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); t[3] = (char)(0x80 | (cp & 0x3F));
+        buf_put(out, t, 4);
+    }
+}
+
+int line_of_offset(const char *s, size_t off)
+{
+    int line = 1;
+    for (size_t i = 0; i < off; i++)
+        if (s[i] == '\n') line++;
+    return line;
+}
+
+/* ---- files ---- */
+
+int read_file(const char *path, char **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (S_ISDIR(st.st_mode)) { close(fd); errno = EISDIR; return -1; }
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
+    char *p = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) { cap *= 2; p = xrealloc(p, cap); }
+        ssize_t r = read(fd, p + n, cap - n - 1);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            int e = errno; free(p); close(fd); errno = e; return -1;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    p[n] = 0;
+    *data = p;
+    *len = n;
+    return 0;
+}
+
+int mkdir_p(const char *path)
+{
+    char *p = xstrdup(path);
+    size_t n = strlen(p);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] == '/' || p[i] == 0) {
+            char c = p[i];
+            p[i] = 0;
+            if (mkdir(p, 0755) < 0 && errno != EEXIST) { int e = errno; free(p); errno = e; return -1; }
+            p[i] = c;
+        }
+    }
+    free(p);
+    struct stat st;
+    if (stat(path, &st) < 0) return -1;
+    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+    return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash && slash != path) {
+        char *dir = xstrndup(path, (size_t)(slash - path));
+        int r = mkdir_p(dir);
+        free(dir);
+        if (r < 0) return -1;
+    }
+    char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) { int e = errno; free(tmp); errno = e; return -1; }
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (close(fd) < 0) { int e = errno; unlink(tmp); free(tmp); errno = e; return -1; }
+    if (rename(tmp, path) < 0) { int e = errno; unlink(tmp); free(tmp); errno = e; return -1; }
+    free(tmp);
+    return 0;
+}
+
+char *path_join(const char *a, const char *b)
+{
+    if (!a || !*a) return xstrdup(b);
+    size_t n = strlen(a);
+    if (a[n - 1] == '/') return xasprintf("%s%s", a, b);
+    return xasprintf("%s/%s", a, b);
+}
+
+bool path_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode)) return unlink(path);
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *sub = path_join(path, e->d_name);
+        if (rm_rf(sub) < 0) rc = -1;
+        free(sub);
+    }
+    closedir(d);
+    if (rmdir(path) < 0) rc = -1;
+    return rc;
+}
+
+bool str_starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool str_ends(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+int str_cmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}

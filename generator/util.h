@@ -1,0 +1,77 @@
+/* util.h - memory, growable buffers, escaping, UTF-8 and file helpers.
+ *
+ * Ownership: functions returning char* return memory the caller frees.
+ * The x* allocators never return NULL: out of memory aborts with a message,
+ * since a static site generator has no sensible way to continue without it.
+ */
+#ifndef GAZETTE_UTIL_H
+#define GAZETTE_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GZ_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) GZ_PRINTF(1, 2);
+
+/* A growable byte buffer, always NUL-terminated once anything is written. */
+typedef struct {
+    char *ptr;
+    size_t len, cap;
+} buf;
+
+#define BUF_INIT {NULL, 0, 0}
+void buf_init(buf *b);
+void buf_free(buf *b);
+void buf_clear(buf *b);                 /* len = 0, keeps memory */
+void buf_grow(buf *b, size_t extra);    /* room for extra more bytes + NUL */
+void buf_put(buf *b, const void *p, size_t n);
+void buf_puts(buf *b, const char *s);
+void buf_putc(buf *b, int c);
+void buf_printf(buf *b, const char *fmt, ...) GZ_PRINTF(2, 3);
+void buf_vprintf(buf *b, const char *fmt, va_list ap);
+char *buf_detach(buf *b);               /* returns ptr ("" if empty), resets b */
+const char *buf_cstr(buf *b);           /* "" when empty */
+
+/* Escaping. All append to out. */
+void esc_html(buf *out, const char *s, size_t n);   /* & < > " ' */
+void esc_xml(buf *out, const char *s, size_t n);    /* same set, XML-safe */
+void esc_json(buf *out, const char *s, size_t n);   /* body of a JSON string, no quotes;
+                                                       < > & escaped as \u003c etc. */
+void esc_url(buf *out, const char *s, size_t n);    /* percent-encode all but
+                                                       unreserved and '/' */
+
+/* UTF-8. */
+/* Valid UTF-8 (no overlongs, no surrogates)? On failure *bad = byte offset. */
+bool utf8_valid(const char *s, size_t n, size_t *bad);
+/* Decode one code point at s; returns bytes used (>=1), *cp = 0xFFFD on error. */
+size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
+void utf8_encode(buf *out, uint32_t cp);
+/* Line number (1-based) of byte offset off in s. */
+int line_of_offset(const char *s, size_t off);
+
+/* Files. Return 0 on success, -1 with errno set on failure. */
+int read_file(const char *path, char **data, size_t *len);
+/* Write via a temp file in the same directory, then rename(2). Creates
+ * parent directories. */
+int write_file_atomic(const char *path, const void *data, size_t len);
+int mkdir_p(const char *path);          /* like mkdir -p, mode 0755 */
+char *path_join(const char *a, const char *b);
+bool path_exists(const char *path);
+bool is_dir(const char *path);
+/* Remove a directory tree (no symlink following). */
+int rm_rf(const char *path);
+
+/* Strings. */
+bool str_starts(const char *s, const char *prefix);
+bool str_ends(const char *s, const char *suffix);
+int str_cmp_ptr(const void *a, const void *b);   /* qsort on char** */
+
+#endif

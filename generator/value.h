@@ -1,0 +1,66 @@
+/* value.h - the site model's dynamic values, as seen by templates.
+ *
+ * A value is null, bool, int, double, string, list or map. Values are
+ * reference-counted (atomically, so threads may share them): constructors
+ * return one reference owned by the caller; list_push and map_set take
+ * ownership of the reference passed in; getters return borrowed pointers.
+ * Maps keep insertion order and look keys up linearly (they are small);
+ * map_set on an existing key replaces its value.
+ * Strings are immutable byte strings with a length (may hold NUL) and are
+ * always NUL-terminated as well.
+ */
+#ifndef GAZETTE_VALUE_H
+#define GAZETTE_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "util.h"
+
+typedef enum { V_NULL, V_BOOL, V_INT, V_DOUBLE, V_STRING, V_LIST, V_MAP } vtype;
+
+typedef struct value value;
+
+value *value_null(void);
+value *value_bool(bool b);
+value *value_int(long long i);
+value *value_double(double d);
+value *value_str(const char *s);
+value *value_strn(const char *s, size_t n);
+value *value_strf(const char *fmt, ...) GZ_PRINTF(1, 2);
+value *value_list(void);
+value *value_map(void);
+
+value *value_ref(value *v);          /* NULL-safe; returns v */
+void value_unref(value *v);          /* NULL-safe */
+
+vtype value_type(const value *v);    /* NULL counts as V_NULL */
+bool value_bool_of(const value *v);
+long long value_int_of(const value *v);
+double value_double_of(const value *v);
+const char *value_str_ptr(const value *v);   /* "" unless V_STRING */
+size_t value_str_len(const value *v);
+
+/* Lists and maps. value_len is the number of items/keys (0 otherwise). */
+size_t value_len(const value *v);
+void value_push(value *list, value *item);                 /* takes item */
+value *value_at(const value *list, size_t i);              /* borrowed */
+void value_set(value *map, const char *key, value *v);     /* takes v */
+void value_setn(value *map, const char *key, size_t klen, value *v);
+value *value_get(const value *map, const char *key);       /* borrowed or NULL */
+value *value_getn(const value *map, const char *key, size_t klen);
+const char *value_key_at(const value *map, size_t i);
+value *value_val_at(const value *map, size_t i);           /* borrowed */
+/* Convenience: set a string. */
+void value_set_str(value *map, const char *key, const char *s);
+/* A shallow copy of a map (new map, same child references). */
+value *value_map_copy(const value *map);
+
+/* Mustache truthiness: null, false, empty list and empty string are false. */
+bool value_truthy(const value *v);
+/* Append a scalar as text (ints plainly, doubles in the shortest form that
+ * round-trips, bools as true/false, null as nothing). Lists/maps: nothing. */
+void value_to_text(buf *out, const value *v);
+/* Append as JSON (deterministic: maps in insertion order). */
+void value_to_json(buf *out, const value *v);
+
+#endif
