@@ -1,0 +1,49 @@
+/* build.h - the build pipeline: content/ to a complete site in out_dir.
+ *
+ * build_site() loads and validates everything first (content, front matter,
+ * snapshot, templates); only when there are no errors does it write, so bad
+ * input leaves the output directory untouched. */
+#ifndef GAZETTE_BUILD_H
+#define GAZETTE_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "diag.h"
+#include "value.h"
+
+typedef struct {
+    const char *content_dir;     /* default "content" */
+    const char *templates_dir;   /* default "templates"; may not exist */
+    const char *out_dir;         /* default "site" */
+    bool drafts;                 /* publish draft: true documents too */
+    bool check_only;             /* validate, write nothing */
+    bool strict;                 /* warnings count as errors */
+    bool quiet;                  /* no progress / summary on stderr */
+    int threads;                 /* 0 = number of CPUs */
+} build_opts;
+
+void build_opts_default(build_opts *o);
+
+/* One published document, for release messages and search. */
+typedef struct {
+    char *url;        /* "/notices/2017/slug/" */
+    char *path;       /* output file, relative: "notices/2017/slug/index.html" */
+    char *title;
+    char *source;     /* "content/notices/2017/slug.md" */
+    char *date;       /* "2017-09-29" */
+} build_doc;
+
+typedef struct {
+    size_t written, unchanged, removed;   /* files */
+    size_t ndocs;
+    build_doc *docs;                      /* sorted by url */
+    char newest_date[11];                 /* YYYY-MM-DD of newest document, "" if none */
+    char snapshot_sha256[65];             /* hex of the snapshot file, "" if none */
+    double seconds;
+} build_result;
+
+/* Returns 0 on success; errors (and warnings) are in d. */
+int build_site(const build_opts *o, build_result *res, diag *d);
+void build_result_free(build_result *res);
+
+#endif

@@ -1,0 +1,36 @@
+/* render.h - render pages through the template set and write them.
+ *
+ * A renderer holds the compiled templates (templates/ over the built-in
+ * theme, compiled once per build), the site-wide context and the outdir.
+ * Every page template receives, besides its own keys:
+ *   site  - site.yaml settings (title, base_url, description, lang, ...)
+ *   page  - {title, url} of the page being rendered
+ *   root  - relative prefix? no: all links are root-relative ("/notices/")
+ * Templates use layout inheritance: a page template is
+ *   {{<layout}}{{$title}}...{{/title}}{{$main}}...{{/main}}{{/layout}}
+ * Thread-safe: render_page may be called from several threads.
+ */
+#ifndef GAZETTE_RENDER_H
+#define GAZETTE_RENDER_H
+
+#include "diag.h"
+#include "output.h"
+#include "value.h"
+
+typedef struct renderer renderer;
+
+/* templates_dir may be NULL or missing: then only the built-in theme. */
+renderer *renderer_new(const char *templates_dir, outdir *out, value *site, diag *d);
+void renderer_free(renderer *r);
+
+/* Render template `tpl` (name without ".mustache") with ctx, which is
+ * borrowed; `site` is added to it, and page.url is derived from relpath
+ * when ctx has no "page". Writes relpath. Returns 0 or -1 (in diag). */
+int render_page(renderer *r, const char *relpath, const char *tpl, value *ctx);
+/* Render to a buffer instead of a file. */
+int render_to(renderer *r, const char *tpl, value *ctx, buf *out);
+/* Is there a template of that name (theme or templates dir)? */
+int renderer_has(renderer *r, const char *tpl);
+outdir *renderer_out(renderer *r);
+
+#endif
