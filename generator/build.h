@@ -20,6 +20,14 @@ typedef struct {
     bool strict;                 /* warnings count as errors */
     bool quiet;                  /* no progress / summary on stderr */
     int threads;                 /* 0 = number of CPUs */
+    /* Release history to publish (/releases/ and each document's version
+     * history), as made by release_history() in release.h:
+     *   {releases: [{tag, commit, short, date, summary, added, changed,
+     *                removed, url}...] newest first,
+     *    docs: {"/notices/2017/slug/": [{tag, date, commit, short,
+     *                action: "added"|"changed", url}...] oldest first}}
+     * Borrowed; NULL = no history. */
+    value *history;
 } build_opts;
 
 void build_opts_default(build_opts *o);
@@ -40,6 +48,9 @@ typedef struct {
     char newest_date[11];                 /* YYYY-MM-DD of newest document, "" if none */
     char snapshot_sha256[65];             /* hex of the snapshot file, "" if none */
     double seconds;
+    value *site;                          /* site.yaml as a map (owned) */
+    char **changed;  size_t nchanged;     /* files written (new or changed), sorted */
+    char **removed;  size_t nremoved;     /* stale files removed, sorted */
 } build_result;
 
 /* Returns 0 on success; errors (and warnings) are in d. */

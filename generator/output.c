@@ -16,7 +16,18 @@ struct outdir {
     char **slots;        /* open-addressing set of written relpaths */
     size_t nslots, used;
     size_t written, unchanged;
+    char **changed; size_t nchanged, capchanged;
+    char **removed; size_t nremoved, capremoved;
 };
+
+static void list_add(char ***list, size_t *n, size_t *cap, const char *s)
+{
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *list = xrealloc(*list, *cap * sizeof(char *));
+    }
+    (*list)[(*n)++] = xstrdup(s);
+}
 
 static uint64_t hash_str(const char *s)
 {
@@ -126,10 +137,15 @@ static int same_content(const char *path, const void *data, size_t len)
     return same;
 }
 
-static void count(outdir *o, int changed)
+static void count(outdir *o, const char *relpath, int changed)
 {
     pthread_mutex_lock(&o->mu);
-    if (changed) o->written++; else o->unchanged++;
+    if (changed) {
+        o->written++;
+        list_add(&o->changed, &o->nchanged, &o->capchanged, relpath);
+    } else {
+        o->unchanged++;
+    }
     pthread_mutex_unlock(&o->mu);
 }
 
@@ -139,12 +155,12 @@ int out_write(outdir *o, const char *relpath, const void *data, size_t len)
     char *full = path_join(o->root, relpath);
     int rc = 0;
     if (same_content(full, data, len)) {
-        count(o, 0);
+        count(o, relpath, 0);
     } else if (write_file_atomic(full, data, len) < 0) {
         diag_error(o->d, full, 0, "cannot write: %s", strerror(errno));
         rc = -1;
     } else {
-        count(o, 1);
+        count(o, relpath, 1);
     }
     free(full);
     return rc;
@@ -195,7 +211,10 @@ static long sweep(outdir *o, const char *dir, const char *rel, size_t *removed)
             else if (n == 0 && rmdir(full) == 0) { /* empty: gone */ }
             else left++;
         } else if (!set_has(o, r)) {
-            if (unlink(full) == 0) (*removed)++;
+            if (unlink(full) == 0) {
+                (*removed)++;
+                list_add(&o->removed, &o->nremoved, &o->capremoved, r);
+            }
             else { diag_error(o->d, full, 0, "cannot remove: %s", strerror(errno)); err = 1; left++; }
         } else {
             left++;
@@ -211,6 +230,8 @@ int out_finish(outdir *o, out_stats *st)
 {
     size_t removed = 0;
     long r = sweep(o, o->root, "", &removed);
+    qsort(o->changed, o->nchanged, sizeof(char *), str_cmp_ptr);
+    qsort(o->removed, o->nremoved, sizeof(char *), str_cmp_ptr);
     if (st) {
         st->written = o->written;
         st->unchanged = o->unchanged;
@@ -219,9 +240,25 @@ int out_finish(outdir *o, out_stats *st)
     return r < 0 ? -1 : 0;
 }
 
+void out_changed(const outdir *o, char ***paths, size_t *n)
+{
+    *paths = o->changed;
+    *n = o->nchanged;
+}
+
+void out_removed(const outdir *o, char ***paths, size_t *n)
+{
+    *paths = o->removed;
+    *n = o->nremoved;
+}
+
 void out_close(outdir *o)
 {
     if (!o) return;
+    for (size_t i = 0; i < o->nchanged; i++) free(o->changed[i]);
+    for (size_t i = 0; i < o->nremoved; i++) free(o->removed[i]);
+    free(o->changed);
+    free(o->removed);
     for (size_t i = 0; i < o->nslots; i++) free(o->slots[i]);
     free(o->slots);
     free(o->root);

@@ -33,6 +33,10 @@ int out_has(outdir *o, const char *relpath);
 /* Remove stale files; fills stats. Returns 0 or -1. */
 int out_finish(outdir *o, out_stats *st);
 const char *out_root(const outdir *o);
+/* After out_finish: the relpaths written (new or changed) and removed in
+ * this build, sorted. Arrays and strings are owned by the outdir. */
+void out_changed(const outdir *o, char ***paths, size_t *n);
+void out_removed(const outdir *o, char ***paths, size_t *n);
 void out_close(outdir *o);
 
 #endif
