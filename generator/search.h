@@ -1,0 +1,95 @@
+/* search.h - the static full-text search index behind /search/.
+ *
+ * search_write() turns the published documents into JSON files under
+ * search/ that search.js (templates/assets/search.js) queries in the
+ * browser. The index is split so that a query fetches only what it needs:
+ *
+ *   search/meta.json        {"v":1, "ndocs", "shards", "chunk",
+ *                            "kinds": "nnr..." (one char per doc id:
+ *                                     n = notice, r = report),
+ *                            "years": [{"y":2017,"from":0,"to":12}...]
+ *                                     (doc ids are ordered newest first,
+ *                                      so a year is a range [from, to)),
+ *                            "districts": [{"id","name"}...]}
+ *   search/idx/N.json       one shard of the inverted index: {token:
+ *                            "postings"} with tokens sorted. A token lives
+ *                            in shard fnv1a32(token) % shards. Postings are
+ *                            base-64 varints (alphabet SEARCH_B64; each char
+ *                            holds 5 bits, low bits first, +32 = more
+ *                            follow). Per posting v = delta << 3 | tf << 1
+ *                            | has_mask, then the field mask if has_mask.
+ *                            delta: doc id minus the previous id (the first
+ *                            is the id itself); tf: body count capped at 3;
+ *                            mask: SEARCH_F_* bits. A token in most docs
+ *                            costs about 1 byte per doc.
+ *   search/docs/N.json      doc ids [k*chunk, (k+1)*chunk): [{"u" url,
+ *                            "t" title, "n" doc number, "i" issuer,
+ *                            "d" date, "k" kind, "c" category,
+ *                            "g" [district names], "s" snippet text}...]
+ *
+ * Tokens (the same rules are implemented in search.js, keep them in sync):
+ *   - CJK (Han, kana, Hangul): every character alone and every adjacent
+ *     pair in a run (bigrams), so any substring of 1+ chars is findable;
+ *   - letters and digits: lowercased words (full-width forms folded to
+ *     ASCII); a run of digits next to CJK is its own word ("2017", "28");
+ *   - the doc number also as one normalised token: punctuation, brackets
+ *     and spaces removed, lowercased ("大工办发〔2017〕28号" ->
+ *     "大工办发201728号"), which ranks an exactly typed 文号 first;
+ *   - "d:<district id>" for the district filter.
+ * Output is deterministic: same docs in any order -> same bytes.
+ */
+#ifndef GAZETTE_SEARCH_H
+#define GAZETTE_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "diag.h"
+#include "output.h"
+#include "util.h"
+
+typedef struct {
+    const char *url;            /* "/notices/2017/slug/" */
+    const char *title;
+    const char *doc_number;     /* 文号, may be NULL */
+    const char *issuer;         /* may be NULL */
+    const char *date;           /* "YYYY-MM-DD" */
+    const char *kind;           /* "notice" | "report" */
+    const char *category;       /* may be NULL */
+    const char *const *tags;
+    size_t ntags;
+    const char *const *districts;       /* ids */
+    size_t ndistricts;
+    const char *const *district_names;  /* parallel to districts, may be NULL */
+    const char *text;           /* plain body text, UTF-8 */
+} search_doc;
+
+#define SEARCH_B64 "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_"
+
+/* Field mask bits in the postings. */
+enum {
+    SEARCH_F_TITLE = 1,
+    SEARCH_F_DOCNUM = 2,
+    SEARCH_F_ISSUER = 4,
+    SEARCH_F_TAGS = 8,
+    SEARCH_F_DISTRICT = 16,
+    SEARCH_F_DATE = 32,
+    SEARCH_F_CATEGORY = 64,
+};
+
+/* Writes search/meta.json, search/idx/N.json and search/docs/N.json through
+ * o. docs are borrowed and may come in any order. Returns 0, or -1 with the
+ * reason in d (a document without url is an error). */
+int search_write(const search_doc *docs, size_t n, outdir *o, diag *d);
+
+/* Building blocks, exposed for the unit tests. */
+
+/* Calls fn(tok, len, ctx) for each token of s (see the rules above; no
+ * doc-number or district tokens). Tokens are at most 64 bytes. */
+void search_tokenize(const char *s, size_t n,
+                     void (*fn)(const char *tok, size_t len, void *ctx), void *ctx);
+/* The normalised whole doc number, appended to out ("" for none). */
+void search_norm_docnum(buf *out, const char *s);
+/* FNV-1a, 32 bit, over the token's UTF-8 bytes (search.js has the same). */
+uint32_t search_hash(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,498 @@
+/* Unit tests for the search index (search.c).
+ *
+ * With SEARCH_BENCH_CORPUS=DIR (a tree made by make-corpus.py) the test
+ * also indexes that corpus and prints how many bytes a few typical queries
+ * fetch (meta + index shards + one page of result metadata). */
+#include "search.h"
+#include "test.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* ---- helpers ------------------------------------------------------- */
+
+static void collect(const char *tok, size_t len, void *ctx)
+{
+    buf *b = ctx;
+    if (b->len) buf_putc(b, '|');
+    buf_put(b, tok, len);
+}
+
+static char *toks(const char *s)
+{
+    buf b = BUF_INIT;
+    search_tokenize(s, strlen(s), collect, &b);
+    return buf_detach(&b);
+}
+
+static char *tmpdir(void)
+{
+    char *t = xstrdup("/tmp/gz-search-XXXXXX");
+    if (!mkdtemp(t)) { free(t); return NULL; }
+    return t;
+}
+
+static char *slurp(const char *dir, const char *rel)
+{
+    char *p = path_join(dir, rel), *data = NULL;
+    size_t len;
+    if (read_file(p, &data, &len) < 0) data = NULL;
+    free(p);
+    return data;
+}
+
+static json_t *load_json(const char *dir, const char *rel)
+{
+    char *s = slurp(dir, rel);
+    if (!s) return NULL;
+    json_error_t e;
+    json_t *j = json_loads(s, 0, &e);
+    free(s);
+    return j;
+}
+
+typedef struct { unsigned id, mask, tf; } post;
+
+/* Decode postings (format in search.h) into out[max]; returns the count,
+ * or -1 when malformed. */
+static int decode(const char *s, post *out, int max)
+{
+    int n = 0;
+    unsigned id = 0;
+    while (s && *s && n < max) {
+        unsigned long long v[2] = {0, 0};
+        for (int part = 0; part < 2; part++) {
+            int shift = 0;
+            for (;;) {
+                const char *c = strchr(SEARCH_B64, *s);
+                if (!*s || !c) return -1;
+                unsigned d = (unsigned)(c - SEARCH_B64);
+                s++;
+                v[part] |= (unsigned long long)(d & 31) << shift;
+                shift += 5;
+                if (!(d & 32)) break;
+            }
+            if (part == 0 && !(v[0] & 1)) break;
+        }
+        id += (unsigned)(v[0] >> 3);
+        out[n++] = (post){id, (unsigned)v[1], (unsigned)(v[0] >> 1 & 3)};
+    }
+    return n;
+}
+
+/* Postings of tok, decoded into out; -1 when the token is missing. */
+static int postings(const char *dir, const char *tok, post *out, int max)
+{
+    json_t *meta = load_json(dir, "search/meta.json");
+    if (!meta) return -1;
+    unsigned ns = (unsigned)json_integer_value(json_object_get(meta, "shards"));
+    json_decref(meta);
+    if (!ns) return -1;
+    char rel[64];
+    snprintf(rel, sizeof rel, "search/idx/%u.json", search_hash(tok, strlen(tok)) % ns);
+    json_t *sh = load_json(dir, rel);
+    json_t *p = sh ? json_object_get(sh, tok) : NULL;
+    int n = p ? decode(json_string_value(p), out, max) : -1;
+    json_decref(sh);
+    return n;
+}
+
+static int write_index(const char *dir, const search_doc *docs, size_t n)
+{
+    diag *d = diag_new();
+    outdir *o = out_open(dir, d);
+    int rc = o ? search_write(docs, n, o, d) : -1;
+    out_stats st;
+    if (o && out_finish(o, &st) < 0) rc = -1;
+    if (o) out_close(o);
+    if (diag_total(d)) diag_print(d, stdout);
+    diag_free(d);
+    return rc;
+}
+
+static const char *const tags1[] = {"经费返还", "小微企业"};
+static const char *const dist1[] = {"haigang", "changli"};
+static const char *const dnames1[] = {"海港区", "昌黎县"};
+
+static const search_doc sample[] = {
+    {.url = "/notices/2017/refund/", .title = "关于小微企业工会经费返还的通知",
+     .doc_number = "大工办发〔2017〕28号", .issuer = "大连市总工会办公室",
+     .date = "2017-09-29", .kind = "notice", .category = "通知",
+     .tags = tags1, .ntags = 2, .districts = dist1, .ndistricts = 2,
+     .district_names = dnames1,
+     .text = "各区总工会：\n为落实小微企业工会经费全额返还政策，现将有关事项通知如下。"},
+    {.url = "/reports/2020/work/", .title = "提高站位 夯实措施",
+     .issuer = "秦皇岛市总工会", .date = "2020-06-01", .kind = "report",
+     .category = "报告", .text = "截止到目前，市县两级共计返还经费431.49万元。"},
+    {.url = "/notices/2019/other/", .title = "劳动竞赛 <b>&</b> \"Test\"",
+     .doc_number = "秦工字〔2019〕5号", .date = "2019-01-05", .kind = "notice",
+     .text = "与返还无关的 ABC 文字。"},
+};
+
+/* ---- tests --------------------------------------------------------- */
+
+TEST(tokenize_cjk_bigrams_and_words)
+{
+    char *t = toks("小微企业 ABC2017年");
+    CHECK_STR(t, "小|微|小微|企|微企|业|企业|abc2017|年");
+    free(t);
+    t = toks("〔2017〕28号");
+    CHECK_STR(t, "2017|28|号");
+    free(t);
+    t = toks("ＡＢ１２，Straße");            /* full-width folds to ASCII */
+    CHECK_STR(t, "ab12|straße");
+    free(t);
+    t = toks("");
+    CHECK_STR(t, "");
+    free(t);
+}
+
+TEST(tokenize_bad_utf8_and_long_words)
+{
+    char *t = toks("ab\xff\xfe" "cd\xe5\xa4");    /* invalid bytes separate words */
+    CHECK_STR(t, "ab|cd");
+    free(t);
+    char longw[200];
+    memset(longw, 'x', sizeof longw - 1);
+    longw[sizeof longw - 1] = 0;
+    t = toks(longw);
+    CHECK(strlen(t) == 64);
+    free(t);
+}
+
+TEST(norm_docnum)
+{
+    buf b = BUF_INIT;
+    search_norm_docnum(&b, "大工办发〔2017〕28号");
+    CHECK_STR(b.ptr, "大工办发201728号");
+    buf_clear(&b);
+    search_norm_docnum(&b, " 秦工办字 [2019] ５号 ");
+    CHECK_STR(b.ptr, "秦工办字20195号");
+    buf_clear(&b);
+    search_norm_docnum(&b, NULL);
+    CHECK(b.len == 0);
+    buf_free(&b);
+}
+
+TEST(hash_is_fnv1a)
+{
+    CHECK(search_hash("", 0) == 2166136261u);
+    CHECK(search_hash("a", 1) == 0xe40c292cu);
+}
+
+TEST(write_meta_docs_and_postings)
+{
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, sample, 3) == 0);
+    json_t *meta = load_json(dir, "search/meta.json");
+    CHECK(meta);
+    CHECK(json_integer_value(json_object_get(meta, "ndocs")) == 3);
+    /* newest first: 2020 report, 2019 notice, 2017 notice */
+    CHECK_STR(json_string_value(json_object_get(meta, "kinds")), "rnn");
+    json_t *years = json_object_get(meta, "years");
+    CHECK(json_array_size(years) == 3);
+    CHECK(json_integer_value(json_object_get(json_array_get(years, 2), "y")) == 2017);
+    CHECK(json_integer_value(json_object_get(json_array_get(years, 2), "from")) == 2);
+    json_t *ds = json_object_get(meta, "districts");
+    CHECK(json_array_size(ds) == 2);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(ds, 0), "id")), "changli");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(ds, 0), "name")), "昌黎县");
+    json_decref(meta);
+
+    json_t *docs = load_json(dir, "search/docs/0.json");
+    CHECK(json_array_size(docs) == 3);
+    json_t *d2 = json_array_get(docs, 2);
+    CHECK_STR(json_string_value(json_object_get(d2, "u")), "/notices/2017/refund/");
+    CHECK_STR(json_string_value(json_object_get(d2, "n")), "大工办发〔2017〕28号");
+    CHECK_CONTAINS(json_string_value(json_object_get(d2, "s")), "各区总工会： 为落实");
+    json_decref(docs);
+
+    post p[8];
+    /* in docs 0 (body), 1 (body), 2 (title + tags + body) */
+    CHECK(postings(dir, "返还", p, 8) == 3);
+    CHECK(p[0].id == 0 && p[0].mask == 0 && p[0].tf == 1);
+    CHECK(p[1].id == 1 && p[1].mask == 0);
+    CHECK(p[2].id == 2 && (p[2].mask & SEARCH_F_TITLE) && (p[2].mask & SEARCH_F_TAGS));
+    CHECK(p[2].tf >= 1);
+    /* the normalised whole 文号 */
+    CHECK(postings(dir, "大工办发201728号", p, 8) == 1);
+    CHECK(p[0].id == 2 && p[0].mask == SEARCH_F_DOCNUM && p[0].tf == 0);
+    CHECK(postings(dir, "d:haigang", p, 8) == 1 && p[0].id == 2);
+    CHECK(postings(dir, "9", p, 8) == 1);     /* 2017-09-29 is findable as 9 */
+    CHECK(postings(dir, "工会", p, 8) == 2);
+    CHECK(postings(dir, "nosuchtoken", p, 8) == -1);
+    rm_rf(dir);
+    free(dir);
+}
+
+TEST(html_in_data_stays_data)
+{
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, sample, 3) == 0);
+    char *s = slurp(dir, "search/docs/0.json");
+    CHECK(s && !strstr(s, "<b>"));           /* escaped as \u003c in JSON */
+    json_t *docs = load_json(dir, "search/docs/0.json");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(docs, 1), "t")),
+              "劳动竞赛 <b>&</b> \"Test\"");
+    json_decref(docs);
+    free(s);
+    rm_rf(dir);
+    free(dir);
+}
+
+TEST(output_is_deterministic)
+{
+    search_doc rev[3] = {sample[2], sample[0], sample[1]};
+    char *a = tmpdir(), *b = tmpdir();
+    CHECK(a && b);
+    CHECK(write_index(a, sample, 3) == 0 && write_index(b, rev, 3) == 0);
+    const char *files[] = {"search/meta.json", "search/docs/0.json", "search/idx/0.json"};
+    for (size_t i = 0; i < 3; i++) {
+        char *x = slurp(a, files[i]), *y = slurp(b, files[i]);
+        CHECK(x && y && !strcmp(x, y));
+        free(x);
+        free(y);
+    }
+    rm_rf(a);
+    rm_rf(b);
+    free(a);
+    free(b);
+}
+
+TEST(empty_and_bad_input)
+{
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, NULL, 0) == 0);
+    json_t *meta = load_json(dir, "search/meta.json");
+    CHECK(meta && json_integer_value(json_object_get(meta, "ndocs")) == 0);
+    json_decref(meta);
+    search_doc bad = {.title = "no url"};
+    diag *d = diag_new();
+    outdir *o = out_open(dir, d);
+    CHECK(search_write(&bad, 1, o, d) == -1);
+    CHECK(diag_count(d, DIAG_ERROR) == 1);
+    out_close(o);
+    diag_free(d);
+    search_doc sparse = {.url = "/x/"};      /* every optional field missing */
+    CHECK(write_index(dir, &sparse, 1) == 0);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* ---- size: many synthetic docs ------------------------------------- */
+
+static const char *const WORDS[] = {
+    "工会", "经费", "返还", "小微企业", "职工", "基层", "组织", "建设", "会员",
+    "服务", "财务", "审计", "预算", "帮扶", "困难", "劳动", "竞赛", "创新",
+    "安全", "生产", "宣传", "教育", "权益", "保障", "法律", "援助", "调解",
+    "台账", "统计", "核查", "落实", "推进", "部署", "规范", "管理", "制度",
+    "企业", "单位", "税务", "拨付", "补助", "资金", "标准", "申报", "审核"};
+#define NW (sizeof WORDS / sizeof *WORDS)
+
+typedef struct {
+    search_doc *docs;
+    char **strs;
+    size_t n, nstrs;
+} corpus;
+
+static char *keep(corpus *c, char *s)
+{
+    c->strs = xrealloc(c->strs, (c->nstrs + 1) * sizeof *c->strs);
+    return c->strs[c->nstrs++] = s;
+}
+
+static void corpus_free(corpus *c)
+{
+    for (size_t i = 0; i < c->nstrs; i++) free(c->strs[i]);
+    free(c->strs);
+    free(c->docs);
+}
+
+/* Bytes a browser fetches for a query: meta, the shards of its tokens, and
+ * one page of results (10 docs -> at most 10 docs/N.json files, counted as
+ * the 10 largest, a pessimistic bound). */
+static size_t query_bytes(const char *dir, const char *q)
+{
+    json_t *meta = load_json(dir, "search/meta.json");
+    unsigned ns = (unsigned)json_integer_value(json_object_get(meta, "shards"));
+    size_t ndocs = (size_t)json_integer_value(json_object_get(meta, "ndocs"));
+    size_t chunk = (size_t)json_integer_value(json_object_get(meta, "chunk"));
+    json_decref(meta);
+    struct stat st;
+    char *p = path_join(dir, "search/meta.json");
+    size_t total = stat(p, &st) == 0 ? (size_t)st.st_size : 0;
+    free(p);
+    /* q is the tokens search.js looks up, '|'-separated: words, and the
+     * bigrams of each CJK run (its char when the run is one char long) */
+    char *t = xstrdup(q);
+    unsigned char *seen = xcalloc(ns ? ns : 1, 1);
+    char *save = NULL;
+    for (char *tok = strtok_r(t, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
+        unsigned s = search_hash(tok, strlen(tok)) % ns;
+        if (seen[s]) continue;
+        seen[s] = 1;
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/idx/%u.json", s);
+        p = path_join(dir, rel);
+        if (stat(p, &st) == 0) total += (size_t)st.st_size;
+        free(p);
+    }
+    size_t best[10] = {0};
+    for (size_t c = 0; c * chunk < ndocs; c++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
+        p = path_join(dir, rel);
+        size_t sz = stat(p, &st) == 0 ? (size_t)st.st_size : 0;
+        free(p);
+        for (int k = 0; k < 10; k++)
+            if (sz > best[k]) { size_t tmp = best[k]; best[k] = sz; sz = tmp; }
+    }
+    for (int k = 0; k < 10; k++) total += best[k];
+    free(seen);
+    free(t);
+    return total;
+}
+
+static void synth(corpus *c, size_t n)
+{
+    c->docs = xcalloc(n, sizeof *c->docs);
+    c->n = n;
+    unsigned r = 12345;
+    for (size_t i = 0; i < n; i++) {
+        buf body = BUF_INIT;
+        for (int k = 0; k < 300; k++) {
+            r = r * 1103515245u + 12345u;
+            buf_puts(&body, WORDS[(r >> 8) % NW]);
+            if (k % 9 == 8) buf_puts(&body, "，");
+        }
+        search_doc *d = &c->docs[i];
+        d->url = keep(c, xasprintf("/notices/%zu/doc-%06zu/", 2015 + i % 11, i));
+        d->title = keep(c, xasprintf("关于%s%s工作的通知", WORDS[i % NW], WORDS[(i / NW) % NW]));
+        d->doc_number = keep(c, xasprintf("秦工办字〔%zu〕%zu号", 2015 + i % 11, i % 97 + 1));
+        d->date = keep(c, xasprintf("%zu-%02zu-%02zu", 2015 + i % 11, i % 12 + 1, i % 28 + 1));
+        d->kind = i % 4 == 3 ? "report" : "notice";
+        d->text = keep(c, buf_detach(&body));
+    }
+}
+
+TEST(query_fetch_is_small)
+{
+    corpus c = {0};
+    synth(&c, 3000);
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, c.docs, c.n) == 0);
+    size_t b = query_bytes(dir, "小微|微企|企业|返还");
+    printf("# 3000 synthetic docs: query '小微企业 返还' fetches %zu bytes\n", b);
+    CHECK(b < 300 * 1024);
+    rm_rf(dir);
+    free(dir);
+    corpus_free(&c);
+}
+
+/* ---- optional benchmark on a make-corpus.py tree ------------------- */
+
+/* Value of "key: ..." in front matter, quotes stripped (make-corpus.py
+ * writes simple one-line values). */
+static char *fm_get(const char *fm, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *l = fm; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, key, kl) || l[kl] != ':') continue;
+        const char *v = l + kl + 1, *e = strchr(v, '\n');
+        if (!e) e = v + strlen(v);
+        while (v < e && (*v == ' ' || *v == '"')) v++;
+        while (e > v && (e[-1] == '"' || e[-1] == ' ' || e[-1] == '\r')) e--;
+        return xstrndup(v, (size_t)(e - v));
+    }
+    return NULL;
+}
+
+static void load_tree(corpus *c, const char *dir, const char *kind)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (e->d_name[0] == '.') continue;
+        char *p = path_join(dir, e->d_name);
+        if (is_dir(p)) {
+            load_tree(c, p, kind);
+        } else if (str_ends(e->d_name, ".md")) {
+            char *data;
+            size_t len;
+            if (read_file(p, &data, &len) == 0) {
+                char *end = strstr(data + 3, "\n---");
+                if (end) {
+                    *end = 0;
+                    c->docs = xrealloc(c->docs, (c->n + 1) * sizeof *c->docs);
+                    search_doc *d = &c->docs[c->n++];
+                    memset(d, 0, sizeof *d);
+                    d->url = keep(c, xasprintf("/%s/%s/", kind, e->d_name));
+                    d->title = keep(c, fm_get(data, "title"));
+                    d->doc_number = keep(c, fm_get(data, "doc_number"));
+                    d->issuer = keep(c, fm_get(data, "issuer"));
+                    char *date = keep(c, fm_get(data, "date"));
+                    if (date && strlen(date) > 10) date[10] = 0;
+                    d->date = date;
+                    d->kind = !strcmp(kind, "reports") ? "report" : "notice";
+                    d->category = keep(c, fm_get(data, "category"));
+                    d->text = keep(c, xstrdup(end + 4));
+                }
+                free(data);
+            }
+        }
+        free(p);
+    }
+    closedir(dh);
+}
+
+static void bench(const char *root)
+{
+    corpus c = {0};
+    char *p = path_join(root, "notices");
+    load_tree(&c, p, "notices");
+    free(p);
+    p = path_join(root, "reports");
+    load_tree(&c, p, "reports");
+    free(p);
+    char *dir = tmpdir();
+    clock_t t0 = clock();
+    int rc = write_index(dir, c.docs, c.n);
+    double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    printf("# bench: %zu docs indexed in %.2fs (rc %d)\n", c.n, secs, rc);
+    /* as search.js asks: 小微企业 返还 / 经费 审计 台账 / 秦工办字〔2017〕28号 / 职工 */
+    const char *qs[] = {"小微|微企|企业|返还", "经费|审计|台账",
+                        "秦工|工办|办字|2017|28|号|秦工办字201728号", "职工"};
+    for (size_t i = 0; i < 4; i++)
+        printf("# bench: query '%s' fetches %zu bytes\n", qs[i], query_bytes(dir, qs[i]));
+    fflush(stdout);
+    char *cmd = xasprintf("du -sk '%s/search' | sed 's/^/# bench: index KB on disk: /'", dir);
+    if (system(cmd) != 0) printf("# bench: du failed\n");
+    free(cmd);
+    fflush(stdout);
+    if (getenv("SEARCH_BENCH_KEEP")) printf("# bench: index kept in %s\n", dir);
+    else rm_rf(dir);
+    free(dir);
+    corpus_free(&c);
+}
+
+int main(void)
+{
+    RUN(tokenize_cjk_bigrams_and_words);
+    RUN(tokenize_bad_utf8_and_long_words);
+    RUN(norm_docnum);
+    RUN(hash_is_fnv1a);
+    RUN(write_meta_docs_and_postings);
+    RUN(html_in_data_stays_data);
+    RUN(output_is_deterministic);
+    RUN(empty_and_bad_input);
+    RUN(query_fetch_is_small);
+    const char *b = getenv("SEARCH_BENCH_CORPUS");
+    if (b && *b) bench(b);
+    return test_summary();
+}
