@@ -50,7 +50,7 @@ typedef struct {
     double seconds;
     value *site;                          /* site.yaml as a map (owned) */
     char **changed;  size_t nchanged;     /* files written (new or changed), sorted */
-    char **removed;  size_t nremoved;     /* stale files removed, sorted */
+    char **removed_paths; size_t nremoved; /* stale files removed, sorted */
 } build_result;
 
 /* Returns 0 on success; errors (and warnings) are in d. */
