@@ -1,0 +1,481 @@
+/* content.c - see content.h. */
+#include "content.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "frontmatter.h"
+#include "pool.h"
+
+/* ---- dates ---- */
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
+    return dm[m - 1];
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int parse_date(const char *s, int *y, int *m, int *d, char **rfc3339)
+{
+    while (*s == ' ') s++;
+    if (strlen(s) < 10 || digits(s, 4, y) || s[4] != '-' || digits(s + 5, 2, m) ||
+        s[7] != '-' || digits(s + 8, 2, d))
+        return -1;
+    if (*y < 1900 || *y > 2999 || *m < 1 || *m > 12 || *d < 1 || *d > days_in_month(*y, *m))
+        return -1;
+    const char *p = s + 10;
+    int hh = 0, mm = 0, ss = 0;
+    char zone[8] = "+08:00";            /* documents are Chinese: default UTC+8 */
+    if (*p == ' ' || *p == 'T') {
+        p++;
+        if (digits(p, 2, &hh) || p[2] != ':' || digits(p + 3, 2, &mm)) return -1;
+        p += 5;
+        if (*p == ':') {
+            if (digits(p + 1, 2, &ss)) return -1;
+            p += 3;
+        }
+        if (hh > 23 || mm > 59 || ss > 60) return -1;
+        while (*p == ' ') p++;
+        if (*p == 'Z') {
+            strcpy(zone, "Z");
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int zh, zm;
+            if (digits(p + 1, 2, &zh)) return -1;
+            const char *q = p + 3;
+            if (*q == ':') q++;
+            if (digits(q, 2, &zm) || zh > 14 || zm > 59) return -1;
+            snprintf(zone, sizeof zone, "%c%02d:%02d", *p, zh, zm);
+            p = q + 2;
+        }
+    }
+    while (*p == ' ' || *p == '\r') p++;
+    if (*p) return -1;
+    if (rfc3339)
+        *rfc3339 = xasprintf("%04d-%02d-%02dT%02d:%02d:%02d%s", *y, *m, *d, hh, mm, ss, zone);
+    return 0;
+}
+
+void term_slug(buf *out, const char *name)
+{
+    size_t start = out->len, n = strlen(name);
+    int dash = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        size_t k = utf8_decode(name + i, n - i, &c);
+        if (k == 0) break;
+        int keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+                   (c >= 'A' && c <= 'Z') || (c >= 0x80 && !(c >= 0x3000 && c <= 0x303F) &&
+                                              !(c >= 0xFF00 && c <= 0xFF0F) && c != 0xFF1A &&
+                                              c != 0xFF1B && c != 0xFF1F && c != 0xFF01);
+        if (keep) {
+            if (dash && out->len > start) buf_putc(out, '-');
+            dash = 0;
+            if (c >= 'A' && c <= 'Z') buf_putc(out, (int)(c - 'A' + 'a'));
+            else buf_put(out, name + i, k);
+        } else {
+            dash = 1;
+        }
+        i += k;
+    }
+    if (out->len == start) {
+        /* Nothing usable (all punctuation): a stable hash of the name. */
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < n; i++) { h ^= (unsigned char)name[i]; h *= 16777619u; }
+        buf_printf(out, "t%08x", h);
+    }
+}
+
+/* ---- site.yaml ---- */
+
+static value *site_defaults(void)
+{
+    value *s = value_map();
+    value_set_str(s, "title", "工会信息公开");
+    value_set_str(s, "description", "通知公告、工作报告与统计数据");
+    value_set_str(s, "base_url", "https://example.org/");
+    value_set_str(s, "lang", "zh-CN");
+    value_set_str(s, "organization", "");
+    value_set(s, "paginate", value_int(20));
+    value_set(s, "excerpt_length", value_int(120));
+    value_set(s, "unsafe_html", value_bool(false));
+    return s;
+}
+
+static value *load_site(const char *dir, diag *d)
+{
+    value *s = site_defaults();
+    char *path = path_join(dir, "site.yaml");
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len) < 0) {
+        if (errno != ENOENT) diag_error(d, path, 0, "cannot read: %s", strerror(errno));
+        free(path);
+        return s;
+    }
+    size_t bad;
+    if (!utf8_valid(text, len, &bad)) {
+        diag_error(d, path, line_of_offset(text, bad), "invalid UTF-8");
+    } else {
+        value *y = yaml_parse_doc(path, text, len, 1, d);
+        for (size_t i = 0; i < value_len(y); i++)
+            value_set(s, value_key_at(y, i), value_ref(value_val_at(y, i)));
+        value_unref(y);
+    }
+    /* base_url always ends in '/'. */
+    const char *b = value_str_ptr(value_get(s, "base_url"));
+    if (!*b || b[strlen(b) - 1] != '/') value_set(s, "base_url", value_strf("%s/", b));
+    if (value_int_of(value_get(s, "paginate")) < 1) {
+        diag_error(d, path, 0, "paginate must be a positive number");
+        value_set(s, "paginate", value_int(20));
+    }
+    free(text);
+    free(path);
+    return s;
+}
+
+/* ---- finding files ---- */
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} strlist;
+
+static void sl_add(strlist *l, char *s)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = xrealloc(l->v, l->cap * sizeof(char *));
+    }
+    l->v[l->n++] = s;
+}
+
+static void find_md(const char *dir, strlist *out, diag *d, int depth)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        if (errno != ENOENT) diag_error(d, dir, 0, "cannot read directory: %s", strerror(errno));
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (e->d_name[0] == '.') continue;
+        char *p = path_join(dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) < 0) { free(p); continue; }
+        if (S_ISLNK(st.st_mode)) {
+            diag_warn(d, p, 0, "symbolic link skipped");
+            free(p);
+        } else if (S_ISDIR(st.st_mode) && depth < 8) {
+            find_md(p, out, d, depth + 1);
+            free(p);
+        } else if (S_ISREG(st.st_mode) && str_ends(e->d_name, ".md")) {
+            sl_add(out, p);
+        } else {
+            free(p);
+        }
+    }
+    closedir(dh);
+}
+
+/* ---- one document ---- */
+
+typedef struct {
+    char **paths;
+    doc **docs;        /* NULL where the file had errors */
+    const char *section_of_path;
+    bool unsafe;
+    size_t excerpt_chars;
+    diag *d;
+} load_job;
+
+static char *opt_string(doc *dc, const char *key, diag *d)
+{
+    value *v = value_get(dc->fm, key);
+    if (!v || value_type(v) == V_NULL) return NULL;
+    if (value_type(v) != V_STRING) {
+        diag_error(d, dc->source, (int)value_int_of(value_get(dc->fm_lines, key)),
+                   "'%s' must be text", key);
+        return NULL;
+    }
+    return xstrdup(value_str_ptr(v));
+}
+
+/* A list of strings; a single string is a list of one. */
+static value *opt_list(doc *dc, const char *key, diag *d)
+{
+    value *v = value_get(dc->fm, key);
+    value *l = value_list();
+    int line = (int)value_int_of(value_get(dc->fm_lines, key));
+    if (!v || value_type(v) == V_NULL) return l;
+    if (value_type(v) == V_STRING) {
+        if (value_str_len(v)) value_push(l, value_ref(v));
+        return l;
+    }
+    if (value_type(v) != V_LIST) {
+        diag_error(d, dc->source, line, "'%s' must be a list", key);
+        return l;
+    }
+    for (size_t i = 0; i < value_len(v); i++) {
+        value *it = value_at(v, i);
+        if (value_type(it) != V_STRING) {
+            diag_error(d, dc->source, line, "'%s' item %zu must be text", key, i + 1);
+            continue;
+        }
+        /* Drop duplicates and blanks, keep order. */
+        int dup = !value_str_len(it);
+        for (size_t j = 0; j < value_len(l) && !dup; j++)
+            dup = !strcmp(value_str_ptr(value_at(l, j)), value_str_ptr(it));
+        if (!dup) value_push(l, value_ref(it));
+    }
+    return l;
+}
+
+static value *opt_attachments(doc *dc, diag *d)
+{
+    value *v = value_get(dc->fm, "attachments");
+    value *l = value_list();
+    int line = (int)value_int_of(value_get(dc->fm_lines, "attachments"));
+    if (!v || value_type(v) == V_NULL) return l;
+    if (value_type(v) != V_LIST) {
+        diag_error(d, dc->source, line, "'attachments' must be a list");
+        return l;
+    }
+    for (size_t i = 0; i < value_len(v); i++) {
+        value *it = value_at(v, i), *a = value_map();
+        if (value_type(it) == V_STRING) {
+            value_set(a, "title", value_ref(it));
+            value_set_str(a, "file", "");
+        } else if (value_type(it) == V_MAP && value_type(value_get(it, "title")) == V_STRING) {
+            value_set(a, "title", value_ref(value_get(it, "title")));
+            value *f = value_get(it, "file");
+            if (f && value_type(f) != V_STRING && value_type(f) != V_NULL)
+                diag_error(d, dc->source, line, "attachment %zu: 'file' must be text", i + 1);
+            const char *fs = value_str_ptr(f);
+            if (strstr(fs, "..") || fs[0] == '/' || strchr(fs, '\\'))
+                diag_error(d, dc->source, line,
+                           "attachment %zu: file '%s' must be a path under content/files/", i + 1, fs);
+            else
+                value_set_str(a, "file", fs);
+        } else {
+            diag_error(d, dc->source, line, "attachment %zu needs a 'title'", i + 1);
+            value_unref(a);
+            continue;
+        }
+        value_push(l, a);
+    }
+    return l;
+}
+
+static doc *load_doc(const char *path, const char *section, const load_job *j)
+{
+    diag *d = j->d;
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len) < 0) {
+        diag_error(d, path, 0, "cannot read: %s", strerror(errno));
+        return NULL;
+    }
+    size_t bad;
+    if (!utf8_valid(text, len, &bad)) {
+        diag_error(d, path, line_of_offset(text, bad), "invalid UTF-8 (byte %zu); save the file as UTF-8", bad);
+        free(text);
+        return NULL;
+    }
+    if (memchr(text, 0, len)) {
+        diag_error(d, path, line_of_offset(text, (size_t)((char *)memchr(text, 0, len) - text)),
+                   "NUL byte in text");
+        free(text);
+        return NULL;
+    }
+    frontmatter fm;
+    if (fm_parse(path, text, len, &fm, d) < 0) { free(text); return NULL; }
+
+    doc *dc = xcalloc(1, sizeof *dc);
+    dc->source = xstrdup(path);
+    dc->section = section;
+    dc->kind = !strcmp(section, "notices") ? "notice" : "report";
+    dc->fm = fm.fields;
+    dc->fm_lines = fm.lines;
+    dc->body_line = fm.body_line;
+
+    /* slug: file name without .md; spaces become '-'. */
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    dc->slug = xstrndup(base, strlen(base) - 3);
+    for (char *p = dc->slug; *p; p++)
+        if (*p == ' ' || *p == '?' || *p == '#' || *p == '%') *p = '-';
+    if (!*dc->slug) diag_error(d, path, 0, "empty file name");
+
+    value *t = value_get(dc->fm, "title");
+    if (value_type(t) != V_STRING || !value_str_len(t))
+        diag_error(d, path, t ? (int)value_int_of(value_get(dc->fm_lines, "title")) : 1,
+                   t ? "'title' must be non-empty text" : "missing required 'title'");
+    else
+        dc->title = xstrdup(value_str_ptr(t));
+
+    value *dv = value_get(dc->fm, "date");
+    int dline = (int)value_int_of(value_get(dc->fm_lines, "date"));
+    if (!dv || value_type(dv) == V_NULL) {
+        diag_error(d, path, 1, "missing required 'date' (YYYY-MM-DD)");
+    } else if (value_type(dv) != V_STRING ||
+               parse_date(value_str_ptr(dv), &dc->year, &dc->month, &dc->day, &dc->datetime) < 0) {
+        diag_error(d, path, dline, "cannot parse date '%s' (want YYYY-MM-DD or YYYY-MM-DD HH:MM:SS +0800)",
+                   value_str_ptr(dv));
+    } else {
+        snprintf(dc->date, sizeof dc->date, "%04d-%02d-%02d", dc->year, dc->month, dc->day);
+        dc->date_zh = xasprintf("%d年%d月%d日", dc->year, dc->month, dc->day);
+        dc->url = xasprintf("/%s/%04d/%s/", section, dc->year, dc->slug);
+        /* A YYYY folder that disagrees with the date is probably a typo. */
+        char folder[16];
+        snprintf(folder, sizeof folder, "/%04d/", dc->year);
+        const char *sec = strstr(path, section);
+        const char *rest = sec ? sec + strlen(section) : NULL;
+        if (rest && rest[0] == '/' && rest[1] >= '0' && rest[1] <= '9' && rest[5] == '/' &&
+            strncmp(rest, folder, 6) != 0)
+            diag_warn(d, path, dline, "date %s is not in the folder's year %.4s", dc->date, rest + 1);
+    }
+
+    dc->doc_number = opt_string(dc, "doc_number", d);
+    dc->issuer = opt_string(dc, "issuer", d);
+    dc->summary = opt_string(dc, "summary", d);
+    dc->layout = opt_string(dc, "layout", d);
+    value *cat = value_get(dc->fm, "category");
+    if (!cat) cat = value_get(dc->fm, "categories");
+    if (value_type(cat) == V_STRING) dc->category = xstrdup(value_str_ptr(cat));
+    else if (value_type(cat) == V_LIST && value_type(value_at(cat, 0)) == V_STRING)
+        dc->category = xstrdup(value_str_ptr(value_at(cat, 0)));
+    dc->tags = opt_list(dc, "tags", d);
+    dc->districts = opt_list(dc, "districts", d);
+    dc->recipients = opt_list(dc, "recipients", d);
+    dc->attachments = opt_attachments(dc, d);
+    value *dr = value_get(dc->fm, "draft");
+    if (dr && value_type(dr) != V_BOOL && value_type(dr) != V_NULL)
+        diag_error(d, path, (int)value_int_of(value_get(dc->fm_lines, "draft")), "'draft' must be true or false");
+    dc->draft = value_type(dr) == V_BOOL && value_bool_of(dr);
+
+    /* Without a title or a date there is no page to make (already reported). */
+    if (!dc->title || !dc->url) {
+        doc_free(dc);
+        free(text);
+        return NULL;
+    }
+    md_render(text + fm.body_off, len - fm.body_off, j->unsafe, j->excerpt_chars, &dc->md);
+    free(text);
+    return dc;
+}
+
+static void load_one(size_t i, void *ud)
+{
+    load_job *j = ud;
+    const char *p = j->paths[i];
+    const char *section = strstr(p, "/reports/") ? "reports" : "notices";
+    /* The section is the first folder under the content dir. */
+    const char *s = p + strlen(j->section_of_path);
+    if (!strncmp(s, "reports/", 8)) section = "reports";
+    else if (!strncmp(s, "notices/", 8)) section = "notices";
+    j->docs[i] = load_doc(p, section, j);
+}
+
+static int doc_cmp(const void *pa, const void *pb)
+{
+    const doc *a = *(doc *const *)pa, *b = *(doc *const *)pb;
+    int c = strcmp(b->datetime ? b->datetime : "", a->datetime ? a->datetime : "");
+    if (c) return c;
+    return strcmp(a->url ? a->url : "", b->url ? b->url : "");
+}
+
+static int url_cmp(const void *pa, const void *pb)
+{
+    const doc *a = *(doc *const *)pa, *b = *(doc *const *)pb;
+    int c = strcmp(a->url, b->url);
+    return c ? c : strcmp(a->source, b->source);
+}
+
+int content_load(const char *dir, bool drafts, int threads, content *c, diag *d)
+{
+    memset(c, 0, sizeof *c);
+    size_t errors_before = diag_count(d, DIAG_ERROR);
+    c->dir = xstrdup(dir);
+    if (!is_dir(dir)) {
+        diag_error(d, dir, 0, "content directory not found");
+        c->site = site_defaults();
+        return -1;
+    }
+    c->site = load_site(dir, d);
+    strlist files = {0};
+    const char *sections[] = {"notices", "reports"};
+    for (int k = 0; k < 2; k++) {
+        char *sd = path_join(dir, sections[k]);
+        find_md(sd, &files, d, 0);
+        free(sd);
+    }
+    qsort(files.v, files.n, sizeof(char *), str_cmp_ptr);
+
+    char *prefix = path_join(dir, "");
+    load_job j = {files.v, xcalloc(files.n ? files.n : 1, sizeof(doc *)), prefix,
+                  value_bool_of(value_get(c->site, "unsafe_html")),
+                  (size_t)value_int_of(value_get(c->site, "excerpt_length")), d};
+    md_init();
+    parallel_for(files.n, threads, load_one, &j);
+
+    c->docs = xcalloc(files.n ? files.n : 1, sizeof(doc *));
+    for (size_t i = 0; i < files.n; i++) {
+        doc *dc = j.docs[i];
+        if (!dc) continue;
+        if (dc->draft && !drafts) { c->drafts_skipped++; doc_free(dc); continue; }
+        c->docs[c->n++] = dc;
+    }
+    free(j.docs);
+    free(prefix);
+    for (size_t i = 0; i < files.n; i++) free(files.v[i]);
+    free(files.v);
+
+    qsort(c->docs, c->n, sizeof(doc *), doc_cmp);
+    /* Two files with one URL (e.g. the same slug in two year folders). */
+    doc **byurl = xmalloc((c->n ? c->n : 1) * sizeof(doc *));
+    memcpy(byurl, c->docs, c->n * sizeof(doc *));
+    qsort(byurl, c->n, sizeof(doc *), url_cmp);
+    for (size_t i = 1; i < c->n; i++)
+        if (!strcmp(byurl[i - 1]->url, byurl[i]->url))
+            diag_error(d, byurl[i]->source, 1, "URL %s is already used by %s",
+                       byurl[i]->url, byurl[i - 1]->source);
+    free(byurl);
+    return diag_count(d, DIAG_ERROR) == errors_before ? 0 : -1;
+}
+
+void doc_free(doc *dc)
+{
+    if (!dc) return;
+    free(dc->source); free(dc->slug); free(dc->datetime); free(dc->date_zh); free(dc->url);
+    free(dc->title); free(dc->doc_number); free(dc->issuer); free(dc->category);
+    free(dc->summary); free(dc->layout);
+    value_unref(dc->tags); value_unref(dc->districts); value_unref(dc->recipients);
+    value_unref(dc->attachments); value_unref(dc->fm); value_unref(dc->fm_lines);
+    md_free(&dc->md);
+    free(dc);
+}
+
+void content_free(content *c)
+{
+    for (size_t i = 0; i < c->n; i++) doc_free(c->docs[i]);
+    free(c->docs);
+    value_unref(c->site);
+    free(c->dir);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,60 @@
+/* content.h - the documents of a site: load, validate, model.
+ *
+ * Layout (the content contract, see README):
+ *   content/site.yaml                 site settings
+ *   content/notices/YYYY/SLUG.md      -> /notices/YYYY/SLUG/
+ *   content/reports/YYYY/SLUG.md      -> /reports/YYYY/SLUG/
+ *   content/files/...                 attachments, copied as they are
+ * The URL's year is the document's date's year; a YYYY folder that
+ * disagrees is a warning. */
+#ifndef GAZETTE_CONTENT_H
+#define GAZETTE_CONTENT_H
+
+#include <stdbool.h>
+#include "diag.h"
+#include "markdown.h"
+#include "value.h"
+
+typedef struct {
+    char *source;          /* "content/notices/2017/x.md" */
+    const char *section;   /* "notices" | "reports" */
+    const char *kind;      /* "notice" | "report" */
+    char *slug;
+    int year, month, day;
+    char date[11];         /* "2017-09-29" */
+    char *datetime;        /* "2017-09-29T00:00:00+08:00" (RFC 3339) */
+    char *date_zh;         /* "2017年9月29日" */
+    char *url;             /* "/notices/2017/x/" */
+    char *title, *doc_number, *issuer, *category, *summary, *layout;
+    value *tags, *districts, *recipients;   /* lists of strings */
+    value *attachments;    /* list of {title, file} (file may be "") */
+    bool draft;
+    value *fm;             /* every front matter key, for templates */
+    value *fm_lines;       /* key -> line */
+    md_result md;          /* rendered body */
+    int body_line;
+} doc;
+
+typedef struct {
+    char *dir;             /* content dir */
+    value *site;           /* site.yaml merged over defaults */
+    doc **docs;            /* published documents, sorted newest first */
+    size_t n;
+    size_t drafts_skipped;
+} content;
+
+/* Load and validate everything under dir. Returns 0 if there were no
+ * errors (warnings allowed). threads 0 = all CPUs. */
+int content_load(const char *dir, bool drafts, int threads, content *c, diag *d);
+void content_free(content *c);
+void doc_free(doc *dc);
+
+/* Parse "2017-09-29", "2022-01-14 08:10:30 +0800", "2017-09-29T08:00:00+08:00".
+ * Returns 0 and fills the fields, -1 if not a valid date. */
+int parse_date(const char *s, int *y, int *m, int *d, char **rfc3339);
+
+/* A term's URL segment: CJK and ASCII letters/digits kept, ASCII
+ * lowercased, spaces and separators to '-', other punctuation dropped. */
+void term_slug(buf *out, const char *name);
+
+#endif

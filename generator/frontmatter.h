@@ -1,0 +1,31 @@
+/* frontmatter.h - split a document into YAML front matter and body, and
+ * parse the YAML (libyaml) into a value map.
+ *
+ * Scalars stay strings (no YAML implicit typing, so "2017-09-29" and
+ * "001" are kept as written), except the plain scalars true/false, which
+ * become booleans. Aliases are refused (they make "billion laughs" bombs
+ * possible and no real front matter needs them). Nesting depth is limited.
+ */
+#ifndef GAZETTE_FRONTMATTER_H
+#define GAZETTE_FRONTMATTER_H
+
+#include "diag.h"
+#include "value.h"
+
+typedef struct {
+    value *fields;      /* map of front matter keys (owned) */
+    value *lines;       /* map key -> int line in the file, for messages */
+    size_t body_off;    /* byte offset of the body in the input */
+    int body_line;      /* line number where the body starts */
+} frontmatter;
+
+/* Parse text (the whole file; a UTF-8 BOM is skipped). A file without
+ * front matter is an error. Returns 0, or -1 with errors in d (named
+ * `file`, with lines). On success the caller owns fm->fields and fm->lines. */
+int fm_parse(const char *file, const char *text, size_t len, frontmatter *fm, diag *d);
+void fm_free(frontmatter *fm);
+
+/* Parse a whole YAML document (site.yaml) into a value. Returns NULL on error. */
+value *yaml_parse_doc(const char *file, const char *text, size_t len, int first_line, diag *d);
+
+#endif

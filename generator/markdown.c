@@ -1,0 +1,265 @@
+/* markdown.c - see markdown.h. */
+#include "markdown.h"
+
+#include <cmark-gfm.h>
+#include <cmark-gfm-core-extensions.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void register_extensions(void) { cmark_gfm_core_extensions_ensure_registered(); }
+
+void md_init(void) { pthread_once(&once, register_extensions); }
+
+static bool is_cjk(uint32_t c)
+{
+    return (c >= 0x2E80 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF) ||
+           (c >= 0x20000 && c <= 0x2FA1F);
+}
+
+void md_slugify(buf *out, const char *s, size_t n)
+{
+    size_t start = out->len;
+    int dash = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        size_t k = utf8_decode(s + i, n - i, &c);
+        if (k == 0) break;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_') {
+            if (dash && out->len > start) buf_putc(out, '-');
+            dash = 0;
+            buf_putc(out, (int)c);
+        } else if (c >= 'A' && c <= 'Z') {
+            if (dash && out->len > start) buf_putc(out, '-');
+            dash = 0;
+            buf_putc(out, (int)(c - 'A' + 'a'));
+        } else if (is_cjk(c) && !(c >= 0x3000 && c <= 0x303F)) {
+            /* CJK ideographs are kept; CJK punctuation (3000-303F) is not. */
+            if (dash && out->len > start) buf_putc(out, '-');
+            dash = 0;
+            buf_put(out, s + i, k);
+        } else if (c == ' ' || c == '-' || c == '\t' || c == 0x3000) {
+            dash = 1;
+        }
+        i += k;
+    }
+    if (out->len == start) buf_puts(out, "section");
+}
+
+void text_truncate(buf *out, const char *s, size_t len, size_t n)
+{
+    size_t i = 0, chars = 0;
+    while (i < len && chars < n) {
+        uint32_t c;
+        size_t k = utf8_decode(s + i, len - i, &c);
+        if (k == 0) break;
+        i += k;
+        chars++;
+    }
+    buf_put(out, s, i);
+    if (i < len) buf_puts(out, "…");
+}
+
+/* Text collection over the AST. */
+typedef struct {
+    buf all;        /* every text */
+    buf excerpt;    /* body text outside headings */
+    size_t excerpt_chars, limit;
+} collect;
+
+static void put_text(collect *c, const char *s, size_t n, bool in_heading)
+{
+    buf_put(&c->all, s, n);
+    if (in_heading || c->excerpt_chars > c->limit) return;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = utf8_decode(s + i, n - i, &cp);
+        if (k == 0) break;
+        i += k;
+        c->excerpt_chars++;
+    }
+    buf_put(&c->excerpt, s, n);
+}
+
+/* Separator between blocks or at soft breaks: a space unless both sides are
+ * CJK text (where a line break is not a word boundary). */
+static void put_break(collect *c, bool in_heading)
+{
+    buf *bs[2] = {&c->all, &c->excerpt};
+    for (int j = 0; j < 2; j++) {
+        buf *b = bs[j];
+        if (j == 1 && (in_heading || c->excerpt_chars > c->limit)) continue;
+        if (b->len && b->ptr[b->len - 1] != ' ' && (unsigned char)b->ptr[b->len - 1] < 0x80) {
+            buf_putc(b, ' ');
+            if (j == 1) c->excerpt_chars++;
+        }
+    }
+}
+
+static void heading_text(cmark_node *h, buf *out)
+{
+    cmark_iter *it = cmark_iter_new(h);
+    cmark_event_type ev;
+    while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        if (ev != CMARK_EVENT_ENTER) continue;
+        cmark_node_type t = cmark_node_get_type(n);
+        if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE) buf_puts(out, cmark_node_get_literal(n));
+    }
+    cmark_iter_free(it);
+}
+
+/* Insert id="..." into the k-th "<hN>" of html, in document order. Only
+ * done when the count of tags matches the headings, so raw HTML (unsafe
+ * mode) can never shift ids onto the wrong heading. */
+static char *add_heading_ids(const char *html, char **ids, int *levels, size_t n)
+{
+    size_t count = 0;
+    for (const char *p = html; (p = strstr(p, "<h")); p += 2)
+        if (p[2] >= '1' && p[2] <= '6' && p[3] == '>') count++;
+    if (count != n || n == 0) return NULL;
+    buf out = BUF_INIT;
+    const char *p = html;
+    size_t k = 0;
+    for (const char *q; (q = strstr(p, "<h"));) {
+        if (q[2] >= '1' && q[2] <= '6' && q[3] == '>') {
+            buf_put(&out, p, (size_t)(q - p));
+            buf_printf(&out, "<h%d id=\"", levels[k]);
+            esc_html(&out, ids[k], strlen(ids[k]));
+            buf_puts(&out, "\">");
+            k++;
+            p = q + 4;
+        } else {
+            buf_put(&out, p, (size_t)(q - p) + 2);
+            p = q + 2;
+        }
+    }
+    buf_puts(&out, p);
+    return buf_detach(&out);
+}
+
+void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, md_result *out)
+{
+    md_init();
+    int opts = CMARK_OPT_DEFAULT | CMARK_OPT_VALIDATE_UTF8 | (unsafe ? CMARK_OPT_UNSAFE : 0);
+    cmark_parser *p = cmark_parser_new(opts);
+    static const char *exts[] = {"table", "strikethrough", "autolink", "tagfilter"};
+    for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
+        cmark_syntax_extension *e = cmark_find_syntax_extension(exts[i]);
+        if (e) cmark_parser_attach_syntax_extension(p, e);
+    }
+    cmark_parser_feed(p, src, len);
+    cmark_node *doc = cmark_parser_finish(p);
+
+    collect c = {BUF_INIT, BUF_INIT, 0, excerpt_chars};
+    out->toc = value_list();
+    char **ids = NULL;
+    int *levels = NULL;
+    size_t nh = 0, caph = 0;
+    buf slugs = BUF_INIT;       /* "\n"-joined ids seen, for de-duplication */
+    int in_heading = 0;
+    cmark_iter *it = cmark_iter_new(doc);
+    cmark_event_type ev;
+    while ((ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        cmark_node_type t = cmark_node_get_type(n);
+        if (t == CMARK_NODE_HEADING) {
+            if (ev == CMARK_EVENT_ENTER) {
+                in_heading = 1;
+                buf text = BUF_INIT, id = BUF_INIT;
+                heading_text(n, &text);
+                md_slugify(&id, buf_cstr(&text), text.len);
+                /* De-duplicate: id, id-1, id-2 ... */
+                char *base = xstrdup(buf_cstr(&id));
+                for (int k = 1;; k++) {
+                    buf probe = BUF_INIT;
+                    buf_printf(&probe, "\n%s\n", buf_cstr(&id));
+                    int dup = slugs.len && strstr(buf_cstr(&slugs), probe.ptr) != NULL;
+                    buf_free(&probe);
+                    if (!dup) break;
+                    buf_clear(&id);
+                    buf_printf(&id, "%s-%d", base, k);
+                }
+                free(base);
+                if (!slugs.len) buf_putc(&slugs, '\n');
+                buf_printf(&slugs, "%s\n", buf_cstr(&id));
+                if (nh == caph) {
+                    caph = caph ? caph * 2 : 8;
+                    ids = xrealloc(ids, caph * sizeof *ids);
+                    levels = xrealloc(levels, caph * sizeof *levels);
+                }
+                levels[nh] = cmark_node_get_heading_level(n);
+                if (levels[nh] >= 2 && levels[nh] <= 3) {
+                    value *e = value_map();
+                    value_set(e, "level", value_int(levels[nh]));
+                    value_set_str(e, "id", buf_cstr(&id));
+                    value_set(e, "text", value_strn(buf_cstr(&text), text.len));
+                    value_push(out->toc, e);
+                }
+                ids[nh++] = buf_detach(&id);
+                buf_free(&text);
+            } else {
+                in_heading = 0;
+                put_break(&c, true);
+            }
+            continue;
+        }
+        if (ev == CMARK_EVENT_ENTER) {
+            switch (t) {
+            case CMARK_NODE_TEXT: case CMARK_NODE_CODE: case CMARK_NODE_CODE_BLOCK: {
+                const char *lit = cmark_node_get_literal(n);
+                if (lit) put_text(&c, lit, strlen(lit), in_heading);
+                break;
+            }
+            case CMARK_NODE_SOFTBREAK: case CMARK_NODE_LINEBREAK:
+                put_break(&c, in_heading);
+                break;
+            default: break;
+            }
+        } else if (ev == CMARK_EVENT_EXIT) {
+            const char *ts = cmark_node_get_type_string(n);
+            if (t == CMARK_NODE_PARAGRAPH || t == CMARK_NODE_ITEM ||
+                (ts && !strcmp(ts, "table_cell")))
+                put_break(&c, in_heading);
+        }
+    }
+    cmark_iter_free(it);
+
+    char *html = cmark_render_html(doc, opts, cmark_parser_get_syntax_extensions(p));
+    char *with_ids = add_heading_ids(html, ids, levels, nh);
+    if (with_ids) {
+        out->html = with_ids;
+        free(html);         /* cmark allocates with the default (malloc) allocator */
+    } else {
+        out->html = xstrdup(html);
+        free(html);
+    }
+    for (size_t i = 0; i < nh; i++) free(ids[i]);
+    free(ids);
+    free(levels);
+    buf_free(&slugs);
+    cmark_node_free(doc);
+    cmark_parser_free(p);
+
+    /* Excerpt: trim, then cut at the limit. */
+    buf ex = BUF_INIT;
+    const char *e = buf_cstr(&c.excerpt);
+    size_t el = c.excerpt.len;
+    while (el && e[el - 1] == ' ') el--;
+    while (el && *e == ' ') { e++; el--; }
+    text_truncate(&ex, e, el, excerpt_chars);
+    out->excerpt = buf_detach(&ex);
+    out->text = buf_detach(&c.all);
+    buf_free(&c.excerpt);
+}
+
+void md_free(md_result *r)
+{
+    free(r->html);
+    free(r->excerpt);
+    free(r->text);
+    value_unref(r->toc);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,102 @@
+/* Unit tests for content.c: dates, slugs and loading a content tree. */
+#include <stdlib.h>
+
+#include "content.h"
+#include "test.h"
+
+TEST(dates)
+{
+    int y, m, d;
+    char *r = NULL;
+    CHECK(parse_date("2017-09-29", &y, &m, &d, &r) == 0 && y == 2017 && m == 9 && d == 29);
+    CHECK_STR(r, "2017-09-29T00:00:00+08:00");
+    free(r);
+    CHECK(parse_date("2022-01-14 08:10:30 +0800", &y, &m, &d, &r) == 0);
+    CHECK_STR(r, "2022-01-14T08:10:30+08:00");
+    free(r);
+    CHECK(parse_date("2020-02-29", &y, &m, &d, NULL) == 0);
+    CHECK(parse_date("2021-02-29", &y, &m, &d, NULL) < 0);
+    CHECK(parse_date("2017-13-01", &y, &m, &d, NULL) < 0);
+    CHECK(parse_date("2017年9月29日", &y, &m, &d, NULL) < 0);
+    CHECK(parse_date("2017-09-29 25:00", &y, &m, &d, NULL) < 0);
+}
+
+TEST(term_slugs)
+{
+    buf b = BUF_INIT;
+    term_slug(&b, "经费返还");
+    CHECK_STR(b.ptr, "经费返还");
+    buf_clear(&b);
+    term_slug(&b, "Hello World / 工会");
+    CHECK_STR(b.ptr, "hello-world-工会");
+    buf_clear(&b);
+    term_slug(&b, "《》、");
+    CHECK(str_starts(b.ptr, "t"));
+    buf_free(&b);
+}
+
+static void put(const char *root, const char *rel, const char *text)
+{
+    char *p = path_join(root, rel);
+    write_file_atomic(p, text, strlen(text));
+    free(p);
+}
+
+TEST(load_reports_all_errors)
+{
+    char dir[] = "/tmp/gz-content-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    put(dir, "notices/2017/good.md", "---\ntitle: 好\ndate: 2017-09-29\n---\n正文\n");
+    put(dir, "notices/2017/notitle.md", "---\ndate: 2017-09-29\n---\n");
+    put(dir, "notices/2017/baddate.md", "---\ntitle: x\ndate: 2017-02-30\n---\n");
+    put(dir, "reports/2018/bad-utf8.md", "---\ntitle: x\ndate: 2018-01-01\n---\n\xff\n");
+    put(dir, "notices/2016/good.md", "---\ntitle: 重复\ndate: 2017-01-01\n---\n");
+    diag *d = diag_new();
+    content c;
+    CHECK(content_load(dir, false, 2, &c, d) < 0);
+    diag_sort(d);
+    buf all = BUF_INIT;
+    for (size_t i = 0; i < diag_total(d); i++) { buf_puts(&all, diag_message(d, i)); buf_putc(&all, '\n'); }
+    CHECK_CONTAINS(all.ptr, "notitle.md:1: error: missing required 'title'");
+    CHECK_CONTAINS(all.ptr, "baddate.md:3: error: cannot parse date '2017-02-30'");
+    CHECK_CONTAINS(all.ptr, "bad-utf8.md:5: error: invalid UTF-8");
+    CHECK_CONTAINS(all.ptr, "URL /notices/2017/good/ is already used");
+    CHECK_CONTAINS(all.ptr, "not in the folder's year 2016");
+    buf_free(&all);
+    content_free(&c);
+    diag_free(d);
+    rm_rf(dir);
+}
+
+TEST(load_sorts_and_skips_drafts)
+{
+    char dir[] = "/tmp/gz-content-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    put(dir, "site.yaml", "title: 测试站\nbase_url: https://x.org\n");
+    put(dir, "notices/2017/a.md", "---\ntitle: A\ndate: 2017-01-01\ntags: 单个\n---\n");
+    put(dir, "reports/2019/b.md", "---\ntitle: B\ndate: 2019-01-01\ncategories: [报告]\n---\n");
+    put(dir, "notices/2018/c.md", "---\ntitle: C\ndate: 2018-01-01\ndraft: true\n---\n");
+    diag *d = diag_new();
+    content c;
+    CHECK(content_load(dir, false, 1, &c, d) == 0);
+    CHECK(c.n == 2 && c.drafts_skipped == 1);
+    CHECK_STR(c.docs[0]->url, "/reports/2019/b/");
+    CHECK_STR(c.docs[0]->category, "报告");
+    CHECK_STR(c.docs[1]->kind, "notice");
+    CHECK(value_len(c.docs[1]->tags) == 1);
+    CHECK_STR(value_str_ptr(value_get(c.site, "base_url")), "https://x.org/");
+    content_free(&c);
+    CHECK(content_load(dir, true, 1, &c, d) == 0 && c.n == 3);
+    content_free(&c);
+    diag_free(d);
+    rm_rf(dir);
+}
+
+int main(void)
+{
+    RUN(dates);
+    RUN(term_slugs);
+    RUN(load_reports_all_errors);
+    RUN(load_sorts_and_skips_drafts);
+    return test_summary();
+}

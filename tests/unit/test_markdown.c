@@ -1,0 +1,77 @@
+/* Unit tests for markdown.c. */
+#include "markdown.h"
+#include "test.h"
+
+static md_result md(const char *s, bool unsafe)
+{
+    md_result r;
+    md_render(s, strlen(s), unsafe, 20, &r);
+    return r;
+}
+
+TEST(gfm_extensions)
+{
+    md_result r = md("| a | b |\n|---|---|\n| 1 | 2 |\n\n~~old~~ www.example.org\n", false);
+    CHECK_CONTAINS(r.html, "<table>");
+    CHECK_CONTAINS(r.html, "<del>old</del>");
+    CHECK_CONTAINS(r.html, "<a href=\"http://www.example.org\">");
+    md_free(&r);
+}
+
+TEST(heading_ids_stable_and_unique)
+{
+    md_result r = md("## 一、查实情\n\n## Hello World!\n\n## 一、查实情\n", false);
+    CHECK_CONTAINS(r.html, "<h2 id=\"一查实情\">");
+    CHECK_CONTAINS(r.html, "<h2 id=\"hello-world\">");
+    CHECK_CONTAINS(r.html, "<h2 id=\"一查实情-1\">");
+    CHECK(value_len(r.toc) == 3);
+    md_free(&r);
+}
+
+TEST(raw_html_dropped_unless_unsafe)
+{
+    md_result r = md("<script>alert(1)</script>\n\n[x](javascript:alert(1)) <b>hi</b>\n", false);
+    CHECK(!strstr(r.html, "<script>"));
+    CHECK(!strstr(r.html, "javascript:"));
+    CHECK(!strstr(r.html, "<b>"));
+    md_free(&r);
+    r = md("<b>hi</b>\n", true);
+    CHECK_CONTAINS(r.html, "<b>hi</b>");
+    md_free(&r);
+    /* tagfilter still neutralises <script> even when unsafe. */
+    r = md("<script>x</script>\n", true);
+    CHECK(!strstr(r.html, "<script>"));
+    md_free(&r);
+}
+
+TEST(excerpt_counts_characters_and_skips_headings)
+{
+    md_result r = md("# 标题不进摘要\n\n一二三四五六七八九十一二三四五六七八九十一二三四五\n", false);
+    CHECK_STR(r.excerpt, "一二三四五六七八九十一二三四五六七八九十…");
+    CHECK_CONTAINS(r.text, "标题不进摘要");
+    md_free(&r);
+    r = md("short", false);
+    CHECK_STR(r.excerpt, "short");
+    md_free(&r);
+}
+
+TEST(truncate_never_splits_utf8)
+{
+    buf b = BUF_INIT;
+    text_truncate(&b, "大连市总工会", strlen("大连市总工会"), 2);
+    CHECK_STR(b.ptr, "大连…");
+    buf_clear(&b);
+    text_truncate(&b, "ab", 2, 5);
+    CHECK_STR(b.ptr, "ab");
+    buf_free(&b);
+}
+
+int main(void)
+{
+    RUN(gfm_extensions);
+    RUN(heading_ids_stable_and_unique);
+    RUN(raw_html_dropped_unless_unsafe);
+    RUN(excerpt_counts_characters_and_skips_headings);
+    RUN(truncate_never_splits_utf8);
+    return test_summary();
+}
