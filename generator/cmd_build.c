@@ -1,6 +1,200 @@
-/* cmd_build.c - stub until the build pipeline lands. */
+/* cmd_build.c - `gazette build`, `gazette check` and `gazette new`. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build.h"
 #include "commands.h"
-int cmd_build(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "gazette: build: not implemented yet\n"); return 1; }
-int cmd_check(int argc, char **argv) { (void)argc; (void)argv; return 1; }
-int cmd_new(int argc, char **argv) { (void)argc; (void)argv; return 1; }
+#include "content.h"
+#include "util.h"
+
+static const char build_usage[] =
+    "usage: gazette build [--content DIR] [--templates DIR] [--out DIR] [--drafts]\n"
+    "                     [--strict] [--quiet] [--threads N]\n"
+    "\n"
+    "Render content/ into a complete static site in site/.\n"
+    "\n"
+    "  --content DIR    content directory (default: content)\n"
+    "  --templates DIR  templates overriding the built-in theme by name\n"
+    "                   (default: templates; optional)\n"
+    "  --out DIR        output directory (default: site)\n"
+    "  --drafts         also publish documents with draft: true\n"
+    "  --strict         treat warnings (e.g. stats that do not add up) as errors\n"
+    "  --quiet          no progress line or summary\n"
+    "  --threads N      worker threads (default: all CPUs)\n"
+    "\n"
+    "Nothing is written unless all content is valid; errors are printed as\n"
+    "FILE:LINE: error: MESSAGE and the exit status is 1.\n";
+
+static const char check_usage[] =
+    "usage: gazette check [--content DIR] [--templates DIR] [--drafts] [--strict]\n"
+    "\n"
+    "Validate all content, the stats snapshot and the templates; build nothing.\n"
+    "Reports every error, not just the first. With --strict, warnings fail too.\n";
+
+static const char new_usage[] =
+    "usage: gazette new notice|report SLUG [--content DIR] [--title TITLE] [--date YYYY-MM-DD]\n"
+    "\n"
+    "Create content/notices/YYYY/SLUG.md (or reports/) with front matter filled in.\n"
+    "An existing file is never overwritten.\n";
+
+/* Parse the options shared by build and check. Returns 0, 1 (help shown)
+ * or 2 (usage error). */
+static int parse_build_opts(int argc, char **argv, build_opts *o, const char *usage)
+{
+    static const struct option longopts[] = {
+        {"content", required_argument, 0, 'c'}, {"templates", required_argument, 0, 't'},
+        {"out", required_argument, 0, 'o'},     {"drafts", no_argument, 0, 'D'},
+        {"strict", no_argument, 0, 's'},        {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:t:o:Dsqj:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->content_dir = optarg; break;
+        case 't': o->templates_dir = optarg; break;
+        case 'o': o->out_dir = optarg; break;
+        case 'D': o->drafts = true; break;
+        case 's': o->strict = true; break;
+        case 'q': o->quiet = true; break;
+        case 'j': o->threads = atoi(optarg); break;
+        case 'h': fputs(usage, stdout); return 1;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "gazette: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 2;
+    }
+    return 0;
+}
+
+int cmd_build(int argc, char **argv)
+{
+    build_opts o;
+    build_opts_default(&o);
+    int p = parse_build_opts(argc, argv, &o, build_usage);
+    if (p) return p == 1 ? 0 : 2;
+    diag *d = diag_new();
+    build_result res;
+    int rc = build_site(&o, &res, d);
+    size_t warnings = diag_count(d, DIAG_WARNING);
+    diag_print(d, stderr);
+    if (rc == 0) {
+        if (!o.quiet)
+            fprintf(stderr, "gazette: %zu documents; %zu files written, %zu unchanged, %zu removed; "
+                            "%zu warning(s); %.2f s\n",
+                    res.ndocs, res.written, res.unchanged, res.removed, warnings, res.seconds);
+        build_result_free(&res);
+    } else {
+        fprintf(stderr, "gazette: build failed; %s was not changed\n", o.out_dir);
+    }
+    diag_free(d);
+    return rc == 0 ? 0 : 1;
+}
+
+int cmd_check(int argc, char **argv)
+{
+    build_opts o;
+    build_opts_default(&o);
+    int p = parse_build_opts(argc, argv, &o, check_usage);
+    if (p) return p == 1 ? 0 : 2;
+    o.check_only = true;
+    diag *d = diag_new();
+    build_result res;
+    int rc = build_site(&o, &res, d);
+    size_t errors = diag_count(d, DIAG_ERROR), warnings = diag_count(d, DIAG_WARNING);
+    diag_print(d, stderr);
+    if (rc == 0) {
+        printf("gazette: %zu documents checked, no errors, %zu warning(s)\n", res.ndocs, warnings);
+        build_result_free(&res);
+    } else {
+        fprintf(stderr, "gazette: %zu error(s), %zu warning(s)\n", errors, warnings);
+    }
+    diag_free(d);
+    return rc == 0 ? 0 : 1;
+}
+
+static int valid_slug(const char *s)
+{
+    if (!*s || *s == '.' || *s == '-') return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
+              (unsigned char)*s >= 0x80))
+            return 0;
+    return 1;
+}
+
+int cmd_new(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"content", required_argument, 0, 'c'}, {"title", required_argument, 0, 'T'},
+        {"date", required_argument, 0, 'd'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *content_dir = "content", *title = NULL, *date = NULL;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:T:d:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': content_dir = optarg; break;
+        case 'T': title = optarg; break;
+        case 'd': date = optarg; break;
+        case 'h': fputs(new_usage, stdout); return 0;
+        default: fputs(new_usage, stderr); return 2;
+        }
+    }
+    if (argc - optind != 2 || (strcmp(argv[optind], "notice") && strcmp(argv[optind], "report"))) {
+        fputs(new_usage, stderr);
+        return 2;
+    }
+    const char *kind = argv[optind], *slug = argv[optind + 1];
+    if (!valid_slug(slug)) {
+        fprintf(stderr, "gazette: slug '%s' must be lowercase letters, digits, '-' or '_'\n", slug);
+        return 2;
+    }
+    char today[11];
+    int y, m, dd;
+    if (date) {
+        if (parse_date(date, &y, &m, &dd, NULL) < 0) {
+            fprintf(stderr, "gazette: cannot parse date '%s' (want YYYY-MM-DD)\n", date);
+            return 2;
+        }
+    } else {
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        y = tm.tm_year + 1900; m = tm.tm_mon + 1; dd = tm.tm_mday;
+    }
+    snprintf(today, sizeof today, "%04d-%02d-%02d", y, m, dd);
+    int notice = !strcmp(kind, "notice");
+    char *path = xasprintf("%s/%s/%04d/%s.md", content_dir, notice ? "notices" : "reports", y, slug);
+    if (path_exists(path)) {
+        fprintf(stderr, "gazette: %s already exists; not overwritten\n", path);
+        free(path);
+        return 1;
+    }
+    buf b = BUF_INIT;
+    buf_puts(&b, "---\ntitle: \"");
+    const char *t = title ? title : (notice ? "关于……的通知" : "关于……的报告");
+    for (const char *p = t; *p; p++) {
+        if (*p == '"' || *p == '\\') buf_putc(&b, '\\');
+        buf_putc(&b, *p);
+    }
+    buf_printf(&b, "\"\ndate: %s\n", today);
+    if (notice) buf_printf(&b, "doc_number: \"\"          # 文号, e.g. 大工办发〔%04d〕1号\n", y);
+    buf_printf(&b, "issuer: \"\"              # 发文单位\n");
+    if (notice) buf_puts(&b, "recipients: []          # 主送, one entry per addressee\n");
+    buf_printf(&b, "category: %s\ntags: []\ndistricts: []           # ids from content/stats/snapshot\n"
+                   "draft: true\n---\n\n", notice ? "通知" : "报告");
+    buf_puts(&b, notice ? "正文。\n\n## 一、\n\n## 二、\n" : "正文。\n");
+    int rc = write_file_atomic(path, b.ptr, b.len);
+    if (rc < 0) fprintf(stderr, "gazette: cannot write %s: %s\n", path, strerror(errno));
+    else printf("%s\n", path);
+    buf_free(&b);
+    free(path);
+    return rc < 0 ? 1 : 0;
+}

@@ -252,6 +252,19 @@ void out_removed(const outdir *o, char ***paths, size_t *n)
     *n = o->nremoved;
 }
 
+char **out_paths(outdir *o, size_t *n)
+{
+    pthread_mutex_lock(&o->mu);
+    char **v = xmalloc((o->used ? o->used : 1) * sizeof(char *));
+    size_t k = 0;
+    for (size_t i = 0; i < o->nslots; i++)
+        if (o->slots[i]) v[k++] = xstrdup(o->slots[i]);
+    pthread_mutex_unlock(&o->mu);
+    qsort(v, k, sizeof(char *), str_cmp_ptr);
+    *n = k;
+    return v;
+}
+
 void out_close(outdir *o)
 {
     if (!o) return;

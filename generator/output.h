@@ -37,6 +37,9 @@ const char *out_root(const outdir *o);
  * this build, sorted. Arrays and strings are owned by the outdir. */
 void out_changed(const outdir *o, char ***paths, size_t *n);
 void out_removed(const outdir *o, char ***paths, size_t *n);
+/* Every relpath written in this build so far (new copies, sorted; free
+ * each string and the array). */
+char **out_paths(outdir *o, size_t *n);
 void out_close(outdir *o);
 
 #endif

@@ -5,7 +5,7 @@
  * Every page template receives, besides its own keys:
  *   site  - site.yaml settings (title, base_url, description, lang, ...)
  *   page  - {title, url} of the page being rendered
- *   root  - relative prefix? no: all links are root-relative ("/notices/")
+ * All links in pages are root-relative ("/notices/").
  * Templates use layout inheritance: a page template is
  *   {{<layout}}{{$title}}...{{/title}}{{$main}}...{{/main}}{{/layout}}
  * Thread-safe: render_page may be called from several threads.
@@ -31,6 +31,12 @@ int render_page(renderer *r, const char *relpath, const char *tpl, value *ctx);
 int render_to(renderer *r, const char *tpl, value *ctx, buf *out);
 /* Is there a template of that name (theme or templates dir)? */
 int renderer_has(renderer *r, const char *tpl);
+/* Compile a template now, reporting its errors; 0 or -1. Used to check
+ * every template before anything is written. */
+int renderer_check(renderer *r, const char *tpl);
 outdir *renderer_out(renderer *r);
+/* Templates are checked before the output directory is opened; the
+ * outdir is attached afterwards. */
+void renderer_set_out(renderer *r, outdir *out);
 
 #endif

@@ -1,0 +1,916 @@
+/* build.c - see build.h. The pipeline:
+ *   1. load: content (parallel: read, front matter, Markdown), snapshot
+ *   2. validate: cross-document checks, districts, attachments, templates
+ *      -- nothing has been written up to here: bad input leaves out_dir alone
+ *   3. model: summaries, sections, years, taxonomies (serial, cheap)
+ *   4. render: every page job in parallel, each written atomically
+ *   5. feed, sitemap, search index, stats, stale-file sweep */
+#include "build.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "content.h"
+#include "output.h"
+#include "pool.h"
+#include "render.h"
+#include "search.h"
+#include "stats.h"
+#include "theme.h"
+
+static const char *const SECTION_TITLE[2] = {"通知公告", "工作报告"};
+static const char *const SECTION_NAME[2] = {"notices", "reports"};
+
+/* ---- taxonomies ---- */
+
+typedef struct {
+    char *name, *slug, *url;
+    value *items;          /* summaries, newest first */
+} term;
+
+typedef struct {
+    const char *key;       /* "tags" */
+    const char *title;     /* "标签" */
+    term *terms;
+    size_t n, cap;
+    value *index;          /* name -> int term index */
+} taxonomy;
+
+enum { TAX_TAGS, TAX_CATEGORIES, TAX_ISSUERS, TAX_DISTRICTS, NTAX };
+
+typedef struct {
+    char *relpath;
+    const char *tpl;
+    value *ctx;            /* NULL for document pages (built by the worker) */
+    doc *dc;
+    size_t doc_index;
+} job;
+
+typedef struct {
+    const build_opts *o;
+    diag *d;
+    content c;
+    stats *st;
+    renderer *r;
+    outdir *out;
+    value *site;
+    value **summ;          /* per document */
+    value *sections[2];    /* lists of summaries */
+    taxonomy tax[NTAX];
+    job *jobs;
+    size_t njobs, capjobs;
+    size_t done;           /* rendered jobs, for progress */
+    int progress;          /* show a progress line */
+    size_t paginate;
+} build;
+
+static term *tax_term(taxonomy *t, const char *name)
+{
+    value *ix = value_get(t->index, name);
+    if (ix) return &t->terms[value_int_of(ix)];
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->terms = xrealloc(t->terms, t->cap * sizeof(term));
+    }
+    term *tm = &t->terms[t->n];
+    tm->name = xstrdup(name);
+    buf s = BUF_INIT;
+    term_slug(&s, name);
+    tm->slug = buf_detach(&s);
+    tm->url = NULL;
+    tm->items = value_list();
+    value_set(t->index, name, value_int((long long)t->n));
+    t->n++;
+    return tm;
+}
+
+static int term_cmp(const void *pa, const void *pb)
+{
+    const term *a = pa, *b = pb;
+    return strcmp(a->slug, b->slug) ? strcmp(a->slug, b->slug) : strcmp(a->name, b->name);
+}
+
+/* Sort terms by slug and make slugs unique (a-b and a_b collide otherwise). */
+static void tax_finish(taxonomy *t)
+{
+    qsort(t->terms, t->n, sizeof(term), term_cmp);
+    value_unref(t->index);
+    t->index = value_map();
+    for (size_t i = 0; i < t->n; i++) {
+        if (i > 0 && !strncmp(t->terms[i].slug, t->terms[i - 1].slug, strlen(t->terms[i - 1].slug)) &&
+            !strcmp(t->terms[i].slug, t->terms[i - 1].slug)) {
+            char *s = xasprintf("%s-%zu", t->terms[i].slug, i + 1);
+            free(t->terms[i].slug);
+            t->terms[i].slug = s;
+        }
+        t->terms[i].url = xasprintf("/%s/%s/", t->key, t->terms[i].slug);
+        value_set(t->index, t->terms[i].name, value_int((long long)i));
+    }
+}
+
+static void tax_free(taxonomy *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->terms[i].name);
+        free(t->terms[i].slug);
+        free(t->terms[i].url);
+        value_unref(t->terms[i].items);
+    }
+    free(t->terms);
+    value_unref(t->index);
+}
+
+static const char *term_url(build *b, int tx, const char *name)
+{
+    value *ix = value_get(b->tax[tx].index, name);
+    return ix ? b->tax[tx].terms[value_int_of(ix)].url : "";
+}
+
+/* ---- jobs ---- */
+
+static void add_job(build *b, char *relpath, const char *tpl, value *ctx, doc *dc, size_t di)
+{
+    if (b->njobs == b->capjobs) {
+        b->capjobs = b->capjobs ? b->capjobs * 2 : 256;
+        b->jobs = xrealloc(b->jobs, b->capjobs * sizeof(job));
+    }
+    b->jobs[b->njobs++] = (job){relpath, tpl, ctx, dc, di};
+}
+
+static value *page_value(const char *title, const char *url)
+{
+    value *p = value_map();
+    value_set_str(p, "title", title);
+    value_set_str(p, "url", url);
+    return p;
+}
+
+static value *link_value(const char *title, const char *url)
+{
+    return page_value(title, url);
+}
+
+/* Paginated list pages under base ("notices/" -> /notices/, /notices/page/2/). */
+static void add_list_pages(build *b, const char *base, const char *title, value *items,
+                           value *extra)
+{
+    size_t n = value_len(items), per = b->paginate;
+    size_t pages = n ? (n + per - 1) / per : 1;
+    for (size_t k = 1; k <= pages; k++) {
+        char *rel = k == 1 ? xasprintf("%sindex.html", base)
+                           : xasprintf("%spage/%zu/index.html", base, k);
+        char *url = k == 1 ? xasprintf("/%s", base) : xasprintf("/%spage/%zu/", base, k);
+        value *ctx = extra ? value_map_copy(extra) : value_map();
+        char *ptitle = k == 1 ? xstrdup(title) : xasprintf("%s（第%zu页）", title, k);
+        value_set(ctx, "page", page_value(ptitle, url));
+        value *list = value_map();
+        value_set_str(list, "title", title);
+        value_set(list, "count", value_int((long long)n));
+        value *slice = value_list();
+        for (size_t i = (k - 1) * per; i < n && i < k * per; i++)
+            value_push(slice, value_ref(value_at(items, i)));
+        value_set(list, "items", slice);
+        value_set(ctx, "list", list);
+        if (pages > 1) {
+            /* A window of page links around the current one: first, last,
+             * and three either side, so large archives stay linear. */
+            value *pg = value_map();
+            value_set(pg, "current", value_int((long long)k));
+            value_set(pg, "total", value_int((long long)pages));
+            if (k > 1)
+                value_set(pg, "prev_url", k == 2 ? value_strf("/%s", base) : value_strf("/%spage/%zu/", base, k - 1));
+            if (k < pages) value_set(pg, "next_url", value_strf("/%spage/%zu/", base, k + 1));
+            value *links = value_list();
+            size_t last = 0;
+            for (size_t p = 1; p <= pages; p++) {
+                if (p != 1 && p != pages && (p + 3 < k || p > k + 3)) continue;
+                if (last && p > last + 1) {
+                    value *gap = value_map();
+                    value_set(gap, "gap", value_bool(true));
+                    value_push(links, gap);
+                }
+                value *l = value_map();
+                value_set(l, "n", value_int((long long)p));
+                value_set(l, "url", p == 1 ? value_strf("/%s", base) : value_strf("/%spage/%zu/", base, p));
+                value_set(l, "current", value_bool(p == k));
+                value_push(links, l);
+                last = p;
+            }
+            value_set(pg, "pages", links);
+            value_set(ctx, "pagination", pg);
+        }
+        add_job(b, rel, "list", ctx, NULL, 0);
+        free(url);
+        free(ptitle);
+    }
+}
+
+/* ---- the model ---- */
+
+static value *summary_of(build *b, doc *dc, size_t i)
+{
+    (void)b; (void)i;
+    value *s = value_map();
+    value_set_str(s, "title", dc->title);
+    value_set_str(s, "url", dc->url);
+    value_set_str(s, "date", dc->date);
+    value_set_str(s, "date_zh", dc->date_zh);
+    value_set_str(s, "datetime", dc->datetime);
+    value_set(s, "year", value_int(dc->year));
+    value_set_str(s, "kind", dc->kind);
+    value_set_str(s, "section", dc->section);
+    value_set_str(s, "section_title", SECTION_TITLE[!strcmp(dc->section, "reports")]);
+    value_set_str(s, "slug", dc->slug);
+    if (dc->doc_number) value_set_str(s, "doc_number", dc->doc_number);
+    if (dc->issuer) value_set_str(s, "issuer", dc->issuer);
+    if (dc->category) value_set_str(s, "category", dc->category);
+    value_set_str(s, "excerpt", dc->summary ? dc->summary : dc->md.excerpt ? dc->md.excerpt : "");
+    return s;
+}
+
+static const char *district_name(build *b, const char *id)
+{
+    const char *n = b->st ? stats_district_name(b->st, id) : NULL;
+    return n ? n : id;
+}
+
+static void make_model(build *b)
+{
+    static const char *keys[NTAX] = {"tags", "categories", "issuers", "districts"};
+    static const char *titles[NTAX] = {"标签", "分类", "发文单位", "地区"};
+    for (int t = 0; t < NTAX; t++) {
+        b->tax[t].key = keys[t];
+        b->tax[t].title = titles[t];
+        b->tax[t].index = value_map();
+    }
+    b->summ = xcalloc(b->c.n ? b->c.n : 1, sizeof(value *));
+    for (int s = 0; s < 2; s++) b->sections[s] = value_list();
+    for (size_t i = 0; i < b->c.n; i++) {
+        doc *dc = b->c.docs[i];
+        b->summ[i] = summary_of(b, dc, i);
+        value_push(b->sections[!strcmp(dc->section, "reports")], value_ref(b->summ[i]));
+        for (size_t k = 0; k < value_len(dc->tags); k++)
+            value_push(tax_term(&b->tax[TAX_TAGS], value_str_ptr(value_at(dc->tags, k)))->items,
+                       value_ref(b->summ[i]));
+        if (dc->category)
+            value_push(tax_term(&b->tax[TAX_CATEGORIES], dc->category)->items, value_ref(b->summ[i]));
+        if (dc->issuer)
+            value_push(tax_term(&b->tax[TAX_ISSUERS], dc->issuer)->items, value_ref(b->summ[i]));
+        for (size_t k = 0; k < value_len(dc->districts); k++)
+            value_push(tax_term(&b->tax[TAX_DISTRICTS], value_str_ptr(value_at(dc->districts, k)))->items,
+                       value_ref(b->summ[i]));
+    }
+    for (int t = 0; t < NTAX; t++) tax_finish(&b->tax[t]);
+    /* With a snapshot, district pages are /districts/ID/ (written by stats). */
+    if (b->st)
+        for (size_t i = 0; i < b->tax[TAX_DISTRICTS].n; i++) {
+            term *tm = &b->tax[TAX_DISTRICTS].terms[i];
+            free(tm->url);
+            tm->url = xasprintf("/districts/%s/", tm->name);
+        }
+}
+
+static value *terms_list(build *b, int tx, const value *names, bool with_id)
+{
+    value *l = value_list();
+    for (size_t k = 0; k < value_len(names); k++) {
+        const char *name = value_str_ptr(value_at(names, k));
+        value *t = link_value(tx == TAX_DISTRICTS ? district_name(b, name) : name, term_url(b, tx, name));
+        value_set_str(t, "name", tx == TAX_DISTRICTS ? district_name(b, name) : name);
+        if (with_id) value_set_str(t, "id", name);
+        value_push(l, t);
+    }
+    return l;
+}
+
+/* The context of a document page; built by the worker that renders it. */
+static value *doc_context(build *b, size_t i)
+{
+    doc *dc = b->c.docs[i];
+    value *d = value_map_copy(b->summ[i]);
+    int sec = !strcmp(dc->section, "reports");
+    value_set(d, "content", value_str(dc->md.html ? dc->md.html : ""));
+    value_set(d, "toc", value_ref(dc->md.toc));
+    value_set(d, "recipients", value_ref(dc->recipients));
+    value_set(d, "tags", terms_list(b, TAX_TAGS, dc->tags, false));
+    value_set(d, "districts", terms_list(b, TAX_DISTRICTS, dc->districts, true));
+    if (dc->category) value_set_str(d, "category_url", term_url(b, TAX_CATEGORIES, dc->category));
+    if (dc->issuer) value_set_str(d, "issuer_url", term_url(b, TAX_ISSUERS, dc->issuer));
+    value *atts = value_list();
+    for (size_t k = 0; k < value_len(dc->attachments); k++) {
+        value *a = value_at(dc->attachments, k);
+        const char *f = value_str_ptr(value_get(a, "file"));
+        value *o = value_map();
+        value_set(o, "title", value_ref(value_get(a, "title")));
+        if (*f) {
+            buf u = BUF_INIT;
+            buf_puts(&u, "/files/");
+            esc_url(&u, f, strlen(f));
+            value_set(o, "url", value_strn(u.ptr, u.len));
+            buf_free(&u);
+        }
+        value_push(atts, o);
+    }
+    value_set(d, "attachments", atts);
+    /* Previous/next within the section, in date order (older / newer). */
+    for (size_t k = i + 1; k < b->c.n; k++)
+        if (b->c.docs[k]->section == dc->section) {
+            value_set(d, "prev", link_value(b->c.docs[k]->title, b->c.docs[k]->url));
+            break;
+        }
+    for (size_t k = i; k-- > 0;)
+        if (b->c.docs[k]->section == dc->section) {
+            value_set(d, "next", link_value(b->c.docs[k]->title, b->c.docs[k]->url));
+            break;
+        }
+    /* Flags and joined forms, since Mustache repeats a section per item. */
+    buf rt = BUF_INIT;
+    for (size_t k = 0; k < value_len(dc->recipients); k++) {
+        if (k) buf_puts(&rt, "、");
+        buf_puts(&rt, value_str_ptr(value_at(dc->recipients, k)));
+    }
+    value_set(d, "recipients_text", value_strn(buf_cstr(&rt), rt.len));
+    buf_free(&rt);
+    value_set(d, "has_attachments", value_bool(value_len(dc->attachments) > 0));
+    value_set(d, "has_tags", value_bool(value_len(dc->tags) > 0));
+    value_set(d, "has_districts", value_bool(value_len(dc->districts) > 0));
+    value_set(d, "has_toc", value_bool(value_len(dc->md.toc) > 2));
+    value *hist = b->o->history ? value_get(value_get(b->o->history, "docs"), dc->url) : NULL;
+    if (value_len(hist)) {
+        value *h = value_list();
+        for (size_t k = 0; k < value_len(hist); k++) {
+            value *e = value_map_copy(value_at(hist, k));
+            const char *a = value_str_ptr(value_get(e, "action"));
+            value_set_str(e, "action_zh", !strcmp(a, "added") ? "首次发布" : "修订");
+            value_push(h, e);
+        }
+        value_set(d, "history", h);
+        value_set(d, "has_history", value_bool(true));
+    }
+    value_set(d, "params", value_ref(dc->fm));
+
+    value *ctx = value_map();
+    value *page = page_value(dc->title, dc->url);
+    value_set_str(page, "description", value_str_ptr(value_get(b->summ[i], "excerpt")));
+    value_set_str(page, "type", "article");
+    value_set(ctx, "page", page);
+    value_set(ctx, "doc", d);
+    value *section = link_value(SECTION_TITLE[sec], sec ? "/reports/" : "/notices/");
+    value_set(ctx, "section", section);
+    value_set(ctx, "year_url", value_strf("/%s/%04d/", dc->section, dc->year));
+    return ctx;
+}
+
+static const char *doc_template(build *b, doc *dc)
+{
+    if (dc->layout && strcmp(dc->layout, "post") && strcmp(dc->layout, "page") &&
+        strcmp(dc->layout, "default") && strcmp(dc->layout, "doc"))
+        return dc->layout;
+    (void)b;
+    return "doc";
+}
+
+static void make_jobs(build *b)
+{
+    /* Document pages. */
+    for (size_t i = 0; i < b->c.n; i++) {
+        doc *dc = b->c.docs[i];
+        add_job(b, xasprintf("%sindex.html", dc->url + 1), doc_template(b, dc), NULL, dc, i);
+    }
+    /* Sections, with their year archives. */
+    for (int s = 0; s < 2; s++) {
+        value *items = b->sections[s];
+        value *years = value_list();
+        size_t n = value_len(items);
+        for (size_t i = 0; i < n;) {
+            long long y = value_int_of(value_get(value_at(items, i), "year"));
+            size_t j = i;
+            value *yl = value_list();
+            while (j < n && value_int_of(value_get(value_at(items, j), "year")) == y)
+                value_push(yl, value_ref(value_at(items, j++)));
+            value *yv = value_map();
+            value_set(yv, "year", value_int(y));
+            value_set(yv, "url", value_strf("/%s/%04lld/", SECTION_NAME[s], y));
+            value_set(yv, "count", value_int((long long)(j - i)));
+            value_push(years, yv);
+            char *base = xasprintf("%s/%04lld/", SECTION_NAME[s], y);
+            char *title = xasprintf("%s · %lld年", SECTION_TITLE[s], y);
+            value *extra = value_map();
+            value_set(extra, "section", link_value(SECTION_TITLE[s], s ? "/reports/" : "/notices/"));
+            add_list_pages(b, base, title, yl, extra);
+            value_unref(extra);
+            value_unref(yl);
+            free(base);
+            free(title);
+            i = j;
+        }
+        value *extra = value_map();
+        value_set(extra, "has_years", value_bool(value_len(years) > 1));
+        value_set(extra, "years", years);
+        value_set(extra, "section", link_value(SECTION_TITLE[s], s ? "/reports/" : "/notices/"));
+        char *base = xasprintf("%s/", SECTION_NAME[s]);
+        add_list_pages(b, base, SECTION_TITLE[s], items, extra);
+        free(base);
+        value_unref(extra);
+    }
+    /* Taxonomies: an index of terms, and a list per term. Districts with a
+     * snapshot are the stats module's pages. */
+    for (int t = 0; t < NTAX; t++) {
+        taxonomy *tx = &b->tax[t];
+        if (t == TAX_DISTRICTS && b->st) continue;
+        value *terms = value_list();
+        for (size_t i = 0; i < tx->n; i++) {
+            term *tm = &tx->terms[i];
+            value *tv = link_value(tm->name, tm->url);
+            value_set_str(tv, "name", tm->name);
+            value_set(tv, "count", value_int((long long)value_len(tm->items)));
+            value_push(terms, tv);
+            char *base = xasprintf("%s/%s/", tx->key, tm->slug);
+            char *title = xasprintf("%s：%s", tx->title, tm->name);
+            value *extra = value_map();
+            value_set(extra, "taxonomy", link_value(tx->title, NULL));
+            value_set_str(value_get(extra, "taxonomy"), "url", "");
+            value_set(value_get(extra, "taxonomy"), "url", value_strf("/%s/", tx->key));
+            add_list_pages(b, base, title, tm->items, extra);
+            value_unref(extra);
+            free(base);
+            free(title);
+        }
+        value *ctx = value_map();
+        char *url = xasprintf("/%s/", tx->key);
+        value_set(ctx, "page", page_value(tx->title, url));
+        value *tv = link_value(tx->title, url);
+        value_set(tv, "terms", terms);
+        value_set(tv, "count", value_int((long long)tx->n));
+        value_set(ctx, "taxonomy", tv);
+        add_job(b, xasprintf("%s/index.html", tx->key), "terms", ctx, NULL, 0);
+        free(url);
+    }
+    /* Home. */
+    value *ctx = value_map();
+    value_set(ctx, "page", page_value(value_str_ptr(value_get(b->site, "title")), "/"));
+    for (int s = 0; s < 2; s++) {
+        value *latest = value_list();
+        for (size_t i = 0; i < value_len(b->sections[s]) && i < 8; i++)
+            value_push(latest, value_ref(value_at(b->sections[s], i)));
+        value_set(ctx, s ? "latest_reports" : "latest_notices", latest);
+        value_set(ctx, s ? "reports_count" : "notices_count",
+                  value_int((long long)value_len(b->sections[s])));
+    }
+    value *tags = value_list();
+    for (size_t i = 0; i < b->tax[TAX_TAGS].n; i++) {
+        term *tm = &b->tax[TAX_TAGS].terms[i];
+        value *tv = link_value(tm->name, tm->url);
+        value_set_str(tv, "name", tm->name);
+        value_set(tv, "count", value_int((long long)value_len(tm->items)));
+        value_push(tags, tv);
+    }
+    value_set(ctx, "tags", tags);
+    add_job(b, xstrdup("index.html"), "home", ctx, NULL, 0);
+    /* 404 and the release history. */
+    ctx = value_map();
+    value_set(ctx, "page", page_value("页面未找到", "/404.html"));
+    add_job(b, xstrdup("404.html"), "404", ctx, NULL, 0);
+    ctx = value_map();
+    value_set(ctx, "page", page_value("发布记录", "/releases/"));
+    value *rel = b->o->history ? value_get(b->o->history, "releases") : NULL;
+    value_set(ctx, "releases", rel ? value_ref(rel) : value_list());
+    add_job(b, xstrdup("releases/index.html"), "releases", ctx, NULL, 0);
+    /* Search page. */
+    ctx = value_map();
+    value_set(ctx, "page", page_value("搜索", "/search/"));
+    value *kinds = value_list();
+    value *k1 = value_map(); value_set_str(k1, "id", "notice"); value_set_str(k1, "name", "通知公告");
+    value *k2 = value_map(); value_set_str(k2, "id", "report"); value_set_str(k2, "name", "工作报告");
+    value_push(kinds, k1);
+    value_push(kinds, k2);
+    value_set(ctx, "kinds", kinds);
+    value *years = value_list();
+    int last = 0;
+    /* Years, newest first, from the date-sorted documents (deduplicated). */
+    int *ys = xmalloc((b->c.n ? b->c.n : 1) * sizeof(int));
+    size_t ny = 0;
+    for (size_t i = 0; i < b->c.n; i++) {
+        int y = b->c.docs[i]->year, seen = 0;
+        for (size_t k = 0; k < ny && !seen; k++) seen = ys[k] == y;
+        if (!seen) ys[ny++] = y;
+    }
+    for (size_t i = 1; i < ny; i++)
+        for (size_t k = i; k > 0 && ys[k - 1] < ys[k]; k--) { int t = ys[k]; ys[k] = ys[k - 1]; ys[k - 1] = t; }
+    for (size_t i = 0; i < ny; i++) {
+        if (ys[i] == last) continue;
+        value_push(years, value_int(ys[i]));
+        last = ys[i];
+    }
+    free(ys);
+    value_set(ctx, "years", years);
+    value *dl = value_list();
+    for (size_t i = 0; i < b->tax[TAX_DISTRICTS].n; i++) {
+        value *dv = value_map();
+        value_set_str(dv, "id", b->tax[TAX_DISTRICTS].terms[i].name);
+        value_set_str(dv, "name", district_name(b, b->tax[TAX_DISTRICTS].terms[i].name));
+        value_push(dl, dv);
+    }
+    value_set(ctx, "districts", dl);
+    add_job(b, xstrdup("search/index.html"), "search", ctx, NULL, 0);
+}
+
+static void render_job(size_t i, void *ud)
+{
+    build *b = ud;
+    job *j = &b->jobs[i];
+    value *ctx = j->ctx ? value_ref(j->ctx) : doc_context(b, j->doc_index);
+    render_page(b->r, j->relpath, j->tpl, ctx);
+    value_unref(ctx);
+    size_t done = __atomic_add_fetch(&b->done, 1, __ATOMIC_RELAXED);
+    if (b->progress && done % 500 == 0)
+        fprintf(stderr, "\rgazette: rendering %zu/%zu pages", done, b->njobs);
+}
+
+/* ---- feeds, sitemap, robots ---- */
+
+static void abs_url(buf *out, build *b, const char *path)
+{
+    const char *base = value_str_ptr(value_get(b->site, "base_url"));
+    size_t bl = strlen(base);
+    if (bl && base[bl - 1] == '/' && path[0] == '/') bl--;
+    buf_put(out, base, bl);
+    esc_url(out, path, strlen(path));
+}
+
+static void xml_text(buf *out, const char *s) { esc_xml(out, s, strlen(s)); }
+
+static int write_feed(build *b)
+{
+    buf f = BUF_INIT, u = BUF_INIT;
+    const char *title = value_str_ptr(value_get(b->site, "title"));
+    buf_puts(&f, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"zh-CN\">\n  <title>");
+    xml_text(&f, title);
+    buf_puts(&f, "</title>\n  <id>");
+    abs_url(&u, b, "/");
+    xml_text(&f, buf_cstr(&u));
+    buf_puts(&f, "</id>\n  <link rel=\"alternate\" type=\"text/html\" href=\"");
+    xml_text(&f, buf_cstr(&u));
+    buf_clear(&u);
+    abs_url(&u, b, "/feed.xml");
+    buf_puts(&f, "\"/>\n  <link rel=\"self\" type=\"application/atom+xml\" href=\"");
+    xml_text(&f, buf_cstr(&u));
+    buf_puts(&f, "\"/>\n  <updated>");
+    xml_text(&f, b->c.n ? b->c.docs[0]->datetime : "1970-01-01T00:00:00Z");
+    buf_puts(&f, "</updated>\n  <author><name>");
+    const char *org = value_str_ptr(value_get(b->site, "organization"));
+    xml_text(&f, *org ? org : title);
+    buf_puts(&f, "</name></author>\n  <generator>Gazette</generator>\n");
+    for (size_t i = 0; i < b->c.n && i < 20; i++) {
+        doc *dc = b->c.docs[i];
+        buf_clear(&u);
+        abs_url(&u, b, dc->url);
+        buf_puts(&f, "  <entry>\n    <title>");
+        xml_text(&f, dc->title);
+        buf_puts(&f, "</title>\n    <link rel=\"alternate\" type=\"text/html\" href=\"");
+        xml_text(&f, buf_cstr(&u));
+        buf_puts(&f, "\"/>\n    <id>");
+        xml_text(&f, buf_cstr(&u));
+        buf_puts(&f, "</id>\n    <published>");
+        xml_text(&f, dc->datetime);
+        buf_puts(&f, "</published>\n    <updated>");
+        xml_text(&f, dc->datetime);
+        buf_puts(&f, "</updated>\n");
+        if (dc->issuer) {
+            buf_puts(&f, "    <author><name>");
+            xml_text(&f, dc->issuer);
+            buf_puts(&f, "</name></author>\n");
+        }
+        if (dc->category) {
+            buf_puts(&f, "    <category term=\"");
+            xml_text(&f, dc->category);
+            buf_puts(&f, "\"/>\n");
+        }
+        buf_puts(&f, "    <summary>");
+        xml_text(&f, value_str_ptr(value_get(b->summ[i], "excerpt")));
+        buf_puts(&f, "</summary>\n  </entry>\n");
+    }
+    buf_puts(&f, "</feed>\n");
+    int rc = out_write(b->out, "feed.xml", f.ptr, f.len);
+    buf_free(&f);
+    buf_free(&u);
+    return rc;
+}
+
+static int write_sitemap(build *b)
+{
+    size_t n;
+    char **paths = out_paths(b->out, &n);
+    buf f = BUF_INIT;
+    buf_puts(&f, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
+    for (size_t i = 0; i < n; i++) {
+        const char *p = paths[i];
+        if (!str_ends(p, "index.html") || strcmp(p, "404.html") == 0) { free(paths[i]); continue; }
+        if (str_ends(p, "/index.html") || !strcmp(p, "index.html")) {
+            char *url = xasprintf("/%.*s", (int)(strlen(p) - strlen("index.html")), p);
+            buf u = BUF_INIT;
+            abs_url(&u, b, url);
+            buf_puts(&f, "  <url><loc>");
+            xml_text(&f, buf_cstr(&u));
+            buf_puts(&f, "</loc>");
+            /* Documents carry their date as lastmod. */
+            for (size_t k = 0; k < b->c.n; k++)
+                if (!strcmp(b->c.docs[k]->url, url)) {
+                    buf_printf(&f, "<lastmod>%s</lastmod>", b->c.docs[k]->date);
+                    break;
+                }
+            buf_puts(&f, "</url>\n");
+            buf_free(&u);
+            free(url);
+        }
+        free(paths[i]);
+    }
+    free(paths);
+    buf_puts(&f, "</urlset>\n");
+    int rc = out_write(b->out, "sitemap.xml", f.ptr, f.len);
+    buf_free(&f);
+    return rc;
+}
+
+static int write_robots(build *b)
+{
+    buf f = BUF_INIT, u = BUF_INIT;
+    abs_url(&u, b, "/sitemap.xml");
+    buf_printf(&f, "User-agent: *\nAllow: /\n\nSitemap: %s\n", buf_cstr(&u));
+    int rc = out_write(b->out, "robots.txt", f.ptr, f.len);
+    buf_free(&f);
+    buf_free(&u);
+    return rc;
+}
+
+/* Theme assets (templates/assets/ over the built-in ones) into /assets/. */
+static int write_assets(build *b)
+{
+    int rc = 0;
+    for (size_t i = 0; i < theme_files_count; i++) {
+        const theme_file *tf = &theme_files[i];
+        if (!str_starts(tf->name, "assets/")) continue;
+        char *own = b->o->templates_dir ? path_join(b->o->templates_dir, tf->name) : NULL;
+        if (own && path_exists(own)) rc |= out_copy(b->out, tf->name, own);
+        else rc |= out_write(b->out, tf->name, tf->data, tf->len);
+        free(own);
+    }
+    return rc;
+}
+
+/* Attachments: each file under content/files/ must exist, and stay there
+ * (no symlink or .. escaping). Checked before anything is written. */
+static int check_attachments(build *b, int write)
+{
+    int rc = 0;
+    char *files = path_join(b->c.dir, "files");
+    char *root = realpath(files, NULL);
+    for (size_t i = 0; i < b->c.n; i++) {
+        doc *dc = b->c.docs[i];
+        for (size_t k = 0; k < value_len(dc->attachments); k++) {
+            const char *f = value_str_ptr(value_get(value_at(dc->attachments, k), "file"));
+            if (!*f) continue;
+            char *p = path_join(files, f);
+            char *real = realpath(p, NULL);
+            int line = (int)value_int_of(value_get(dc->fm_lines, "attachments"));
+            if (!real || !root || strncmp(real, root, strlen(root)) != 0 || real[strlen(root)] != '/') {
+                diag_error(b->d, dc->source, line, "attachment '%s' %s", f,
+                           real ? "points outside content/files/" : "not found under content/files/");
+                rc = -1;
+            } else if (write) {
+                char *rel = xasprintf("files/%s", f);
+                if (!out_has(b->out, rel)) rc |= out_copy(b->out, rel, real);
+                free(rel);
+            }
+            free(real);
+            free(p);
+        }
+    }
+    free(root);
+    free(files);
+    return rc;
+}
+
+static int write_search(build *b)
+{
+    search_doc *sd = xcalloc(b->c.n ? b->c.n : 1, sizeof *sd);
+    const char ***names = xcalloc(b->c.n ? b->c.n : 1, sizeof *names);
+    const char ***tags = xcalloc(b->c.n ? b->c.n : 1, sizeof *tags);
+    const char ***dists = xcalloc(b->c.n ? b->c.n : 1, sizeof *dists);
+    for (size_t i = 0; i < b->c.n; i++) {
+        doc *dc = b->c.docs[i];
+        size_t nt = value_len(dc->tags), nd = value_len(dc->districts);
+        tags[i] = xcalloc(nt + 1, sizeof(char *));
+        dists[i] = xcalloc(nd + 1, sizeof(char *));
+        names[i] = xcalloc(nd + 1, sizeof(char *));
+        for (size_t k = 0; k < nt; k++) tags[i][k] = value_str_ptr(value_at(dc->tags, k));
+        for (size_t k = 0; k < nd; k++) {
+            dists[i][k] = value_str_ptr(value_at(dc->districts, k));
+            names[i][k] = district_name(b, dists[i][k]);
+        }
+        sd[i] = (search_doc){.url = dc->url, .title = dc->title, .doc_number = dc->doc_number,
+                             .issuer = dc->issuer, .date = dc->date, .kind = dc->kind,
+                             .category = dc->category, .tags = tags[i], .ntags = nt,
+                             .districts = dists[i], .ndistricts = nd, .district_names = names[i],
+                             .text = dc->md.text ? dc->md.text : ""};
+    }
+    int rc = search_write(sd, b->c.n, b->out, b->d);
+    for (size_t i = 0; i < b->c.n; i++) { free(tags[i]); free(dists[i]); free(names[i]); }
+    free(tags);
+    free(dists);
+    free(names);
+    free(sd);
+    return rc;
+}
+
+static int write_stats(build *b)
+{
+    if (!b->st) return 0;
+    value *by_district = value_map();
+    value *by_slug = value_map();
+    for (size_t i = 0; i < b->c.n; i++) {
+        doc *dc = b->c.docs[i];
+        value_set_str(by_slug, dc->slug, dc->url);
+        for (size_t k = 0; k < value_len(dc->districts); k++) {
+            const char *id = value_str_ptr(value_at(dc->districts, k));
+            value *l = value_get(by_district, id);
+            if (!l) { l = value_list(); value_set(by_district, id, l); }
+            value_push(l, value_ref(b->summ[i]));
+        }
+    }
+    int rc = stats_write(b->st, b->r, by_district, by_slug, b->d);
+    value_unref(by_district);
+    value_unref(by_slug);
+    return rc;
+}
+
+/* ---- validation ---- */
+
+static int validate(build *b)
+{
+    int rc = 0;
+    /* Districts named in front matter must exist in the snapshot. */
+    if (b->st)
+        for (size_t i = 0; i < b->c.n; i++) {
+            doc *dc = b->c.docs[i];
+            for (size_t k = 0; k < value_len(dc->districts); k++) {
+                const char *id = value_str_ptr(value_at(dc->districts, k));
+                if (!stats_has_district(b->st, id)) {
+                    diag_error(b->d, dc->source, (int)value_int_of(value_get(dc->fm_lines, "districts")),
+                               "unknown district '%s' (not in the stats snapshot)", id);
+                    rc = -1;
+                }
+            }
+        }
+    if (check_attachments(b, 0) < 0) rc = -1;
+    /* Every template the build will use must exist and compile. */
+    static const char *base[] = {"layout", "doc", "list", "terms", "home", "404", "releases", "search"};
+    for (size_t i = 0; i < sizeof base / sizeof *base; i++)
+        if (renderer_check(b->r, base[i]) < 0) rc = -1;
+    if (b->st) {
+        static const char *st[] = {"stats", "stats-refunds", "lookup", "districts", "district"};
+        for (size_t i = 0; i < sizeof st / sizeof *st; i++)
+            if (renderer_check(b->r, st[i]) < 0) rc = -1;
+    }
+    for (size_t i = 0; i < b->c.n; i++) {
+        doc *dc = b->c.docs[i];
+        const char *t = doc_template(b, dc);
+        if (strcmp(t, "doc") && !renderer_has(b->r, t)) {
+            diag_error(b->d, dc->source, (int)value_int_of(value_get(dc->fm_lines, "layout")),
+                       "unknown template '%s' (no templates/%s.mustache)", t, t);
+            rc = -1;
+        }
+    }
+    return rc;
+}
+
+/* ---- entry points ---- */
+
+void build_opts_default(build_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->content_dir = "content";
+    o->templates_dir = "templates";
+    o->out_dir = "site";
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fill_result(build *b, build_result *res, double t0)
+{
+    res->ndocs = b->c.n;
+    res->docs = xcalloc(b->c.n ? b->c.n : 1, sizeof(build_doc));
+    for (size_t i = 0; i < b->c.n; i++) {
+        doc *dc = b->c.docs[i];
+        res->docs[i] = (build_doc){xstrdup(dc->url), xasprintf("%sindex.html", dc->url + 1),
+                                   xstrdup(dc->title), xstrdup(dc->source), xstrdup(dc->date)};
+    }
+    for (size_t i = 1; i < b->c.n; i++)          /* sort by url */
+        for (size_t k = i; k > 0 && strcmp(res->docs[k - 1].url, res->docs[k].url) > 0; k--) {
+            build_doc t = res->docs[k]; res->docs[k] = res->docs[k - 1]; res->docs[k - 1] = t;
+        }
+    if (b->c.n) memcpy(res->newest_date, b->c.docs[0]->date, 11);
+    for (size_t i = 0; i < b->c.n; i++)       /* newest date (docs are sorted by datetime) */
+        if (strcmp(b->c.docs[i]->date, res->newest_date) > 0) memcpy(res->newest_date, b->c.docs[i]->date, 11);
+    if (b->st) snprintf(res->snapshot_sha256, sizeof res->snapshot_sha256, "%s", stats_sha256(b->st));
+    res->site = value_ref(b->site);
+    res->seconds = now_seconds() - t0;
+}
+
+int build_site(const build_opts *o, build_result *res, diag *d)
+{
+    double t0 = now_seconds();
+    build_result scratch;
+    if (!res) res = &scratch;
+    memset(res, 0, sizeof *res);
+    build b = {.o = o, .d = d};
+    int rc = -1;
+    size_t errors0 = diag_count(d, DIAG_ERROR);
+
+    content_load(o->content_dir, o->drafts, o->threads, &b.c, d);
+    if (stats_load(o->content_dir, &b.st, d) < 0) b.st = NULL;
+    b.site = value_ref(b.c.site);
+    value_set(b.site, "has_stats", value_bool(b.st != NULL));
+    b.paginate = (size_t)value_int_of(value_get(b.site, "paginate"));
+    b.r = renderer_new(o->templates_dir, NULL, b.site, d);
+    validate(&b);
+    if (diag_count(d, DIAG_ERROR) > errors0) goto done;
+    if (o->strict && diag_count(d, DIAG_WARNING) > 0) {
+        diag_error(d, NULL, 0, "%zu warning(s), and --strict makes them fatal", diag_count(d, DIAG_WARNING));
+        goto done;
+    }
+    if (o->check_only) { fill_result(&b, res, t0); rc = 0; goto done; }
+
+    b.out = out_open(o->out_dir, d);
+    if (!b.out) goto done;
+    renderer_set_out(b.r, b.out);
+    make_model(&b);
+    make_jobs(&b);
+    b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
+    parallel_for(b.njobs, o->threads, render_job, &b);
+    if (b.progress) fprintf(stderr, "\r%60s\r", "");
+    write_stats(&b);
+    check_attachments(&b, 1);
+    write_assets(&b);
+    write_search(&b);
+    write_feed(&b);
+    write_robots(&b);
+    write_sitemap(&b);           /* last: it lists every page written */
+    if (diag_count(d, DIAG_ERROR) > errors0) goto done;
+    out_stats st;
+    if (out_finish(b.out, &st) < 0) goto done;
+    res->written = st.written;
+    res->unchanged = st.unchanged;
+    res->removed = st.removed;
+    char **paths;
+    size_t n;
+    out_changed(b.out, &paths, &n);
+    res->changed = xmalloc((n ? n : 1) * sizeof(char *));
+    for (size_t i = 0; i < n; i++) res->changed[i] = xstrdup(paths[i]);
+    res->nchanged = n;
+    out_removed(b.out, &paths, &n);
+    res->removed_paths = xmalloc((n ? n : 1) * sizeof(char *));
+    for (size_t i = 0; i < n; i++) res->removed_paths[i] = xstrdup(paths[i]);
+    res->nremoved = n;
+    fill_result(&b, res, t0);
+    rc = 0;
+done:
+    for (size_t i = 0; i < b.njobs; i++) { free(b.jobs[i].relpath); value_unref(b.jobs[i].ctx); }
+    free(b.jobs);
+    if (b.summ) for (size_t i = 0; i < b.c.n; i++) value_unref(b.summ[i]);
+    free(b.summ);
+    for (int s = 0; s < 2; s++) value_unref(b.sections[s]);
+    for (int t = 0; t < NTAX; t++) tax_free(&b.tax[t]);
+    renderer_free(b.r);
+    out_close(b.out);
+    stats_free(b.st);
+    value_unref(b.site);
+    content_free(&b.c);
+    if (res == &scratch) build_result_free(res);
+    return rc;
+}
+
+void build_result_free(build_result *res)
+{
+    for (size_t i = 0; i < res->ndocs; i++) {
+        free(res->docs[i].url); free(res->docs[i].path); free(res->docs[i].title);
+        free(res->docs[i].source); free(res->docs[i].date);
+    }
+    free(res->docs);
+    for (size_t i = 0; i < res->nchanged; i++) free(res->changed[i]);
+    free(res->changed);
+    for (size_t i = 0; i < res->nremoved; i++) free(res->removed_paths[i]);
+    free(res->removed_paths);
+    value_unref(res->site);
+    memset(res, 0, sizeof *res);
+}
