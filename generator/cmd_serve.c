@@ -1,4 +1,285 @@
-/* cmd_serve.c - stub until the module lands. */
+/* cmd_serve.c - `gazette serve`: build, serve over HTTP, rebuild on change.
+ *
+ * The main thread waits (poll) on an inotify descriptor watching content/
+ * and templates/ recursively and on a signalfd for SIGINT/SIGTERM; the
+ * HTTP daemon (serve.c) runs in libmicrohttpd's own thread. A change
+ * starts a quiet period of DEBOUNCE_MS, so that an editor's burst of
+ * writes causes one rebuild. A failed build puts the server into error
+ * mode (every request gets the messages with status 500) until a build
+ * succeeds. SIGINT/SIGTERM are blocked before the daemon starts so that
+ * only the signalfd sees them. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "build.h"
 #include "commands.h"
-int cmd_serve(int argc, char **argv) { (void)argc; (void)argv; fprintf(stderr, "gazette: serve: not implemented yet\n"); return 1; }
+#include "serve.h"
+#include "util.h"
+
+#define DEBOUNCE_MS 100
+
+static const char serve_usage[] =
+    "usage: gazette serve [--port N] [--bind ADDR] [--content DIR] [--templates DIR]\n"
+    "                     [--out DIR] [--drafts]\n"
+    "\n"
+    "Build the site, serve it at http://ADDR:N/ and rebuild when anything in\n"
+    "the content or templates directory changes. A failed build is shown as\n"
+    "an error page (status 500) until the next good build. Ctrl-C stops.\n"
+    "\n"
+    "  --port N         TCP port (default 1313; 0 picks a free one)\n"
+    "  --bind ADDR      address to listen on (default 127.0.0.1)\n"
+    "  --content DIR    content directory (default: content)\n"
+    "  --templates DIR  templates directory (default: templates)\n"
+    "  --out DIR        output directory (default: a temporary directory,\n"
+    "                   removed on exit)\n"
+    "  --drafts         also show documents with draft: true\n";
+
+/* ---- recursive inotify --------------------------------------------- */
+
+#define WATCH_MASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
+                    IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+
+/* Watch dir and every directory below it. Missing dirs are fine (the
+ * templates dir is optional). Returns the number of watches added. */
+static int watch_tree(int ifd, const char *dir)
+{
+    if (!is_dir(dir)) return 0;
+    int n = 0;
+    if (inotify_add_watch(ifd, dir, WATCH_MASK | IN_ONLYDIR) >= 0) n++;
+    else fprintf(stderr, "gazette: serve: cannot watch %s: %s\n", dir, strerror(errno));
+    DIR *dh = opendir(dir);
+    if (!dh) return n;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (e->d_name[0] == '.') continue;
+        char *p = path_join(dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += watch_tree(ifd, p);
+        free(p);
+    }
+    closedir(dh);
+    return n;
+}
+
+/* Editor noise that should not trigger a rebuild: hidden files, backups,
+ * vim's write probe. */
+static int ignored(const char *name)
+{
+    return name[0] == '.' || str_ends(name, "~") || !strcmp(name, "4913") ||
+           str_ends(name, ".swp") || str_ends(name, ".tmp");
+}
+
+/* Drain pending events. Returns 1 when one of them matters. New
+ * directories are not watched here: the caller re-creates all watches
+ * after each rebuild, which also covers renamed and replaced trees. */
+static int drain(int ifd)
+{
+    char evbuf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+    int relevant = 0;
+    for (;;) {
+        ssize_t len = read(ifd, evbuf, sizeof evbuf);
+        if (len <= 0) break;
+        for (char *p = evbuf; p < evbuf + len;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+            if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_ISDIR) ||
+                !ev->len || !ignored(ev->name))
+                relevant = 1;
+            p += sizeof *ev + ev->len;
+        }
+    }
+    return relevant;
+}
+
+typedef struct {
+    build_opts bo;
+    server *srv;
+    const char *url;
+    char *error;        /* the last build's messages while it is broken */
+    int ifd;
+} serve_state;
+
+/* Fresh watches on the content and templates trees (closing the old
+ * inotify instance drops every old watch at once). */
+static int rewatch(serve_state *s)
+{
+    if (s->ifd >= 0) close(s->ifd);
+    s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (s->ifd < 0) {
+        fprintf(stderr, "gazette: serve: inotify: %s\n", strerror(errno));
+        return -1;
+    }
+    watch_tree(s->ifd, s->bo.content_dir);
+    watch_tree(s->ifd, s->bo.templates_dir);
+    return 0;
+}
+
+static void rebuild(serve_state *s, int first)
+{
+    diag *d = diag_new();
+    build_result res;
+    memset(&res, 0, sizeof res);
+    int rc = build_site(&s->bo, &res, d);
+    free(s->error);
+    s->error = NULL;
+    if (rc == 0 && diag_count(d, DIAG_ERROR) == 0) {
+        if (s->srv) server_set_error(s->srv, NULL);
+        diag_print(d, stderr);                      /* warnings */
+        fprintf(stderr, "gazette: %s %zu documents (%zu written, %zu removed) in %.2f s\n",
+                first ? "built" : "rebuilt", res.ndocs, res.written, res.removed, res.seconds);
+        build_result_free(&res);
+    } else {
+        char *text = serve_diag_text(d);
+        if (!*text) {
+            free(text);
+            text = xstrdup("build failed (no message)");
+        }
+        if (s->srv) server_set_error(s->srv, text);
+        fprintf(stderr, "%sgazette: build failed; serving the errors at %s until it is fixed\n",
+                text, s->url ? s->url : "the server");
+        s->error = text;
+    }
+    diag_free(d);
+}
+
+static int parse_port(const char *s, int *port)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < 0 || v > 65535) return -1;
+    *port = (int)v;
+    return 0;
+}
+
+/* Run until SIGINT/SIGTERM. Returns the exit status. */
+static int loop(serve_state *s, int sfd)
+{
+    for (;;) {
+        struct pollfd p[2] = {{sfd, POLLIN, 0}, {s->ifd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            fprintf(stderr, "gazette: serve: poll: %s\n", strerror(errno));
+            return 1;
+        }
+        if (p[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) > 0)
+                fprintf(stderr, "\ngazette: stopping (signal %u)\n", si.ssi_signo);
+            return 0;
+        }
+        if (!(p[1].revents & POLLIN) || !drain(s->ifd)) continue;
+        /* quiet period: wait until no event arrives for DEBOUNCE_MS, but
+         * stop waiting after 50 periods (an endless writer) */
+        for (int i = 0; i < 50; i++) {
+            struct pollfd q[2] = {{sfd, POLLIN, 0}, {s->ifd, POLLIN, 0}};
+            int r = poll(q, 2, DEBOUNCE_MS);
+            if (r <= 0 || (q[0].revents & POLLIN)) break;
+            drain(s->ifd);
+        }
+        rebuild(s, 0);
+        if (rewatch(s) < 0) return 1;
+    }
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"port", required_argument, 0, 'p'},    {"bind", required_argument, 0, 'b'},
+        {"content", required_argument, 0, 'c'}, {"templates", required_argument, 0, 't'},
+        {"out", required_argument, 0, 'o'},     {"drafts", no_argument, 0, 'D'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    serve_state s;
+    memset(&s, 0, sizeof s);
+    s.ifd = -1;
+    build_opts_default(&s.bo);
+    s.bo.quiet = true;
+    int port = 1313, c;
+    const char *bind_addr = "127.0.0.1", *out = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:b:c:t:o:Dh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (parse_port(optarg, &port) < 0) {
+                fprintf(stderr, "gazette: serve: bad port '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'b': bind_addr = optarg; break;
+        case 'c': s.bo.content_dir = optarg; break;
+        case 't': s.bo.templates_dir = optarg; break;
+        case 'o': out = optarg; break;
+        case 'D': s.bo.drafts = true; break;
+        case 'h': fputs(serve_usage, stdout); return 0;
+        default: fputs(serve_usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "gazette: unexpected argument '%s'\n%s", argv[optind], serve_usage);
+        return 2;
+    }
+    if (!is_dir(s.bo.content_dir)) {
+        fprintf(stderr, "gazette: serve: no content directory '%s'\n", s.bo.content_dir);
+        return 1;
+    }
+    char tmp[] = "/tmp/gazette-serve-XXXXXX";
+    if (!out) {
+        if (!mkdtemp(tmp)) {
+            fprintf(stderr, "gazette: serve: cannot make a temporary directory: %s\n",
+                    strerror(errno));
+            return 1;
+        }
+        out = tmp;
+    } else if (mkdir_p(out) < 0) {
+        fprintf(stderr, "gazette: serve: cannot create %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    s.bo.out_dir = out;
+
+    /* block the stop signals in every thread, then take them by signalfd */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    int rc = 1, sfd = -1;
+    if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
+        (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+        fprintf(stderr, "gazette: serve: signalfd: %s\n", strerror(errno));
+        goto done;
+    }
+    if (rewatch(&s) < 0) goto done;          /* before the build: no change is missed */
+    rebuild(&s, 1);
+
+    diag *d = diag_new();
+    s.srv = server_start(bind_addr, port, out, d);
+    diag_print(d, stderr);
+    diag_free(d);
+    if (!s.srv) goto done;
+    /* the first build ran before the server existed: show its errors */
+    if (s.error) server_set_error(s.srv, s.error);
+    char *url = xasprintf(strchr(bind_addr, ':') ? "http://[%s]:%d/" : "http://%s:%d/",
+                          bind_addr, server_port(s.srv));
+    s.url = url;
+    printf("Serving %s at %s (Ctrl-C to stop)\n", out, url);
+    fflush(stdout);
+    rc = loop(&s, sfd);
+    server_stop(s.srv);
+    s.url = NULL;
+    free(url);
+done:
+    if (s.ifd >= 0) close(s.ifd);
+    if (sfd >= 0) close(sfd);
+    if (out == tmp) rm_rf(tmp);
+    free(s.error);
+    return rc;
+}
