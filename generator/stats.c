@@ -950,6 +950,16 @@ static void set_source(value *m, const char *slug, const value *urls)
     set_s(m, "source_url", value_type(u) == V_STRING ? value_str_ptr(u) : NULL);
 }
 
+/* Set key and has_key (non-empty?) for a list: templates wrap tables
+ * around a list with {{#has_key}}, since Mustache cannot test emptiness. */
+static void set_list(value *m, const char *k, value *list)
+{
+    char *has = xasprintf("has_%s", k);
+    value_set(m, has, value_bool(value_len(list) > 0));
+    value_set(m, k, list);
+    free(has);
+}
+
 static value *page_val(const char *title, const char *url)
 {
     value *p = value_map();
@@ -1154,7 +1164,7 @@ static value *ctx_overview(stats *s, const value *urls)
     value_set(c, "total", tot);
     value *recon = value_list();
     for (size_t i = 0; i < s->rep.n; i++) value_push(recon, reported_val(s, &s->rep.a[i], urls));
-    value_set(c, "reported", recon);
+    set_list(c, "reported", recon);
     set_i(c, "mismatches", (long long)s->nmismatch);
     set_i(c, "district_count", (long long)s->dist.n);
     set_i(c, "enterprise_count", (long long)s->ent.n);
@@ -1166,7 +1176,7 @@ static value *ctx_refunds(stats *s, const value *urls)
 {
     value *c = value_map();
     value_set(c, "page", page_val("小微企业工会经费返还", "/stats/refunds/"));
-    value_set(c, "groups", refund_groups(s, urls, true));
+    set_list(c, "groups", refund_groups(s, urls, true));
     value_set(c, "downloads", downloads_val());
     return c;
 }
@@ -1190,7 +1200,7 @@ static value *ctx_lookup(stats *s)
     value_set(c, "page", page_val("小微企业经费返还查询", "/stats/lookup/"));
     value *l = value_list();
     for (size_t i = 0; i < s->er.n; i++) value_push(l, lookup_entry(s, &s->er.a[i]));
-    value_set(c, "entries", l);
+    set_list(c, "entries", l);
     set_i(c, "count", (long long)s->er.n);
     return c;
 }
@@ -1223,7 +1233,7 @@ static value *ctx_districts(stats *s)
         value *ch = value_list();
         for (size_t j = 0; j < s->dist.n; j++)
             if (is_descendant(s, o[j], t)) value_push(ch, district_ref_val(s, o[j]));
-        value_set(m, "children", ch);
+        set_list(m, "children", ch);
         value_push(tops, m);
     }
     free(o);
@@ -1250,7 +1260,7 @@ static value *ctx_district(stats *s, size_t di, const value *docs, const value *
     for (size_t k = 0; k < s->dist.n; k++)
         if (s->dist.a[o[k]].parent_i == di) value_push(ch, district_ref_val(s, o[k]));
     free(o);
-    value_set(c, "children", ch);
+    set_list(c, "children", ch);
 
     /* refund tallies over time, oldest first */
     value *rl = value_list();
@@ -1272,7 +1282,7 @@ static value *ctx_district(stats *s, size_t di, const value *docs, const value *
         bars[nb] = (chart_bar){t->period, t->amount, texts[nb]};
         nb++;
     }
-    value_set(c, "refunds", rl);
+    set_list(c, "refunds", rl);
     if (nb > 0) {
         buf svg = BUF_INIT;
         char *title = xasprintf("%s 小微企业工会经费返还金额（按期间）", d->name);
@@ -1287,7 +1297,7 @@ static value *ctx_district(stats *s, size_t di, const value *docs, const value *
     value *rep = value_list();
     for (size_t i = 0; i < s->rep.n; i++)
         if (s->rep.a[i].d == di) value_push(rep, reported_val(s, &s->rep.a[i], urls));
-    value_set(c, "reported", rep);
+    set_list(c, "reported", rep);
 
     value *ub = value_list();
     for (size_t i = 0; i < s->ub.n; i++) {
@@ -1302,7 +1312,7 @@ static value *ctx_district(stats *s, size_t di, const value *docs, const value *
         free(rate);
         value_push(ub, m);
     }
-    value_set(c, "union_building", ub);
+    set_list(c, "union_building", ub);
 
     value *al = value_list();
     for (size_t i = 0; i < s->ach.n; i++) {
@@ -1315,10 +1325,10 @@ static value *ctx_district(stats *s, size_t di, const value *docs, const value *
         set_source(m, a->source, urls);
         value_push(al, m);
     }
-    value_set(c, "achievements", al);
+    set_list(c, "achievements", al);
 
     const value *dl = docs ? value_get(docs, d->id) : NULL;
-    value_set(c, "documents", value_type(dl) == V_LIST ? value_ref((value *)dl) : value_list());
+    set_list(c, "documents", value_type(dl) == V_LIST ? value_ref((value *)dl) : value_list());
     return c;
 }
 
