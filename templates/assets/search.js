@@ -327,12 +327,22 @@
     return search();
   }
   var timer = 0;
-  form.addEventListener('submit', function (e) { e.preventDefault(); submit(true); });
-  form.addEventListener('input', function () {
+  form.addEventListener('submit', function (e) {
+    e.preventDefault();
+    clearTimeout(timer);
+    submit(true);
+  });
+  /* typing searches after a pause; a filter change searches at once */
+  form.addEventListener('input', function (e) {
+    if (e.target.tagName === 'SELECT') return;
     clearTimeout(timer);
     timer = setTimeout(function () { submit(false); }, 250);
   });
-  form.addEventListener('change', function () { clearTimeout(timer); submit(false); });
+  form.addEventListener('change', function (e) {
+    if (e.target.tagName !== 'SELECT') return;
+    clearTimeout(timer);
+    submit(false);
+  });
   more.addEventListener('click', showMore);
   window.addEventListener('popstate', search);
   box.classList.add('js');

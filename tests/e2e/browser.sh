@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# browser.sh - the search page in headless Chromium (tests/browser/).
+# Serves the repository's content/ with `gazette serve` (which builds it into
+# $T/site) on a random loopback port and runs tests/browser/search.test.js.
+#
+# Needs Debian's chromium (installed here with apt-get when missing, as
+# `make test` does via deps.sh) and node + npm (playwright-core from the npm
+# registry, pinned by package-lock.json; no browser download). Only when
+# `apt-get install chromium` itself fails does this print
+#   SKIP browser: chromium not available
+#   PASS browser:skipped-no-chromium
+# so that a machine without any way to get Chromium still runs the rest of
+# the suite; any other problem (node, npm ci, the site, the page) is a FAIL.
+. "$(dirname "$0")/lib.sh"
+
+pid=""
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+  fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi; }
+apt_install() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$T/apt.log" 2>&1 ||
+    { as_root apt-get update -qq >/dev/null 2>&1 &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$T/apt.log" 2>&1; }
+}
+
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM" ]; then
+  if ! apt_install chromium || [ ! -x "$CHROMIUM" ]; then
+    echo "SKIP browser: chromium not available (apt-get install chromium failed)"
+    sed 's/^/      /' "$T/apt.log" 2>/dev/null | tail -3
+    echo "PASS browser:skipped-no-chromium"
+    exit 0
+  fi
+fi
+export CHROMIUM
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  apt_install nodejs npm || true
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "FAIL browser:node: node and npm are needed (apt-get install nodejs npm)"
+  exit 1
+fi
+
+dir="$ROOT/tests/browser"
+if [ ! -d "$dir/node_modules/playwright-core" ]; then
+  if ! (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >"$T/npm.log" 2>&1); then
+    echo "FAIL browser:npm-ci: npm ci failed in tests/browser"
+    grep -v 'Unknown user config' "$T/npm.log" | tail -5 | sed 's/^/      /'
+    exit 1
+  fi
+fi
+echo "PASS browser:setup"
+
+# serve (and so build) the repository's content on a random high port
+log="$T/serve.log"
+port=""
+for _ in 1 2 3 4 5; do
+  p=$((20000 + RANDOM % 40000))
+  "$GAZETTE" serve --port "$p" --content "$ROOT/content" --templates "$ROOT/templates" \
+    --out "$T/site" >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 200); do
+    grep -q '^Serving ' "$log" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if grep -q '^Serving ' "$log"; then port=$p; break; fi
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
+done
+if [ -z "$port" ]; then
+  echo "FAIL browser:serve: gazette serve did not come up"; sed 's/^/      /' "$log" | head -20
+  exit 1
+fi
+if grep -q 'build failed' "$log"; then
+  echo "FAIL browser:build: the repository content does not build"; sed 's/^/      /' "$log" | head -20
+  exit 1
+fi
+
+timeout 60 node "$dir/search.test.js" "http://127.0.0.1:$port/"
+rc=$?
+[ $rc -eq 124 ] && echo "FAIL browser:timeout: over 60 s"
+exit $rc
