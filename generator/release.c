@@ -1,0 +1,1733 @@
+/* release.c - see release.h. All git work goes through libgit2; there is
+ * no git executable at run time. */
+#include "release.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <git2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "commands.h"
+
+/* build_site() is the lead's module; a weak reference keeps this module
+ * (and its unit tests, which pass their own builder) linkable before it
+ * lands. With build.c present the strong definition is used. */
+#pragma weak build_site
+#pragma weak build_opts_default
+#pragma weak build_result_free
+
+#define LOCK_NAME "gazette-release.lock"
+#define TZ_OFFSET_MIN 480   /* +0800 */
+#define MAX_LISTED 20       /* paths named in an error before "... and N more" */
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Report the last libgit2 error with what we were doing. Returns -1. */
+static int gerr(diag *d, const char *where, const char *what)
+{
+    const git_error *e = git_error_last();
+    diag_error(d, where, 0, "%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
+    return -1;
+}
+
+/* Test hook: GAZETTE_RELEASE_TEST_KILL_AT=step kills the process at that
+ * step, to prove an interrupted release leaves the repository intact. */
+static void kill_point(const char *step)
+{
+    const char *at = getenv("GAZETTE_RELEASE_TEST_KILL_AT");
+    if (at && !strcmp(at, step)) raise(SIGKILL);
+}
+
+static const char *or_default(const char *s, const char *def) { return s && *s ? s : def; }
+
+static bool valid_date(const char *s)
+{
+    int y, m, dd;
+    char tail;
+    return s && strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) == 3 &&
+           s[4] == '-' && s[7] == '-' && m >= 1 && m <= 12 && dd >= 1 && dd <= 31 && y >= 1970;
+}
+
+/* YYYY-MM-DD 00:00:00 +0800 as a Unix time. */
+static git_time_t date_to_time(const char *s)
+{
+    struct tm tm = {0};
+    sscanf(s, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (git_time_t)timegm(&tm) - TZ_OFFSET_MIN * 60;
+}
+
+/* A commit's date in its own time zone, YYYY-MM-DD. */
+static void commit_date(const git_commit *c, char out[11])
+{
+    time_t t = (time_t)git_commit_time(c) + git_commit_time_offset(c) * 60;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+static void oid_hex(const git_oid *id, char out[41]) { git_oid_tostr(out, 41, id); }
+
+typedef struct { char **v; size_t n, cap; } strlist;
+
+static void sl_add(strlist *l, char *owned)
+{
+    if (l->n + 1 >= l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->v = xrealloc(l->v, l->cap * sizeof(char *));
+    }
+    l->v[l->n++] = owned;
+    l->v[l->n] = NULL;
+}
+
+static void sl_free(strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+void release_free_list(char **list)
+{
+    if (!list) return;
+    for (char **p = list; *p; p++) free(*p);
+    free(list);
+}
+
+/* ---- settings (content/site.yaml release: {...}) ---------------------- */
+
+/* The release settings are needed before the build (the history passed to
+ * it links to repo_url), so they are read straight from site.yaml. */
+static const char *yaml_scalar(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(doc, p->value);
+        if (k && k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
+            return v && v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : NULL;
+    }
+    return NULL;
+}
+
+static yaml_node_t *yaml_child(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+    if (!map || map->type != YAML_MAPPING_NODE) return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key);
+        if (k && k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
+            return yaml_document_get_node(doc, p->value);
+    }
+    return NULL;
+}
+
+int release_settings_load(const char *content_dir, release_settings *s, diag *d)
+{
+    memset(s, 0, sizeof *s);
+    char *path = path_join(or_default(content_dir, "content"), "site.yaml");
+    char *data = NULL;
+    size_t len = 0;
+    int rc = 0;
+    const char *br = NULL, *an = NULL, *ae = NULL, *url = NULL;
+    yaml_parser_t p;
+    yaml_document_t doc;
+    bool have_doc = false;
+    if (read_file(path, &data, &len) == 0) {
+        yaml_parser_initialize(&p);
+        yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+        if (!yaml_parser_load(&p, &doc)) {
+            diag_error(d, path, (int)p.problem_mark.line + 1, "cannot parse: %s",
+                       p.problem ? p.problem : "YAML error");
+            rc = -1;
+        } else {
+            have_doc = true;
+            yaml_node_t *rel = yaml_child(&doc, yaml_document_get_root_node(&doc), "release");
+            br = yaml_scalar(&doc, rel, "branch");
+            an = yaml_scalar(&doc, rel, "author_name");
+            ae = yaml_scalar(&doc, rel, "author_email");
+            url = yaml_scalar(&doc, rel, "repo_url");
+        }
+        yaml_parser_delete(&p);
+    }
+    s->branch = xstrdup(or_default(br, "main"));
+    s->author_name = xstrdup(or_default(an, "Gazette"));
+    s->author_email = xstrdup(or_default(ae, "gazette@localhost"));
+    s->repo_url = xstrdup(url ? url : "");
+    /* Trailing slashes would double up in REPO_URL/commit/ID. */
+    for (size_t n = strlen(s->repo_url); n && s->repo_url[n - 1] == '/'; n--) s->repo_url[n - 1] = 0;
+    if (have_doc) yaml_document_delete(&doc);
+    free(data);
+    free(path);
+    return rc;
+}
+
+void release_settings_free(release_settings *s)
+{
+    free(s->branch);
+    free(s->author_name);
+    free(s->author_email);
+    free(s->repo_url);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- trees from files ------------------------------------------------- */
+
+/* One path to put into (or take out of) a tree. */
+typedef struct {
+    char *path;      /* relative to the work tree, '/'-separated */
+    git_oid id;
+    bool del;
+} change;
+
+typedef struct { change *v; size_t n, cap; } changes;
+
+static void ch_add(changes *c, const char *path, const git_oid *id, bool del)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->v = xrealloc(c->v, c->cap * sizeof(change));
+    }
+    change *e = &c->v[c->n++];
+    e->path = xstrdup(path);
+    if (id) git_oid_cpy(&e->id, id); else memset(&e->id, 0, sizeof e->id);
+    e->del = del;
+}
+
+static void ch_free(changes *c)
+{
+    for (size_t i = 0; i < c->n; i++) free(c->v[i].path);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+static int ch_cmp(const void *a, const void *b)
+{
+    return strcmp(((const change *)a)->path, ((const change *)b)->path);
+}
+
+/* Sort, and keep only the last entry of a path given twice. */
+static void ch_sort(changes *c)
+{
+    if (c->n) qsort(c->v, c->n, sizeof(change), ch_cmp);
+    size_t w = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (w && !strcmp(c->v[w - 1].path, c->v[i].path)) {
+            free(c->v[w - 1].path);
+            c->v[w - 1] = c->v[i];
+        } else {
+            c->v[w++] = c->v[i];
+        }
+    }
+    c->n = w;
+}
+
+/* Write a file as a blob (libgit2 skips objects that already exist, so an
+ * unchanged file is never written twice). */
+static int blob_from_file(git_odb *odb, const char *full, git_oid *id, diag *d)
+{
+    char *data;
+    size_t len;
+    if (read_file(full, &data, &len) < 0) {
+        diag_error(d, full, 0, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    int rc = git_odb_write(id, odb, data, len, GIT_OBJECT_BLOB);
+    free(data);
+    return rc < 0 ? gerr(d, full, "cannot write blob") : 0;
+}
+
+/* Apply the sorted changes c[0..n) (paths with `skip` prefix bytes already
+ * consumed) to base (NULL = empty) and write the result. Only the
+ * directories that changes touch are rebuilt; every other entry keeps its
+ * id, so untouched subtrees are reused as they are. *empty is set when the
+ * result has no entries (the caller then drops it from its parent). */
+static int tree_apply(git_repository *repo, const git_tree *base, const change *c, size_t n,
+                      size_t skip, git_oid *out, bool *empty, diag *d)
+{
+    git_treebuilder *bld = NULL;
+    if (git_treebuilder_new(&bld, repo, base) < 0) return gerr(d, NULL, "cannot start tree");
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0;) {
+        const char *name = c[i].path + skip;
+        const char *slash = strchr(name, '/');
+        if (!slash) {
+            if (c[i].del) {
+                if (git_treebuilder_remove(bld, name) < 0) git_error_clear();   /* already absent */
+            } else if (git_treebuilder_insert(NULL, bld, name, &c[i].id, GIT_FILEMODE_BLOB) < 0) {
+                rc = gerr(d, c[i].path, "cannot add to tree");
+            }
+            i++;
+            continue;
+        }
+        /* All changes under directory `comp` are contiguous in sorted order. */
+        size_t k = (size_t)(slash - name), j = i;
+        while (j < n && !strncmp(c[j].path + skip, name, k + 1)) j++;
+        char *comp = xstrndup(name, k);
+        const git_tree_entry *old = git_treebuilder_get(bld, comp);
+        git_tree *sub = NULL;
+        if (old && git_tree_entry_type(old) == GIT_OBJECT_TREE &&
+            git_tree_lookup(&sub, repo, git_tree_entry_id(old)) < 0)
+            rc = gerr(d, c[i].path, "cannot read tree");
+        git_oid sid;
+        bool sempty = false;
+        if (rc == 0) rc = tree_apply(repo, sub, c + i, j - i, skip + k + 1, &sid, &sempty, d);
+        if (rc == 0) {
+            if (sempty) {
+                if (old && git_treebuilder_remove(bld, comp) < 0) git_error_clear();
+            } else if (git_treebuilder_insert(NULL, bld, comp, &sid, GIT_FILEMODE_TREE) < 0) {
+                rc = gerr(d, c[i].path, "cannot add to tree");
+            }
+        }
+        git_tree_free(sub);
+        free(comp);
+        i = j;
+    }
+    if (rc == 0) {
+        *empty = git_treebuilder_entrycount(bld) == 0;
+        if (git_treebuilder_write(out, bld) < 0) rc = gerr(d, NULL, "cannot write tree");
+    }
+    git_treebuilder_free(bld);
+    return rc;
+}
+
+/* Collect every regular file under dir (skipping .git at the top) as a
+ * change with its blob id. Symlinks and other special files are errors:
+ * the generator never writes them. */
+static int walk_files(git_odb *odb, const char *dir, const char *rel, changes *out, diag *d)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        diag_error(d, dir, 0, "cannot read directory: %s", strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(dh))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (!*rel && !strcmp(e->d_name, ".git")) continue;
+        char *full = path_join(dir, e->d_name);
+        char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+        struct stat st;
+        if (lstat(full, &st) < 0) {
+            diag_error(d, full, 0, "cannot stat: %s", strerror(errno));
+            rc = -1;
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = walk_files(odb, full, r, out, d);
+        } else if (S_ISREG(st.st_mode)) {
+            git_oid id;
+            rc = blob_from_file(odb, full, &id, d);
+            if (rc == 0) ch_add(out, r, &id, false);
+        } else {
+            diag_error(d, full, 0, "not a regular file; a release holds only files the generator wrote");
+            rc = -1;
+        }
+        free(full);
+        free(r);
+    }
+    closedir(dh);
+    return rc;
+}
+
+/* The tree of the whole directory, built bottom-up from its files. */
+static int tree_of_dir(git_repository *repo, const char *dir, git_oid *out, diag *d)
+{
+    git_odb *odb = NULL;
+    if (git_repository_odb(&odb, repo) < 0) return gerr(d, dir, "cannot open object database");
+    changes all = {0};
+    bool empty;
+    int rc = walk_files(odb, dir, "", &all, d);
+    if (rc == 0) {
+        ch_sort(&all);
+        rc = tree_apply(repo, NULL, all.v, all.n, 0, out, &empty, d);
+    }
+    ch_free(&all);
+    git_odb_free(odb);
+    return rc;
+}
+
+/* The previous tree with only `paths` (changed or removed by a build)
+ * re-read from disk. */
+static int tree_update(git_repository *repo, const git_tree *base, const char *dir,
+                       char **paths, size_t npaths, git_oid *out, diag *d)
+{
+    git_odb *odb = NULL;
+    if (git_repository_odb(&odb, repo) < 0) return gerr(d, dir, "cannot open object database");
+    changes cs = {0};
+    int rc = 0;
+    for (size_t i = 0; i < npaths && rc == 0; i++) {
+        char *full = path_join(dir, paths[i]);
+        struct stat st;
+        if (lstat(full, &st) < 0 && errno == ENOENT) {
+            ch_add(&cs, paths[i], NULL, true);
+        } else if (S_ISREG(st.st_mode)) {
+            git_oid id;
+            rc = blob_from_file(odb, full, &id, d);
+            if (rc == 0) ch_add(&cs, paths[i], &id, false);
+        } else {
+            diag_error(d, full, 0, "not a regular file");
+            rc = -1;
+        }
+        free(full);
+    }
+    bool empty;
+    if (rc == 0) {
+        ch_sort(&cs);
+        rc = tree_apply(repo, base, cs.v, cs.n, 0, out, &empty, d);
+    }
+    ch_free(&cs);
+    git_odb_free(odb);
+    return rc;
+}
+
+/* ---- tree diff -------------------------------------------------------- */
+
+typedef enum { D_ADDED = 'A', D_MODIFIED = 'M', D_DELETED = 'D' } dstatus;
+
+typedef struct {
+    char *path;
+    dstatus st;
+    git_oid old_id, new_id;   /* zero when absent */
+} dentry;
+
+typedef struct { dentry *v; size_t n, cap; } dlist;
+
+static void dl_add(dlist *l, const char *path, dstatus st, const git_oid *o, const git_oid *nw)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 32;
+        l->v = xrealloc(l->v, l->cap * sizeof(dentry));
+    }
+    dentry *e = &l->v[l->n++];
+    memset(e, 0, sizeof *e);
+    e->path = xstrdup(path);
+    e->st = st;
+    if (o) git_oid_cpy(&e->old_id, o);
+    if (nw) git_oid_cpy(&e->new_id, nw);
+}
+
+static void dl_free(dlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->v[i].path);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int dl_cmp(const void *a, const void *b)
+{
+    return strcmp(((const dentry *)a)->path, ((const dentry *)b)->path);
+}
+
+static int diff_rec(git_repository *repo, const git_tree *a, const git_tree *b, const char *prefix,
+                    bool top_docs_only, dlist *out, diag *d);
+
+/* One side of an entry that is a tree: everything under it is added or
+ * deleted. */
+static int diff_entry(git_repository *repo, const git_tree_entry *ea, const git_tree_entry *eb,
+                      const char *path, dlist *out, diag *d)
+{
+    bool ta = ea && git_tree_entry_type(ea) == GIT_OBJECT_TREE;
+    bool tb = eb && git_tree_entry_type(eb) == GIT_OBJECT_TREE;
+    if (ea && eb && !git_oid_cmp(git_tree_entry_id(ea), git_tree_entry_id(eb)) &&
+        git_tree_entry_filemode(ea) == git_tree_entry_filemode(eb))
+        return 0;   /* identical, subtrees included: skip without reading */
+    git_tree *sa = NULL, *sb = NULL;
+    int rc = 0;
+    if (ta && git_tree_lookup(&sa, repo, git_tree_entry_id(ea)) < 0) rc = gerr(d, path, "cannot read tree");
+    if (rc == 0 && tb && git_tree_lookup(&sb, repo, git_tree_entry_id(eb)) < 0) rc = gerr(d, path, "cannot read tree");
+    if (rc == 0 && (ta || tb)) {
+        char *p = xasprintf("%s/", path);
+        rc = diff_rec(repo, sa, sb, p, false, out, d);
+        free(p);
+    }
+    if (rc == 0) {
+        const git_oid *ia = ea && !ta ? git_tree_entry_id(ea) : NULL;
+        const git_oid *ib = eb && !tb ? git_tree_entry_id(eb) : NULL;
+        if (ia && ib) dl_add(out, path, D_MODIFIED, ia, ib);
+        else if (ia) dl_add(out, path, D_DELETED, ia, NULL);
+        else if (ib) dl_add(out, path, D_ADDED, NULL, ib);
+    }
+    git_tree_free(sa);
+    git_tree_free(sb);
+    return rc;
+}
+
+static bool is_doc_root(const char *name) { return !strcmp(name, "notices") || !strcmp(name, "reports"); }
+
+static int diff_rec(git_repository *repo, const git_tree *a, const git_tree *b, const char *prefix,
+                    bool top_docs_only, dlist *out, diag *d)
+{
+    size_t na = a ? git_tree_entrycount(a) : 0, nb = b ? git_tree_entrycount(b) : 0;
+    int rc = 0;
+    for (size_t i = 0; i < na && rc == 0; i++) {
+        const git_tree_entry *ea = git_tree_entry_byindex(a, i);
+        const char *name = git_tree_entry_name(ea);
+        if (top_docs_only && !is_doc_root(name)) continue;
+        const git_tree_entry *eb = b ? git_tree_entry_byname(b, name) : NULL;
+        char *path = xasprintf("%s%s", prefix, name);
+        rc = diff_entry(repo, ea, eb, path, out, d);
+        free(path);
+    }
+    for (size_t i = 0; i < nb && rc == 0; i++) {
+        const git_tree_entry *eb = git_tree_entry_byindex(b, i);
+        const char *name = git_tree_entry_name(eb);
+        if (top_docs_only && !is_doc_root(name)) continue;
+        if (a && git_tree_entry_byname(a, name)) continue;
+        char *path = xasprintf("%s%s", prefix, name);
+        rc = diff_entry(repo, NULL, eb, path, out, d);
+        free(path);
+    }
+    return rc;
+}
+
+/* Files that differ between trees a and b (either may be NULL), sorted.
+ * docs_only: only under notices/ and reports/. */
+static int diff_trees(git_repository *repo, const git_tree *a, const git_tree *b, bool docs_only,
+                      dlist *out, diag *d)
+{
+    int rc = diff_rec(repo, a, b, "", docs_only, out, d);
+    if (out->n) qsort(out->v, out->n, sizeof(dentry), dl_cmp);
+    return rc;
+}
+
+/* "notices/2017/slug/index.html" -> "/notices/2017/slug/" (a document
+ * page); anything else (lists, years, pagination) -> NULL. */
+static char *doc_url_of(const char *path)
+{
+    if (!str_starts(path, "notices/") && !str_starts(path, "reports/")) return NULL;
+    const char *y = path + 8;
+    for (int i = 0; i < 4; i++)
+        if (y[i] < '0' || y[i] > '9') return NULL;
+    if (y[4] != '/') return NULL;
+    const char *slug = y + 5, *sl = strchr(slug, '/');
+    if (!sl || sl == slug || strcmp(sl, "/index.html")) return NULL;
+    return xasprintf("/%.*s", (int)(sl + 1 - path), path);
+}
+
+/* ---- history ---------------------------------------------------------- */
+
+/* One release as the history shows it. */
+typedef struct {
+    char *tag, *summary;
+    char commit[41];          /* "" while pending */
+    char date[11];
+    long long added, changed, removed;
+    strlist add_urls, chg_urls;
+} relinfo;
+
+static void ri_free(relinfo *ri)
+{
+    free(ri->tag);
+    free(ri->summary);
+    sl_free(&ri->add_urls);
+    sl_free(&ri->chg_urls);
+    memset(ri, 0, sizeof *ri);
+}
+
+/* Counts and document URLs from a notices/ + reports/ diff. */
+static void ri_fill_docs(relinfo *ri, const dlist *docs)
+{
+    for (size_t i = 0; i < docs->n; i++) {
+        char *url = doc_url_of(docs->v[i].path);
+        if (!url) continue;
+        if (docs->v[i].st == D_ADDED) { ri->added++; sl_add(&ri->add_urls, url); }
+        else if (docs->v[i].st == D_MODIFIED) { ri->changed++; sl_add(&ri->chg_urls, url); }
+        else { ri->removed++; free(url); }
+    }
+}
+
+/* Value of trailer `key` in a commit message, or NULL (owned). */
+static char *trailer(const char *msg, const char *key)
+{
+    git_message_trailer_array arr = {0};
+    char *out = NULL;
+    if (git_message_trailers(&arr, msg) < 0) { git_error_clear(); return NULL; }
+    for (size_t i = 0; i < arr.count && !out; i++)
+        if (!strcmp(arr.trailers[i].key, key)) out = xstrdup(arr.trailers[i].value);
+    git_message_trailer_array_free(&arr);
+    return out;
+}
+
+static int first_parent(git_commit *c, git_commit **p, diag *d)
+{
+    *p = NULL;
+    if (git_commit_parentcount(c) == 0) return 0;
+    return git_commit_parent(p, c, 0) < 0 ? gerr(d, NULL, "cannot read parent commit") : 0;
+}
+
+/* Release info of commit c from its message and its diff with its first
+ * parent; pending: leave the commit id out (as when it was being made). */
+static int ri_of_commit(git_repository *repo, git_commit *c, bool pending, relinfo *ri, diag *d)
+{
+    memset(ri, 0, sizeof *ri);
+    const char *msg = git_commit_message(c);
+    ri->tag = trailer(msg ? msg : "", "Release-Tag");
+    if (!ri->tag) ri->tag = xstrdup("");
+    ri->summary = xstrdup(git_commit_summary(c) ? git_commit_summary(c) : "");
+    commit_date(c, ri->date);
+    if (!pending) oid_hex(git_commit_id(c), ri->commit);
+    git_commit *p = NULL;
+    git_tree *tp = NULL, *tc = NULL;
+    dlist docs = {0};
+    int rc = first_parent(c, &p, d);
+    if (rc == 0 && p && git_commit_tree(&tp, p) < 0) rc = gerr(d, NULL, "cannot read tree");
+    if (rc == 0 && git_commit_tree(&tc, c) < 0) rc = gerr(d, NULL, "cannot read tree");
+    if (rc == 0) rc = diff_trees(repo, tp, tc, true, &docs, d);
+    if (rc == 0) ri_fill_docs(ri, &docs);
+    dl_free(&docs);
+    git_tree_free(tp);
+    git_tree_free(tc);
+    git_commit_free(p);
+    return rc;
+}
+
+static value *empty_history(void)
+{
+    value *h = value_map();
+    value_set(h, "releases", value_list());
+    value_set(h, "docs", value_map());
+    return h;
+}
+
+static void set_commit_fields(value *m, const relinfo *ri, const char *repo_url)
+{
+    value_set_str(m, "commit", ri->commit);
+    value_set(m, "short", value_strn(ri->commit, *ri->commit ? 7 : 0));
+    if (*ri->commit && repo_url && *repo_url)
+        value_set(m, "url", value_strf("%s/commit/%s", repo_url, ri->commit));
+    else
+        value_set_str(m, "url", "");
+    value_set(m, "pending", value_bool(!*ri->commit));
+}
+
+static void add_doc_entries(value *docs, const relinfo *ri, const strlist *urls, const char *action,
+                            const char *repo_url)
+{
+    for (size_t i = 0; i < urls->n; i++) {
+        value *list = value_get(docs, urls->v[i]);
+        if (!list) {
+            list = value_list();
+            value_set(docs, urls->v[i], list);
+        }
+        value *e = value_map();
+        value_set_str(e, "tag", ri->tag);
+        value_set_str(e, "date", ri->date);
+        set_commit_fields(e, ri, repo_url);
+        /* Links to the release's row on /releases/, not to the commit: a
+         * document page must look the same before and after its release
+         * is committed, or every release would re-publish the previous
+         * release's documents. */
+        value_set(e, "url", value_strf("/releases/#%s", ri->tag));
+        value_set_str(e, "action", action);
+        value_push(list, e);
+    }
+}
+
+/* ris[0..n) newest first. */
+static value *history_value(relinfo *ris, size_t n, const char *repo_url)
+{
+    value *h = empty_history();
+    value *rels = value_get(h, "releases"), *docs = value_get(h, "docs");
+    for (size_t i = 0; i < n; i++) {
+        value *e = value_map();
+        value_set_str(e, "tag", ris[i].tag);
+        value_set_str(e, "date", ris[i].date);
+        value_set_str(e, "summary", ris[i].summary);
+        value_set(e, "added", value_int(ris[i].added));
+        value_set(e, "changed", value_int(ris[i].changed));
+        value_set(e, "removed", value_int(ris[i].removed));
+        set_commit_fields(e, &ris[i], repo_url);
+        value_push(rels, e);
+    }
+    for (size_t i = n; i-- > 0;) {   /* oldest first */
+        add_doc_entries(docs, &ris[i], &ris[i].add_urls, "added", repo_url);
+        add_doc_entries(docs, &ris[i], &ris[i].chg_urls, "changed", repo_url);
+    }
+    return h;
+}
+
+/* History of the first-parent chain from `start` (may be NULL), with
+ * `pending` (may be NULL, taken over) as the newest entry. */
+static value *history_from(git_repository *repo, git_commit *start, relinfo *pending,
+                           const char *repo_url, diag *d)
+{
+    relinfo *ris = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    if (pending) {
+        ris = xmalloc(sizeof *ris);
+        cap = 1;
+        ris[n++] = *pending;
+        memset(pending, 0, sizeof *pending);
+    }
+    git_commit *c = NULL;
+    if (start && git_commit_dup(&c, start) < 0) rc = gerr(d, NULL, "cannot read commit");
+    while (rc == 0 && c) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            ris = xrealloc(ris, cap * sizeof *ris);
+        }
+        rc = ri_of_commit(repo, c, false, &ris[n], d);
+        if (rc == 0) n++;
+        git_commit *p = NULL;
+        if (rc == 0) rc = first_parent(c, &p, d);
+        git_commit_free(c);
+        c = p;
+    }
+    git_commit_free(c);
+    value *h = rc == 0 ? history_value(ris, n, repo_url) : NULL;
+    for (size_t i = 0; i < n; i++) ri_free(&ris[i]);
+    free(ris);
+    return h;
+}
+
+/* Open the repository whose work tree is dir. 1 opened, 0 none, -1 error. */
+static int repo_open(git_repository **r, const char *dir, diag *d)
+{
+    *r = NULL;
+    char *dotgit = path_join(dir, ".git");
+    bool exists = path_exists(dotgit);
+    free(dotgit);
+    if (!exists) return 0;
+    if (git_repository_open_ext(r, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+        return gerr(d, dir, "cannot open the release repository (damaged?)");
+    return 1;
+}
+
+/* Commit named by rev (NULL: HEAD). 1 found, 0 no releases yet, -1 error. */
+static int resolve_commit(git_repository *repo, const char *rev, git_commit **out, diag *d)
+{
+    *out = NULL;
+    git_object *obj = NULL;
+    if (!rev) {
+        int unborn = git_repository_head_unborn(repo);
+        if (unborn == 1) return 0;
+        if (unborn < 0) return gerr(d, "HEAD", "cannot read HEAD (damaged repository?)");
+    }
+    if (!rev) {
+        /* Not git_revparse_single("HEAD"): it leaks the reference when the
+         * object is missing (libgit2 1.5). */
+        git_reference *h = NULL;
+        int e = git_repository_head(&h, repo);
+        if (e == 0) e = git_reference_peel((git_object **)out, h, GIT_OBJECT_COMMIT);
+        git_reference_free(h);
+        return e < 0 ? gerr(d, "HEAD", "cannot read the last release (damaged repository?)") : 1;
+    }
+    int e = git_revparse_single(&obj, repo, rev);
+    if (rev && (e == GIT_ENOTFOUND || e == GIT_EAMBIGUOUS)) {
+        git_error_clear();
+        diag_error(d, NULL, 0, "no release named '%s'", rev);
+        return -1;
+    }
+    if (e < 0) return gerr(d, rev ? rev : "HEAD", "cannot resolve");
+    e = git_object_peel((git_object **)out, obj, GIT_OBJECT_COMMIT);
+    git_object_free(obj);
+    return e < 0 ? gerr(d, rev ? rev : "HEAD", "not a release commit") : 1;
+}
+
+value *release_history(const char *repo_dir, const char *repo_url, diag *d)
+{
+    git_libgit2_init();
+    git_repository *repo = NULL;
+    git_commit *head = NULL;
+    value *h = NULL;
+    int rc = repo_open(&repo, repo_dir, d);
+    if (rc > 0) rc = resolve_commit(repo, NULL, &head, d);
+    if (rc == 0) h = empty_history();
+    else if (rc > 0) h = history_from(repo, head, NULL, repo_url, d);
+    git_commit_free(head);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return h;
+}
+
+static value *history_asof(git_repository *repo, git_commit *c, const char *repo_url, diag *d)
+{
+    relinfo pend;
+    git_commit *p = NULL;
+    if (ri_of_commit(repo, c, true, &pend, d) < 0) { ri_free(&pend); return NULL; }
+    value *h = NULL;
+    if (first_parent(c, &p, d) == 0) h = history_from(repo, p, &pend, repo_url, d);
+    ri_free(&pend);
+    git_commit_free(p);
+    return h;
+}
+
+value *release_history_asof(const char *repo_dir, const char *repo_url, const char *rev, diag *d)
+{
+    git_libgit2_init();
+    git_repository *repo = NULL;
+    git_commit *c = NULL;
+    value *h = NULL;
+    int rc = repo_open(&repo, repo_dir, d);
+    if (rc > 0) rc = resolve_commit(repo, rev, &c, d);
+    if (rc == 0) h = empty_history();
+    else if (rc > 0) h = history_asof(repo, c, repo_url, d);
+    git_commit_free(c);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return h;
+}
+
+/* ---- lock ------------------------------------------------------------- */
+
+/* O_EXCL lock file holding our pid. A lock whose pid is gone is reported,
+ * never silently taken over: the release it belonged to may have left
+ * partial output in the work tree. */
+static char *lock_take(git_repository *repo, const char *work, diag *d)
+{
+    char *path = path_join(git_repository_path(repo), LOCK_NAME);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST) {
+        char *data = NULL;
+        size_t len = 0;
+        long pid = 0;
+        if (read_file(path, &data, &len) == 0) pid = strtol(data, NULL, 10);
+        free(data);
+        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+            diag_error(d, path, 0, "another release is running (pid %ld); try again when it has finished", pid);
+        else
+            diag_error(d, path, 0,
+                       "stale lock left by pid %ld, which is no longer running (an interrupted release?). "
+                       "If no release is running, remove it: rm %s ; if %s then reports local changes, "
+                       "they are the interrupted release's partial output: "
+                       "git -C %s reset --hard && git -C %s clean -fd restores the last release",
+                       pid, path, work, work, work);
+        free(path);
+        return NULL;
+    }
+    if (fd < 0) {
+        diag_error(d, path, 0, "cannot create lock: %s", strerror(errno));
+        free(path);
+        return NULL;
+    }
+    char pidtxt[32];
+    int n = snprintf(pidtxt, sizeof pidtxt, "%ld\n", (long)getpid());
+    if (write(fd, pidtxt, (size_t)n) != n) {
+        diag_error(d, path, 0, "cannot write lock: %s", strerror(errno));
+        close(fd);
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+static void lock_drop(char *path)
+{
+    if (path) unlink(path);
+    free(path);
+}
+
+/* ---- local edits ------------------------------------------------------ */
+
+/* Compare dir (relative rel) with tree t (NULL: absent) file by file and
+ * collect "modified: path" / "added: path" / "deleted: path". */
+static int dirty_rec(git_repository *repo, const char *dir, const char *rel, const git_tree *t,
+                     strlist *out, diag *d)
+{
+    int rc = 0;
+    DIR *dh = opendir(dir);
+    if (dh) {
+        struct dirent *e;
+        while (rc == 0 && (e = readdir(dh))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            if (!*rel && !strcmp(e->d_name, ".git")) continue;
+            char *full = path_join(dir, e->d_name);
+            char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
+            const git_tree_entry *te = t ? git_tree_entry_byname(t, e->d_name) : NULL;
+            bool tree_e = te && git_tree_entry_type(te) == GIT_OBJECT_TREE;
+            struct stat st;
+            if (lstat(full, &st) < 0) {
+                diag_error(d, full, 0, "cannot stat: %s", strerror(errno));
+                rc = -1;
+            } else if (S_ISDIR(st.st_mode)) {
+                git_tree *sub = NULL;
+                if (tree_e && git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0)
+                    rc = gerr(d, r, "cannot read tree");
+                else if (te && !tree_e)
+                    sl_add(out, xasprintf("modified: %s (a directory now)", r));
+                if (rc == 0) rc = dirty_rec(repo, full, r, sub, out, d);
+                git_tree_free(sub);
+            } else if (!S_ISREG(st.st_mode)) {
+                sl_add(out, xasprintf("%s: %s (not a regular file)", te ? "modified" : "added", r));
+            } else if (!te || tree_e) {
+                sl_add(out, xasprintf("added: %s", r));
+            } else {
+                char *data;
+                size_t len;
+                git_oid id;
+                if (read_file(full, &data, &len) < 0) {
+                    diag_error(d, full, 0, "cannot read: %s", strerror(errno));
+                    rc = -1;
+                } else {
+                    if (git_odb_hash(&id, data, len, GIT_OBJECT_BLOB) < 0) rc = gerr(d, r, "cannot hash");
+                    else if (!git_oid_equal(&id, git_tree_entry_id(te))) sl_add(out, xasprintf("modified: %s", r));
+                    free(data);
+                }
+            }
+            free(full);
+            free(r);
+        }
+        closedir(dh);
+    } else if (errno != ENOENT) {
+        diag_error(d, dir, 0, "cannot read directory: %s", strerror(errno));
+        return -1;
+    }
+    /* Entries of the release that are gone from disk. */
+    size_t n = t ? git_tree_entrycount(t) : 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const git_tree_entry *te = git_tree_entry_byindex(t, i);
+        char *full = path_join(dir, git_tree_entry_name(te));
+        struct stat st;
+        if (lstat(full, &st) < 0 && errno == ENOENT)
+            sl_add(out, *rel ? xasprintf("deleted: %s/%s%s", rel, git_tree_entry_name(te),
+                                         git_tree_entry_type(te) == GIT_OBJECT_TREE ? "/" : "")
+                             : xasprintf("deleted: %s%s", git_tree_entry_name(te),
+                                         git_tree_entry_type(te) == GIT_OBJECT_TREE ? "/" : ""));
+        free(full);
+    }
+    return rc;
+}
+
+static int check_clean(git_repository *repo, const char *work, git_tree *head_tree, const char *tag,
+                       diag *d)
+{
+    strlist dirty = {0};
+    int rc = dirty_rec(repo, work, "", head_tree, &dirty, d);
+    if (rc == 0 && dirty.n) {
+        qsort(dirty.v, dirty.n, sizeof(char *), str_cmp_ptr);
+        buf b = BUF_INIT;
+        for (size_t i = 0; i < dirty.n && i < MAX_LISTED; i++) buf_printf(&b, "\n  %s", dirty.v[i]);
+        if (dirty.n > MAX_LISTED) buf_printf(&b, "\n  ... and %zu more", dirty.n - MAX_LISTED);
+        diag_error(d, work, 0,
+                   "the work tree has local changes not in the last release%s%s; a release rebuilds "
+                   "%s from content/ and would overwrite them. Move the changes into content/ (or "
+                   "templates/), or discard them (git -C %s reset --hard && git -C %s clean -fd), "
+                   "then release again:%s",
+                   *tag ? " " : "", tag, work, work, work, buf_cstr(&b));
+        buf_free(&b);
+        rc = -1;
+    }
+    sl_free(&dirty);
+    return rc;
+}
+
+/* ---- commit message ---------------------------------------------------- */
+
+/* Inner text of the first <tag>...</tag> in html, tags stripped, the basic
+ * entities decoded, whitespace collapsed; NULL when absent. */
+static char *html_element_text(const char *html, size_t len, const char *tag)
+{
+    char open[16], close[16];
+    snprintf(open, sizeof open, "<%s", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    const char *s = memmem(html, len, open, strlen(open));
+    if (!s) return NULL;
+    const char *gt = memchr(s, '>', len - (size_t)(s - html));
+    if (!gt) return NULL;
+    const char *e = memmem(gt, len - (size_t)(gt - html), close, strlen(close));
+    if (!e) return NULL;
+    static const struct { const char *ent, *ch; } ents[] = {
+        {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"}, {"&#x27;", "'"}};
+    buf b = BUF_INIT;
+    bool intag = false, space = false;
+    for (const char *p = gt + 1; p < e; p++) {
+        if (*p == '<') { intag = true; continue; }
+        if (intag) { if (*p == '>') intag = false; continue; }
+        if (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') { space = b.len > 0; continue; }
+        if (space) { buf_putc(&b, ' '); space = false; }
+        size_t k = 0;
+        for (; k < sizeof ents / sizeof *ents; k++)
+            if (!strncmp(p, ents[k].ent, strlen(ents[k].ent))) break;
+        if (k < sizeof ents / sizeof *ents) {
+            buf_puts(&b, ents[k].ch);
+            p += strlen(ents[k].ent) - 1;
+        } else {
+            buf_putc(&b, *p);
+        }
+    }
+    if (!b.len) { buf_free(&b); return NULL; }
+    return buf_detach(&b);
+}
+
+/* A page's title from its blob: <h1>, else <title>, else its URL. */
+static char *blob_title(git_repository *repo, const git_oid *id, const char *url)
+{
+    git_blob *blob = NULL;
+    char *t = NULL;
+    if (git_blob_lookup(&blob, repo, id) == 0) {
+        const char *raw = git_blob_rawcontent(blob);
+        size_t n = (size_t)git_blob_rawsize(blob);
+        t = html_element_text(raw, n, "h1");
+        if (!t) t = html_element_text(raw, n, "title");
+        git_blob_free(blob);
+    } else {
+        git_error_clear();
+    }
+    return t ? t : xstrdup(url);
+}
+
+static int doc_cmp_url(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, ((const build_doc *)elem)->url);
+}
+
+static char *doc_title(git_repository *repo, const build_result *res, const dentry *e, const char *url)
+{
+    const build_doc *doc = res && res->docs ? bsearch(url, res->docs, res->ndocs, sizeof(build_doc), doc_cmp_url) : NULL;
+    if (doc && doc->title && *doc->title) return xstrdup(doc->title);
+    return blob_title(repo, e->st == D_DELETED ? &e->old_id : &e->new_id, url);
+}
+
+#define MAX_MSG_LIST 500
+
+static void msg_section(buf *b, const char *head, const strlist *items, char mark)
+{
+    if (!items->n) return;
+    buf_printf(b, "\n%s (%zu):\n", head, items->n);
+    for (size_t i = 0; i < items->n && i < MAX_MSG_LIST; i++) buf_printf(b, "  %c %s\n", mark, items->v[i]);
+    if (items->n > MAX_MSG_LIST) buf_printf(b, "  ... and %zu more\n", items->n - MAX_MSG_LIST);
+}
+
+typedef struct {
+    const char *head;         /* first line (and body) */
+    const char *tag, *source_commit, *snapshot;
+} msg_info;
+
+static char *make_message(git_repository *repo, const dlist *all, const build_result *res, const msg_info *mi)
+{
+    strlist added = {0}, changed = {0}, removed = {0}, stats = {0};
+    size_t other[3] = {0, 0, 0};
+    for (size_t i = 0; i < all->n; i++) {
+        const dentry *e = &all->v[i];
+        char *url = doc_url_of(e->path);
+        if (url) {
+            char *t = doc_title(repo, res, e, url);
+            char *line = xasprintf("%s (%s)", t, url);
+            free(t);
+            sl_add(e->st == D_ADDED ? &added : e->st == D_MODIFIED ? &changed : &removed, line);
+            free(url);
+        } else if (str_starts(e->path, "stats/")) {
+            sl_add(&stats, xasprintf("%s%s", e->st == D_ADDED ? "+ " : e->st == D_DELETED ? "- " : "", e->path));
+        } else {
+            other[e->st == D_ADDED ? 0 : e->st == D_MODIFIED ? 1 : 2]++;
+        }
+    }
+    buf b = BUF_INIT;
+    buf_puts(&b, mi->head);
+    while (b.len && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == ' ')) b.ptr[--b.len] = 0;
+    buf_putc(&b, '\n');
+    msg_section(&b, "Documents added", &added, '+');
+    msg_section(&b, "Documents changed", &changed, '*');
+    msg_section(&b, "Documents removed", &removed, '-');
+    if (stats.n) {
+        buf_printf(&b, "\nStats pages changed (%zu):\n", stats.n);
+        for (size_t i = 0; i < stats.n && i < MAX_MSG_LIST; i++) buf_printf(&b, "  %s\n", stats.v[i]);
+        if (stats.n > MAX_MSG_LIST) buf_printf(&b, "  ... and %zu more\n", stats.n - MAX_MSG_LIST);
+    }
+    if (other[0] + other[1] + other[2])
+        buf_printf(&b, "\nOther files: %zu added, %zu changed, %zu removed.\n", other[0], other[1], other[2]);
+    buf_printf(&b, "\nRelease-Tag: %s\n", mi->tag);
+    if (mi->source_commit) buf_printf(&b, "Source-Commit: %s\n", mi->source_commit);
+    if (mi->snapshot && *mi->snapshot) buf_printf(&b, "Snapshot-SHA256: %s\n", mi->snapshot);
+    buf_printf(&b, "Generator: gazette %s\n", GAZETTE_VERSION);
+    sl_free(&added);
+    sl_free(&changed);
+    sl_free(&removed);
+    sl_free(&stats);
+    return buf_detach(&b);
+}
+
+/* HEAD of the git repository holding content_dir, or NULL. */
+static char *source_commit(const char *content_dir)
+{
+    git_repository *r = NULL;
+    git_oid id;
+    char *out = NULL;
+    if (git_repository_open_ext(&r, content_dir, 0, NULL) == 0 &&
+        git_reference_name_to_id(&id, r, "HEAD") == 0) {
+        out = xmalloc(41);
+        oid_hex(&id, out);
+    }
+    git_error_clear();
+    git_repository_free(r);
+    return out;
+}
+
+/* ---- building --------------------------------------------------------- */
+
+/* Frees a result when build.c (and its build_result_free) is not linked:
+ * everything in it is heap memory owned by the result. */
+static void result_free(build_result *r)
+{
+    if (build_result_free) { build_result_free(r); return; }
+    for (size_t i = 0; i < r->ndocs; i++) {
+        free(r->docs[i].url);
+        free(r->docs[i].path);
+        free(r->docs[i].title);
+        free(r->docs[i].source);
+        free(r->docs[i].date);
+    }
+    free(r->docs);
+    for (size_t i = 0; i < r->nchanged; i++) free(r->changed[i]);
+    for (size_t i = 0; i < r->nremoved; i++) free(r->removed_paths[i]);
+    free(r->changed);
+    free(r->removed_paths);
+    value_unref(r->site);
+    memset(r, 0, sizeof *r);
+}
+
+static int run_build(const release_opts *o, const char *out_dir, value *history, build_result *res, diag *d)
+{
+    build_opts bo;
+    memset(&bo, 0, sizeof bo);
+    if (build_opts_default) build_opts_default(&bo);
+    bo.content_dir = o->content_dir;
+    bo.templates_dir = o->templates_dir;
+    bo.out_dir = out_dir;
+    bo.history = history;
+    bo.quiet = true;
+    memset(res, 0, sizeof *res);
+    release_build_fn fn = o->build ? o->build : build_site;
+    if (!fn) {
+        diag_error(d, NULL, 0, "this gazette was built without the build pipeline");
+        return -1;
+    }
+    int rc = fn(&bo, res, d);
+    if (rc == 0 && diag_count(d, DIAG_ERROR)) rc = -1;
+    return rc;
+}
+
+/* The paths a build touched (written or removed). */
+static void touched(const build_result *r, char ***paths, size_t *n)
+{
+    *n = r->nchanged + r->nremoved;
+    *paths = xmalloc((*n + 1) * sizeof(char *));
+    for (size_t i = 0; i < r->nchanged; i++) (*paths)[i] = r->changed[i];
+    for (size_t i = 0; i < r->nremoved; i++) (*paths)[r->nchanged + i] = r->removed_paths[i];
+}
+
+static int tree_after_build(git_repository *repo, const git_tree *base, const char *dir,
+                            const build_result *r, git_oid *out, diag *d)
+{
+    if (!base) return tree_of_dir(repo, dir, out, d);
+    char **paths;
+    size_t n;
+    touched(r, &paths, &n);
+    int rc = tree_update(repo, base, dir, paths, n, out, d);
+    free(paths);
+    return rc;
+}
+
+static bool dl_equal(const dlist *a, const dlist *b)
+{
+    if (a->n != b->n) return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->v[i].st != b->v[i].st || strcmp(a->v[i].path, b->v[i].path)) return false;
+    return true;
+}
+
+/* ---- committing -------------------------------------------------------- */
+
+static bool tag_exists(git_repository *repo, const char *name)
+{
+    char *ref = xasprintf("refs/tags/%s", name);
+    git_oid id;
+    bool e = git_reference_name_to_id(&id, repo, ref) == 0;
+    git_error_clear();
+    free(ref);
+    return e;
+}
+
+/* release-DATE, or release-DATE.2, .3 ... when that day has releases. */
+static char *pick_tag(git_repository *repo, const char *date)
+{
+    char *t = xasprintf("release-%s", date);
+    for (int n = 2; tag_exists(repo, t); n++) {
+        free(t);
+        t = xasprintf("release-%s.%d", date, n);
+    }
+    return t;
+}
+
+static int make_tag(git_repository *repo, const char *name, git_commit *c, diag *d)
+{
+    git_oid id;
+    char *msg = xasprintf("%s\n", git_commit_summary(c) ? git_commit_summary(c) : name);
+    int rc = git_tag_create(&id, repo, name, (const git_object *)c, git_commit_committer(c), msg, 0);
+    free(msg);
+    return rc < 0 ? gerr(d, name, "cannot create tag") : 0;
+}
+
+/* An interrupted release may have moved the branch but not tagged it yet;
+ * the tag name is in the commit, so make it now (the same tag object the
+ * release would have made). */
+static int repair_tag(git_repository *repo, git_commit *head, char *tag_out, size_t cap, bool *repaired,
+                      diag *d)
+{
+    char *tag = trailer(git_commit_message(head) ? git_commit_message(head) : "", "Release-Tag");
+    int rc = 0;
+    if (tag && *tag && !tag_exists(repo, tag)) {
+        rc = make_tag(repo, tag, head, d);
+        *repaired = rc == 0;
+    }
+    if (tag) snprintf(tag_out, cap, "%s", tag);
+    free(tag);
+    return rc;
+}
+
+/* Make site/.git/index match the new tree, with stat data filled in so
+ * that `git status` in site/ is clean without rehashing every file. */
+static int refresh_index(git_repository *repo, git_tree *tree, const char *work, diag *d)
+{
+    git_index *idx = NULL;
+    if (git_repository_index(&idx, repo) < 0) return gerr(d, work, "cannot open index");
+    int rc = 0;
+    if (git_index_read_tree(idx, tree) < 0) rc = gerr(d, work, "cannot read tree into index");
+    size_t n = rc == 0 ? git_index_entrycount(idx) : 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        git_index_entry e = *git_index_get_byindex(idx, i);
+        char *path = xstrdup(e.path);
+        char *full = path_join(work, path);
+        struct stat st;
+        if (lstat(full, &st) == 0 && S_ISREG(st.st_mode)) {
+            e.path = path;
+            e.ctime.seconds = (int32_t)st.st_ctim.tv_sec;
+            e.ctime.nanoseconds = (uint32_t)st.st_ctim.tv_nsec;
+            e.mtime.seconds = (int32_t)st.st_mtim.tv_sec;
+            e.mtime.nanoseconds = (uint32_t)st.st_mtim.tv_nsec;
+            e.dev = (uint32_t)st.st_dev;
+            e.ino = (uint32_t)st.st_ino;
+            e.uid = st.st_uid;
+            e.gid = st.st_gid;
+            e.file_size = (uint32_t)st.st_size;
+            if (git_index_add(idx, &e) < 0) rc = gerr(d, full, "cannot update index");
+        }
+        free(full);
+        free(path);
+    }
+    if (rc == 0 && git_index_write(idx) < 0) rc = gerr(d, work, "cannot write index");
+    git_index_free(idx);
+    return rc;
+}
+
+/* Write the commit object, then move the branch (only forward from
+ * parent), then tag: a kill at any point leaves either the old release or
+ * the new one, never a half-made one. */
+static int commit_release(git_repository *repo, const char *refname, git_commit *parent, git_tree *tree,
+                          const char *msg, const char *tag, git_signature *sig, git_oid *out, diag *d)
+{
+    const git_commit *parents[1] = {parent};
+    if (git_commit_create(out, repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0, parents) < 0)
+        return gerr(d, NULL, "cannot write commit");
+    kill_point("commit");
+    git_reference *ref = NULL;
+    char *log = xasprintf("gazette release: %s", tag);
+    int e = parent ? git_reference_create_matching(&ref, repo, refname, out, 1, git_commit_id(parent), log)
+                   : git_reference_create(&ref, repo, refname, out, 0, log);
+    free(log);
+    git_reference_free(ref);
+    if (e < 0)
+        return gerr(d, refname, "cannot move the branch (did another program change it meanwhile?)");
+    kill_point("ref");
+    git_commit *c = NULL;
+    if (git_commit_lookup(&c, repo, out) < 0) return gerr(d, NULL, "cannot read new commit");
+    int rc = make_tag(repo, tag, c, d);
+    git_commit_free(c);
+    kill_point("tag");
+    return rc;
+}
+
+/* HEAD must be (or, in a new repository, become) the release branch.
+ * Returns 0 with *head the last release (NULL: none yet). */
+static int release_head(git_repository *repo, const char *refname, const char *work, git_commit **head, diag *d)
+{
+    *head = NULL;
+    git_reference *h = NULL;
+    int e = git_repository_head(&h, repo);
+    if (e == GIT_EUNBORNBRANCH || e == GIT_ENOTFOUND) {
+        git_error_clear();
+        git_oid id;
+        if (git_reference_name_to_id(&id, repo, refname) == 0) {
+            diag_error(d, work, 0, "HEAD does not point at the release branch %s", refname);
+            return -1;
+        }
+        git_error_clear();
+        return git_repository_set_head(repo, refname) < 0 ? gerr(d, work, "cannot set HEAD") : 0;
+    }
+    if (e < 0) return gerr(d, work, "cannot read HEAD (damaged repository?)");
+    int rc = 0;
+    if (strcmp(git_reference_name(h), refname)) {
+        diag_error(d, work, 0, "%s is checked out, but releases go to %s (site.yaml release.branch)",
+                   git_reference_name(h), refname);
+        rc = -1;
+    } else if (git_reference_peel((git_object **)head, h, GIT_OBJECT_COMMIT) < 0) {
+        rc = gerr(d, work, "cannot read the last release (damaged repository?)");
+    }
+    git_reference_free(h);
+    return rc;
+}
+
+static int open_or_init(git_repository **repo, const char *work, const char *refname, diag *d)
+{
+    int rc = repo_open(repo, work, d);
+    if (rc != 0) return rc < 0 ? -1 : 0;
+    git_repository_init_options io;
+    git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+    io.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
+    io.initial_head = refname + strlen("refs/heads/");
+    if (git_repository_init_ext(repo, work, &io) < 0) return gerr(d, work, "cannot create the release repository");
+    return 0;
+}
+
+void release_opts_default(release_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->content_dir = "content";
+    o->templates_dir = "templates";
+    o->out_dir = "site";
+}
+
+void release_outcome_free(release_outcome *r)
+{
+    free(r->message);
+    r->message = NULL;
+}
+
+static void fill_defaults(release_opts *o)
+{
+    if (!o->content_dir) o->content_dir = "content";
+    if (!o->templates_dir) o->templates_dir = "templates";
+    if (!o->out_dir) o->out_dir = "site";
+}
+
+/* ---- release ---------------------------------------------------------- */
+
+/* First line and body of -m. The first line is set apart by a blank line
+ * so that git's summary of the commit is exactly that line, as the
+ * pending history entry shows it. */
+static void split_message(const char *m, const char *date, char **first, char **body)
+{
+    while (m && (*m == ' ' || *m == '\t' || *m == '\n' || *m == '\r')) m++;
+    if (!m || !*m) {
+        *first = xasprintf("Release %s", date);
+        *body = xstrdup("");
+        return;
+    }
+    const char *nl = strchr(m, '\n');
+    size_t n = nl ? (size_t)(nl - m) : strlen(m);
+    while (n && (m[n - 1] == ' ' || m[n - 1] == '\t' || m[n - 1] == '\r')) n--;
+    *first = xstrndup(m, n);
+    const char *rest = nl ? nl + 1 : "";
+    while (*rest == '\n' || *rest == '\r') rest++;
+    *body = xstrdup(rest);
+}
+
+typedef struct {
+    const release_opts *o;
+    const release_settings *s;
+    git_repository *repo;
+    const char *refname;
+    git_commit *parent;       /* last release, NULL for the first */
+    git_tree *ptree;
+    release_outcome *out;
+    diag *d;
+} rel_ctx;
+
+/* Build with the new release pending in the history until the documents
+ * it touches stop changing (the history shown on a page may itself change
+ * the page), so that the pending entries name exactly what the commit
+ * changes, as release_history_asof() will later compute them. */
+static int build_pending(rel_ctx *c, const git_oid *t1, const char *tag, const char *date,
+                         const char *summary, build_result *res, git_oid *tree_out)
+{
+    diag *d = c->d;
+    dlist S = {0};
+    git_tree *cur = NULL;
+    int rc = 0;
+    if (git_tree_lookup(&cur, c->repo, t1) < 0) return gerr(d, NULL, "cannot read tree");
+    rc = diff_trees(c->repo, c->ptree, cur, true, &S, d);
+    bool settled = false;
+    for (int round = 0; rc == 0 && round < 4 && !settled; round++) {
+        relinfo pend;
+        memset(&pend, 0, sizeof pend);
+        pend.tag = xstrdup(tag);
+        pend.summary = xstrdup(summary);
+        snprintf(pend.date, sizeof pend.date, "%s", date);
+        ri_fill_docs(&pend, &S);
+        value *h = history_from(c->repo, c->parent, &pend, c->s->repo_url, d);
+        ri_free(&pend);
+        if (!h) { rc = -1; break; }
+        result_free(res);
+        double t0 = now_sec();
+        rc = run_build(c->o, c->o->out_dir, h, res, d);
+        c->out->build_seconds += now_sec() - t0;
+        value_unref(h);
+        git_oid tid;
+        if (rc == 0) rc = tree_after_build(c->repo, cur, c->o->out_dir, res, &tid, d);
+        git_tree *next = NULL;
+        if (rc == 0 && git_tree_lookup(&next, c->repo, &tid) < 0) rc = gerr(d, NULL, "cannot read tree");
+        dlist S2 = {0};
+        if (rc == 0) rc = diff_trees(c->repo, c->ptree, next, true, &S2, d);
+        if (rc == 0) {
+            settled = dl_equal(&S, &S2);
+            dl_free(&S);
+            S = S2;
+            memset(&S2, 0, sizeof S2);
+            git_tree_free(cur);
+            cur = next;
+            next = NULL;
+        }
+        dl_free(&S2);
+        git_tree_free(next);
+    }
+    if (rc == 0 && !settled) {
+        diag_error(d, c->o->out_dir, 0, "the documents changed by this release keep changing with their "
+                   "own history entries; do the templates show something that changes every build?");
+        rc = -1;
+    }
+    if (rc == 0) git_oid_cpy(tree_out, git_tree_id(cur));
+    git_tree_free(cur);
+    dl_free(&S);
+    return rc;
+}
+
+static int commit_and_tag(rel_ctx *c, const git_oid *tree_id, const build_result *res, const char *tag,
+                          const char *date, const char *first, const char *body)
+{
+    diag *d = c->d;
+    double t0 = now_sec();
+    git_tree *tree = NULL;
+    dlist all = {0};
+    git_signature *sig = NULL;
+    char *src = source_commit(c->o->content_dir);
+    int rc = 0;
+    if (git_tree_lookup(&tree, c->repo, tree_id) < 0) rc = gerr(d, NULL, "cannot read tree");
+    if (rc == 0) rc = diff_trees(c->repo, c->ptree, tree, false, &all, d);
+    char *head = *body ? xasprintf("%s\n\n%s", first, body) : xstrdup(first);
+    msg_info mi = {head, tag, src, res->snapshot_sha256};
+    if (rc == 0) c->out->message = make_message(c->repo, &all, res, &mi);
+    free(head);
+    if (rc == 0 && git_signature_new(&sig, c->s->author_name, c->s->author_email, date_to_time(date),
+                                     TZ_OFFSET_MIN) < 0)
+        rc = gerr(d, "site.yaml", "bad release.author_name / author_email");
+    git_oid id;
+    if (rc == 0) rc = commit_release(c->repo, c->refname, c->parent, tree, c->out->message, tag, sig, &id, d);
+    if (rc == 0) {
+        oid_hex(&id, c->out->commit);
+        snprintf(c->out->tag, sizeof c->out->tag, "%s", tag);
+        rc = refresh_index(c->repo, tree, c->o->out_dir, d);
+        kill_point("index");
+    }
+    c->out->git_seconds += now_sec() - t0;
+    git_signature_free(sig);
+    dl_free(&all);
+    git_tree_free(tree);
+    free(src);
+    return rc;
+}
+
+/* --tag is checked before anything is built. */
+static int check_tag_option(git_repository *repo, const char *tag, diag *d)
+{
+    int valid = 0;
+    if (!tag) return 0;
+    git_tag_name_is_valid(&valid, tag);
+    if (!valid) {
+        diag_error(d, NULL, 0, "'%s' is not a valid tag name", tag);
+        return -1;
+    }
+    if (tag_exists(repo, tag)) {
+        diag_error(d, NULL, 0, "tag %s exists already; releases never move a tag", tag);
+        return -1;
+    }
+    return 0;
+}
+
+/* A release that fails after building has rewritten files in the work
+ * tree; put back the last release (the work tree was checked to equal it
+ * before building, so nothing of the user's is lost). */
+static void restore_work_tree(git_repository *repo, git_commit *parent, const char *work, diag *d)
+{
+    if (!parent) return;
+    git_checkout_options co;
+    git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+    co.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
+    if (git_checkout_head(repo, &co) < 0)
+        gerr(d, work, "could not restore the work tree to the last release");
+}
+
+static int do_release(rel_ctx *c)
+{
+    const release_opts *o = c->o;
+    diag *d = c->d;
+    build_result r1, r2;
+    memset(&r1, 0, sizeof r1);
+    memset(&r2, 0, sizeof r2);
+    /* 1. The site as the last release made it, from today's content. */
+    value *h = c->parent ? history_asof(c->repo, c->parent, c->s->repo_url, d) : empty_history();
+    if (!h) return -1;
+    double t0 = now_sec();
+    int rc = run_build(o, o->out_dir, h, &r1, d);
+    c->out->build_seconds += now_sec() - t0;
+    value_unref(h);
+    git_oid t1;
+    t0 = now_sec();
+    if (rc == 0) rc = tree_after_build(c->repo, c->ptree, o->out_dir, &r1, &t1, d);
+    c->out->git_seconds += now_sec() - t0;
+    kill_point("built");
+    if (rc == 0 && c->parent && git_oid_equal(&t1, git_tree_id(c->ptree))) {
+        c->out->nothing = true;
+        oid_hex(git_commit_id(c->parent), c->out->commit);
+        rc = repair_tag(c->repo, c->parent, c->out->tag, sizeof c->out->tag, &c->out->tag_repaired, d);
+        result_free(&r1);
+        return rc;
+    }
+    /* 2. Something changed: name the release and build it listed. */
+    const char *date = o->date ? o->date : r1.newest_date;
+    if (rc == 0 && !*date) {
+        diag_error(d, o->content_dir, 0, "no dated document to date the release by; pass --date YYYY-MM-DD");
+        rc = -1;
+    }
+    char *tag = NULL, *first = NULL, *body = NULL;
+    if (rc == 0) tag = o->tag ? xstrdup(o->tag) : pick_tag(c->repo, date);
+    if (rc == 0) split_message(o->message, date, &first, &body);
+    git_oid t2;
+    if (rc == 0) rc = build_pending(c, &t1, tag, date, first, &r2, &t2);
+    kill_point("built2");
+    if (rc == 0 && c->parent && git_oid_equal(&t2, git_tree_id(c->ptree))) {
+        c->out->nothing = true;
+        oid_hex(git_commit_id(c->parent), c->out->commit);
+    } else if (rc == 0) {
+        rc = commit_and_tag(c, &t2, &r2, tag, date, first, body);
+    }
+    free(tag);
+    free(first);
+    free(body);
+    result_free(&r1);
+    result_free(&r2);
+    return rc;
+}
+
+int release_run(const release_opts *oin, release_outcome *out, diag *d)
+{
+    memset(out, 0, sizeof *out);
+    release_opts o = *oin;
+    fill_defaults(&o);
+    if (o.date && !valid_date(o.date)) {
+        diag_error(d, NULL, 0, "--date wants YYYY-MM-DD, not '%s'", o.date);
+        return -1;
+    }
+    release_settings s;
+    if (release_settings_load(o.content_dir, &s, d) < 0) {
+        release_settings_free(&s);
+        return -1;
+    }
+    git_libgit2_init();
+    char *refname = xasprintf("refs/heads/%s", s.branch);
+    int valid = 0;
+    git_reference_name_is_valid(&valid, refname);
+    git_repository *repo = NULL;
+    git_commit *parent = NULL;
+    git_tree *ptree = NULL;
+    char *lock = NULL;
+    int rc = 0;
+    if (!valid) {
+        diag_error(d, "site.yaml", 0, "release.branch '%s' is not a valid branch name", s.branch);
+        rc = -1;
+    }
+    if (rc == 0) rc = open_or_init(&repo, o.out_dir, refname, d);
+    if (rc == 0 && !(lock = lock_take(repo, o.out_dir, d))) rc = -1;
+    if (rc == 0) kill_point("locked");
+    if (rc == 0) rc = release_head(repo, refname, o.out_dir, &parent, d);
+    if (rc == 0 && parent && git_commit_tree(&ptree, parent) < 0)
+        rc = gerr(d, o.out_dir, "cannot read the last release's tree (damaged repository?)");
+    if (rc == 0 && parent) {
+        char *t = trailer(git_commit_message(parent) ? git_commit_message(parent) : "", "Release-Tag");
+        rc = check_clean(repo, o.out_dir, ptree, t ? t : "", d);
+        free(t);
+    }
+    if (rc == 0) rc = check_tag_option(repo, o.tag, d);
+    if (rc == 0) {
+        rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, d};
+        rc = do_release(&c);
+        if (rc < 0 && !*out->commit) restore_work_tree(repo, parent, o.out_dir, d);
+    }
+    lock_drop(lock);
+    git_tree_free(ptree);
+    git_commit_free(parent);
+    git_repository_free(repo);
+    if (rc == 0 && o.push_remote) rc = release_push(o.out_dir, s.branch, o.push_remote, d);
+    free(refname);
+    release_settings_free(&s);
+    git_libgit2_shutdown();
+    return rc;
+}
+
+/* ---- verify ----------------------------------------------------------- */
+
+static int verify_in(const release_opts *o, const release_settings *s, git_repository *repo, git_commit *c,
+                     strlist *diffs, diag *d)
+{
+    value *h = history_asof(repo, c, s->repo_url, d);
+    if (!h) return -1;
+    const char *tmpbase = getenv("TMPDIR");
+    char *tmp = xasprintf("%s/gazette-verify-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
+    int rc = 0;
+    if (!mkdtemp(tmp)) {
+        diag_error(d, tmp, 0, "cannot create temp dir: %s", strerror(errno));
+        rc = -1;
+    }
+    build_result res;
+    memset(&res, 0, sizeof res);
+    if (rc == 0) rc = run_build(o, tmp, h, &res, d);
+    value_unref(h);
+    git_oid tid;
+    git_tree *rebuilt = NULL, *released = NULL;
+    if (rc == 0) rc = tree_of_dir(repo, tmp, &tid, d);
+    if (rc == 0 && git_tree_lookup(&rebuilt, repo, &tid) < 0) rc = gerr(d, NULL, "cannot read tree");
+    if (rc == 0 && git_commit_tree(&released, c) < 0) rc = gerr(d, NULL, "cannot read the release's tree");
+    if (rc == 0 && !git_oid_equal(&tid, git_tree_id(released))) {
+        dlist dl = {0};
+        rc = diff_trees(repo, released, rebuilt, false, &dl, d);
+        for (size_t i = 0; i < dl.n; i++)
+            sl_add(diffs, xasprintf("%s %s", dl.v[i].st == D_ADDED ? "+" : dl.v[i].st == D_DELETED ? "-" : "M",
+                                    dl.v[i].path));
+        dl_free(&dl);
+        if (rc == 0) rc = 1;
+    }
+    git_tree_free(rebuilt);
+    git_tree_free(released);
+    result_free(&res);
+    if (path_exists(tmp)) rm_rf(tmp);
+    free(tmp);
+    return rc;
+}
+
+int release_verify(const release_opts *oin, const char *rev, char ***diffs, diag *d)
+{
+    *diffs = NULL;
+    release_opts o = *oin;
+    fill_defaults(&o);
+    release_settings s;
+    if (release_settings_load(o.content_dir, &s, d) < 0) {
+        release_settings_free(&s);
+        return -1;
+    }
+    git_libgit2_init();
+    git_repository *repo = NULL;
+    git_commit *c = NULL;
+    strlist dl = {0};
+    int rc = repo_open(&repo, o.out_dir, d);
+    if (rc == 0) {
+        diag_error(d, o.out_dir, 0, "no release repository here (run gazette release first)");
+        rc = -1;
+    }
+    if (rc > 0) rc = resolve_commit(repo, rev, &c, d);
+    if (rc == 0) {
+        diag_error(d, o.out_dir, 0, "no release yet");
+        rc = -1;
+    }
+    if (rc > 0) rc = verify_in(&o, &s, repo, c, &dl, d);
+    if (dl.n) *diffs = dl.v;
+    else sl_free(&dl);
+    git_commit_free(c);
+    git_repository_free(repo);
+    release_settings_free(&s);
+    git_libgit2_shutdown();
+    return rc;
+}
+
+/* ---- push ------------------------------------------------------------- */
+
+static int push_status(const char *refname, const char *status, void *data)
+{
+    if (status) diag_error((diag *)data, refname, 0, "push rejected: %s", status);
+    return 0;
+}
+
+/* The remote's push URL from the repository's config. Not through
+ * git_remote_lookup(): libgit2 1.5 leaks PCRE2 match data on every config
+ * regex that does not match, and lookup runs several (url.*.insteadOf
+ * rewriting is therefore not applied). */
+static int open_remote(git_repository *repo, const char *repo_dir, const char *name, git_remote **out, diag *d)
+{
+    git_config *cfg = NULL;
+    git_buf url = GIT_BUF_INIT;
+    int rc = 0;
+    if (git_repository_config_snapshot(&cfg, repo) < 0) return gerr(d, repo_dir, "cannot read config");
+    char *k1 = xasprintf("remote.%s.pushurl", name), *k2 = xasprintf("remote.%s.url", name);
+    if (git_config_get_string_buf(&url, cfg, k1) < 0 && git_config_get_string_buf(&url, cfg, k2) < 0) {
+        git_error_clear();
+        diag_error(d, repo_dir, 0, "no remote '%s' in the release repository; add it with: "
+                   "git -C %s remote add %s URL", name, repo_dir, name);
+        rc = -1;
+    }
+    if (rc == 0) {
+        git_remote_create_options ro;
+        git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+        ro.repository = repo;
+        ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+        if (git_remote_create_with_opts(out, url.ptr, &ro) < 0) rc = gerr(d, url.ptr, "bad remote URL");
+    }
+    free(k1);
+    free(k2);
+    git_buf_dispose(&url);
+    git_config_free(cfg);
+    return rc;
+}
+
+int release_push(const char *repo_dir, const char *branch, const char *remote, diag *d)
+{
+    git_libgit2_init();
+    git_repository *repo = NULL;
+    git_remote *rem = NULL;
+    git_strarray tags = {0};
+    strlist specs = {0};
+    size_t errs = diag_count(d, DIAG_ERROR);
+    int rc = repo_open(&repo, repo_dir, d);
+    if (rc == 0) {
+        diag_error(d, repo_dir, 0, "no release repository to push");
+        rc = -1;
+    }
+    if (rc > 0) rc = 0;
+    if (rc == 0) rc = open_remote(repo, repo_dir, remote, &rem, d);
+    if (rc == 0 && git_tag_list(&tags, repo) < 0) rc = gerr(d, repo_dir, "cannot list tags");
+    if (rc == 0) {
+        /* No '+': the remote only ever fast-forwards, like the branch here. */
+        sl_add(&specs, xasprintf("refs/heads/%s:refs/heads/%s", branch, branch));
+        for (size_t i = 0; i < tags.count; i++)
+            sl_add(&specs, xasprintf("refs/tags/%s:refs/tags/%s", tags.strings[i], tags.strings[i]));
+        git_strarray arr = {specs.v, specs.n};
+        git_push_options po;
+        git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+        po.callbacks.push_update_reference = push_status;
+        po.callbacks.payload = d;
+        if (git_remote_push(rem, &arr, &po) < 0) rc = gerr(d, remote, "push failed");
+        else if (diag_count(d, DIAG_ERROR) > errs) rc = -1;
+    }
+    sl_free(&specs);
+    git_strarray_dispose(&tags);
+    git_remote_free(rem);
+    git_repository_free(repo);
+    git_libgit2_shutdown();
+    return rc;
+}

@@ -1,0 +1,587 @@
+/* Unit tests for release.c, on a fake build step that writes a small site
+ * from an in-memory model (so the git logic is tested on its own). The git
+ * CLI is used only to check results (fsck, status). */
+#include "diag.h"
+#include "output.h"
+#include "release.h"
+#include "test.h"
+#include "util.h"
+#include "value.h"
+
+#include <git2.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- the fake site model ---- */
+
+typedef struct { const char *path, *title, *date, *body; } fdoc;   /* path: "notices/2017/a" */
+static fdoc docs[32];
+static size_t ndocs;
+static const char *stats_text = "stats v1";
+static int builds;            /* number of fake builds run */
+
+static void model_reset(void)
+{
+    ndocs = 0;
+    docs[ndocs++] = (fdoc){"notices/2017/a", "关于《甲》的通知", "2017-09-29", "body a"};
+    docs[ndocs++] = (fdoc){"notices/2016/b", "乙 & 报告", "2016-05-01", "body b"};
+    docs[ndocs++] = (fdoc){"reports/2015/c", "丙", "2015-01-02", "body c"};
+    stats_text = "stats v1";
+}
+
+static void page(buf *b, const char *title, const char *body)
+{
+    buf_clear(b);
+    buf_puts(b, "<html><head><title>");
+    esc_html(b, title, strlen(title));
+    buf_puts(b, " - site</title></head><body><h1>");
+    esc_html(b, title, strlen(title));
+    buf_printf(b, "</h1>%s", body);
+}
+
+static int cmp_doc(const void *a, const void *b)
+{
+    return strcmp(((const build_doc *)a)->url, ((const build_doc *)b)->url);
+}
+
+/* Writes docs (with their history entries), an index, /releases/ (the
+ * whole releases list as JSON) and stats/. */
+static int fake_build(const build_opts *o, build_result *res, diag *d)
+{
+    builds++;
+    outdir *od = out_open(o->out_dir, d);
+    if (!od) return -1;
+    buf b = BUF_INIT, idx = BUF_INIT;
+    res->docs = xcalloc(ndocs + 1, sizeof(build_doc));
+    for (size_t i = 0; i < ndocs; i++) {
+        char *url = xasprintf("/%s/", docs[i].path);
+        buf body = BUF_INIT;
+        buf_puts(&body, docs[i].body);
+        value *h = o->history ? value_get(value_get(o->history, "docs"), url) : NULL;
+        for (size_t k = 0; k < value_len(h); k++)
+            buf_printf(&body, "<li>%s %s %s</li>", value_str_ptr(value_get(value_at(h, k), "action")),
+                       value_str_ptr(value_get(value_at(h, k), "tag")),
+                       value_str_ptr(value_get(value_at(h, k), "url")));
+        page(&b, docs[i].title, buf_cstr(&body));
+        buf_free(&body);
+        char *rel = xasprintf("%s/index.html", docs[i].path);
+        out_write(od, rel, b.ptr, b.len);
+        buf_printf(&idx, "<li>%s</li>", docs[i].title);
+        build_doc *bd = &res->docs[res->ndocs++];
+        bd->url = url;
+        bd->path = rel;
+        bd->title = xstrdup(docs[i].title);
+        bd->source = xasprintf("content/%s.md", docs[i].path);
+        bd->date = xstrdup(docs[i].date);
+        if (strcmp(docs[i].date, res->newest_date) > 0) snprintf(res->newest_date, 11, "%s", docs[i].date);
+    }
+    qsort(res->docs, res->ndocs, sizeof(build_doc), cmp_doc);
+    page(&b, "首页", buf_cstr(&idx));
+    out_write(od, "index.html", b.ptr, b.len);
+    buf_clear(&idx);
+    value_to_json(&idx, o->history ? value_get(o->history, "releases") : NULL);
+    out_write(od, "releases/index.html", idx.ptr, idx.len);
+    out_write(od, "stats/index.html", stats_text, strlen(stats_text));
+    out_write(od, "assets/style.css", "body{}", 6);
+    snprintf(res->snapshot_sha256, sizeof res->snapshot_sha256, "%064d", 7);
+    out_stats st;
+    int rc = out_finish(od, &st);
+    char **p;
+    size_t n;
+    out_changed(od, &p, &n);
+    res->changed = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) res->changed[res->nchanged++] = xstrdup(p[i]);
+    out_removed(od, &p, &n);
+    res->removed_paths = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) res->removed_paths[res->nremoved++] = xstrdup(p[i]);
+    res->site = value_map();
+    out_close(od);
+    buf_free(&b);
+    buf_free(&idx);
+    return rc;
+}
+
+/* ---- helpers ---- */
+
+static char tmp[256];
+
+static char *tpath(const char *rel) { return xasprintf("%s/%s", tmp, rel); }
+
+static void setup(void)
+{
+    snprintf(tmp, sizeof tmp, "%s/gz-release-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(tmp)) abort();
+    char *c = tpath("content");
+    mkdir_p(c);
+    char *y = tpath("content/site.yaml");
+    const char *yaml = "title: t\nrelease:\n  author_name: 测试\n  author_email: t@example.org\n"
+                       "  repo_url: https://git.example.org/site/\n";
+    write_file_atomic(y, yaml, strlen(yaml));
+    free(c);
+    free(y);
+    model_reset();
+}
+
+static void teardown(void) { rm_rf(tmp); }
+
+static void opts(release_opts *o, const char *out)
+{
+    static char content[300], outdir_[300];
+    release_opts_default(o);
+    snprintf(content, sizeof content, "%s/content", tmp);
+    snprintf(outdir_, sizeof outdir_, "%s/%s", tmp, out);
+    o->content_dir = content;
+    o->out_dir = outdir_;
+    o->templates_dir = content;
+    o->build = fake_build;
+}
+
+/* Release with the fake build; returns rc, fills out. */
+static int rel(const char *out, const char *msg, release_outcome *ro, diag *d)
+{
+    release_opts o;
+    opts(&o, out);
+    o.message = msg;
+    return release_run(&o, ro, d);
+}
+
+static int sh(const char *fmt, const char *arg)
+{
+    char *cmd = xasprintf(fmt, arg, arg, arg);
+    int rc = system(cmd);
+    free(cmd);
+    return rc;
+}
+
+static bool diag_has(diag *d, const char *needle)
+{
+    diag_sort(d);
+    for (size_t i = 0; i < diag_total(d); i++)
+        if (strstr(diag_message(d, i), needle)) return true;
+    return false;
+}
+
+/* Tree id of path in commit rev of repo dir ("" when absent). */
+static void tree_id_of(const char *dir, const char *rev, const char *path, char out[41])
+{
+    git_repository *r = NULL;
+    git_object *o = NULL;
+    out[0] = 0;
+    git_libgit2_init();
+    if (git_repository_open(&r, dir) == 0) {
+        char *spec = xasprintf("%s:%s", rev, path);
+        if (git_revparse_single(&o, r, spec) == 0) git_oid_tostr(out, 41, git_object_id(o));
+        free(spec);
+    }
+    git_object_free(o);
+    git_repository_free(r);
+    git_libgit2_shutdown();
+}
+
+/* ---- tests ---- */
+
+TEST(first_release_then_noop)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    CHECK(!ro.nothing && strlen(ro.commit) == 40);
+    CHECK_STR(ro.tag, "release-2017-09-29");
+    CHECK_CONTAINS(ro.message, "Release 2017-09-29\n\nDocuments added (3):\n");
+    CHECK_CONTAINS(ro.message, "  + 关于《甲》的通知 (/notices/2017/a/)\n");
+    CHECK_CONTAINS(ro.message, "Stats pages changed (1):\n  + stats/index.html\n");
+    CHECK_CONTAINS(ro.message, "\nRelease-Tag: release-2017-09-29\n");
+    CHECK_CONTAINS(ro.message, "Snapshot-SHA256: 000");
+    CHECK_CONTAINS(ro.message, "Generator: gazette ");
+    char *first = xstrdup(ro.commit);
+    release_outcome_free(&ro);
+    /* The site lists its own release as pending. */
+    char *rp = tpath("site/releases/index.html"), *data;
+    size_t len;
+    CHECK(read_file(rp, &data, &len) == 0);
+    CHECK_CONTAINS(data, "\"tag\":\"release-2017-09-29\"");
+    CHECK_CONTAINS(data, "\"pending\":true");
+    free(data);
+    free(rp);
+    /* Nothing changed: no commit. */
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    CHECK(ro.nothing);
+    CHECK_STR(ro.commit, first);
+    CHECK(diag_total(d) == 0);
+    release_outcome_free(&ro);
+    /* git agrees: clean status, strict fsck, an annotated tag. */
+    char *site = tpath("site");
+    CHECK(sh("cd %s && s=$(git status --porcelain) && { test -z \"$s\" || { echo \"$s\" | head -5; false; }; }", site) == 0);
+    CHECK(sh("git -C %s fsck --strict --no-dangling >/dev/null 2>&1", site) == 0);
+    CHECK(sh("test \"$(git -C %s cat-file -t release-2017-09-29)\" = tag", site) == 0);
+    CHECK(sh("test \"$(git -C %s log -1 --format=%%ad --date=iso)\" = '2017-09-29 00:00:00 +0800'", site) == 0);
+    free(site);
+    free(first);
+    diag_free(d);
+    teardown();
+}
+
+TEST(change_release_message_tags_and_reuse)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    char *site = tpath("site");
+    char before[41], after[41];
+    tree_id_of(site, "HEAD", "reports", before);
+    /* Change a, remove b, add d (older than a: the date stays 2017-09-29). */
+    docs[0].body = "body a, revised";
+    docs[1] = (fdoc){"notices/2017/d", "丁", "2017-03-03", "body d"};
+    stats_text = "stats v2";
+    CHECK(rel("site", "Quarterly update\nwith a body line", &ro, d) == 0);
+    CHECK_STR(ro.tag, "release-2017-09-29.2");
+    CHECK_CONTAINS(ro.message, "Quarterly update\n\nwith a body line\n");
+    CHECK_CONTAINS(ro.message, "Documents added (1):\n  + 丁 (/notices/2017/d/)\n");
+    CHECK_CONTAINS(ro.message, "Documents changed (1):\n  * 关于《甲》的通知 (/notices/2017/a/)\n");
+    /* The removed title comes from the old page's <h1>, entities decoded. */
+    CHECK_CONTAINS(ro.message, "Documents removed (1):\n  - 乙 & 报告 (/notices/2016/b/)\n");
+    CHECK_CONTAINS(ro.message, "Stats pages changed (1):\n  stats/index.html\n");
+    release_outcome_free(&ro);
+    /* reports/ was not touched: the very same subtree object is reused. */
+    tree_id_of(site, "HEAD", "reports", after);
+    CHECK(*before && !strcmp(before, after));
+    /* A third release the same day: .3; --tag overrides. */
+    docs[0].body = "body a, third";
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    CHECK_STR(ro.tag, "release-2017-09-29.3");
+    release_outcome_free(&ro);
+    release_opts o;
+    opts(&o, "site");
+    o.tag = "v4";
+    o.date = "2018-01-02";
+    docs[0].body = "body a, fourth";
+    CHECK(release_run(&o, &ro, d) == 0);
+    CHECK_STR(ro.tag, "v4");
+    release_outcome_free(&ro);
+    /* An existing tag is never moved. */
+    docs[0].body = "body a, fifth";
+    CHECK(release_run(&o, &ro, d) < 0 && diag_has(d, "exists already"));
+    release_outcome_free(&ro);
+    diag_clear(d);
+    CHECK(sh("cd %s && s=$(git status --porcelain) && { test -z \"$s\" || { echo \"$s\" | head -5; false; }; }", site) == 0);
+    CHECK(sh("git -C %s fsck --strict --no-dangling >/dev/null 2>&1", site) == 0);
+    CHECK(sh("test $(git -C %s rev-list --count HEAD) = 4", site) == 0);
+    free(site);
+    diag_free(d);
+    teardown();
+}
+
+TEST(history_structure)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    char *site = tpath("site");
+    value *h = release_history(site, "https://x", d);   /* no repository yet */
+    CHECK(h && value_len(value_get(h, "releases")) == 0 && value_len(value_get(h, "docs")) == 0);
+    value_unref(h);
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    char first[41];
+    memcpy(first, ro.commit, 41);
+    release_outcome_free(&ro);
+    docs[0].body = "changed";
+    CHECK(rel("site", "Second", &ro, d) == 0);
+    release_outcome_free(&ro);
+    h = release_history(site, "https://git.example.org/site", d);
+    value *rels = value_get(h, "releases");
+    CHECK(value_len(rels) == 2);
+    value *r0 = value_at(rels, 0), *r1 = value_at(rels, 1);
+    CHECK_STR(value_str_ptr(value_get(r0, "tag")), "release-2017-09-29.2");
+    CHECK_STR(value_str_ptr(value_get(r0, "summary")), "Second");
+    CHECK(value_int_of(value_get(r0, "changed")) == 1 && value_int_of(value_get(r0, "added")) == 0);
+    CHECK(value_int_of(value_get(r1, "added")) == 3);
+    CHECK_STR(value_str_ptr(value_get(r1, "commit")), first);
+    CHECK(value_str_len(value_get(r1, "short")) == 7);
+    CHECK_STR(value_str_ptr(value_get(r1, "date")), "2017-09-29");
+    char *url = xasprintf("https://git.example.org/site/commit/%s", first);
+    CHECK_STR(value_str_ptr(value_get(r1, "url")), url);
+    free(url);
+    value *da = value_get(value_get(h, "docs"), "/notices/2017/a/");
+    CHECK(value_len(da) == 2);
+    CHECK_STR(value_str_ptr(value_get(value_at(da, 0), "action")), "added");
+    CHECK_STR(value_str_ptr(value_get(value_at(da, 1), "action")), "changed");
+    CHECK_STR(value_str_ptr(value_get(value_at(da, 1), "url")), "/releases/#release-2017-09-29.2");
+    CHECK(value_len(value_get(value_get(h, "docs"), "/notices/2016/b/")) == 1);
+    value_unref(h);
+    /* As-of view: the latest release pending, as it was built. */
+    h = release_history_asof(site, "", NULL, d);
+    r0 = value_at(value_get(h, "releases"), 0);
+    CHECK(value_bool_of(value_get(r0, "pending")) && !*value_str_ptr(value_get(r0, "commit")));
+    CHECK(value_len(value_get(h, "releases")) == 2);
+    value_unref(h);
+    CHECK(diag_total(d) == 0);
+    free(site);
+    diag_free(d);
+    teardown();
+}
+
+TEST(verify_ok_and_tampered)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    docs[0].body = "v2";
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    release_opts o;
+    opts(&o, "site");
+    char **diffs = NULL;
+    CHECK(release_verify(&o, NULL, &diffs, d) == 0 && !diffs);
+    CHECK(release_verify(&o, "release-2017-09-29.2", &diffs, d) == 0);
+    /* The first release had the old body. */
+    CHECK(release_verify(&o, "release-2017-09-29", &diffs, d) == 1);
+    CHECK(diffs && diffs[0]);
+    bool found = false;
+    for (char **p = diffs; p && *p; p++) found |= !strcmp(*p, "M notices/2017/a/index.html");
+    CHECK(found);
+    release_free_list(diffs);
+    /* Content changed since: verify names the page. */
+    docs[2].title = "丙（修订）";
+    CHECK(release_verify(&o, NULL, &diffs, d) == 1);
+    CHECK(diffs && !strcmp(diffs[0], "M index.html"));
+    release_free_list(diffs);
+    CHECK(release_verify(&o, "nope", &diffs, d) < 0 && diag_has(d, "no release named 'nope'"));
+    diag_free(d);
+    teardown();
+}
+
+TEST(deterministic_across_directories)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome a, b;
+    CHECK(rel("one", NULL, &a, d) == 0);
+    CHECK(rel("two", NULL, &b, d) == 0);
+    CHECK(!strcmp(a.commit, b.commit));
+    release_outcome_free(&a);
+    release_outcome_free(&b);
+    docs[1].title = "乙（修订）";
+    CHECK(rel("one", NULL, &a, d) == 0);
+    CHECK(rel("two", NULL, &b, d) == 0);
+    CHECK(!strcmp(a.commit, b.commit) && !strcmp(a.tag, b.tag));
+    release_outcome_free(&a);
+    release_outcome_free(&b);
+    char x[41], y[41];
+    char *one = tpath("one"), *two = tpath("two");
+    tree_id_of(one, "release-2017-09-29.2", "", x);
+    tree_id_of(two, "release-2017-09-29.2", "", y);
+    CHECK(*x && !strcmp(x, y));
+    free(one);
+    free(two);
+    diag_free(d);
+    teardown();
+}
+
+TEST(dirty_work_tree_refused)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    char *f = tpath("site/notices/2017/a/index.html"), *extra = tpath("site/hand.html");
+    write_file_atomic(f, "edited", 6);
+    write_file_atomic(extra, "x", 1);
+    int builds0 = builds;
+    docs[0].body = "new";
+    CHECK(rel("site", NULL, &ro, d) < 0);
+    CHECK(builds == builds0);   /* refused before building */
+    CHECK(diag_has(d, "modified: notices/2017/a/index.html"));
+    CHECK(diag_has(d, "added: hand.html"));
+    release_outcome_free(&ro);
+    diag_clear(d);
+    unlink(extra);
+    char *site = tpath("site");
+    CHECK(sh("git -C %s checkout -q -- .", site) == 0);
+    char *g = tpath("site/stats/index.html");
+    unlink(g);
+    CHECK(rel("site", NULL, &ro, d) < 0 && diag_has(d, "deleted: stats/index.html"));
+    release_outcome_free(&ro);
+    diag_clear(d);
+    CHECK(sh("git -C %s checkout -q -- .", site) == 0);
+    CHECK(rel("site", NULL, &ro, d) == 0 && !ro.nothing);
+    release_outcome_free(&ro);
+    free(site);
+    free(f);
+    free(g);
+    free(extra);
+    diag_free(d);
+    teardown();
+}
+
+TEST(lock_refused)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    char *lock = tpath("site/.git/gazette-release.lock");
+    char *pid = xasprintf("%ld\n", (long)getppid());   /* a live process */
+    write_file_atomic(lock, pid, strlen(pid));
+    docs[0].body = "x";
+    CHECK(rel("site", NULL, &ro, d) < 0 && diag_has(d, "another release is running"));
+    release_outcome_free(&ro);
+    diag_clear(d);
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);                              /* now surely dead */
+    free(pid);
+    pid = xasprintf("%ld\n", (long)child);
+    write_file_atomic(lock, pid, strlen(pid));
+    CHECK(rel("site", NULL, &ro, d) < 0 && diag_has(d, "stale lock") && diag_has(d, "rm "));
+    release_outcome_free(&ro);
+    diag_clear(d);
+    CHECK(path_exists(lock));   /* not stolen */
+    unlink(lock);
+    CHECK(rel("site", NULL, &ro, d) == 0 && !ro.nothing);
+    CHECK(!path_exists(lock));
+    release_outcome_free(&ro);
+    free(lock);
+    free(pid);
+    diag_free(d);
+    teardown();
+}
+
+/* Kill the release at each named step: the repository stays valid and HEAD
+ * is the old or the new release; once cleaned up, the release completes
+ * with the same commit an uninterrupted one makes. */
+TEST(kill_at_every_step)
+{
+    static const char *steps[] = {"locked", "built", "built2", "commit", "ref", "tag", "index"};
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    CHECK(rel("ref", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    docs[0].body = "after";
+    CHECK(rel("ref", NULL, &ro, d) == 0);
+    char want[41];
+    memcpy(want, ro.commit, 41);
+    release_outcome_free(&ro);
+    docs[0].body = "body a";
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        char *site = tpath("site");
+        rm_rf(site);
+        CHECK(rel("site", NULL, &ro, d) == 0);
+        char old[41];
+        memcpy(old, ro.commit, 41);
+        release_outcome_free(&ro);
+        docs[0].body = "after";
+        fflush(stdout);
+        pid_t p = fork();
+        if (p == 0) {
+            setenv("GAZETTE_RELEASE_TEST_KILL_AT", steps[i], 1);
+            diag *cd = diag_new();
+            release_outcome cro;
+            rel("site", NULL, &cro, cd);
+            _exit(3);
+        }
+        int st = 0;
+        waitpid(p, &st, 0);
+        if (!(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)) { printf("  step %s: not killed\n", steps[i]); CHECK(0); }
+        CHECK(sh("git -C %s fsck --strict --no-dangling >/dev/null 2>&1", site) == 0);
+        char *q = xasprintf("h=$(git -C %s rev-parse HEAD); test $h = %s -o $h = %s", site, old, want);
+        CHECK(system(q) == 0);
+        free(q);
+        /* The stale lock is reported, then the documented clean-up. */
+        CHECK(rel("site", NULL, &ro, d) < 0 && diag_has(d, "stale lock"));
+        release_outcome_free(&ro);
+        diag_clear(d);
+        CHECK(sh("rm -f %s/.git/gazette-release.lock && git -C %s reset -q --hard && git -C %s clean -qfd", site) == 0);
+        CHECK(rel("site", NULL, &ro, d) == 0);
+        CHECK_STR(ro.commit, want);
+        release_outcome_free(&ro);
+        CHECK(sh("test \"$(git -C %s tag -l 'release-2017-09-29.2')\" = release-2017-09-29.2", site) == 0);
+        CHECK(sh("cd %s && s=$(git status --porcelain) && { test -z \"$s\" || { echo \"$s\" | head -5; false; }; }", site) == 0);
+        docs[0].body = "body a";
+        free(site);
+    }
+    diag_free(d);
+    teardown();
+}
+
+TEST(damaged_repository)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    char *site = tpath("site");
+    /* Point the branch at an object that does not exist. */
+    CHECK(sh("echo 0123456789012345678901234567890123456789 > %s/.git/refs/heads/main", site) == 0);
+    docs[0].body = "x";
+    CHECK(rel("site", NULL, &ro, d) < 0);
+    CHECK(diag_has(d, "damaged") || diag_has(d, "cannot"));
+    release_outcome_free(&ro);
+    diag_clear(d);
+    value *h = release_history(site, "", d);
+    CHECK(!h && diag_total(d) > 0);
+    free(site);
+    diag_free(d);
+    teardown();
+}
+
+TEST(push_to_bare)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    char *bare = tpath("bare.git"), *site = tpath("site");
+    CHECK(sh("git init -q --bare %s", bare) == 0);
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    char *cmd = xasprintf("git -C %s remote add origin %s", site, bare);
+    CHECK(system(cmd) == 0);
+    free(cmd);
+    release_opts o;
+    opts(&o, "site");
+    o.push_remote = "origin";
+    docs[0].body = "pushed";
+    CHECK(release_run(&o, &ro, d) == 0);
+    char *q = xasprintf("test $(git -C %s rev-parse main) = %s && git -C %s rev-parse -q --verify release-2017-09-29 >/dev/null "
+                        "&& git -C %s rev-parse -q --verify release-2017-09-29.2 >/dev/null",
+                        bare, ro.commit, bare, bare);
+    CHECK(system(q) == 0);
+    free(q);
+    release_outcome_free(&ro);
+    o.push_remote = "nosuch";
+    CHECK(release_run(&o, &ro, d) < 0 && diag_has(d, "remote add nosuch"));
+    release_outcome_free(&ro);
+    free(bare);
+    free(site);
+    diag_free(d);
+    teardown();
+}
+
+/* TEST_ONLY=name runs one test (for debugging). */
+#define RUN1(t) do { const char *o_ = getenv("TEST_ONLY"); if (!o_ || !strcmp(o_, #t)) RUN(t); } while (0)
+
+int main(void)
+{
+    RUN1(first_release_then_noop);
+    RUN1(change_release_message_tags_and_reuse);
+    RUN1(history_structure);
+    RUN1(verify_ok_and_tampered);
+    RUN1(deterministic_across_directories);
+    RUN1(dirty_work_tree_refused);
+    RUN1(lock_refused);
+    RUN1(kill_at_every_step);
+    RUN1(damaged_repository);
+    RUN1(push_to_bare);
+    return test_summary();
+}
