@@ -81,7 +81,7 @@ static int ignored(const char *name)
 
 /* Drain pending events. Returns 1 when one of them matters. New
  * directories are not watched here: the caller re-creates all watches
- * after each rebuild, which also covers renamed and replaced trees. */
+ * before each rebuild, which also covers renamed and replaced trees. */
 static int drain(int ifd)
 {
     char evbuf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -186,8 +186,10 @@ static int loop(serve_state *s, int sfd)
             if (r <= 0 || (q[0].revents & POLLIN)) break;
             drain(s->ifd);
         }
-        rebuild(s, 0);
+        /* watch anew before building: new directories get watches, and
+         * a save during the build triggers the next one */
         if (rewatch(s) < 0) return 1;
+        rebuild(s, 0);
     }
 }
 

@@ -64,6 +64,7 @@ log="$T/serve.log"
 port=""
 for _ in 1 2 3 4 5; do
   p=$((20000 + RANDOM % 40000))
+  : >"$log"
   "$GAZETTE" serve --port "$p" --content "$ROOT/content" --templates "$ROOT/templates" \
     --out "$T/site" >"$log" 2>&1 &
   pid=$!
