@@ -611,6 +611,15 @@ static size_t h1_marker(const char *s)
     return 0;
 }
 
+/* "一是": bytes of the marker or 0. */
+static size_t h1_marker_shi(const char *s)
+{
+    uint32_t c;
+    size_t k = utf8_decode(s, strlen(s), &c);
+    if (!k || cn_digit(c) <= 0 || !str_starts(s + k, "是")) return 0;
+    return k + 3;
+}
+
 /* "（一）" or "(一)": bytes of the marker or 0. */
 static size_t h2_marker(const char *s)
 {
@@ -991,6 +1000,7 @@ static void join_wraps(pctx *c)
 typedef struct {
     buf out;
     int last_level;          /* of the last heading emitted, 0 = none */
+    int shift;               /* 1 after an annex title: its 一、 go one level down */
     bool closing_started;
 } emitter;
 
@@ -1113,13 +1123,18 @@ static void emit_line(emitter *e, tlines *ls, size_t *pi)
     if ((m = h1_marker(t))) {
         const char *dotp = strstr(t, "。");
         if (dotp && dotp[3]) emit_runin(e, t);
-        else emit_heading(e, 2, t);
+        else emit_heading(e, 2 + e->shift, t);
         return;
     }
     if ((m = h2_marker(t))) {
         const char *dotp = strstr(t, "。");
-        if (cp_count(t) <= 40 && !(dotp && dotp[3])) emit_heading(e, 3, t);
+        if (cp_count(t) <= 40 && !(dotp && dotp[3])) emit_heading(e, 3 + e->shift, t);
         else emit_runin(e, t);
+        return;
+    }
+    if (h1_marker_shi(t) && strstr(t, "。")) {
+        /* "一是深入摸底，精确测算。按照…": the lead in bold. */
+        emit_runin(e, t);
         return;
     }
     if ((m = item_marker(t, &dot, &num))) {
@@ -1148,11 +1163,22 @@ static void emit_line(emitter *e, tlines *ls, size_t *pi)
     if (str_starts(t, "附件") && cp_count(t) <= 6 && !strstr(t, "：")) {
         /* An annex header ("附件 2") before the annex itself. */
         emit_heading(e, 2, t);
+        e->shift = 1;
         return;
     }
     if (cp_count(t) <= 80 && import_category(t) && !has_sentence_punct(t) && !strstr(t, "，")) {
         /* A document title inside the body (an annex's own title). */
         emit_heading(e, 2, t);
+        e->shift = 1;
+        return;
+    }
+    size_t nx = next_nb(ls, *pi);
+    if (nx < ls->n && ls->v[nx].role == R_TABLE && is_short_plain(t, 40)) {
+        /* A table's caption. */
+        block_start(e);
+        buf_puts(&e->out, "**");
+        md_text(&e->out, t, strlen(t), false);
+        buf_puts(&e->out, "**");
         return;
     }
     emit_para(e, t);
@@ -1170,7 +1196,7 @@ static void convert_plain(pctx *c)
     if (!c->doc->issuer && c->masthead_issuer) c->doc->issuer = xstrdup(c->masthead_issuer);
     if (!c->doc->issuer && c->title_issuer) c->doc->issuer = xstrdup(c->title_issuer);
 
-    emitter e = {BUF_INIT, 0, false};
+    emitter e = {BUF_INIT, 0, 0, false};
     for (size_t i = 0; i < c->ls.n; i++) {
         if (c->ls.v[i].blank && c->ls.v[i].role != R_TABLE) continue;
         emit_line(&e, &c->ls, &i);
