@@ -250,11 +250,15 @@ static int load_dump(loader *L, const char *text, size_t len)
     sqlite3_db_config(L->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
     sqlite3_limit(L->db, SQLITE_LIMIT_ATTACHED, 0);
     sqlite3_set_authorizer(L->db, dump_auth, L);
-    const char *p = text;
+    const char *p = text, *counted = text;
+    int line = 1;
     for (;;) {
         p = skip_space(p);
         if (!*p) break;
-        int line = line_of_offset(text, (size_t)(p - text));
+        /* count lines incrementally: line_of_offset per statement would
+         * make a large dump quadratic */
+        for (; counted < p; counted++)
+            if (*counted == '\n') line++;
         if (strncasecmp(p, "VACUUM", 6) == 0) {
             diag_error(L->d, L->s->path, line, "VACUUM is not allowed in a snapshot dump");
             L->nerr++;
@@ -266,7 +270,8 @@ static int load_dump(loader *L, const char *text, size_t len)
         if (sqlite3_prepare_v2(L->db, p, -1, &st, &tail) != SQLITE_OK) {
             /* Point at the error itself when SQLite knows where it is. */
             int off = sqlite3_error_offset(L->db);
-            if (off >= 0) line = line_of_offset(text, (size_t)(p - text) + (size_t)off);
+            for (const char *e = p; off > 0 && *e && e < p + off; e++)
+                if (*e == '\n') line++;
             diag_error(L->d, L->s->path, line, "SQL error: %s", sqlite3_errmsg(L->db));
             L->nerr++;
             return -1;
@@ -275,7 +280,11 @@ static int load_dump(loader *L, const char *text, size_t len)
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
         if (rc != SQLITE_DONE) {
-            diag_error(L->d, L->s->path, line, "SQL error: %s", sqlite3_errmsg(L->db));
+            /* a constraint failure: name the table; the line names the row */
+            if (L->insert_table)
+                diag_error(L->d, L->s->path, line, "table %s: %s", L->insert_table, sqlite3_errmsg(L->db));
+            else
+                diag_error(L->d, L->s->path, line, "SQL error: %s", sqlite3_errmsg(L->db));
             L->nerr++;
             sqlite3_finalize(st);
             return -1;
@@ -1064,6 +1073,7 @@ static value *refund_groups(const stats *s, const value *urls, bool with_charts)
     char **periods = tally_periods(s, &np);
     size_t *idx = xmalloc((s->tal.n + 1) * sizeof *idx);
     for (size_t p = np; p-- > 0;) {                 /* newest period first */
+        bool first = true;
         for (size_t ti = 0; ti < s->dist.n; ti++) {
             /* top-level bodies in tree order */
             size_t top = SIZE_MAX;
@@ -1081,6 +1091,10 @@ static value *refund_groups(const stats *s, const value *urls, bool with_charts)
             set_s(g, "period", periods[p]);
             value_set(g, "scope", district_ref_val(s, top));
             value_set(g, "anchor", value_strf("p%s-%s", periods[p], s->dist.a[top].id));
+            /* only the first table of a period carries the #pPERIOD anchor
+             * (ids must be unique) */
+            value_set(g, "first_of_period", value_bool(first));
+            first = false;
             value *rows = value_list();
             chart_bar *bars = xcalloc(n, sizeof *bars);
             char **texts = xcalloc(n, sizeof *texts);
