@@ -34,7 +34,7 @@ async function settled(page) {
     null, { timeout: 10000 });
 }
 
-async function results(page) {
+async function rawResults(page) {
   return page.$$eval('#gz-results > li', (lis) => lis.map((li) => {
     const a = li.querySelector('h3 a');
     return { title: a ? a.textContent : '', href: a ? a.getAttribute('href') : '',
@@ -53,8 +53,14 @@ async function typeSearch(page, q) {
   return results(page);
 }
 
+async function results(page) {
+  lastStatus = await page.textContent('#gz-status');
+  return rawResults(page);
+}
+
+let lastStatus = '';
 function first(rs, want, label) {
-  if (!rs.length) return label + ': no results';
+  if (!rs.length) return label + ': no results (' + lastStatus + ')';
   if (!rs[0].href.includes(want))
     return label + ': first result is ' + rs[0].href + ' (' + rs[0].title + '), want ' + want;
   return '';
@@ -111,7 +117,7 @@ async function main() {
       const rs = await results(page);
       const q = await page.inputValue('#gz-q'), kind = await page.inputValue('#gz-kind');
       if (q !== '返还' || kind !== 'report') return 'form not filled from URL: ' + q + ' / ' + kind;
-      if (!rs.length) return 'no results';
+      if (!rs.length) return 'no results (' + lastStatus + ')';
       const bad = rs.filter((r) => !r.href.includes('/reports/'));
       return bad.length ? 'kind=report shows ' + bad[0].href : '';
     });
@@ -120,7 +126,7 @@ async function main() {
         { waitUntil: 'load', timeout: 15000 });
       await settled(page);
       const rs = await results(page);
-      if (!rs.length) return 'no results';
+      if (!rs.length) return 'no results (' + lastStatus + ')';
       const bad = rs.filter((r) => !r.meta.includes('2017-'));
       return bad.length ? 'year=2017 shows ' + bad[0].href + ' ' + bad[0].meta : '';
     });

@@ -59,13 +59,15 @@ if [ ! -d "$dir/node_modules/playwright-core" ]; then
 fi
 echo "PASS browser:setup"
 
-# serve (and so build) the repository's content on a random high port
+# serve (and so build) a copy of the repository's content on a random high
+# port: a copy, so that edits in the checkout cannot rebuild the site mid-test
+cp -r "$ROOT/content" "$T/content"
 log="$T/serve.log"
 port=""
 for _ in 1 2 3 4 5; do
   p=$((20000 + RANDOM % 40000))
   : >"$log"
-  "$GAZETTE" serve --port "$p" --content "$ROOT/content" --templates "$ROOT/templates" \
+  "$GAZETTE" serve --port "$p" --content "$T/content" --templates "$ROOT/templates" \
     --out "$T/site" >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 200); do
