@@ -1,0 +1,498 @@
+/* Unit tests for the Mustache engine (mustache.c). The spec itself is
+ * covered by tests/spec/mustache_spec.c; these test what the spec does not:
+ * error reporting, strict mode, recursion limits, value trees built in C,
+ * layouts, the loader and concurrent rendering. */
+#include "diag.h"
+#include "mustache.h"
+#include "test.h"
+#include "util.h"
+#include "value.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The first (sorted) diagnostic, or "" if none. */
+static const char *first_msg(diag *d)
+{
+    diag_sort(d);
+    return diag_total(d) ? diag_message(d, 0) : "";
+}
+
+static int add(mustache_set *s, const char *name, const char *src, const char *path, diag *d)
+{
+    return mustache_add(s, name, src, strlen(src), path, d);
+}
+
+/* Compile `src` as "t.mustache" in a fresh set; return the first error. */
+static char *compile_error(const char *src)
+{
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    int rc = mustache_add(s, "t", src, strlen(src), "t.mustache", d);
+    char *msg = xstrdup(rc == 0 ? "(compiled)" : first_msg(d));
+    mustache_set_free(s);
+    diag_free(d);
+    return msg;
+}
+
+/* Render template `name` of s; returns the output (caller frees) or NULL. */
+static char *render(mustache_set *s, const char *name, const value *ctx, diag *d)
+{
+    const mustache_tpl *t = mustache_get(s, name, d);
+    if (!t) return NULL;
+    buf out = BUF_INIT;
+    if (mustache_render(s, t, ctx, &out, d) != 0) {
+        buf_free(&out);
+        return NULL;
+    }
+    return buf_detach(&out);
+}
+
+/* Render a one-off template with partials given as name, source pairs. */
+static char *render_src(const char *src, const value *ctx, const char *const *partials)
+{
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    for (size_t i = 0; partials && partials[i]; i += 2)
+        mustache_add(s, partials[i], partials[i + 1], strlen(partials[i + 1]), NULL, d);
+    mustache_add(s, "main", src, strlen(src), NULL, d);
+    char *out = render(s, "main", ctx, d);
+    if (diag_total(d)) {
+        free(out);
+        out = xstrdup(first_msg(d));
+    }
+    mustache_set_free(s);
+    diag_free(d);
+    return out ? out : xstrdup("(null)");
+}
+
+#define CHECK_ERR(src, want) do { char *m_ = compile_error(src); CHECK_STR(m_, want); free(m_); } while (0)
+#define CHECK_RENDER(src, ctx, parts, want) do { \
+    char *o_ = render_src(src, ctx, parts); CHECK_STR(o_, want); free(o_); } while (0)
+
+TEST(error_unclosed_tag)
+{
+    CHECK_ERR("line one\n  {{name", "t.mustache:2:3: error: unclosed tag: no \"}}\" after \"{{\"");
+    CHECK_ERR("{{{name}}", "t.mustache:1:1: error: unclosed tag: no \"}}\" after \"{{\"");
+    CHECK_ERR("{{=<% %>=}}\n<%x}}", "t.mustache:2:1: error: unclosed tag: no \"%>\" after \"<%\"");
+    /* Columns count characters, not bytes. */
+    CHECK_ERR("通知：{{#a}}", "t.mustache:1:4: error: unclosed section {{#a}}");
+}
+
+TEST(error_sections)
+{
+    CHECK_ERR("a\n{{#list}}\n{{name}}\n", "t.mustache:2:1: error: unclosed section {{#list}}");
+    CHECK_ERR("{{#a}}{{^b}}x{{/a}}{{/b}}",
+              "t.mustache:1:14: error: closing tag {{/a}} does not match {{^b}} opened at 1:7");
+    CHECK_ERR("x\n  {{/a}}", "t.mustache:2:3: error: closing tag {{/a}} without an open section");
+    CHECK_ERR("{{<layout}}{{$main}}x{{/layout}}",
+              "t.mustache:1:22: error: closing tag {{/layout}} does not match {{$main}} opened at 1:12");
+    CHECK_ERR("{{<layout}}", "t.mustache:1:1: error: unclosed section {{<layout}}");
+    buf deep = BUF_INIT;
+    for (int i = 0; i < MUSTACHE_MAX_NESTING + 1; i++) buf_puts(&deep, "{{#a}}");
+    char *m = compile_error(deep.ptr);
+    CHECK_STR(m, "t.mustache:1:601: error: sections nested more than 100 deep");
+    free(m);
+    buf_free(&deep);
+}
+
+TEST(error_delimiters_and_names)
+{
+    CHECK_ERR("{{=<%=}}", "t.mustache:1:1: error: bad delimiter change \"{{=<%=}}\": want two "
+              "delimiters without '=' separated by a space, like {{=<% %>=}}");
+    CHECK_ERR("ok\n{{= a b c =}}", "t.mustache:2:1: error: bad delimiter change \"{{= a b c =}}\": "
+              "want two delimiters without '=' separated by a space, like {{=<% %>=}}");
+    CHECK_ERR("{{}}", "t.mustache:1:1: error: empty tag name");
+    CHECK_ERR("{{a..b}}", "t.mustache:1:1: error: invalid tag name \"a..b\"");
+    CHECK_ERR("{{#a b}}{{/a b}}", "t.mustache:1:1: error: invalid tag name \"a b\"");
+    /* Several errors are all reported. */
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    CHECK(add(s, "t", "{{}} {{a.}}", "t.mustache", d) < 0);
+    CHECK(diag_count(d, DIAG_ERROR) == 2);
+    CHECK(mustache_get(s, "t", d) == NULL);   /* not registered */
+    mustache_set_free(s);
+    diag_free(d);
+}
+
+TEST(error_duplicate_template)
+{
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    CHECK(add(s, "a", "x", "a.mustache", d) == 0);
+    CHECK(add(s, "a", "y", "a2.mustache", d) < 0);
+    CHECK_STR(first_msg(d), "a2.mustache: error: template \"a\" is already defined");
+    mustache_set_free(s);
+    diag_free(d);
+}
+
+/* A loader over a fixed table: {name, source, ...}. */
+static const char *const *loader_table;
+static int loads;
+
+static int table_loader(void *ud, const char *name, char **src, size_t *len, char **path)
+{
+    (void)ud;
+    for (size_t i = 0; loader_table[i]; i += 2)
+        if (strcmp(loader_table[i], name) == 0) {
+            *src = xstrdup(loader_table[i + 1]);
+            *len = strlen(*src);
+            *path = xasprintf("templates/%s.mustache", name);
+            __atomic_add_fetch(&loads, 1, __ATOMIC_RELAXED);
+            return 0;
+        }
+    return 1;
+}
+
+TEST(strict_unknown_partial)
+{
+    static const char *const table[] = {
+        "page", "<h1>{{title}}</h1>\n{{>header}}\n{{>missing}}\n", "header", "[head]", NULL};
+    loader_table = table;
+    diag *d = diag_new();
+    /* Spec mode: a missing partial renders as nothing. */
+    mustache_set *s = mustache_set_new(table_loader, NULL);
+    value *ctx = value_map();
+    value_set_str(ctx, "title", "标题");
+    char *out = render(s, "page", ctx, d);
+    CHECK_STR(out, "<h1>标题</h1>\n[head]");
+    CHECK(diag_total(d) == 0);
+    free(out);
+    mustache_set_free(s);
+    /* Strict: an error at the tag, when the template is first fetched. */
+    s = mustache_set_new(table_loader, NULL);
+    mustache_set_strict(s, true);
+    CHECK(mustache_get(s, "page", d) == NULL);
+    CHECK_STR(first_msg(d), "templates/page.mustache:3:1: error: unknown partial \"missing\"");
+    diag_clear(d);
+    CHECK(mustache_get(s, "nope", d) == NULL);
+    CHECK_STR(first_msg(d), "error: unknown template \"nope\"");
+    diag_clear(d);
+    /* Once the partial exists the template links. */
+    CHECK(add(s, "missing", "!", NULL, d) == 0);
+    out = render(s, "page", ctx, d);
+    CHECK_STR(out, "<h1>标题</h1>\n[head]!");
+    free(out);
+    mustache_set_free(s);
+    /* Strict parents too, and dynamic names naming a missing template. */
+    s = mustache_set_new(table_loader, NULL);
+    mustache_set_strict(s, true);
+    const char *child = "x\n{{<nolayout}}{{/nolayout}}";
+    add(s, "child", child, "child.mustache", d);
+    CHECK(mustache_get(s, "child", d) == NULL);
+    CHECK_STR(first_msg(d), "child.mustache:2:1: error: unknown parent template \"nolayout\"");
+    diag_clear(d);
+    add(s, "dyn", "a {{>*which}}", "dyn.mustache", d);
+    value_set_str(ctx, "which", "ghost");
+    CHECK(render(s, "dyn", ctx, d) == NULL);
+    CHECK_STR(first_msg(d), "dyn.mustache:1:3: error: unknown partial \"ghost\"");
+    diag_clear(d);
+    value_set_str(ctx, "which", "header");
+    out = render(s, "dyn", ctx, d);
+    CHECK_STR(out, "a [head]");
+    free(out);
+    mustache_set_free(s);
+    value_unref(ctx);
+    diag_free(d);
+}
+
+TEST(partial_with_errors_reports_its_file)
+{
+    static const char *const table[] = {"page", "{{>bad}}", "bad", "ok\n{{#x}}", NULL};
+    loader_table = table;
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(table_loader, NULL);
+    CHECK(mustache_get(s, "page", d) == NULL);
+    CHECK_STR(first_msg(d), "templates/bad.mustache:2:1: error: unclosed section {{#x}}");
+    mustache_set_free(s);
+    diag_free(d);
+}
+
+TEST(recursion_limit)
+{
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    add(s, "loop", "x{{>loop}}", "loop.mustache", d);
+    value *ctx = value_map();
+    CHECK(render(s, "loop", ctx, d) == NULL);
+    CHECK_STR(first_msg(d),
+              "loop.mustache:1:2: error: partial \"loop\" nested more than 200 deep (runaway recursion?)");
+    diag_clear(d);
+    /* Mutual recursion through a parent and a dynamic name. */
+    add(s, "a", "{{<b}}{{/b}}", "a.mustache", d);
+    add(s, "b", "{{>*next}}", "b.mustache", d);
+    value_set_str(ctx, "next", "a");
+    CHECK(render(s, "a", ctx, d) == NULL);
+    CHECK(diag_count(d, DIAG_ERROR) == 1);
+    diag_clear(d);
+    /* Legitimate recursion bounded by the data is fine. */
+    add(s, "tree", "{{name}}({{#kids}}{{>tree}}{{/kids}})", NULL, d);
+    value *root = value_map(), *cur = root;
+    for (int i = 0; i < 150; i++) {
+        value_set(cur, "name", value_int(i));
+        value *kids = value_list();
+        value_set(cur, "kids", kids);
+        if (i == 149) break;
+        value *kid = value_map();
+        value_push(kids, kid);
+        cur = kid;
+    }
+    char *out = render(s, "tree", root, d);
+    CHECK(out && str_starts(out, "0(1(2(") && strstr(out, "148(149())))") && str_ends(out, ")))"));
+    CHECK(diag_total(d) == 0);
+    free(out);
+    value_unref(root);
+    value_unref(ctx);
+    mustache_set_free(s);
+    diag_free(d);
+}
+
+TEST(render_value_trees)
+{
+    value *ctx = value_map();
+    value_set_str(ctx, "title", "工会 <通知> & \"报告\"");
+    value_set(ctx, "count", value_int(-42));
+    value_set(ctx, "ratio", value_double(0.125));
+    value_set(ctx, "big", value_double(1e21));
+    value_set(ctx, "yes", value_bool(true));
+    value_set(ctx, "empty", value_str(""));
+    value_set(ctx, "zero", value_int(0));
+    value *site = value_map();
+    value_set_str(site, "name", "大连市总工会");
+    value *meta = value_map();
+    value_set_str(meta, "lang", "zh-CN");
+    value_set(site, "meta", meta);
+    value_set(ctx, "site", site);
+    value *docs = value_list();
+    for (int i = 1; i <= 3; i++) {
+        value *doc = value_map();
+        value_set(doc, "n", value_int(i));
+        value_set(doc, "title", value_strf("文件%d", i));
+        value *tags = value_list();
+        if (i == 2) {
+            value_push(tags, value_str("经费"));
+            value_push(tags, value_str("a&b"));
+        }
+        value_set(doc, "tags", tags);
+        value_push(docs, doc);
+    }
+    value_set(ctx, "docs", docs);
+
+    CHECK_RENDER("{{title}}|{{{title}}}|{{&title}}", ctx, NULL,
+                 "工会 &lt;通知&gt; &amp; &quot;报告&quot;|工会 <通知> & \"报告\"|工会 <通知> & \"报告\"");
+    CHECK_RENDER("{{count}} {{ratio}} {{big}} {{yes}} [{{missing}}] [{{site}}]", ctx, NULL,
+                 "-42 0.125 1e+21 true [] []");
+    CHECK_RENDER("{{site.name}} {{site.meta.lang}} [{{site.meta.nope.x}}] [{{title.x}}]", ctx, NULL,
+                 "大连市总工会 zh-CN [] []");
+    CHECK_RENDER("{{#site.meta}}{{lang}}/{{site.name}}{{/site.meta}}", ctx, NULL,
+                 "zh-CN/大连市总工会");
+    CHECK_RENDER("<ul>\n{{#docs}}\n  <li>{{n}}. {{title}}{{#tags}} #{{.}}{{/tags}}"
+                 "{{^tags}} (none){{/tags}}</li>\n{{/docs}}\n</ul>\n", ctx, NULL,
+                 "<ul>\n  <li>1. 文件1 (none)</li>\n  <li>2. 文件2 #经费 #a&amp;b</li>\n"
+                 "  <li>3. 文件3 (none)</li>\n</ul>\n");
+    /* Truthiness: "" is falsey (value_truthy), 0 is truthy. */
+    CHECK_RENDER("{{#empty}}E{{/empty}}{{^empty}}e{{/empty}}{{#zero}}Z{{/zero}}{{#yes}}Y{{/yes}}",
+                 ctx, NULL, "eZY");
+    /* A non-map root: implicit iterator and dotted names on it. */
+    CHECK_RENDER("{{#.}}<{{.}}>{{/.}}", docs, NULL, "<><><>");   /* maps render as nothing */
+    value *strs = value_list();
+    value_push(strs, value_str("x"));
+    value_push(strs, value_int(7));
+    CHECK_RENDER("{{#.}}<{{.}}>{{/.}}", strs, NULL, "<x><7>");
+    value_unref(strs);
+    CHECK_RENDER("[{{x}}]", NULL, NULL, "[]");
+    value_unref(ctx);
+}
+
+TEST(partial_indentation)
+{
+    static const char *const parts[] = {
+        "list", "<ul>\n{{#items}}\n  <li>{{.}}</li>\n{{/items}}\n</ul>\n",
+        "box", "<div>\n  {{>list}}\n</div>\n",
+        NULL};
+    value *ctx = value_map();
+    value *items = value_list();
+    value_push(items, value_str("a\nb"));   /* data newlines are not indented */
+    value_push(items, value_str("c"));
+    value_set(ctx, "items", items);
+    CHECK_RENDER("<body>\n    {{>box}}\n</body>\n", ctx, parts,
+                 "<body>\n    <div>\n      <ul>\n        <li>a\nb</li>\n        <li>c</li>\n"
+                 "      </ul>\n    </div>\n</body>\n");
+    /* Inline partials are not indented. */
+    CHECK_RENDER("  x {{>box}}", ctx, parts,
+                 "  x <div>\n  <ul>\n    <li>a\nb</li>\n    <li>c</li>\n  </ul>\n</div>\n");
+    value_unref(ctx);
+}
+
+TEST(inheritance_layout)
+{
+    static const char *const parts[] = {
+        "layout",
+        "<html>\n<head><title>{{$title}}{{site}}{{/title}}</title></head>\n<body>\n"
+        "  <main>\n    {{$main}}{{/main}}\n  </main>\n"
+        "{{$footer}}\n<footer>default</footer>\n{{/footer}}\n</body>\n</html>\n",
+        NULL};
+    value *ctx = value_map();
+    value_set_str(ctx, "site", "Gazette");
+    value_set_str(ctx, "title", "通知 <1>");
+    value *paras = value_list();
+    value_push(paras, value_str("one"));
+    value_push(paras, value_str("two"));
+    value_set(ctx, "paras", paras);
+    CHECK_RENDER("{{<layout}}\n"
+                 "{{$title}}{{title}} - {{site}}{{/title}}\n"
+                 "{{$main}}\n"
+                 "<h1>{{title}}</h1>\n"
+                 "{{#paras}}\n"
+                 "<p>{{.}}</p>\n"
+                 "{{/paras}}\n"
+                 "{{/main}}\n"
+                 "{{/layout}}\n",
+                 ctx, parts,
+                 "<html>\n<head><title>通知 &lt;1&gt; - Gazette</title></head>\n<body>\n"
+                 "  <main>\n    <h1>通知 &lt;1&gt;</h1>\n    <p>one</p>\n    <p>two</p>\n"
+                 /* The spec keeps the newline after "{{$main}}{{/main}}" on
+                  * its own line ("Standalone block"), hence the empty line. */
+                 "\n  </main>\n<footer>default</footer>\n</body>\n</html>\n");
+    /* Without overrides the layout renders its defaults. */
+    CHECK_RENDER("{{<layout}}{{/layout}}", ctx, parts,
+                 "<html>\n<head><title>Gazette</title></head>\n<body>\n  <main>\n\n"
+                 "  </main>\n<footer>default</footer>\n</body>\n</html>\n");
+    value_unref(ctx);
+}
+
+TEST(dynamic_names)
+{
+    static const char *const parts[] = {"text", "T:{{content}}", "image", "<img src=\"{{url}}\">",
+                                        NULL};
+    value *ctx = value_map();
+    value *items = value_list();
+    value *a = value_map();
+    value_set_str(a, "kind", "text");
+    value_set_str(a, "content", "hi");
+    value *b = value_map();
+    value_set_str(b, "kind", "image");
+    value_set_str(b, "url", "/a.png");
+    value *c = value_map();
+    value_set_str(c, "kind", "nothing");
+    value_push(items, a);
+    value_push(items, b);
+    value_push(items, c);
+    value_set(ctx, "items", items);
+    CHECK_RENDER("{{#items}}\n{{>*kind}}\n{{/items}}", ctx, parts, "T:hi<img src=\"/a.png\">");
+    value_unref(ctx);
+}
+
+/* Concurrent rendering: the same set from several threads. */
+typedef struct {
+    mustache_set *s;
+    const value *ctx;
+    char *first;
+    int mismatches;
+} job;
+
+static void *worker(void *arg)
+{
+    job *j = arg;
+    diag *d = diag_new();
+    const mustache_tpl *t = mustache_get(j->s, "page", d);
+    for (int i = 0; i < 300 && t; i++) {
+        buf out = BUF_INIT;
+        if (mustache_render(j->s, t, j->ctx, &out, d) != 0) j->mismatches++;
+        if (!j->first) j->first = buf_detach(&out);
+        else if (strcmp(j->first, buf_cstr(&out)) != 0) j->mismatches++;
+        buf_free(&out);
+    }
+    if (!t || diag_total(d)) j->mismatches++;
+    diag_free(d);
+    return NULL;
+}
+
+TEST(concurrent_render)
+{
+    static const char *const table[] = {
+        "page", "{{<layout}}{{$main}}\n{{#docs}}\n  {{>*kind}}\n{{/docs}}\n{{/main}}{{/layout}}",
+        "layout", "<main>\n  {{$main}}{{/main}}\n</main>\n",
+        "item", "<li>{{title}} {{n}}</li>\n",
+        "other", "<p>{{title}}</p>\n",
+        NULL};
+    loader_table = table;
+    loads = 0;
+    mustache_set *s = mustache_set_new(table_loader, NULL);
+    mustache_set_strict(s, true);
+    value *ctx = value_map();
+    value *docs = value_list();
+    for (int i = 0; i < 50; i++) {
+        value *doc = value_map();
+        value_set(doc, "title", value_strf("标题 <%d>", i));
+        value_set(doc, "n", value_double(i / 4.0));
+        value_set_str(doc, "kind", i % 3 ? "item" : "other");
+        value_push(docs, doc);
+    }
+    value_set(ctx, "docs", docs);
+    job j[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        j[i] = (job){s, ctx, NULL, 0};
+        CHECK(pthread_create(&th[i], NULL, worker, &j[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++) {
+        CHECK(j[i].mismatches == 0);
+        CHECK(j[i].first && strcmp(j[i].first, j[0].first) == 0);
+    }
+    CHECK(j[0].first && str_starts(j[0].first, "<main>\n    <p>标题 &lt;0&gt;</p>\n"
+                                               "    <li>标题 &lt;1&gt; 0.25</li>\n"));
+    CHECK(loads == 4);   /* each template compiled exactly once */
+    for (int i = 0; i < 4; i++) free(j[i].first);
+    value_unref(ctx);
+    mustache_set_free(s);
+}
+
+/* Random templates from tag-ish fragments must compile or fail cleanly. */
+TEST(fuzz_smoke)
+{
+    static const char *frag[] = {"{{", "}}", "{{{", "}}}", "#a", "/a", "^b", "/b", "$c", "/c",
+                                 "<p", "/p", ">p", ">*d", "=", "= [ ] =", "[", "]", "!", "&",
+                                 "\n", "  ", "\r\n", "x", ".", "a.b", "*", "{{#a}}", "{{/a}}",
+                                 "{{$c}}", "{{/c}}", "{{<p}}", "{{/p}}", "{{>p}}", "\t"};
+    static const char *const parts[] = {"p", "P{{$c}}C{{/c}}\n{{>*d}}", NULL};
+    value *ctx = value_map();
+    value_set_str(ctx, "d", "p");
+    value_set(ctx, "a", value_bool(true));
+    unsigned seed = 12345;
+    int compiled = 0;
+    for (int i = 0; i < 3000; i++) {
+        buf b = BUF_INIT;
+        int n = 1 + (int)(seed % 12);
+        for (int k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            buf_puts(&b, frag[(seed >> 16) % (sizeof frag / sizeof *frag)]);
+        }
+        char *out = render_src(buf_cstr(&b), ctx, parts);
+        compiled += strstr(out, "error:") == NULL;
+        free(out);
+        buf_free(&b);
+    }
+    CHECK(compiled > 100);
+    value_unref(ctx);
+}
+
+int main(void)
+{
+    RUN(error_unclosed_tag);
+    RUN(error_sections);
+    RUN(error_delimiters_and_names);
+    RUN(error_duplicate_template);
+    RUN(strict_unknown_partial);
+    RUN(partial_with_errors_reports_its_file);
+    RUN(recursion_limit);
+    RUN(render_value_trees);
+    RUN(partial_indentation);
+    RUN(inheritance_layout);
+    RUN(dynamic_names);
+    RUN(concurrent_render);
+    RUN(fuzz_smoke);
+    return test_summary();
+}
