@@ -378,7 +378,7 @@ TEST(attachments_and_table)
     CHECK_STR(doc.attachments[0], "第一个统计表");
     CHECK_STR(doc.attachments[2], "第三|表");
     CHECK_CONTAINS(doc.body, "附件：\n\n1. 第一个统计表\n2. 第二个统计表\n3. 第三|表\n\n某工会");
-    CHECK_CONTAINS(doc.body, "## 附件 2\n\n统计表\n\n"
+    CHECK_CONTAINS(doc.body, "## 附件 2\n\n**统计表**\n\n"
                              "| 序号 | 单位名称 | 联系人 |\n|---|---|---|\n| 1 | | |\n| 2 | 甲\\|乙 | 张三 |\n\n后文。\n");
     CHECK_CONTAINS(out, "attachments:\n  - title: \"第一个统计表\"\n");
     free(out);
