@@ -670,6 +670,10 @@ static int load_enterprises(loader *L)
         enterprise e = {0};
         bool ok = district_ref(L, T, rowid, key, (const char *)sqlite3_column_text(st, 3), &e.d);
         ok = text_col(L, st, 2, T, rowid, key, "name", &e.name) && ok;
+        if (sqlite3_column_type(st, 1) != SQLITE_INTEGER) {
+            row_error(L, T, rowid, key, "id must be an integer");
+            ok = false;
+        }
         e.id = sqlite3_column_int64(st, 1);
         if (ok) *VPUSH(L->s->ent) = e;
         else free(e.name);

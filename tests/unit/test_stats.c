@@ -220,6 +220,12 @@ TEST(bad_status_and_cycle_and_slug)
     expect_error("INSERT INTO enterprise_refunds VALUES(1,'2021',1,'paid');\n", "unknown status 'paid'");
     expect_error("UPDATE districts SET parent='a' WHERE id='city';\n", "parent chain loops");
     expect_error("INSERT INTO districts VALUES('../x','坏',NULL,9);\n", "is not a slug");
+    expect_error("CREATE TABLE e2(id TEXT, name TEXT, district_id TEXT);\n"
+                 "INSERT INTO e2 VALUES('x1','n','a');\n"
+                 "DROP TABLE enterprise_refunds; DROP TABLE enterprises;\n"
+                 "ALTER TABLE e2 RENAME TO enterprises;\n"
+                 "CREATE TABLE enterprise_refunds(enterprise_id, period, amount_fen, status);\n",
+                 "table enterprises, row (id=x1): id must be an integer");
 }
 
 TEST(missing_table)
