@@ -17,6 +17,12 @@ for f in districts refunds reported-totals union-building achievements enterpris
   done
 done
 
+# The seed's real 0.01万元 gap is a warning: check passes, --strict fails.
+ok check-lenient $GAZETTE check --content "$ROOT/content"
+nok check-strict $GAZETTE check --strict --content "$ROOT/content"
+cp "$T/.out" "$T/strict.out"
+ok check-strict-names-figures grep -qF "document 'qinhuangdao-refund-2020' states for 秦皇岛市 2020 431.49万元 (431490000 fen), its 7 districts add up to 431.48万元 (431480000 fen), difference 100.00元" "$T/strict.out"
+
 r=$site/stats/refunds/index.html
 ok refunds-wan has "$r" '347.76'
 ok refunds-yuan has "$r" '3,477,600.00'
