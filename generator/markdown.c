@@ -140,6 +140,90 @@ static char *add_heading_ids(const char *html, char **ids, int *levels, size_t n
     return buf_detach(&out);
 }
 
+/* Heading ids handed out so far, each with the next suffix to try, in an
+ * open-addressing hash table. A document may hold thousands of identical
+ * headings (hostile or generated input): looking ids up in a joined string
+ * and probing -1, -2 ... from 1 each time was cubic and made such a build
+ * hang; this keeps de-duplication linear. */
+typedef struct {
+    char **keys;
+    int *next;          /* next suffix to try for this id used as a base */
+    size_t cap, n;
+} idset;
+
+static size_t idset_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+/* Slot of key: its slot if present, else the empty slot where it belongs. */
+static size_t idset_slot(const idset *t, const char *key)
+{
+    size_t i = idset_hash(key) & (t->cap - 1);
+    while (t->keys[i] && strcmp(t->keys[i], key) != 0) i = (i + 1) & (t->cap - 1);
+    return i;
+}
+
+static int *idset_find(const idset *t, const char *key)
+{
+    if (!t->cap) return NULL;
+    size_t i = idset_slot(t, key);
+    return t->keys[i] ? &t->next[i] : NULL;
+}
+
+static void idset_add(idset *t, const char *key)
+{
+    if (2 * (t->n + 1) > t->cap) {
+        idset old = *t;
+        t->cap = old.cap ? old.cap * 2 : 16;
+        t->keys = xcalloc(t->cap, sizeof *t->keys);
+        t->next = xcalloc(t->cap, sizeof *t->next);
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.keys[i]) {
+                size_t j = idset_slot(t, old.keys[i]);
+                t->keys[j] = old.keys[i];
+                t->next[j] = old.next[i];
+            }
+        free(old.keys);
+        free(old.next);
+    }
+    size_t i = idset_slot(t, key);
+    t->keys[i] = xstrdup(key);
+    t->next[i] = 1;
+    t->n++;
+}
+
+static void idset_free(idset *t)
+{
+    for (size_t i = 0; i < t->cap; i++) free(t->keys[i]);
+    free(t->keys);
+    free(t->next);
+}
+
+/* Make id unique among those seen: id, else id-1, id-2 ... (the first one
+ * free), and record it. Suffixes below the base's counter are all taken
+ * (ids are never released), so starting there gives the same result. */
+static void unique_id(idset *seen, buf *id)
+{
+    int *next = idset_find(seen, buf_cstr(id));
+    if (next) {
+        char *base = xstrdup(buf_cstr(id));
+        int k = *next;
+        do {
+            buf_clear(id);
+            buf_printf(id, "%s-%d", base, k++);
+        } while (idset_find(seen, buf_cstr(id)));
+        /* idset_add may move the table: look the base up again after. */
+        idset_add(seen, buf_cstr(id));
+        *idset_find(seen, base) = k;
+        free(base);
+        return;
+    }
+    idset_add(seen, buf_cstr(id));
+}
+
 void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, md_result *out)
 {
     md_init();
@@ -158,7 +242,7 @@ void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, m
     char **ids = NULL;
     int *levels = NULL;
     size_t nh = 0, caph = 0;
-    buf slugs = BUF_INIT;       /* "\n"-joined ids seen, for de-duplication */
+    idset seen = {0};           /* ids handed out, for de-duplication */
     int in_heading = 0;
     cmark_iter *it = cmark_iter_new(doc);
     cmark_event_type ev;
@@ -171,20 +255,7 @@ void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, m
                 buf text = BUF_INIT, id = BUF_INIT;
                 heading_text(n, &text);
                 md_slugify(&id, buf_cstr(&text), text.len);
-                /* De-duplicate: id, id-1, id-2 ... */
-                char *base = xstrdup(buf_cstr(&id));
-                for (int k = 1;; k++) {
-                    buf probe = BUF_INIT;
-                    buf_printf(&probe, "\n%s\n", buf_cstr(&id));
-                    int dup = slugs.len && strstr(buf_cstr(&slugs), probe.ptr) != NULL;
-                    buf_free(&probe);
-                    if (!dup) break;
-                    buf_clear(&id);
-                    buf_printf(&id, "%s-%d", base, k);
-                }
-                free(base);
-                if (!slugs.len) buf_putc(&slugs, '\n');
-                buf_printf(&slugs, "%s\n", buf_cstr(&id));
+                unique_id(&seen, &id);
                 if (nh == caph) {
                     caph = caph ? caph * 2 : 8;
                     ids = xrealloc(ids, caph * sizeof *ids);
@@ -239,7 +310,7 @@ void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, m
     for (size_t i = 0; i < nh; i++) free(ids[i]);
     free(ids);
     free(levels);
-    buf_free(&slugs);
+    idset_free(&seen);
     cmark_node_free(doc);
     cmark_parser_free(p);
 
