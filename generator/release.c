@@ -787,6 +787,60 @@ value *release_history_asof(const char *repo_dir, const char *repo_url, const ch
 
 /* ---- lock ------------------------------------------------------------- */
 
+/* Is pid a running process? A zombie (killed, not yet reaped) is not. */
+static bool pid_alive(long pid)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM)) return false;
+    char path[64], *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if (read_file(path, &data, &len) < 0) return true;
+    const char *rp = strrchr(data, ')');   /* "pid (comm) S ..." */
+    bool zombie = rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+    free(data);
+    return !zombie;
+}
+
+/* git's own *.lock files (index.lock, refs/heads/main.lock ...) under
+ * dir: a git process is at work, or one was killed mid-update. */
+static void find_git_locks(const char *dir, strlist *out)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "objects") ||
+            !strcmp(e->d_name, LOCK_NAME))
+            continue;
+        char *full = path_join(dir, e->d_name);
+        struct stat st;
+        if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode) && (!strcmp(e->d_name, "refs") || strstr(dir, "/refs")))
+            find_git_locks(full, out);
+        else if (str_ends(e->d_name, ".lock"))
+            sl_add(out, xstrdup(full));
+        free(full);
+    }
+    closedir(dh);
+}
+
+/* Lock files left by an interrupted update make libgit2 refuse to move
+ * refs; say which before building anything. */
+static int check_git_locks(git_repository *repo, diag *d)
+{
+    strlist locks = {0};
+    char *gitdir = xstrdup(git_repository_path(repo));
+    size_t n = strlen(gitdir);
+    if (n > 1 && gitdir[n - 1] == '/') gitdir[n - 1] = 0;
+    find_git_locks(gitdir, &locks);
+    free(gitdir);
+    for (size_t i = 0; i < locks.n; i++)
+        diag_error(d, locks.v[i], 0, "lock file exists: a git process is using the release repository, "
+                   "or one was interrupted; if none is running, remove it: rm %s", locks.v[i]);
+    int rc = locks.n ? -1 : 0;
+    sl_free(&locks);
+    return rc;
+}
+
 /* O_EXCL lock file holding our pid. A lock whose pid is gone is reported,
  * never silently taken over: the release it belonged to may have left
  * partial output in the work tree. */
@@ -800,7 +854,7 @@ static char *lock_take(git_repository *repo, const char *work, diag *d)
         long pid = 0;
         if (read_file(path, &data, &len) == 0) pid = strtol(data, NULL, 10);
         free(data);
-        if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+        if (pid_alive(pid))
             diag_error(d, path, 0, "another release is running (pid %ld); try again when it has finished", pid);
         else
             diag_error(d, path, 0,
@@ -809,6 +863,7 @@ static char *lock_take(git_repository *repo, const char *work, diag *d)
                        "they are the interrupted release's partial output: "
                        "git -C %s reset --hard && git -C %s clean -fd restores the last release",
                        pid, path, work, work, work);
+        if (!pid_alive(pid)) check_git_locks(repo, d);
         free(path);
         return NULL;
     }
@@ -1557,6 +1612,7 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     if (rc == 0) rc = open_or_init(&repo, o.out_dir, refname, d);
     if (rc == 0 && !(lock = lock_take(repo, o.out_dir, d))) rc = -1;
     if (rc == 0) kill_point("locked");
+    if (rc == 0) rc = check_git_locks(repo, d);
     if (rc == 0) rc = release_head(repo, refname, o.out_dir, &parent, d);
     if (rc == 0 && parent && git_commit_tree(&ptree, parent) < 0)
         rc = gerr(d, o.out_dir, "cannot read the last release's tree (damaged repository?)");

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# release.sh - gazette release / log / verify end to end, checked with the
+# git CLI: first release, no-op, change message, tags, determinism, verify,
+# push, dirty tree, lock, kill -9 at random points, fsck and log.
+. "$(dirname "$0")/lib.sh"
+G=$GAZETTE
+cd "$T" || exit 1
+C=$T/content
+
+doc() {   # doc PATH TITLE DATE BODY
+  mkdir -p "$C/$(dirname "$1")"
+  printf -- '---\ntitle: "%s"\ndate: %s\ncategory: 通知\ntags: [经费返还]\n---\n\n%s\n' "$2" "$3" "$4" >"$C/$1.md"
+}
+mkdir -p "$C"
+cat >"$C/site.yaml" <<'EOF'
+title: 测试站
+base_url: https://example.org/
+lang: zh-CN
+release:
+  author_name: 发布机器人
+  author_email: bot@example.org
+  repo_url: https://git.example.org/site
+EOF
+doc notices/2017/a "关于《甲》的通知" 2017-09-29 "甲的正文。"
+doc notices/2016/b "乙通知" 2016-05-01 "乙的正文。"
+doc reports/2015/c "丙报告" 2015-01-02 "丙的正文。"
+if [ -f "$ROOT/content/stats/snapshot.sql" ]; then
+  mkdir -p "$C/stats" && cp "$ROOT/content/stats/snapshot.sql" "$C/stats/"
+fi
+# content/ in a git repo: the release records its HEAD.
+git -C "$C" init -q && git -C "$C" add -A && git -C "$C" -c user.name=t -c user.email=t@t commit -qm c1
+rel() { "$G" release --content "$C" "$@"; }   # templates/ absent here: built-in theme
+clean() { test -z "$(git -C "$1" status --porcelain)"; }
+fsck() { git -C "$1" fsck --strict --no-dangling >/dev/null 2>&1; }
+
+ok help-release "$G" release --help
+ok help-log "$G" log --help
+ok help-verify "$G" verify --help
+
+# ---- first release ----
+rel -m "首次发布" >out1 2>err1; rc=$?
+expect first-rc "$rc" 0
+c1=$(sed -n 's/^commit //p' out1)
+expect first-tag "$(sed -n 's/^tag //p' out1)" release-2017-09-29
+expect first-head "$(git -C site rev-parse HEAD)" "$c1"
+expect first-branch "$(git -C site symbolic-ref HEAD)" refs/heads/main
+expect first-date "$(git -C site log -1 --format=%ad --date=iso)" "2017-09-29 00:00:00 +0800"
+expect first-author "$(git -C site log -1 --format='%an <%ae>')" "发布机器人 <bot@example.org>"
+ok first-fsck fsck site
+ok first-status-clean clean site
+git -C site log -1 --format=%B >msg1
+ok first-msg-docs has msg1 "Documents added (3):"
+ok first-msg-title has msg1 "  + 关于《甲》的通知 (/notices/2017/a/)"
+ok first-msg-source has msg1 "Source-Commit: $(git -C "$C" rev-parse HEAD)"
+ok first-msg-gen has msg1 "Generator: gazette "
+ok first-msg-reltag has msg1 "Release-Tag: release-2017-09-29"
+if [ -f "$C/stats/snapshot.sql" ]; then
+  ok first-msg-snapshot has msg1 "Snapshot-SHA256: "
+  ok first-msg-stats has msg1 "Stats pages changed"
+fi
+ok first-releases-page has site/releases/index.html "release-2017-09-29"
+ok first-annotated-tag test "$(git -C site cat-file -t release-2017-09-29)" = tag
+
+# ---- nothing changed ----
+rel >out2 2>&1; rc=$?
+expect noop-rc "$rc" 0
+ok noop-message has out2 "nothing to release"
+expect noop-head "$(git -C site rev-parse HEAD)" "$c1"
+
+# ---- a change: one changed, one added, one removed ----
+doc notices/2017/a "关于《甲》的通知" 2017-09-29 "甲的正文，已修订。"
+doc notices/2017/d "丁通知" 2017-03-03 "丁的正文。"
+rm "$C/notices/2016/b.md"
+git -C "$C" add -A && git -C "$C" -c user.name=t -c user.email=t@t commit -qm c2
+rel -m "第二版" >out3 2>err3; rc=$?
+expect change-rc "$rc" 0
+expect change-tag "$(sed -n 's/^tag //p' out3)" release-2017-09-29.2
+git -C site log -1 --format=%B >msg2
+ok change-summary test "$(git -C site log -1 --format=%s)" = "第二版"
+ok change-added has msg2 "Documents added (1):
+  + 丁通知 (/notices/2017/d/)"
+ok change-changed has msg2 "  * 关于《甲》的通知 (/notices/2017/a/)"
+ok change-removed has msg2 "Documents removed (1):
+  - 乙通知 (/notices/2016/b/)"
+ok change-trailer-source has msg2 "Source-Commit: $(git -C "$C" rev-parse HEAD)"
+ok change-trailer-tag has msg2 "Release-Tag: release-2017-09-29.2"
+expect change-parent "$(git -C site rev-parse HEAD^)" "$c1"
+ok change-fsck fsck site
+ok change-clean clean site
+ok change-reports-reused test "$(git -C site rev-parse HEAD:reports/2015)" = "$(git -C site rev-parse HEAD^:reports/2015)"
+ok change-history-on-page has site/notices/2017/a/index.html "release-2017-09-29.2"
+ok change-releases-page has site/releases/index.html "/commit/$c1"
+
+# ---- tags: .N per day, --tag overrides ----
+doc reports/2015/c "丙报告" 2015-01-02 "丙的正文，第三版。"
+rel >out4 2>&1
+expect tag-dot3 "$(sed -n 's/^tag //p' out4)" release-2017-09-29.3
+doc reports/2015/c "丙报告" 2015-01-02 "丙的正文，第四版。"
+rel --tag v4 --date 2018-02-03 >out5 2>&1
+expect tag-override "$(sed -n 's/^tag //p' out5)" v4
+expect tag-date "$(git -C site log -1 --format=%ad --date=iso)" "2018-02-03 00:00:00 +0800"
+doc reports/2015/c "丙报告" 2015-01-02 "丙的正文，第五版。"
+nok tag-never-moved rel --tag v4
+ok tag-refused-clean clean site
+git -C "$C" checkout -q -- . 2>/dev/null; doc reports/2015/c "丙报告" 2015-01-02 "丙的正文，第四版。"
+expect tag-list "$(git -C site tag -l | tr '\n' ' ')" "release-2017-09-29 release-2017-09-29.2 release-2017-09-29.3 v4 "
+
+# ---- log ----
+"$G" log --out site >log1
+expect log-lines "$(wc -l <log1)" 4
+ok log-newest-first test "$(head -1 log1 | awk '{print $1}')" = v4
+ok log-counts has log1 "(+1 ~1 -1)"
+
+# ---- verify ----
+ok verify-latest "$G" verify --content "$C" --out site
+nok verify-old-release "$G" verify release-2017-09-29 --content "$C" --out site
+doc notices/2017/d "丁通知" 2017-03-03 "丁的正文被悄悄改了。"
+"$G" verify --content "$C" --out site >ver1 2>&1; rc=$?
+expect verify-tampered-rc "$rc" 1
+ok verify-tampered-path has ver1 "M notices/2017/d/index.html"
+doc notices/2017/d "丁通知" 2017-03-03 "丁的正文。"
+git clone -q site tampered
+echo "<!-- hand edit -->" >>tampered/index.html
+git -C tampered -c user.name=x -c user.email=x@x commit -qam "hand edit"
+"$G" verify --content "$C" --out tampered >ver2 2>&1; rc=$?
+expect verify-tampered-release-rc "$rc" 1
+ok verify-tampered-release-path has ver2 "M index.html"
+
+# ---- determinism: two fresh directories, different TZ and cwd ----
+rel --out "$T/d1" >/dev/null 2>&1
+mkdir -p elsewhere && (cd elsewhere && TZ=America/New_York "$G" release --content "$C" --out "$T/d2" >/dev/null 2>&1)
+expect det-tree "$(git -C d1 rev-parse HEAD^{tree})" "$(git -C d2 rev-parse HEAD^{tree})"
+expect det-commit "$(git -C d1 rev-parse HEAD)" "$(git -C d2 rev-parse HEAD)"
+expect det-tag "$(git -C d1 rev-parse release-2017-09-29)" "$(git -C d2 rev-parse release-2017-09-29)"
+
+# ---- push to a bare repository ----
+git init -q --bare "$T/bare.git"
+git -C site remote add origin "$T/bare.git"
+doc notices/2017/e "戊通知" 2017-04-04 "戊的正文。"
+rel --push origin >out6 2>&1; rc=$?
+expect push-rc "$rc" 0
+expect push-branch "$(git -C bare.git rev-parse main)" "$(git -C site rev-parse HEAD)"
+expect push-tags "$(git -C bare.git tag -l | wc -l)" 5
+nok push-unknown-remote rel --push nosuch
+
+# ---- dirty work tree refused (before building) ----
+echo "hand edit" >>site/index.html
+rel >out7 2>&1; rc=$?
+expect dirty-rc "$rc" 1
+ok dirty-names-path has out7 "modified: index.html"
+rm site/notices/2017/a/index.html
+rel >out7 2>&1
+ok dirty-names-deleted has out7 "deleted: notices/2017/a/index.html"
+git -C site checkout -q -- .
+ok dirty-restored clean site
+
+# ---- lock ----
+sleep 30 & live=$!
+echo $live >site/.git/gazette-release.lock
+rel >out8 2>&1; rc=$?
+kill $live 2>/dev/null; wait $live 2>/dev/null
+expect lock-rc "$rc" 1
+ok lock-running has out8 "another release is running"
+rel >out8 2>&1
+ok lock-stale has out8 "stale lock"
+ok lock-not-stolen test -f site/.git/gazette-release.lock
+rm site/.git/gazette-release.lock
+
+# ---- interrupted releases: kill -9 at named steps and at random times ----
+doc notices/2017/f "己通知" 2017-05-05 "己的正文。"
+old=$(git -C site rev-parse HEAD)
+git clone -q site ref && rel --out "$T/ref" >/dev/null 2>&1
+new=$(git -C ref rev-parse HEAD)
+newtag=$(git -C ref log -1 --format='%(trailers:key=Release-Tag,valueonly)')
+bad=0 n=0
+recover() {
+  rm -f site/.git/gazette-release.lock
+  find site/.git -name '*.lock' -delete   # git's own, left by a kill mid-update (named by gazette)
+  git -C site reset -q --hard && git -C site clean -qfd
+}
+check() {   # after a kill: valid repository, HEAD old or new
+  n=$((n + 1))
+  fsck site || { echo "  fsck failed after $1"; bad=$((bad + 1)); }
+  h=$(git -C site rev-parse HEAD)
+  [ "$h" = "$old" ] || [ "$h" = "$new" ] || { echo "  HEAD $h after $1"; bad=$((bad + 1)); }
+  [ -e site/.git/gazette-release.lock ] && { rel >out9 2>&1; grep -q "stale lock" out9 || { echo "  no stale-lock message after $1:"; cat out9; bad=$((bad + 1)); }; }
+  recover
+  if [ "$h" = "$new" ]; then   # go back to the old release for the next round
+    git -C site update-ref refs/heads/main "$old" && git -C site reset -q --hard && { git -C site tag -d "$newtag" >/dev/null 2>&1 || :; }
+  fi
+}
+for step in locked built built2 commit ref tag index; do
+  GAZETTE_RELEASE_TEST_KILL_AT=$step rel >/dev/null 2>&1
+  check "step $step"
+done
+for d in 0.005 0.01 0.02 0.03 0.05 0.08 0.1 0.13 0.17 0.2 0.25 0.3 0.4 0.5 0.7; do
+  timeout -s KILL "$d" "$G" release --content "$C" >/dev/null 2>&1
+  check "kill after ${d}s"
+done
+expect kill-loop-ok "$bad" 0
+ok kill-rounds test "$n" -ge 20
+rel >out10 2>&1
+expect kill-then-release "$(git -C site rev-parse HEAD)" "$new"
+ok kill-final-fsck fsck site
+ok kill-final-clean clean site
+
+# ---- git log is clean: every commit a release with its trailers ----
+expect log-all-generator "$(git -C site log --format='%(trailers:key=Generator,valueonly)' | grep -c 'gazette')" "$(git -C site rev-list --count HEAD)"
+expect log-linear "$(git -C site rev-list --merges --count HEAD)" 0
+ok log-stat git -C site log --stat -1
+ok final-fsck fsck site
