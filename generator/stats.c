@@ -1070,74 +1070,114 @@ static size_t group_tallies(const stats *s, const char *period, size_t top, size
     return n;
 }
 
-static value *refund_groups(const stats *s, const value *urls, bool with_charts)
+/* District indexes in tree order. */
+static size_t *tree_order(const stats *s)
+{
+    size_t *o = xmalloc((s->dist.n + 1) * sizeof *o);
+    for (size_t i = 0; i < s->dist.n; i++) o[s->dist.a[i].order] = i;
+    return o;
+}
+
+/* One refund table: the tallies idx[0..n) of `period` under `scope`, with
+ * shares, a totals row, the reported total for (scope, period) if any, and
+ * a bar chart. */
+static value *refund_group(const stats *s, const char *period, size_t scope, const size_t *idx, size_t n,
+                           const value *urls)
+{
+    long long sum_e = 0, sum_a = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum_e += s->tal.a[idx[i]].enterprises;
+        sum_a += s->tal.a[idx[i]].amount;
+    }
+    value *g = value_map();
+    set_s(g, "period", period);
+    value_set(g, "scope", district_ref_val(s, scope));
+    value_set(g, "anchor", value_strf("p%s-%s", period, s->dist.a[scope].id));
+    value *rows = value_list();
+    chart_bar *bars = xcalloc(n + 1, sizeof *bars);
+    char **texts = xcalloc(n + 1, sizeof *texts);
+    for (size_t i = 0; i < n; i++) {
+        const tally *t = &s->tal.a[idx[i]];
+        value *r = value_map();
+        value_set(r, "district", district_ref_val(s, t->d));
+        set_i(r, "enterprises", t->enterprises);
+        value_set(r, "amount", money_val(t->amount));
+        char *share = ratio_pct_str(t->amount, sum_a);
+        set_s(r, "share", share ? share : "—");
+        free(share);
+        set_source(r, t->source, urls);
+        value_push(rows, r);
+        char *w = money_wan_str(t->amount);
+        texts[i] = xasprintf("%s万元（%lld家）", w, t->enterprises);
+        free(w);
+        bars[i] = (chart_bar){s->dist.a[t->d].name, t->amount, texts[i]};
+    }
+    value_set(g, "rows", rows);
+    value *tot = value_map();
+    set_i(tot, "enterprises", sum_e);
+    value_set(tot, "amount", money_val(sum_a));
+    set_s(tot, "share", sum_a > 0 ? "100.0" : "—");
+    value_set(g, "total", tot);
+    const reported *rep = find_reported(s, scope, period);
+    value_set(g, "reported", rep ? reported_val(s, rep, urls) : value_null());
+    buf svg = BUF_INIT;
+    char *title = xasprintf("%s %s 小微企业工会经费返还金额（按地区）", s->dist.a[scope].name, period);
+    char *id = xasprintf("chart-%s-%s", period, s->dist.a[scope].id);
+    chart_bars_svg(&svg, id, title, "单位：万元。", bars, n);
+    value_set(g, "chart", value_str(buf_cstr(&svg)));
+    buf_free(&svg); free(title); free(id);
+    for (size_t i = 0; i < n; i++) free(texts[i]);
+    free(texts); free(bars);
+    return g;
+}
+
+/* /stats/refunds/: per period (newest first), per top-level body. */
+static value *refund_groups(const stats *s, const value *urls)
 {
     value *groups = value_list();
     size_t np;
     char **periods = tally_periods(s, &np);
     size_t *idx = xmalloc((s->tal.n + 1) * sizeof *idx);
-    for (size_t p = np; p-- > 0;) {                 /* newest period first */
+    size_t *o = tree_order(s);
+    for (size_t p = np; p-- > 0;) {
         bool first = true;
-        for (size_t ti = 0; ti < s->dist.n; ti++) {
-            /* top-level bodies in tree order */
-            size_t top = SIZE_MAX;
-            for (size_t k = 0; k < s->dist.n; k++)
-                if (s->dist.a[k].parent_i == SIZE_MAX && s->dist.a[k].order == ti) top = k;
-            if (top == SIZE_MAX) continue;
+        for (size_t k = 0; k < s->dist.n; k++) {
+            size_t top = o[k];
+            if (s->dist.a[top].parent_i != SIZE_MAX) continue;
             size_t n = group_tallies(s, periods[p], top, idx);
             if (n == 0) continue;
-            long long sum_e = 0, sum_a = 0;
-            for (size_t i = 0; i < n; i++) {
-                sum_e += s->tal.a[idx[i]].enterprises;
-                sum_a += s->tal.a[idx[i]].amount;
-            }
-            value *g = value_map();
-            set_s(g, "period", periods[p]);
-            value_set(g, "scope", district_ref_val(s, top));
-            value_set(g, "anchor", value_strf("p%s-%s", periods[p], s->dist.a[top].id));
+            value *g = refund_group(s, periods[p], top, idx, n, urls);
             /* only the first table of a period carries the #pPERIOD anchor
              * (ids must be unique) */
             value_set(g, "first_of_period", value_bool(first));
             first = false;
-            value *rows = value_list();
-            chart_bar *bars = xcalloc(n, sizeof *bars);
-            char **texts = xcalloc(n, sizeof *texts);
-            for (size_t i = 0; i < n; i++) {
-                const tally *t = &s->tal.a[idx[i]];
-                value *r = value_map();
-                value_set(r, "district", district_ref_val(s, t->d));
-                set_i(r, "enterprises", t->enterprises);
-                value_set(r, "amount", money_val(t->amount));
-                char *share = ratio_pct_str(t->amount, sum_a);
-                set_s(r, "share", share ? share : "—");
-                free(share);
-                set_source(r, t->source, urls);
-                value_push(rows, r);
-                char *w = money_wan_str(t->amount);
-                texts[i] = xasprintf("%s万元（%lld家）", w, t->enterprises);
-                free(w);
-                bars[i] = (chart_bar){s->dist.a[t->d].name, t->amount, texts[i]};
-            }
-            value_set(g, "rows", rows);
-            value *tot = value_map();
-            set_i(tot, "enterprises", sum_e);
-            value_set(tot, "amount", money_val(sum_a));
-            set_s(tot, "share", sum_a > 0 ? "100.0" : "—");
-            value_set(g, "total", tot);
-            const reported *rep = find_reported(s, top, periods[p]);
-            value_set(g, "reported", rep ? reported_val(s, rep, urls) : value_null());
-            if (with_charts) {
-                buf svg = BUF_INIT;
-                char *title = xasprintf("%s %s 小微企业工会经费返还金额（按地区）", s->dist.a[top].name, periods[p]);
-                char *id = xasprintf("chart-%s-%s", periods[p], s->dist.a[top].id);
-                chart_bars_svg(&svg, id, title, "单位：万元。", bars, n);
-                value_set(g, "chart", value_str(buf_cstr(&svg)));
-                buf_free(&svg); free(title); free(id);
-            }
-            for (size_t i = 0; i < n; i++) free(texts[i]);
-            free(texts); free(bars);
             value_push(groups, g);
         }
+    }
+    free(o);
+    free(idx);
+    free(periods);
+    return groups;
+}
+
+/* A district page: its direct children's tallies, per period. */
+static value *child_groups(const stats *s, size_t di, const value *urls)
+{
+    value *groups = value_list();
+    size_t np;
+    char **periods = tally_periods(s, &np);
+    size_t *idx = xmalloc((s->tal.n + 1) * sizeof *idx);
+    for (size_t p = np; p-- > 0;) {
+        size_t n = 0;
+        for (size_t i = 0; i < s->tal.n; i++)
+            if (s->dist.a[s->tal.a[i].d].parent_i == di && strcmp(s->tal.a[i].period, periods[p]) == 0)
+                idx[n++] = i;
+        for (size_t i = 1; i < n; i++)   /* tree order; small */
+            for (size_t j = i; j > 0 && s->dist.a[s->tal.a[idx[j]].d].order <
+                                         s->dist.a[s->tal.a[idx[j - 1]].d].order; j--) {
+                size_t t = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = t;
+            }
+        if (n > 0) value_push(groups, refund_group(s, periods[p], di, idx, n, urls));
     }
     free(idx);
     free(periods);
@@ -1194,7 +1234,7 @@ static value *ctx_refunds(stats *s, const value *urls)
 {
     value *c = value_map();
     value_set(c, "page", page_val("小微企业工会经费返还", "/stats/refunds/"));
-    set_list(c, "groups", refund_groups(s, urls, true));
+    set_list(c, "groups", refund_groups(s, urls));
     value_set(c, "downloads", downloads_val());
     return c;
 }
@@ -1221,14 +1261,6 @@ static value *ctx_lookup(stats *s)
     set_list(c, "entries", l);
     set_i(c, "count", (long long)s->er.n);
     return c;
-}
-
-/* District indexes in tree order. */
-static size_t *tree_order(const stats *s)
-{
-    size_t *o = xmalloc((s->dist.n + 1) * sizeof *o);
-    for (size_t i = 0; i < s->dist.n; i++) o[s->dist.a[i].order] = i;
-    return o;
 }
 
 static bool is_descendant(const stats *s, size_t d, size_t anc)
@@ -1311,6 +1343,8 @@ static value *ctx_district(stats *s, size_t di, const value *docs, const value *
     } else value_set(c, "refunds_chart", value_null());
     for (size_t i = 0; i < nb; i++) free(texts[i]);
     free(texts); free(bars);
+
+    set_list(c, "child_refunds", child_groups(s, di, urls));
 
     value *rep = value_list();
     for (size_t i = 0; i < s->rep.n; i++)

@@ -37,6 +37,8 @@ ok chart-no-script hasnt "$r" '<script'
 ok overview-links has "$site/stats/index.html" 'href="/stats/refunds.csv"'
 ok overview-sha has "$site/stats/index.html" "$(sha256sum "$ROOT/content/stats/snapshot.sql" | cut -c1-64)"
 ok district-crumbs has "$site/districts/haigang/index.html" 'href="/districts/qinhuangdao/"'
+ok district-children-table has "$site/districts/qinhuangdao/index.html" '<caption>秦皇岛市 2020：下级地区小微企业工会经费返还</caption>'
+ok district-children-mismatch has "$site/districts/qinhuangdao/index.html" '相差 0.01万元（100.00元）'
 ok district-rate has "$site/districts/haigang/index.html" '90.1%'
 ok district-ach has "$site/districts/jiajiang/index.html" '3294.7平方米'
 ok lookup-table has "$site/stats/lookup/index.html" '海港区A&amp;B商贸有限公司'
