@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench/run.sh BUILD_DIR - Gazette against Hugo on the same corpus, same run.
+#
+#   N=10000 (default) documents from shared/bench/make-corpus.py; set
+#   N_LARGE=100000 to add the linear-growth run. Reports wall time, peak
+#   RSS and the ratio to Hugo; also the one-document rebuild and releases.
+# Needs: python3, hugo (apt-get install hugo), GNU time, git.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build}
+G="$root/$build/gazette"
+SHARED=${SHARED:-$root/../shared}
+N=${N:-10000}
+W=${BENCH_DIR:-$(mktemp -d /tmp/gazette-bench.XXXXXX)}
+command -v hugo >/dev/null || { echo "bench: installing hugo"; apt-get install -y -qq hugo >/dev/null; }
+[ -x /usr/bin/time ] || { echo "bench: installing time"; apt-get install -y -qq time >/dev/null; }
+
+# measure LABEL CMD... -> prints "LABEL  seconds  peakMB", sets SECS and RSS
+measure() {
+  local label=$1; shift
+  /usr/bin/time -f '%e %M' -o "$W/time.txt" "$@" >"$W/out.txt" 2>&1 || { cat "$W/out.txt"; return 1; }
+  read -r SECS KB < "$W/time.txt"
+  RSS=$((KB / 1024))
+  printf '%-44s %8.2f s %7d MB\n' "$label" "$SECS" "$RSS"
+}
+ratio() { python3 -c "print(f'{$1/$2:.1f}')"; }
+
+corpus() { # N DIR
+  [ -d "$2/content" ] && return
+  python3 "$SHARED/bench/make-corpus.py" "$2/content" "$1"
+  python3 "$SHARED/bench/make-corpus.py" "$2/hugo" "$1" --hugo
+  cp -r "$SHARED/bench/hugo-site/." "$2/hugo/"
+}
+
+echo "gazette bench: N=$N, $(nproc) cores, work dir $W"
+corpus "$N" "$W/n$N"
+C=$W/n$N
+rm -rf "$C/site" "$C/hugo/public"
+measure "hugo build ($N docs)" hugo --source "$C/hugo" --quiet
+HUGO=$SECS; HUGO_RSS=$RSS
+measure "gazette build, full ($N docs)" "$G" build --content "$C/content" --out "$C/site" --quiet
+FULL=$SECS
+echo "  ratio: gazette is $(ratio "$HUGO" "$FULL")x faster than hugo; peak RSS ${RSS} MB (hugo ${HUGO_RSS} MB)"
+measure "gazette build, nothing changed" "$G" build --content "$C/content" --out "$C/site" --quiet
+f=$(ls "$C/content/notices/2016/" | head -1)
+echo "edited paragraph." >> "$C/content/notices/2016/$f"
+measure "gazette build, one document edited" "$G" build --content "$C/content" --out "$C/site" --quiet
+echo "  rebuild after one edit: $(python3 -c "print(f'{100*$SECS/$FULL:.1f}')")% of a full build"
+
+# Releases: first release vs git add -A && git commit of the same tree.
+rm -rf "$C/rel" "$C/gitcmp"
+if "$G" release --help >/dev/null 2>&1; then
+  measure "gazette release, first" "$G" release --content "$C/content" --out "$C/rel" -m bench
+  FIRST=$SECS
+  cp -r "$C/site" "$C/gitcmp"; rm -rf "$C/gitcmp/.git"
+  measure "git add -A && git commit (same tree)" bash -c "cd '$C/gitcmp' && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm bench"
+  echo "  first release vs git: $(ratio "$SECS" "$FIRST")x"
+  echo "edited again." >> "$C/content/notices/2016/$f"
+  measure "gazette release, one document edited" "$G" release --content "$C/content" --out "$C/rel" -m bench2
+  echo "  one-page release: $(python3 -c "print(f'{100*$SECS/$FIRST:.1f}')")% of the first"
+fi
+
+if [ -n "${N_LARGE:-}" ]; then
+  corpus "$N_LARGE" "$W/n$N_LARGE"
+  L=$W/n$N_LARGE
+  rm -rf "$L/site"
+  measure "gazette build, full ($N_LARGE docs)" "$G" build --content "$L/content" --out "$L/site" --quiet
+  echo "  per document: $(python3 -c "print(f'{1e6*$SECS/$N_LARGE:.0f}')") us vs $(python3 -c "print(f'{1e6*$FULL/$N:.0f}')") us at $N"
+fi
+[ -z "${BENCH_DIR:-}" ] && rm -rf "$W"
+exit 0
