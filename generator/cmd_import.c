@@ -68,7 +68,7 @@ static void report(const char *file, const char *out, const import_doc *doc)
 {
     printf("%s -> %s\n", file, out);
     printf("  title:       %s\n", doc->title);
-    printf("  date:        %s%s\n", doc->date, doc->draft ? " (not found; draft: true)" : "");
+    printf("  date:        %s%s\n", doc->date, doc->undated ? " (not found; draft: true)" : doc->draft ? " (draft: true)" : "");
     if (doc->doc_number) printf("  doc_number:  %s\n", doc->doc_number);
     if (doc->issuer) printf("  issuer:      %s\n", doc->issuer);
     if (doc->nrecipients) printf("  recipients:  %zu\n", doc->nrecipients);

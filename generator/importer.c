@@ -1299,9 +1299,18 @@ static int jekyll_front_matter(pctx *c, const char *yaml, size_t len)
             yaml_words(&ydoc, v, &doc->tags, &doc->ntags, v->type == YAML_SCALAR_NODE);
         } else if (!strcmp(key, "layout") && sv) {
             if (strcmp(sv, "post") != 0) { free(doc->layout); doc->layout = xstrdup(sv); }
+        } else if (!strcmp(key, "published") && sv) {
+            /* Jekyll's way to hold a post back is our draft flag. */
+            if (!strcmp(sv, "false")) doc->draft = true;
+        } else if (!strcmp(key, "draft") && sv) {
+            doc->draft = !strcmp(sv, "true");
         } else if (sv) {
             if (!doc->extra) doc->extra = value_map();
-            value_set(doc->extra, key, value_str(sv));
+            bool plain = v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+            if (plain && (!strcmp(sv, "true") || !strcmp(sv, "false")))
+                value_set(doc->extra, key, value_bool(!strcmp(sv, "true")));
+            else
+                value_set(doc->extra, key, value_str(sv));
         } else if (v->type == YAML_SEQUENCE_NODE) {
             char **l = NULL;
             size_t n = 0;
@@ -1748,6 +1757,7 @@ int import_convert(const char *file, const char *data, size_t len,
                   "(set the date, or pass --date)");
         doc->date = xstrdup("1970-01-01");
         doc->draft = true;
+        doc->undated = true;
     }
     import_kind k = o && o->kind != IMPORT_AUTO ? o->kind : kind_of_category(doc->category);
     if (k == IMPORT_AUTO && doc->jekyll) k = kind_of_category(import_category(doc->title));
@@ -1809,7 +1819,7 @@ char *import_render(const import_doc *doc)
     buf b = BUF_INIT;
     buf_puts(&b, "---\n");
     yaml_field(&b, "title", doc->title);
-    if (doc->draft)
+    if (doc->undated)
         buf_puts(&b, "# No date was found in the source: set the date, then remove draft.\n");
     if (jekyll_date_ok(doc->date) && strspn(doc->date, "0123456789-:+ T") == strlen(doc->date))
         buf_printf(&b, "date: %s\n", doc->date);
@@ -1843,6 +1853,9 @@ char *import_render(const import_doc *doc)
                 import_yaml_quote(&b, value_str_ptr(value_at(v, j)));
                 buf_putc(&b, '\n');
             }
+        } else if (value_type(v) == V_BOOL) {
+            yaml_key(&b, k);
+            buf_puts(&b, value_bool_of(v) ? "true\n" : "false\n");
         } else {
             yaml_key(&b, k);
             import_yaml_quote(&b, value_str_ptr(v));

@@ -75,7 +75,8 @@ typedef struct {
 typedef struct {
     char *title;             /* never NULL after a successful convert */
     char *date;              /* "YYYY-MM-DD", or a Jekyll date as given */
-    bool draft;              /* set when the date was missing */
+    bool draft;              /* date missing, or Jekyll draft: true / published: false */
+    bool undated;            /* no date found: date is "1970-01-01" */
     char *doc_number;        /* NULL when absent, likewise below */
     char *issuer;
     char *category;

@@ -270,6 +270,20 @@ TEST(no_title_warns)
     diag_free(d);
 }
 
+TEST(ideographic_spaces)
+{
+    import_doc doc;
+    diag *d = diag_new();
+    char *out = conv("关于某事的通知\n\xe3\x80\x80\xe3\x80\x80为做好工作，\xe3\x80\x80现通知如下。\xc2\xa0\n"
+                     "\xe2\x80\x8b" "2020年1月1日\n", &doc, d, NULL);
+    CHECK(out != NULL);
+    CHECK_STR(doc.body, "为做好工作，现通知如下。\n\n2020年1月1日\n");
+    CHECK_STR(doc.date, "2020-01-01");
+    free(out);
+    import_doc_free(&doc);
+    diag_free(d);
+}
+
 TEST(signature_one_line)
 {
     import_doc doc;
@@ -419,7 +433,8 @@ TEST(jekyll_post)
     diag *d = diag_new();
     const char *in =
         "---\nlayout: post\ntitle: \"标题 \\\"引号\\\" 《书名》\"\ndate: 2022-01-14 08:10:30 +0800\n"
-        "categories: hezeribao news\ntags: 菏泽日报新闻 财务\nauthor: 记者\n---\n"
+        "categories: hezeribao news\ntags: 菏泽日报新闻 财务\nauthor: 记者\ncomments: true\n"
+        "sticky: \"true\"\npublished: false\n---\n"
         "<p>第一段 &amp; <strong>编者按：</strong>正文&nbsp;<em>强调</em>。</p>\n"
         " <p>加强规范化建设</p>\n <p>提高财务工作精细化水平</p>\n"
         " <p>第二段<br>换行 <a href=\"http://x.cn/a\">链接</a> *星*</p>"
@@ -437,12 +452,14 @@ TEST(jekyll_post)
     CHECK(doc.layout == NULL);
     CHECK(doc.kind == IMPORT_REPORT);
     CHECK_CONTAINS(out, "title: \"标题 \\\"引号\\\" 《书名》\"\ndate: 2022-01-14 08:10:30 +0800\n");
-    CHECK_CONTAINS(out, "author: \"记者\"\n");
+    CHECK_CONTAINS(out, "draft: true\n");
+    CHECK(!strstr(out, "No date was found"));
+    CHECK_CONTAINS(out, "author: \"记者\"\ncomments: true\nsticky: \"true\"\n");
     CHECK_CONTAINS(doc.body, "第一段 & **编者按**：正文 *强调*。\n\n");
     CHECK_CONTAINS(doc.body, "## 加强规范化建设 提高财务工作精细化水平\n\n");
     CHECK_CONTAINS(doc.body, "第二段\\\n换行 [链接](http://x.cn/a) \\*星\\*\n\n（文章来源：菏泽日报）\n\n滚动");
     CHECK_CONTAINS(doc.body, "- 甲\n\n- 乙\n\n1. 一\n\n2. 二\n\n<http://finews.zning.xyz/x>\n\n[返回](//finews.withounder.com/)\n");
-    CHECK(diag_has(d, "in.txt:12: warning: HTML tag <marquee> is not converted"));
+    CHECK(diag_has(d, "in.txt:15: warning: HTML tag <marquee> is not converted"));
     free(out);
     import_doc_free(&doc);
     diag_free(d);
@@ -530,6 +547,7 @@ int main(void)
     RUN(headline_and_no_date);
     RUN(date_override_and_kind);
     RUN(no_title_warns);
+    RUN(ideographic_spaces);
     RUN(signature_one_line);
     RUN(signature_block_beats_masthead_and_print_line);
     RUN(headings_and_items);
