@@ -72,10 +72,12 @@
     }
     return out;
   }
-  /* what to look up: words (cut to 64 bytes like search.c), and each CJK
-   * run's bigrams (its one char when it is one char long) */
+  /* what to look up: words (cut to 64 bytes like search.c), and bigrams
+   * covering each CJK run without overlap (ABCDE -> AB CD DE: every shard
+   * costs bytes, and adjacent pairs rarely add precision). A run of one CJK
+   * char (号 in 〔2017〕28号) is looked up only when nothing else is. */
   function queryTokens(q) {
-    var toks = [], seen = {};
+    var toks = [], seen = {}, singles = [];
     function add(t) { if (!seen[t]) { seen[t] = 1; toks.push(t); } }
     runs(q).forEach(function (r) {
       var c = r[1];
@@ -87,9 +89,13 @@
           w += c[k]; n += b;
         }
         add(w);
-      } else if (c.length === 1) add(c[0]);
-      else for (var j = 1; j < c.length; j++) add(c[j - 1] + c[j]);
+      } else if (c.length === 1) singles.push(c[0]);
+      else {
+        for (var j = 0; j + 1 < c.length; j += 2) add(c[j] + c[j + 1]);
+        if (c.length % 2) add(c[c.length - 2] + c[c.length - 1]);
+      }
     });
+    if (!toks.length) singles.forEach(add);
     return toks;
   }
   /* the whole normalised 文号 (search_norm_docnum), for queries with digits

@@ -327,8 +327,8 @@ static size_t query_bytes(const char *dir, const char *q)
     char *p = path_join(dir, "search/meta.json");
     size_t total = stat(p, &st) == 0 ? (size_t)st.st_size : 0;
     free(p);
-    /* q is the tokens search.js looks up, '|'-separated: words, and the
-     * bigrams of each CJK run (its char when the run is one char long) */
+    /* q is the tokens search.js looks up, '|'-separated: words, and
+     * bigrams covering each CJK run (queryTokens in search.js) */
     char *t = xstrdup(q);
     unsigned char *seen = xcalloc(ns ? ns : 1, 1);
     char *save = NULL;
@@ -386,7 +386,7 @@ TEST(query_fetch_is_small)
     synth(&c, 3000);
     char *dir = tmpdir();
     CHECK(dir && write_index(dir, c.docs, c.n) == 0);
-    size_t b = query_bytes(dir, "小微|微企|企业|返还");
+    size_t b = query_bytes(dir, "小微|企业|返还");
     printf("# 3000 synthetic docs: query '小微企业 返还' fetches %zu bytes\n", b);
     CHECK(b < 300 * 1024);
     rm_rf(dir);
@@ -466,8 +466,8 @@ static void bench(const char *root)
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     printf("# bench: %zu docs indexed in %.2fs (rc %d)\n", c.n, secs, rc);
     /* as search.js asks: 小微企业 返还 / 经费 审计 台账 / 秦工办字〔2017〕28号 / 职工 */
-    const char *qs[] = {"小微|微企|企业|返还", "经费|审计|台账",
-                        "秦工|工办|办字|2017|28|号|秦工办字201728号", "职工"};
+    const char *qs[] = {"小微|企业|返还", "经费|审计|台账",
+                        "秦工|办字|2017|28|秦工办字201728号", "职工"};
     for (size_t i = 0; i < 4; i++)
         printf("# bench: query '%s' fetches %zu bytes\n", qs[i], query_bytes(dir, qs[i]));
     fflush(stdout);
