@@ -129,3 +129,27 @@ ok hostile-district-html hasnt "$T/site3/districts/lulong/index.html" '--<b>'
 ok hostile-json hasnt "$T/site3/stats/lookup.json" '<script>'
 ok hostile-csv has "$T/site3/stats/districts.csv" "'); DROP TABLE districts;--<b>"
 ok hostile-no-raw-html sh -c "! grep -rlF --include='*.html' '<script>alert' '$T/site3'"
+
+# lookup.js in headless Chromium (when available): filter by part of a
+# name, and a hostile name stays text.
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ -x "$CHROMIUM" ] && command -v python3 >/dev/null; then
+  httpd=""
+  trap '[ -n "$httpd" ] && kill "$httpd" 2>/dev/null; rm -rf "$T"' EXIT
+  port=$((20000 + RANDOM % 40000))
+  python3 -m http.server "$port" --bind 127.0.0.1 --directory "$T/site3" >"$T/httpd.log" 2>&1 &
+  httpd=$!
+  for _ in $(seq 1 50); do grep -q "Serving" "$T/httpd.log" && break; sleep 0.1; done
+  dom() { timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 \
+            --dump-dom "http://127.0.0.1:$port/stats/lookup/?q=$1" 2>/dev/null; }
+  dom '%E6%B5%B7%E6%B8%AF' > "$T/dom1.html"     # 海港
+  ok js-filter has "$T/dom1.html" '找到 4 条与“海港”相关的记录。'
+  ok js-filter-rows has "$T/dom1.html" '<td>海港区顺捷快递服务有限公司</td>'
+  ok js-filter-excludes hasnt "$T/dom1.html" '<td>昌黎县葡萄酒庄园有限公司</td>'
+  dom 'script' > "$T/dom2.html"
+  ok js-hostile-text has "$T/dom2.html" '<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>'
+  ok js-hostile-not-markup hasnt "$T/dom2.html" '<script>alert'
+  kill "$httpd" 2>/dev/null; httpd=""
+else
+  echo "SKIP $E2E_NAME: lookup.js browser checks (no chromium)"
+fi
