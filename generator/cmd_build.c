@@ -9,6 +9,7 @@
 #include "build.h"
 #include "commands.h"
 #include "content.h"
+#include "release.h"
 #include "util.h"
 
 static const char build_usage[] =
@@ -73,6 +74,24 @@ static int parse_build_opts(int argc, char **argv, build_opts *o, const char *us
     return 0;
 }
 
+/* When the output directory is a release repository, publish its history
+ * as of its latest release, so that building unchanged content reproduces
+ * the released tree and leaves site/ clean. Returns a reference or NULL. */
+static value *load_history(const build_opts *o, diag *d)
+{
+    char *git = path_join(o->out_dir, ".git");
+    int repo = is_dir(git);
+    free(git);
+    if (!repo) return NULL;
+    release_settings rs;
+    value *h = NULL;
+    if (release_settings_load(o->content_dir, &rs, d) == 0) {
+        h = release_history_asof(o->out_dir, rs.repo_url, NULL, d);
+        release_settings_free(&rs);
+    }
+    return h;
+}
+
 int cmd_build(int argc, char **argv)
 {
     build_opts o;
@@ -81,7 +100,10 @@ int cmd_build(int argc, char **argv)
     if (p) return p == 1 ? 0 : 2;
     diag *d = diag_new();
     build_result res;
-    int rc = build_site(&o, &res, d);
+    value *history = load_history(&o, d);
+    o.history = history;
+    int rc = diag_count(d, DIAG_ERROR) ? -1 : build_site(&o, &res, d);
+    value_unref(history);
     size_t warnings = diag_count(d, DIAG_WARNING);
     diag_print(d, stderr);
     if (rc == 0) {
