@@ -759,29 +759,30 @@ static bool find_guanyu_title(pctx *c)
         const char *t = L->text, *g = strstr(t, "关于");
         if (!g || str_ends(t, "。") || str_ends(t, "：")) continue;
         size_t prefix = (size_t)(g - t);
+        char *pre = NULL;
         if (prefix) {
             /* An issuer prefix ends with a space and has no punctuation. */
             if (t[prefix - 1] != ' ' || prefix > 90) continue;
-            char *pre = xstrndup(t, prefix - 1);
+            pre = xstrndup(t, prefix - 1);
             if (!is_short_plain(pre, 30)) { free(pre); continue; }
-            free(c->title_issuer);
-            c->title_issuer = pre;
         }
+        /* Join up to 4 lines until the text ends with a category word. */
         buf b = BUF_INIT;
         buf_puts(&b, g);
-        size_t last = i;
-        size_t j = i;
-        while (!import_category(b.ptr)) {
+        size_t last = i, j = i;
+        for (int pieces = 1; !import_category(b.ptr) && pieces < 4; pieces++) {
             j = next_nb(&c->ls, j);
-            if (j >= c->ls.n || j > last + 4 || c->ls.v[j].role != R_BODY) break;
+            if (j >= c->ls.n || c->ls.v[j].role != R_BODY) break;
             const char *u = c->ls.v[j].text;
             if (starts_structure(u) || str_ends(u, "：") || str_ends(u, "。") || cp_count(u) > 40) break;
             join_piece(&b, u);
             last = j;
         }
         if (!import_category(b.ptr)) {
-            /* No category word: only the first line is trusted. */
-            buf_clear(&b);
+            /* No category word: a single short unpunctuated line still is
+             * a title; a sentence that starts with 关于 is not. */
+            buf_free(&b);
+            if (!is_short_plain(g, 40) || strstr(g, "，")) { free(pre); continue; }
             buf_puts(&b, g);
             last = i;
         }
@@ -789,6 +790,8 @@ static bool find_guanyu_title(pctx *c)
             if (!c->ls.v[k].blank) c->ls.v[k].role = R_USED;
         c->doc->title = buf_detach(&b);
         c->title_end = last + 1;
+        free(c->title_issuer);
+        c->title_issuer = pre;
         return true;
     }
     return false;
@@ -807,8 +810,8 @@ static bool find_headline(pctx *c)
     int count = 0;
     while (i < c->ls.n && count < 3) {
         tline *L = &c->ls.v[i];
-        if (L->role != R_BODY || !is_short_plain(L->text, 30) || starts_structure(L->text) ||
-            import_parse_date(L->text, true, tmp))
+        if (L->role != R_BODY || !is_short_plain(L->text, 30) || strstr(L->text, "，") ||
+            starts_structure(L->text) || import_parse_date(L->text, true, tmp))
             break;
         last = i;
         count++;

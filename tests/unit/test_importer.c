@@ -270,6 +270,19 @@ TEST(no_title_warns)
     diag_free(d);
 }
 
+TEST(guanyu_sentence_is_not_a_title)
+{
+    import_doc doc;
+    diag *d = diag_new();
+    char *out = conv("提高认识\n关于经费返还问题，经研究决定如下\n一、全额返还\n2020年1月1日\n", &doc, d, NULL);
+    CHECK(out != NULL);
+    CHECK_STR(doc.title, "提高认识");
+    CHECK_CONTAINS(doc.body, "关于经费返还问题，经研究决定如下\n\n## 一、全额返还");
+    free(out);
+    import_doc_free(&doc);
+    diag_free(d);
+}
+
 TEST(ideographic_spaces)
 {
     import_doc doc;
@@ -547,6 +560,7 @@ int main(void)
     RUN(headline_and_no_date);
     RUN(date_override_and_kind);
     RUN(no_title_warns);
+    RUN(guanyu_sentence_is_not_a_title);
     RUN(ideographic_spaces);
     RUN(signature_one_line);
     RUN(signature_block_beats_masthead_and_print_line);
