@@ -255,7 +255,9 @@
     li.appendChild(h);
     var m = el('p', 'search-meta');
     if (d.n) { var n = el('span', 'search-docnum'); highlight(n, d.n, ts); m.appendChild(n); }
-    [d.i, d.d, KIND[d.k] || d.k, (d.g || []).join('、')].forEach(function (x) {
+    var g = d.g || [];
+    if (g.length > 3) g = g.slice(0, 3).concat('等 ' + g.length + ' 个地区');
+    [d.i, d.d, KIND[d.k] || d.k, g.join('、')].forEach(function (x) {
       if (!x) return;
       if (m.childNodes.length) m.appendChild(document.createTextNode(' · '));
       m.appendChild(el('span', null, x));

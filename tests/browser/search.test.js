@@ -130,6 +130,23 @@ async function main() {
       const bad = rs.filter((r) => !r.meta.includes('2017-'));
       return bad.length ? 'year=2017 shows ' + bad[0].href + ' ' + bad[0].meta : '';
     });
+    await check('district-filter', async () => {
+      await page.goto(base + 'search/', { waitUntil: 'load', timeout: 15000 });
+      const opts = await page.$$eval('#gz-district option', (os) =>
+        os.filter((o) => o.value).map((o) => [o.value, o.textContent]));
+      if (!opts.length) return 'no district options';
+      // the district on most documents: pick each until one has results
+      for (const [id, name] of opts) {
+        await page.selectOption('#gz-district', id);
+        await settled(page);
+        const rs = await results(page);
+        if (!new URL(page.url()).searchParams.get('district')) return 'district not kept in the URL';
+        if (!rs.length) continue;
+        const bad = rs.filter((r) => !r.meta.includes(name) && !r.meta.includes('个地区'));
+        return bad.length ? name + ' shows ' + bad[0].href + ' ' + bad[0].meta : '';
+      }
+      return 'no district option gave results';
+    });
     await check('no-results-message', async () => {
       const rs = await typeSearch(page, '不存在的词语组合');
       const st = await page.textContent('#gz-status');

@@ -152,3 +152,30 @@ for _ in $(seq 1 50); do
 done
 expect stops-on-sigterm "$rc" 0
 pid=""
+
+# --port 0 picks a free port; without --out the site goes to a temporary
+# directory that is removed again when Ctrl-C (SIGINT) stops the server
+: >"$T/serve2.log"
+"$GAZETTE" serve --port 0 --content "$T/content" >"$T/serve2.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+  grep -q '^Serving ' "$T/serve2.log" && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+line=$(grep '^Serving ' "$T/serve2.log" | head -1)
+tmpout=$(echo "$line" | sed -n 's/^Serving \(.*\) at http.*/\1/p')
+url2=$(echo "$line" | grep -o 'http://127.0.0.1:[0-9]*/')
+ok port-zero wait_for "$url2" 200
+kill -INT "$pid"
+rc=""
+for _ in $(seq 1 50); do
+  kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; break; }
+  sleep 0.1
+done
+expect stops-on-sigint "$rc" 0
+pid=""
+case $tmpout in
+  /tmp/gazette-serve-*) nok temp-out-removed test -e "$tmpout" ;;
+  *) echo "FAIL serve:temp-out: unexpected output dir [$tmpout]" ;;
+esac
