@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# screenshots.sh - the default theme in headless Chromium: layout checks at
+# desktop and phone widths, accessibility basics, no-JS and print; keeps
+# screenshots in $SCREENSHOT_DIR (default: a temp dir) for a person to look at.
+. "$(dirname "$0")/lib.sh"
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  echo "FAIL screenshots:chromium: /usr/bin/chromium missing (make test-deps installs it)"; exit 1
+fi
+B=$ROOT/tests/browser
+if [ ! -d "$B/node_modules/playwright-core" ]; then
+  (cd "$B" && npm ci --silent --no-audit --no-fund) >"$T/npm.log" 2>&1 ||
+    { echo "FAIL screenshots:npm-ci"; tail -5 "$T/npm.log"; exit 1; }
+fi
+ok build "$GAZETTE" build --content "$ROOT/content" --out "$T/site" --quiet
+port=$((20000 + RANDOM % 20000))
+"$GAZETTE" serve --content "$ROOT/content" --out "$T/site" --port "$port" >"$T/serve.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 1 50); do
+  (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+  sleep 0.1
+done
+OUT=${SCREENSHOT_DIR:-$T/shots}
+mkdir -p "$OUT"
+timeout 120 node "$B/layout.test.js" "http://127.0.0.1:$port" "$OUT"
+for s in home-1280 notice-1280 notices-list-1280 notice-390; do
+  size=$(stat -c %s "$OUT/$s.png" 2>/dev/null || echo 0)
+  if [ "$size" -gt 20000 ]; then echo "PASS screenshots:$s"; else echo "FAIL screenshots:$s: ${size} bytes"; fi
+done
