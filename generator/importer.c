@@ -224,10 +224,23 @@ static bool valid_ymd(int y, int m, int d)
     return true;
 }
 
-/* Parse "Y年M月D日" at s; returns bytes used or 0. */
+/* "2017-09-29", "2017.9.29", "2017/9/29": bytes used or 0. */
+static size_t parse_sep_date(const char *s, char out[11])
+{
+    int y, m, d, n = 0;
+    char s1, s2;
+    if (!isdigit((unsigned char)s[0]) || sscanf(s, "%4d%c%2d%c%2d%n", &y, &s1, &m, &s2, &d, &n) != 5 ||
+        s1 != s2 || !strchr("-./", s1) || n < 8 || isdigit((unsigned char)s[n]) || !valid_ymd(y, m, d))
+        return 0;
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)y % 10000u, (unsigned)m % 100u, (unsigned)d % 100u);
+    return (size_t)n;
+}
+
+/* Parse "Y年M月D日" (or a numeric date) at s; returns bytes used or 0. */
 static size_t parse_cn_date(const char *s, char out[11])
 {
     size_t i = 0, k;
+    if ((k = parse_sep_date(s, out))) return k;
     int y = parse_num(s, true, &k);
     if (y < 0 || !str_starts(s + (i += k), "年")) return 0;
     i += 3;
@@ -659,6 +672,18 @@ static size_t item_marker(const char *s, bool *dot, int *num)
     return m;
 }
 
+/* "（1）" or "(1)". */
+static bool paren_num_marker(const char *s)
+{
+    size_t i;
+    if (str_starts(s, "（")) i = 3;
+    else if (*s == '(') i = 1;
+    else return false;
+    size_t d = i;
+    while (isdigit((unsigned char)s[i])) i++;
+    return i > d && i - d <= 3 && (s[i] == ')' || str_starts(s + i, "）"));
+}
+
 static const char *const labels[] = {
     "编者按", "联系人", "联系电话", "电话：", "电子邮箱", "邮箱：", "传真：", "地址：",
     "邮编：", "附件", "抄送", "抄报", "送：", "发：", "分送", "主题词", "印发：", "签发人", NULL};
@@ -676,7 +701,7 @@ static bool starts_structure(const char *s)
     int num;
     char tmp[11];
     return h1_marker(s) || h2_marker(s) || item_marker(s, &dot, &num) || is_label(s) ||
-           import_parse_date(s, true, tmp) || str_starts(s, "（") || *s == '(';
+           import_parse_date(s, true, tmp) || paren_num_marker(s);
 }
 
 static bool has_sentence_punct(const char *s)

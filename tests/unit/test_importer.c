@@ -104,6 +104,15 @@ TEST(parse_date)
     CHECK(!import_parse_date("2017年4月11日，根据安排", false, out));
     CHECK(!import_parse_date("年月日", false, out));
     CHECK(!import_parse_date("", false, out));
+    CHECK(import_parse_date("2017-09-29", false, out));
+    CHECK_STR(out, "2017-09-29");
+    CHECK(import_parse_date("2017.9.3", false, out));
+    CHECK_STR(out, "2017-09-03");
+    CHECK(import_parse_date("2017/12/31", false, out));
+    CHECK(!import_parse_date("2017.9-3", false, out));
+    CHECK(!import_parse_date("2017.9.31", false, out));
+    CHECK(!import_parse_date("431.49万元", false, out));
+    CHECK(!import_parse_date("2017.9.299", false, out));
 }
 
 TEST(doc_number)
@@ -381,13 +390,17 @@ TEST(hard_wraps)
                      "4. 时间安排。各系统、产业、直属基层摸底情况务于4月\n\n16日前完成。\n"
                      "一、这是一个很长很长很长很长很长很长很长的标题没有标点\n"
                      "正文。\n"
-                     "短行不合并\n下一行。\n", &doc, d, NULL);
+                     "短行不合并\n下一行。\n"
+                     "要贯彻落实好市政府的意见精神，以企业集中的经济开发区为重点领域，按照\n（秦政字〔2020〕15号）要求推进。\n"
+                     "做好以下几个方面的工作，具体的要求有这样一些内容如下\n（1）第一项。\n", &doc, d, NULL);
     CHECK(out != NULL);
     CHECK_CONTAINS(doc.body, "提高站位，精心组织。");
     CHECK_CONTAINS(doc.body, "建设情况进行一次");
     CHECK_CONTAINS(doc.body, "4. 时间安排。各系统、产业、直属基层摸底情况务于4月16日前完成。");
     CHECK_CONTAINS(doc.body, "没有标点\n\n正文。");
     CHECK_CONTAINS(doc.body, "短行不合并\n\n下一行。");
+    CHECK_CONTAINS(doc.body, "按照（秦政字〔2020〕15号）要求推进。");
+    CHECK_CONTAINS(doc.body, "内容如下\n\n（1）第一项。");
     free(out);
     import_doc_free(&doc);
     diag_free(d);
