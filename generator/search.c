@@ -244,10 +244,23 @@ static void index_doc(index_t *ix, const search_doc *d)
 
 static const char *nz(const char *s) { return s ? s : ""; }
 
+/* A JSON string; invalid UTF-8 becomes U+FFFD so the file always parses. */
 static void json_str(buf *b, const char *s)
 {
     buf_putc(b, '"');
-    if (s) esc_json(b, s, strlen(s));
+    size_t n = s ? strlen(s) : 0, bad;
+    if (utf8_valid(s, n, &bad)) {
+        esc_json(b, s, n);
+    } else {
+        buf clean = BUF_INIT;
+        for (size_t i = 0; i < n;) {
+            uint32_t cp;
+            i += utf8_decode(s + i, n - i, &cp);
+            utf8_encode(&clean, cp);
+        }
+        esc_json(b, clean.ptr, clean.len);
+        buf_free(&clean);
+    }
     buf_putc(b, '"');
 }
 

@@ -139,8 +139,10 @@ void serve_resolve(const char *root_real, const char *raw, serve_target *t)
              * request like "//host" cannot redirect off-site */
             buf loc = BUF_INIT;
             buf_putc(&loc, '/');
-            esc_url(&loc, rel.ptr, rel.len);
-            buf_putc(&loc, '/');
+            if (rel.len) {                          /* "/." is the root: "/" */
+                esc_url(&loc, rel.ptr, rel.len);
+                buf_putc(&loc, '/');
+            }
             t->kind = SERVE_REDIRECT;
             t->location = buf_detach(&loc);
             goto out;

@@ -284,16 +284,6 @@ TEST(empty_and_bad_input)
     free(dir);
 }
 
-/* ---- size: many synthetic docs ------------------------------------- */
-
-static const char *const WORDS[] = {
-    "工会", "经费", "返还", "小微企业", "职工", "基层", "组织", "建设", "会员",
-    "服务", "财务", "审计", "预算", "帮扶", "困难", "劳动", "竞赛", "创新",
-    "安全", "生产", "宣传", "教育", "权益", "保障", "法律", "援助", "调解",
-    "台账", "统计", "核查", "落实", "推进", "部署", "规范", "管理", "制度",
-    "企业", "单位", "税务", "拨付", "补助", "资金", "标准", "申报", "审核"};
-#define NW (sizeof WORDS / sizeof *WORDS)
-
 typedef struct {
     search_doc *docs;
     char **strs;
@@ -312,6 +302,76 @@ static void corpus_free(corpus *c)
     free(c->strs);
     free(c->docs);
 }
+
+/* Random bytes (valid and invalid UTF-8, markup, quotes) in every field:
+ * every file still parses as JSON. Bounded, fixed seed. */
+TEST(random_text_gives_valid_json)
+{
+    static const char *const pieces[] = {"工会", "\xe5\xa4", "\xff", "<b>", "\"", "\\",
+                                         "\n", "〔2017〕", "ＡＢ", "x", " ", "\x01", "号", "é"};
+    corpus c = {0};
+    c.n = 40;
+    c.docs = xcalloc(c.n, sizeof *c.docs);
+    unsigned r = 99;
+    for (size_t i = 0; i < c.n; i++) {
+        char *f[6];
+        for (int k = 0; k < 6; k++) {
+            buf b = BUF_INIT;
+            for (int m = 0; m < 30; m++) {
+                r = r * 1103515245u + 12345u;
+                buf_puts(&b, pieces[(r >> 16) % (sizeof pieces / sizeof *pieces)]);
+            }
+            f[k] = keep(&c, buf_detach(&b));
+        }
+        search_doc *d = &c.docs[i];
+        d->url = keep(&c, xasprintf("/n/%zu/%s", i, f[0]));
+        d->title = f[1];
+        d->doc_number = f[2];
+        d->issuer = f[3];
+        d->date = i % 3 ? f[4] : "2017-01-01";
+        d->kind = "notice";
+        d->text = f[5];
+    }
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, c.docs, c.n) == 0);
+    json_t *meta = load_json(dir, "search/meta.json");
+    CHECK(meta);
+    unsigned ns = (unsigned)json_integer_value(json_object_get(meta, "shards"));
+    json_decref(meta);
+    for (unsigned i = 0; i < ns; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/idx/%u.json", i);
+        json_t *j = load_json(dir, rel);
+        CHECK(j);
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) {
+            post p[64];
+            CHECK(decode(json_string_value(v), p, 64) > 0);
+        }
+        json_decref(j);
+    }
+    for (size_t i = 0; i * 8 < c.n; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/docs/%zu.json", i);
+        json_t *j = load_json(dir, rel);
+        CHECK(j);
+        json_decref(j);
+    }
+    rm_rf(dir);
+    free(dir);
+    corpus_free(&c);
+}
+
+/* ---- size: many synthetic docs ------------------------------------- */
+
+static const char *const WORDS[] = {
+    "工会", "经费", "返还", "小微企业", "职工", "基层", "组织", "建设", "会员",
+    "服务", "财务", "审计", "预算", "帮扶", "困难", "劳动", "竞赛", "创新",
+    "安全", "生产", "宣传", "教育", "权益", "保障", "法律", "援助", "调解",
+    "台账", "统计", "核查", "落实", "推进", "部署", "规范", "管理", "制度",
+    "企业", "单位", "税务", "拨付", "补助", "资金", "标准", "申报", "审核"};
+#define NW (sizeof WORDS / sizeof *WORDS)
 
 /* Bytes a browser fetches for a query: meta, the shards of its tokens, and
  * one page of results (10 docs -> at most 10 docs/N.json files, counted as
@@ -491,6 +551,7 @@ int main(void)
     RUN(html_in_data_stays_data);
     RUN(output_is_deterministic);
     RUN(empty_and_bad_input);
+    RUN(random_text_gives_valid_json);
     RUN(query_fetch_is_small);
     const char *b = getenv("SEARCH_BENCH_CORPUS");
     if (b && *b) bench(b);

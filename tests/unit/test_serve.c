@@ -133,6 +133,10 @@ TEST(redirects_add_slash)
     CHECK(resolve("//notices", &loc) == SERVE_REDIRECT);
     CHECK_STR(loc, "/notices/");
     free(loc);
+    loc = NULL;
+    CHECK(resolve("/.", &loc) == SERVE_REDIRECT);       /* not "//" */
+    CHECK_STR(loc, "/");
+    free(loc);
 }
 
 TEST(not_found)
@@ -176,6 +180,31 @@ TEST(error_page_escapes)
     CHECK(strstr(t, "a.md:1") && strstr(t, "b.md:2") && strstr(t, "a.md:1") < strstr(t, "b.md:2"));
     free(t);
     diag_free(d);
+}
+
+/* Random request paths (bounded, fixed seed): never a crash, never a file
+ * outside the root. */
+TEST(random_paths_stay_inside)
+{
+    const char alphabet[] = "/.%2eE5fF0aA\\x~-_ ";
+    unsigned r = 7;
+    char url[40];
+    size_t rootlen = strlen(root);
+    for (int i = 0; i < 20000; i++) {
+        size_t n = 1 + i % 30;
+        url[0] = '/';
+        for (size_t k = 1; k < n; k++) {
+            r = r * 1103515245u + 12345u;
+            url[k] = alphabet[(r >> 16) % (sizeof alphabet - 1)];
+        }
+        url[n] = 0;
+        serve_target t;
+        serve_resolve(root, url, &t);
+        if (t.kind == SERVE_FILE)
+            CHECK(!strncmp(t.path, root, rootlen) && t.path[rootlen] == '/');
+        if (t.kind == SERVE_REDIRECT) CHECK(t.location[0] == '/' && t.location[1] != '/');
+        serve_target_free(&t);
+    }
 }
 
 /* ---- one real request over loopback -------------------------------- */
@@ -254,6 +283,7 @@ int main(void)
     RUN(not_found);
     RUN(traversal_is_forbidden);
     RUN(error_page_escapes);
+    RUN(random_paths_stay_inside);
     RUN(server_round_trip);
     /* root is <tmp>/site: remove <tmp> */
     char *top = xstrdup(root);
