@@ -106,11 +106,11 @@ static void str_list_free(char **list, size_t n)
 /* ------------------------------------------------------------------ */
 /* decoding                                                            */
 
-/* GB18030 -> UTF-8 with iconv(3). Returns 0, or -1 with the offset of
- * the first bad byte in *bad. */
-static int gb_to_utf8(const char *data, size_t len, buf *out, size_t *bad)
+/* GB18030 (or another encoding) -> UTF-8 with iconv(3). Returns 0, or -1
+ * with the offset of the first bad byte in *bad. */
+static int to_utf8(const char *from, const char *data, size_t len, buf *out, size_t *bad)
 {
-    iconv_t cd = iconv_open("UTF-8", "GB18030");
+    iconv_t cd = iconv_open("UTF-8", from);
     if (cd == (iconv_t)-1) { *bad = 0; return -1; }
     char *in = (char *)data;
     size_t inleft = len;
@@ -139,13 +139,17 @@ int import_decode(const char *file, const char *data, size_t len, buf *out,
     size_t bad = 0;
     *encoding = "UTF-8";
     if (len >= 3 && !memcmp(data, "\xEF\xBB\xBF", 3)) { data += 3; len -= 3; }
-    if (utf8_valid(data, len, &bad)) {
+    bool utf16 = len >= 2 && (!memcmp(data, "\xFF\xFE", 2) || !memcmp(data, "\xFE\xFF", 2));
+    if (utf16 && to_utf8("UTF-16", data, len, &raw, &bad) == 0) {
+        /* Word's "Unicode text": iconv reads the BOM and drops it. */
+        *encoding = "UTF-16";
+    } else if (!utf16 && utf8_valid(data, len, &bad)) {
         buf_put(&raw, data, len);
-    } else if (gb_to_utf8(data, len, &raw, &bad) == 0) {
+    } else if (!utf16 && to_utf8("GB18030", data, len, &raw, &bad) == 0) {
         *encoding = "GB18030";
     } else {
         diag_error(d, file, line_of_offset(data, bad),
-                   "neither UTF-8 nor GB18030 (bad byte 0x%02x at offset %zu)",
+                   "not %s (bad byte 0x%02x at offset %zu)", utf16 ? "UTF-16" : "UTF-8 nor GB18030",
                    (unsigned char)data[bad < len ? bad : 0], bad);
         buf_free(&raw);
         return -1;
@@ -481,7 +485,7 @@ typedef struct {
 } tlines;
 
 /* Normalise one line: odd spaces to ' ', trim, collapse runs of spaces
- * (remembering the first wide gap), drop spaces next to CJK punctuation.
+ * (remembering the widest gap), drop spaces next to CJK punctuation.
  * Tabs are kept when the line is a table row (has a tab between text). */
 static void normalise_line(tline *L, const char *s, size_t n)
 {

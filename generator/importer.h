@@ -3,8 +3,10 @@
  * Markdown body. Pure functions: bytes in, fields + body + warnings out;
  * no file I/O here (cmd_import.c does that).
  *
- * Plain text. Input may be UTF-8 (with or without BOM) or GB18030/GBK
- * (anything that is not valid UTF-8 is converted with iconv), with LF, CRLF
+ * Plain text. Input may be UTF-8 (with or without BOM), UTF-16 with a BOM,
+ * or GB18030/GBK (anything that is not valid UTF-8 is converted with
+ * iconv; a GBK text that happens to be valid UTF-8 is read as UTF-8, which
+ * real Chinese text practically never is), with LF, CRLF
  * or CR line ends; U+3000 and other odd spaces count as spaces. Recognised:
  *   文号 line     "大工办发〔2017〕28号" (also [] () 【】)   -> doc_number
  *   title        "关于…的通知" over up to 4 lines, an issuer prefix
@@ -87,7 +89,7 @@ typedef struct {
     value *extra;            /* other Jekyll keys: map of string or list of strings */
     import_kind kind;        /* IMPORT_NOTICE or IMPORT_REPORT */
     bool jekyll;             /* input was a Jekyll post */
-    const char *encoding;    /* "UTF-8" or "GB18030" (static) */
+    const char *encoding;    /* "UTF-8", "UTF-16" or "GB18030" (static) */
     char *body;              /* Markdown, ends with one '\n' */
 } import_doc;
 
@@ -111,7 +113,8 @@ char *import_relpath(const import_doc *doc, const char *slug);
 /* --- Recognisers, exposed for unit tests --- */
 
 /* Input bytes to UTF-8 text with LF line ends and no BOM. *encoding is set
- * to "UTF-8" or "GB18030". Returns 0 or -1 (reported to d). */
+ * to "UTF-8", "UTF-16" (with a BOM) or "GB18030". Returns 0 or -1
+ * (reported to d). */
 int import_decode(const char *file, const char *data, size_t len, buf *out,
                   const char **encoding, diag *d);
 /* A whole line that is a date ("2017年9月29日", "2017年9 月29日",

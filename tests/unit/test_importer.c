@@ -71,6 +71,19 @@ TEST(decode_gbk)
     diag_free(d);
 }
 
+TEST(decode_utf16)
+{
+    buf b = BUF_INIT;
+    const char *enc;
+    diag *d = diag_new();
+    /* "关于\r\n" as UTF-16LE with a BOM. */
+    CHECK(import_decode("f", "\xFF\xFE\x73\x51\x8E\x4E\r\0\n\0", 10, &b, &enc, d) == 0);
+    CHECK_STR(b.ptr, "关于\n");
+    CHECK_STR(enc, "UTF-16");
+    buf_free(&b);
+    diag_free(d);
+}
+
 TEST(decode_garbage)
 {
     buf b = BUF_INIT;
@@ -562,6 +575,7 @@ int main(void)
 {
     RUN(decode_bom_crlf);
     RUN(decode_gbk);
+    RUN(decode_utf16);
     RUN(decode_garbage);
     RUN(parse_date);
     RUN(doc_number);
