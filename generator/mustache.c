@@ -884,8 +884,9 @@ static int link_tpl(mustache_set *s, mustache_tpl *t, diag *d)
         node *r = t->refs[i];
         if (!r->target) {
             bool missing;
-            r->target = find_or_load(s, r->name.text, d, &missing);
-            if (!r->target) {
+            mustache_tpl *x = find_or_load(s, r->name.text, d, &missing);
+            __atomic_store_n(&r->target, x, __ATOMIC_RELEASE);
+            if (!x) {
                 if (!missing || s->strict) rc = -1;
                 if (missing && s->strict)
                     diag_add(d, DIAG_ERROR, t->path, r->line, r->col, "unknown %s \"%s\"",
@@ -942,6 +943,8 @@ typedef struct {
     const value *stk0[32];
     buf ind;                  /* storage for indentation strings */
     int depth;                /* partial/parent expansions */
+    int nest;                 /* sections, blocks and expansions: bounds
+                                 the C stack however templates nest */
 } rstate;
 
 static int render_list(rstate *st, const nodes *ns, const frame *fr, indent in);
@@ -1016,26 +1019,56 @@ static void rerr(rstate *st, const node *n, const char *fmt, const char *arg)
     diag_add(st->d, DIAG_ERROR, n->owner ? n->owner->path : NULL, n->line, n->col, fmt, arg);
 }
 
+/* Enter one more level of nesting at node n; false (and an error) when
+ * that is too deep. Each level costs a few C stack frames. */
+static bool enter(rstate *st, const node *n)
+{
+    if (st->nest >= MUSTACHE_MAX_NEST_TOTAL) {
+        diag_add(st->d, DIAG_ERROR, n->owner ? n->owner->path : NULL, n->line, n->col,
+                 "templates nested more than %d deep while rendering",
+                 MUSTACHE_MAX_NEST_TOTAL);
+        return false;
+    }
+    st->nest++;
+    return true;
+}
+
+/* Data names templates through dynamic names ({{>*kind}}): only plain
+ * relative names, so data cannot reach outside the templates directory. */
+static bool safe_template_name(const char *s, size_t n)
+{
+    if (n == 0 || s[0] == '/' || strlen(s) != n) return false;
+    for (size_t i = 0; i < n; i++) {
+        if (is_ws(s[i]) || (unsigned char)s[i] < 0x20 || s[i] == '\\') return false;
+        if (s[i] == '.' && i + 1 < n && s[i + 1] == '.') return false;
+    }
+    return true;
+}
+
 /* The template a partial/parent node names, or NULL (render nothing).
  * *rc = -1 on error. */
 static const mustache_tpl *target_of(rstate *st, const node *n, int *rc)
 {
     *rc = 0;
     if (!n->dynamic) {
-        if (!n->target && st->set->strict) {
+        /* Written once when linking (maybe by another thread, under the
+         * set's mutex, if a failed link is retried). */
+        const mustache_tpl *t = __atomic_load_n(&n->target, __ATOMIC_ACQUIRE);
+        if (!t && st->set->strict) {
             rerr(st, n, "unknown partial \"%s\"", n->name.text);
             *rc = -1;
         }
-        return n->target;
+        return t;
     }
     const value *v = lookup(st, &n->name);
     if (value_type(v) != V_STRING) return NULL;   /* spec: failed lookup renders nothing */
     const char *name = value_str_ptr(v);
-    bool missing;
+    bool missing = true, strict;
     mustache_set *s = st->set;
+    const mustache_tpl *t = NULL;
     pthread_mutex_lock(&s->mu);
-    const mustache_tpl *t = get_locked(s, name, st->d, &missing);
-    bool strict = s->strict;
+    if (safe_template_name(name, value_str_len(v))) t = get_locked(s, name, st->d, &missing);
+    strict = s->strict;
     pthread_mutex_unlock(&s->mu);
     if (!t && (!missing || strict)) {
         *rc = -1;
@@ -1057,6 +1090,7 @@ static int render_include(rstate *st, const node *n, const frame *fr, indent in)
                  MUSTACHE_MAX_DEPTH);
         return -1;
     }
+    if (!enter(st, n)) return -1;
     size_t mark = st->ind.len;
     /* Only a standalone tag indents the template it includes. */
     indent in2 = n->standalone ? ind_push(st, in, n->indent, n->ilen) : (indent){0, 0};
@@ -1064,6 +1098,7 @@ static int render_include(rstate *st, const node *n, const frame *fr, indent in)
     st->depth++;
     rc = render_list(st, &t->body, n->type == N_PARENT ? &f : fr, in2);
     st->depth--;
+    st->nest--;
     st->ind.len = mark;
     return rc;
 }
@@ -1083,6 +1118,7 @@ static int render_block(rstate *st, const node *n, const frame *fr, indent in)
                 break;
             }
         }
+    if (!enter(st, n)) return -1;
     size_t mark = st->ind.len;
     int rc;
     if (arg) {
@@ -1095,28 +1131,33 @@ static int render_block(rstate *st, const node *n, const frame *fr, indent in)
         rc = render_list(st, &n->body, fr, in2);
     }
     st->ind.len = mark;
+    st->nest--;
     return rc;
 }
 
 static int render_section(rstate *st, const node *n, const frame *fr, indent in)
 {
     const value *v = lookup(st, &n->name);
-    if (n->type == N_INVERTED)
-        return value_truthy(v) ? 0 : render_list(st, &n->body, fr, in);
-    if (value_type(v) == V_LIST) {
-        size_t len = value_len(v);
-        for (size_t i = 0; i < len; i++) {
-            push_ctx(st, value_at(v, i));
-            int rc = render_list(st, &n->body, fr, in);
-            st->sn--;
-            if (rc) return rc;
-        }
+    bool list = value_type(v) == V_LIST;
+    if (n->type == N_INVERTED ? value_truthy(v) : list ? value_len(v) == 0 : !value_truthy(v))
         return 0;
+    if (!enter(st, n)) return -1;
+    int rc = 0;
+    if (n->type == N_INVERTED) {
+        rc = render_list(st, &n->body, fr, in);
+    } else if (list) {
+        size_t len = value_len(v);
+        for (size_t i = 0; i < len && rc == 0; i++) {
+            push_ctx(st, value_at(v, i));
+            rc = render_list(st, &n->body, fr, in);
+            st->sn--;
+        }
+    } else {
+        push_ctx(st, v);
+        rc = render_list(st, &n->body, fr, in);
+        st->sn--;
     }
-    if (!value_truthy(v)) return 0;
-    push_ctx(st, v);
-    int rc = render_list(st, &n->body, fr, in);
-    st->sn--;
+    st->nest--;
     return rc;
 }
 
@@ -1163,6 +1204,10 @@ static int render_list(rstate *st, const nodes *ns, const frame *fr, indent in)
 int mustache_render(mustache_set *s, const mustache_tpl *t, const value *ctx, buf *out,
                     diag *d)
 {
+    if (!t) {
+        diag_add(d, DIAG_ERROR, NULL, 0, 0, "no template to render");
+        return -1;
+    }
     rstate st = {.set = s, .out = out, .d = d, .sn = 0};
     st.stk = st.stk0;
     st.scap = sizeof st.stk0 / sizeof st.stk0[0];

@@ -34,6 +34,9 @@
 #define MUSTACHE_MAX_DEPTH 200
 /* Maximum nesting of sections/blocks within one template. */
 #define MUSTACHE_MAX_NESTING 100
+/* Maximum nesting of sections, blocks and expansions together while
+ * rendering: bounds the C stack (a level takes well under 1 KiB). */
+#define MUSTACHE_MAX_NEST_TOTAL 2000
 
 typedef struct mustache_set mustache_set;   /* a registry of named templates */
 typedef struct mustache_tpl mustache_tpl;   /* one compiled template */
@@ -73,7 +76,10 @@ const mustache_tpl *mustache_get(mustache_set *s, const char *name, diag *d);
 /* Render t (from mustache_get on the same set) with the context ctx
  * (borrowed; may be any value), appending to out. Returns 0, or -1 with an
  * error in d (runaway recursion, or a dynamic name that fails to compile or,
- * in strict mode, names a missing template); out then holds partial output. */
+ * in strict mode, names a missing template); out then holds partial output.
+ * A dynamic name must resolve to a plain relative template name (no "..",
+ * no leading '/', no whitespace or control characters); anything else
+ * counts as a missing template. */
 int mustache_render(mustache_set *s, const mustache_tpl *t, const value *ctx,
                     buf *out, diag *d);
 

@@ -226,6 +226,17 @@ TEST(recursion_limit)
     CHECK(render(s, "a", ctx, d) == NULL);
     CHECK(diag_count(d, DIAG_ERROR) == 1);
     diag_clear(d);
+    /* Sections around the recursion: the total nesting limit trips first. */
+    buf deep = BUF_INIT;
+    for (int i = 0; i < 30; i++) buf_puts(&deep, "{{#a}}");
+    buf_puts(&deep, "{{>sec}}");
+    for (int i = 0; i < 30; i++) buf_puts(&deep, "{{/a}}");
+    add(s, "sec", deep.ptr, "sec.mustache", d);
+    buf_free(&deep);
+    value_set(ctx, "a", value_bool(true));
+    CHECK(render(s, "sec", ctx, d) == NULL);
+    CHECK_STR(first_msg(d), "sec.mustache:1:97: error: templates nested more than 2000 deep while rendering");
+    diag_clear(d);
     /* Legitimate recursion bounded by the data is fine. */
     add(s, "tree", "{{name}}({{#kids}}{{>tree}}{{/kids}})", NULL, d);
     value *root = value_map(), *cur = root;
@@ -381,6 +392,25 @@ TEST(dynamic_names)
     value_push(items, c);
     value_set(ctx, "items", items);
     CHECK_RENDER("{{#items}}\n{{>*kind}}\n{{/items}}", ctx, parts, "T:hi<img src=\"/a.png\">");
+    /* Data may not name templates outside the template directory. */
+    static const char *const bad[] = {"../secret", "/etc/passwd", "a/../../b", "", "x y", NULL};
+    for (int i = 0; bad[i]; i++) {
+        static const char *const table[] = {"page", "[{{>*kind}}]", NULL};
+        loader_table = table;
+        loads = 0;
+        value_set_str(a, "kind", bad[i]);
+        diag *d = diag_new();
+        mustache_set *s = mustache_set_new(table_loader, NULL);
+        char *out = render(s, "page", a, d);
+        CHECK_STR(out, "[]");
+        CHECK(loads == 1);   /* only "page" itself reached the loader */
+        free(out);
+        mustache_set_strict(s, true);
+        CHECK(render(s, "page", a, d) == NULL);
+        CHECK_CONTAINS(first_msg(d), "error: unknown partial");
+        mustache_set_free(s);
+        diag_free(d);
+    }
     value_unref(ctx);
 }
 
