@@ -1,11 +1,14 @@
-// search.test.js BASE_URL - the /search/ page in headless Chromium against a
+// search.test.js BASE_URL [SUB_URL] - the /search/ page in headless Chromium against a
 // built and served site (BASE_URL is the site root, ending in /). Prints
 // "PASS browser:NAME" / "FAIL browser:NAME: why" lines (tests/run.sh counts
-// them). Expects the repository's content/ (five real documents).
+// them). Expects the repository's content/ (five real documents). SUB_URL,
+// when given, is the same site served under a sub-path (e.g. .../gazette/):
+// the search data and result links must resolve there too.
 'use strict';
 const { launch } = require('./chrome');
 
 const base = process.argv[2];
+const subBase = process.argv[3];   // optional: the same site under a sub-path
 if (!base) {
   console.error('usage: node search.test.js BASE_URL');
   process.exit(2);
@@ -164,6 +167,24 @@ async function main() {
       return resp && resp.status() === 200 ? '' : rs[0].href + ' answered ' + (resp && resp.status());
     });
     await check('no-script-errors', async () => (errors.length ? errors.join('; ') : ''));
+
+    if (subBase) {
+      await check('subpath-base', async () => {
+        const p = await browser.newPage();
+        try {
+          await p.goto(subBase + 'search/?q=' + encodeURIComponent('返还'), { waitUntil: 'load', timeout: 15000 });
+          await settled(p);
+          const rs = await rawResults(p);
+          const why = first(rs, 'micro-enterprise-fund-refund', 'under ' + subBase);
+          if (why) return why;
+          if (!rs[0].href.startsWith(subBase)) return 'link ' + rs[0].href + ' is not under ' + subBase;
+          const resp = await p.goto(rs[0].href, { waitUntil: 'load', timeout: 15000 });
+          return resp && resp.status() === 200 ? '' : rs[0].href + ' answered ' + (resp && resp.status());
+        } finally {
+          await p.close();
+        }
+      });
+    }
 
     // Without JavaScript: a plain GET form and links to the archives.
     await check('nojs-fallback', async () => {

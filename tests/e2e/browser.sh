@@ -13,8 +13,9 @@
 # the suite; any other problem (node, npm ci, the site, the page) is a FAIL.
 . "$(dirname "$0")/lib.sh"
 
-pid=""
+pid="" spid=""
 cleanup() {
+  [ -n "$spid" ] && kill "$spid" 2>/dev/null
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill "$pid" 2>/dev/null
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -87,7 +88,27 @@ if grep -q 'build failed' "$log"; then
   exit 1
 fi
 
-timeout 60 node "$dir/search.test.js" "http://127.0.0.1:$port/"
+# the same site under a sub-path, from a plain static server: the page's
+# relative fetches and links must work under any base
+sub=""
+mkdir -p "$T/www/sub"
+cp -r "$T/site" "$T/www/sub/gazette"
+for _ in 1 2 3; do
+  p2=$((20000 + RANDOM % 40000))
+  python3 -m http.server "$p2" --bind 127.0.0.1 --directory "$T/www" >"$T/static.log" 2>&1 &
+  spid=$!
+  for _ in $(seq 1 50); do
+    python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+      "http://127.0.0.1:$p2/sub/gazette/search/" 2>/dev/null && { sub="http://127.0.0.1:$p2/sub/gazette/"; break; }
+    kill -0 "$spid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$sub" ] && break
+  kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; spid=""
+done
+[ -n "$sub" ] || echo "FAIL browser:static-server: python3 http.server did not come up"
+
+timeout 60 node "$dir/search.test.js" "http://127.0.0.1:$port/" $sub
 rc=$?
 [ $rc -eq 124 ] && echo "FAIL browser:timeout: over 60 s"
 exit $rc

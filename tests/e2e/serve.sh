@@ -119,6 +119,12 @@ done
 ok no-secret-leaked bash -c "! grep -q 'top secret' '$T/leaks'"
 rm -f "$out/escape"
 
+# HEAD works, other methods are refused
+if command -v curl >/dev/null; then
+  expect head "$(curl -s -o /dev/null -I --max-time 5 -w '%{http_code}' "$base/")" 200
+  expect post-refused "$(curl -s -o /dev/null -X POST --max-time 5 -w '%{http_code}' "$base/")" 405
+fi
+
 # rebuild on change: append a marker to a notice, see it served
 src=$(cd "$T/content" && find notices -name '*.md' -type f | LC_ALL=C sort | head -1)
 if [ -n "$src" ]; then
