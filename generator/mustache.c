@@ -410,9 +410,12 @@ static void mark_line(parser *P, size_t ltok, size_t lpos, size_t etok, size_t e
             t[k].s = t[k].e;
             continue;
         }
+        /* Only the first tag of the line owns its indentation (as in
+         * mustache.js): "  {{#a}}{{>p}}{{/a}}" does not indent p. */
         t[k].standalone = true;
         t[k].bs = bs;
         t[k].be = be;
+        be = bs;
         if (t[k].type == T_BLOCK && k + 1 < etok && t[k + 1].type == T_CLOSE &&
             same_name(P, &t[k], &t[k + 1]))
             keep_nl = true;

@@ -330,6 +330,15 @@ TEST(partial_indentation)
     CHECK_RENDER("<body>\n    {{>box}}\n</body>\n", ctx, parts,
                  "<body>\n    <div>\n      <ul>\n        <li>a\nb</li>\n        <li>c</li>\n"
                  "      </ul>\n    </div>\n</body>\n");
+    /* A line holding only non-variable tags is standalone; only its first
+     * tag takes the indentation (as in mustache.js). */
+    static const char *const li[] = {"li", "<li>{{.}}</li>", NULL};
+    CHECK_RENDER("<ul>\n  {{#items}}{{>li}}{{/items}}\n</ul>", ctx, li,
+                 "<ul>\n<li>a\nb</li><li>c</li></ul>");
+    /* As if each source line of the partial were indented: the indentation
+     * of "{{/no}}bar" lies inside the skipped section. */
+    static const char *const sec[] = {"s", "{{#no}}\nfoo\n{{/no}}bar\n{{#items}}\n- {{.}}\n{{/items}}", NULL};
+    CHECK_RENDER("  {{>s}}\n", ctx, sec, "bar\n  - a\nb\n  - c\n");
     /* Inline partials are not indented. */
     CHECK_RENDER("  x {{>box}}", ctx, parts,
                  "  x <div>\n  <ul>\n    <li>a\nb</li>\n    <li>c</li>\n  </ul>\n</div>\n");
