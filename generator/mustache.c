@@ -343,6 +343,17 @@ static int tokenize(parser *P)
             cs = type == T_ETAG ? p : p + 1;
             ce = q;
         }
+        if (q == SIZE_MAX && type == T_DELIM) {
+            /* "{{=x}}": closed, but not as a delimiter change. */
+            size_t q2 = find(src, len, p, c, cl);
+            if (q2 != SIZE_MAX) {
+                perr(P, line, col, "bad delimiter change \"%.*s\": want two delimiters "
+                     "without '=' separated by a space, like {{=<%% %%>=}}",
+                     (int)(q2 + cl - k), src + k);
+                pos = q2 + cl;
+                continue;
+            }
+        }
         if (q == SIZE_MAX) {
             perr(P, line, col, "unclosed tag: no \"%.*s\" after \"%.*s\"",
                  (int)cl, c, (int)ol, o);

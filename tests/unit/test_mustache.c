@@ -103,6 +103,8 @@ TEST(error_delimiters_and_names)
               "delimiters without '=' separated by a space, like {{=<% %>=}}");
     CHECK_ERR("ok\n{{= a b c =}}", "t.mustache:2:1: error: bad delimiter change \"{{= a b c =}}\": "
               "want two delimiters without '=' separated by a space, like {{=<% %>=}}");
+    CHECK_ERR("a {{=x}}", "t.mustache:1:3: error: bad delimiter change \"{{=x}}\": want two "
+              "delimiters without '=' separated by a space, like {{=<% %>=}}");
     CHECK_ERR("{{}}", "t.mustache:1:1: error: empty tag name");
     CHECK_ERR("{{a..b}}", "t.mustache:1:1: error: invalid tag name \"a..b\"");
     CHECK_ERR("{{#a b}}{{/a b}}", "t.mustache:1:1: error: invalid tag name \"a b\"");
