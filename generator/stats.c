@@ -99,6 +99,7 @@ typedef struct {
     diag *d;
     int nerr;
     VEC(rowline) lines;
+    long long work, budget;     /* VM instructions used / allowed, see work_limit */
     const char *insert_table;   /* set by the authorizer while preparing */
     char insert_table_buf[128];
 } loader;
@@ -145,6 +146,42 @@ static void db_error(loader *L, const char *what)
     L->nerr++;
 }
 
+/* Work limit. A dump is SQL, and SQL can loop forever (a recursive CTE)
+ * or blow up; a .sqlite file can hide costly generated columns. Loading
+ * is bounded by a budget of SQLite VM instructions proportional to the
+ * snapshot's size, counted by the progress handler, which SQLite calls
+ * every WORK_STEP instructions of one statement: the many short INSERTs
+ * of a dump never reach it, while the validation queries over a 14 MB
+ * dump of 100k enterprises use about 4.5M (budget there: 300M). */
+enum { WORK_STEP = 1000 };
+#define WORK_BASE   20000000LL     /* fixed allowance: ~0.1 s */
+#define WORK_PER_BYTE 20LL
+
+static int work_check(void *ud)
+{
+    loader *L = ud;
+    L->work += WORK_STEP;
+    return L->work > L->budget;    /* non-zero interrupts the statement */
+}
+
+static void work_limit(loader *L, size_t bytes)
+{
+    L->work = 0;
+    L->budget = WORK_BASE + WORK_PER_BYTE * (long long)bytes;
+    sqlite3_progress_handler(L->db, WORK_STEP, work_check, L);
+    /* no single value larger than 16 MB: a snapshot holds short texts */
+    sqlite3_limit(L->db, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
+}
+
+static bool over_budget(loader *L, int line)
+{
+    if (L->work <= L->budget) return false;
+    diag_error(L->d, L->s->path, line, "the snapshot takes too much work to load (more than %lld SQLite "
+               "instructions; a runaway query such as a recursive CTE?)", L->budget);
+    L->nerr++;
+    return true;
+}
+
 /* -------------------------------------------------------- opening */
 
 /* Percent-encode the bytes that mean something in a file: URI. */
@@ -160,13 +197,14 @@ static char *file_uri(const char *path)
     return buf_detach(&b);
 }
 
-static int open_sqlite(loader *L, const char *path)
+static int open_sqlite(loader *L, const char *path, size_t size)
 {
     char *uri = file_uri(path);
     int rc = sqlite3_open_v2(uri, &L->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
     free(uri);
     if (rc != SQLITE_OK) { db_error(L, "cannot open snapshot"); return -1; }
     sqlite3_db_config(L->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    work_limit(L, size);
     /* The file is opened lazily: quick_check reads every page, so a
      * truncated or foreign file fails here with a clear message. */
     sqlite3_stmt *st;
@@ -184,6 +222,7 @@ static int open_sqlite(loader *L, const char *path)
             break;
         }
     }
+    if (ok && rc != SQLITE_DONE && over_budget(L, 0)) ok = 0;
     if (ok && rc != SQLITE_DONE) { db_error(L, "not a readable SQLite database"); ok = 0; }
     sqlite3_finalize(st);
     return ok ? 0 : -1;
@@ -250,6 +289,7 @@ static int load_dump(loader *L, const char *text, size_t len)
     sqlite3_db_config(L->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
     sqlite3_limit(L->db, SQLITE_LIMIT_ATTACHED, 0);
     sqlite3_set_authorizer(L->db, dump_auth, L);
+    work_limit(L, len);
     const char *p = text, *counted = text;
     int line = 1;
     for (;;) {
@@ -279,6 +319,10 @@ static int load_dump(loader *L, const char *text, size_t len)
         if (!st) { p = tail; continue; }     /* only a comment or ';' */
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
+        if (rc != SQLITE_DONE && over_budget(L, line)) {
+            sqlite3_finalize(st);
+            return -1;
+        }
         if (rc != SQLITE_DONE) {
             /* a constraint failure: name the table; the line names the row */
             if (L->insert_table)
@@ -351,6 +395,10 @@ static sqlite3_stmt *prep(loader *L, const char *table, const char *sql)
 
 static int finish(loader *L, sqlite3_stmt *st, int rc, const char *table)
 {
+    if (rc != SQLITE_DONE && over_budget(L, 0)) {
+        sqlite3_finalize(st);
+        return -1;
+    }
     if (rc != SQLITE_DONE) {
         diag_error(L->d, L->s->path, 0, "table %s: %s", table, sqlite3_errmsg(L->db));
         L->nerr++;
@@ -840,7 +888,7 @@ int stats_load(const char *content_dir, stats **out, diag *d)
     loader L = {0};
     L.s = s;
     L.d = d;
-    int rc = has_sq ? open_sqlite(&L, s->path) : load_dump(&L, data, len);
+    int rc = has_sq ? open_sqlite(&L, s->path, len) : load_dump(&L, data, len);
     free(data);
     if (rc == 0) rc = check_tables(&L);
     if (rc == 0) rc = load_meta(&L);

@@ -277,6 +277,19 @@ TEST(dump_cannot_touch_files)
     CHECK(access("/tmp/gz-evil.db", F_OK) != 0);
 }
 
+TEST(runaway_sql_is_stopped)
+{
+    char *m;
+    CHECK(load_with(NULL, "INSERT INTO snapshot_meta SELECT 'k'||x, x FROM (WITH RECURSIVE c(x) AS "
+                          "(SELECT 1 UNION ALL SELECT x+1 FROM c) SELECT x FROM c);\n", NULL, &m) == -1);
+    CHECK_CONTAINS(m, "snapshot.sql:22: error: the snapshot takes too much work to load");
+    free(m);
+    CHECK(load_with(NULL, "INSERT INTO achievements VALUES(9,'a','2020',zeroblob(100000000),NULL,NULL);\n",
+                    NULL, &m) == -1);
+    CHECK_CONTAINS(m, "too big");
+    free(m);
+}
+
 /* ---------------------------------------------------------- sqlite file */
 
 static char *make_sqlite(const char *sql, const char *raw, size_t rawlen)
@@ -528,6 +541,7 @@ int main(void)
     RUN(wrong_schema_version);
     RUN(sql_syntax_error_has_line);
     RUN(dump_cannot_touch_files);
+    RUN(runaway_sql_is_stopped);
     RUN(sqlite_file_loads_read_only);
     RUN(corrupt_sqlite_file);
     RUN(reconciliation_match_and_mismatch);
