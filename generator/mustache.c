@@ -690,8 +690,15 @@ static void build_container(builder *B, size_t i, size_t strip, nodes *out)
         /* Only the blocks inside a parent tag matter: they are its arguments. */
         size_t k = 0;
         for (size_t m = 0; m < n->body.n; m++) {
-            if (n->body.v[m].type == N_BLOCK) n->body.v[k++] = n->body.v[m];
-            else free_node(&n->body.v[m]);
+            node *a = &n->body.v[m];
+            if (a->type != N_BLOCK) {
+                free_node(a);
+                continue;
+            }
+            /* An argument ends where its close tag is; what follows that
+             * tag on its line is not part of it, so neither is its indent. */
+            if (a->body.n && a->body.v[a->body.n - 1].type == N_INDENT) a->body.n--;
+            n->body.v[k++] = *a;
         }
         n->body.n = k;
     }
