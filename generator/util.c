@@ -338,28 +338,69 @@ int mkdir_p(const char *path)
     return 0;
 }
 
+/* Write all of data to fd. 0, or -1 with errno set. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The preferred way: an unnamed O_TMPFILE inode in the target directory,
+ * given the temporary name only once it is complete, then renamed over
+ * path. A process killed while writing (kill -9, OOM) leaves nothing
+ * behind, since an unlinked inode just vanishes: interrupted builds do not
+ * litter the site with *.tmp-gz* files, and a full disk fails the write
+ * before any name exists. Returns 0, -1 with errno set, or 1 when O_TMPFILE
+ * or /proc is not available (the caller falls back to a named temp file). */
+static int write_tmpfile(const char *dir, const char *tmp, const char *path,
+                         const void *data, size_t len)
+{
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) return (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) ? 1 : -1;
+    if (write_all(fd, data, len) < 0) { int e = errno; close(fd); errno = e; return -1; }
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    int r = linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
+    if (r < 0 && errno == EEXIST) {   /* left by a killed run with our pid */
+        unlink(tmp);
+        r = linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
+    }
+    if (r < 0) {
+        int e = errno;
+        close(fd);
+        if (e == ENOENT) return 1;    /* no /proc */
+        errno = e;
+        return -1;
+    }
+    if (close(fd) < 0) { int e = errno; unlink(tmp); errno = e; return -1; }
+    if (rename(tmp, path) < 0) { int e = errno; unlink(tmp); errno = e; return -1; }
+    return 0;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
     const char *slash = strrchr(path, '/');
-    if (slash && slash != path) {
-        char *dir = xstrndup(path, (size_t)(slash - path));
-        int r = mkdir_p(dir);
-        free(dir);
-        if (r < 0) return -1;
-    }
+    char *dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
+                      : xstrdup(".");
+    if (slash && slash != path && mkdir_p(dir) < 0) { int e = errno; free(dir); errno = e; return -1; }
     char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
+    int r = write_tmpfile(dir, tmp, path, data, len);
+    free(dir);
+    if (r <= 0) { int e = errno; free(tmp); errno = e; return r; }
+
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) { int e = errno; free(tmp); errno = e; return -1; }
-    const char *p = data;
-    size_t left = len;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
-        }
-        p += w;
-        left -= (size_t)w;
+    if (write_all(fd, data, len) < 0) {
+        int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
     }
     if (close(fd) < 0) { int e = errno; unlink(tmp); free(tmp); errno = e; return -1; }
     if (rename(tmp, path) < 0) { int e = errno; unlink(tmp); free(tmp); errno = e; return -1; }
