@@ -1,9 +1,10 @@
 /* stats.c - load, validate and model the stats snapshot (see stats.h).
  *
  * Everything is read into plain C arrays once; the database is closed
- * before stats_load returns. Pages and data files are built from those
- * arrays (stats_pages.c would be the natural split; kept in one file so
- * the model stays private). */
+ * before stats_load returns. Page contexts and data files are then built
+ * from those arrays. One file, so that the model stays private.
+ * Sections: model, diagnostics, opening (work limit, dump loading),
+ * validation/loading, reconciliation, page model, data files, writing. */
 #include "stats.h"
 #include "chart.h"
 #include "csv.h"
