@@ -190,8 +190,8 @@ typedef struct {
     int errors;
     tok *t;
     size_t n, cap;
-    size_t lpos, lstart;   /* line tracking for where() */
-    int line;
+    size_t lpos;           /* where() has counted lines up to here */
+    int line, lcol;
 } parser;
 
 static void perr(parser *P, int line, int col, const char *fmt, ...) GZ_PRINTF(4, 5);
@@ -207,19 +207,21 @@ static void perr(parser *P, int line, int col, const char *fmt, ...)
     P->errors++;
 }
 
-/* Line and column (in UTF-8 characters) of pos; pos never decreases. */
+/* Line and column (in UTF-8 characters) of pos; pos never decreases, so
+ * this is linear over the whole source however long its lines are. */
 static void where(parser *P, size_t pos, int *line, int *col)
 {
-    for (; P->lpos < pos; P->lpos++)
-        if (P->src[P->lpos] == '\n') {
+    for (; P->lpos < pos; P->lpos++) {
+        unsigned char ch = (unsigned char)P->src[P->lpos];
+        if (ch == '\n') {
             P->line++;
-            P->lstart = P->lpos + 1;
+            P->lcol = 1;
+        } else if ((ch & 0xC0) != 0x80) {
+            P->lcol++;
         }
-    int c = 1;
-    for (size_t i = P->lstart; i < pos; i++)
-        if (((unsigned char)P->src[i] & 0xC0) != 0x80) c++;
+    }
     *line = P->line;
-    *col = c;
+    *col = P->lcol;
 }
 
 static tok *push_tok(parser *P, int type, size_t s, size_t e)
@@ -774,7 +776,7 @@ static mustache_tpl *compile(const char *name, const char *src, size_t len, char
     mustache_tpl *t = xcalloc(1, sizeof *t);
     t->name = xstrdup(name);
     t->path = path ? path : xstrdup(name);
-    parser P = {.src = src, .len = len, .file = t->path, .d = d, .line = 1};
+    parser P = {.src = src, .len = len, .file = t->path, .d = d, .line = 1, .lcol = 1};
     int rc = tokenize(&P);
     if (rc == 0) {
         standalone_pass(&P);
