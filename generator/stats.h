@@ -71,11 +71,13 @@ size_t stats_mismatches(const stats *s);
 int stats_write(stats *s, renderer *r, const value *docs_by_district,
                 const value *doc_urls_by_slug, diag *d);
 
-/* The page contexts stats_write renders, for tests and for the lead's
- * home page: a map {relpath -> {tpl, ctx}} is too much; instead build one
- * page's context by URL path ("stats/", "stats/refunds/", "stats/lookup/",
- * "districts/", "districts/ID/"). Returns a new reference, NULL if no
- * such page. */
+/* The context stats_write renders for one page, by path: "stats/",
+ * "stats/refunds/", "stats/lookup/", "districts/" or "districts/ID/".
+ * For tests and for other pages that want stats figures. Each list key K
+ * comes with a bool has_K (Mustache cannot test a list for emptiness);
+ * money is {fen, yuan: "4,314,900.00", wan: "431.49"}. The keys are listed
+ * at the top of each templates/stats*.mustache / district*.mustache /
+ * lookup.mustache. Returns a new reference, NULL for no such page. */
 value *stats_page_context(stats *s, const char *page, const value *docs_by_district,
                           const value *doc_urls_by_slug, diag *d);
 
