@@ -99,6 +99,7 @@ int cmd_release(int argc, char **argv)
     }
     if (rc == 0 && o.push_remote) printf("pushed to %s\n", o.push_remote);
     release_outcome_free(&out);
+    diag_print(d, stderr);
     if (rc < 0) fprintf(stderr, "gazette: release failed; the last release is unchanged\n");
     return finish(d, rc < 0 ? 1 : 0);
 }

@@ -1411,15 +1411,26 @@ typedef struct {
  * it touches stop changing (the history shown on a page may itself change
  * the page), so that the pending entries name exactly what the commit
  * changes, as release_history_asof() will later compute them. */
-static int build_pending(rel_ctx *c, const git_oid *t1, const char *tag, const char *date,
-                         const char *summary, build_result *res, git_oid *tree_out)
+static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, const char *tag,
+                         const char *date, const char *summary, build_result *res, git_oid *tree_out)
 {
     diag *d = c->d;
     dlist S = {0};
     git_tree *cur = NULL;
     int rc = 0;
-    if (git_tree_lookup(&cur, c->repo, t1) < 0) return gerr(d, NULL, "cannot read tree");
-    rc = diff_trees(c->repo, c->ptree, cur, true, &S, d);
+    if (t1) {
+        if (git_tree_lookup(&cur, c->repo, t1) < 0) return gerr(d, NULL, "cannot read tree");
+        rc = diff_trees(c->repo, c->ptree, cur, true, &S, d);
+    } else {
+        /* First release: every document is new; no tree of the first
+         * build is needed (the next build rewrites every page anyway). */
+        for (size_t i = 0; i < r1->ndocs; i++) {
+            char *url = r1->docs[i].path ? doc_url_of(r1->docs[i].path) : NULL;
+            if (url) dl_add(&S, r1->docs[i].path, D_ADDED, NULL, NULL);
+            free(url);
+        }
+        if (S.n) qsort(S.v, S.n, sizeof(dentry), dl_cmp);
+    }
     bool settled = false;
     for (int round = 0; rc == 0 && round < 4 && !settled; round++) {
         relinfo pend;
@@ -1437,11 +1448,13 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const char *tag, const c
         c->out->build_seconds += now_sec() - t0;
         value_unref(h);
         git_oid tid;
+        t0 = now_sec();
         if (rc == 0) rc = tree_after_build(c->repo, cur, c->o->out_dir, res, &tid, d);
         git_tree *next = NULL;
         if (rc == 0 && git_tree_lookup(&next, c->repo, &tid) < 0) rc = gerr(d, NULL, "cannot read tree");
         dlist S2 = {0};
         if (rc == 0) rc = diff_trees(c->repo, c->ptree, next, true, &S2, d);
+        c->out->git_seconds += now_sec() - t0;
         if (rc == 0) {
             settled = dl_equal(&S, &S2);
             dl_free(&S);
@@ -1546,7 +1559,7 @@ static int do_release(rel_ctx *c)
     value_unref(h);
     git_oid t1;
     t0 = now_sec();
-    if (rc == 0) rc = tree_after_build(c->repo, c->ptree, o->out_dir, &r1, &t1, d);
+    if (rc == 0 && c->parent) rc = tree_after_build(c->repo, c->ptree, o->out_dir, &r1, &t1, d);
     c->out->git_seconds += now_sec() - t0;
     kill_point("built");
     if (rc == 0 && c->parent && git_oid_equal(&t1, git_tree_id(c->ptree))) {
@@ -1566,7 +1579,7 @@ static int do_release(rel_ctx *c)
     if (rc == 0) tag = o->tag ? xstrdup(o->tag) : pick_tag(c->repo, date);
     if (rc == 0) split_message(o->message, date, &first, &body);
     git_oid t2;
-    if (rc == 0) rc = build_pending(c, &t1, tag, date, first, &r2, &t2);
+    if (rc == 0) rc = build_pending(c, c->parent ? &t1 : NULL, &r1, tag, date, first, &r2, &t2);
     kill_point("built2");
     if (rc == 0 && c->parent && git_oid_equal(&t2, git_tree_id(c->ptree))) {
         c->out->nothing = true;
@@ -1597,6 +1610,10 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
         return -1;
     }
     git_libgit2_init();
+    /* Every object a tree entry names was just written or comes from the
+     * previous tree: skip libgit2's existence check per entry (a stat of
+     * the loose object each, half the syscalls of a first release). */
+    git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
     char *refname = xasprintf("refs/heads/%s", s.branch);
     int valid = 0;
     git_reference_name_is_valid(&valid, refname);
