@@ -34,7 +34,10 @@ apt_install() {
 
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$CHROMIUM" ]; then
-  if ! apt_install chromium || [ ! -x "$CHROMIUM" ]; then
+  apt_ok=0
+  apt_install chromium && apt_ok=1
+  [ ! -x "$CHROMIUM" ] && [ -x /usr/bin/chromium ] && CHROMIUM=/usr/bin/chromium
+  if [ $apt_ok = 0 ] || [ ! -x "$CHROMIUM" ]; then
     echo "SKIP browser: chromium not available (apt-get install chromium failed)"
     sed 's/^/      /' "$T/apt.log" 2>/dev/null | tail -3
     echo "PASS browser:skipped-no-chromium"
