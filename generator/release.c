@@ -1444,7 +1444,17 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
         if (!h) { rc = -1; break; }
         result_free(res);
         double t0 = now_sec();
-        rc = run_build(c->o, c->o->out_dir, h, res, d);
+        /* Same content as the first build: its warnings were reported
+         * already, only a failure is worth passing on. */
+        diag *quiet = diag_new();
+        rc = run_build(c->o, c->o->out_dir, h, res, quiet);
+        if (rc < 0) {
+            diag_sort(quiet);
+            for (size_t k = 0; k < diag_total(quiet); k++)
+                diag_error(d, NULL, 0, "rebuilding with the release listed: %s", diag_message(quiet, k));
+            if (!diag_count(d, DIAG_ERROR)) diag_error(d, NULL, 0, "rebuilding with the release listed failed");
+        }
+        diag_free(quiet);
         c->out->build_seconds += now_sec() - t0;
         value_unref(h);
         git_oid tid;
