@@ -290,7 +290,9 @@ static int tree_apply(git_repository *repo, const git_tree *base, const change *
         if (rc == 0) rc = tree_apply(repo, sub, c + i, j - i, skip + k + 1, &sid, &sempty, d);
         if (rc == 0) {
             if (sempty) {
-                if (old && git_treebuilder_remove(bld, comp) < 0) git_error_clear();
+                /* Only a directory that emptied goes; a file of that name
+                 * (a/b removed, a written as a file) stays. */
+                if (sub && git_treebuilder_remove(bld, comp) < 0) git_error_clear();
             } else if (git_treebuilder_insert(NULL, bld, comp, &sid, GIT_FILEMODE_TREE) < 0) {
                 rc = gerr(d, c[i].path, "cannot add to tree");
             }
@@ -374,8 +376,13 @@ static int tree_update(git_repository *repo, const git_tree *base, const char *d
     for (size_t i = 0; i < npaths && rc == 0; i++) {
         char *full = path_join(dir, paths[i]);
         struct stat st;
-        if (lstat(full, &st) < 0 && errno == ENOENT) {
-            ch_add(&cs, paths[i], NULL, true);
+        if (lstat(full, &st) < 0) {
+            if (errno == ENOENT) {
+                ch_add(&cs, paths[i], NULL, true);
+            } else {
+                diag_error(d, full, 0, "cannot stat: %s", strerror(errno));
+                rc = -1;
+            }
         } else if (S_ISREG(st.st_mode)) {
             git_oid id;
             rc = blob_from_file(odb, full, &id, d);
