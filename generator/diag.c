@@ -98,7 +98,7 @@ static int msg_cmp(const void *pa, const void *pb)
 
 void diag_sort(diag *d)
 {
-    qsort(d->msgs, d->n, sizeof *d->msgs, msg_cmp);
+    if (d->n > 1) qsort(d->msgs, d->n, sizeof *d->msgs, msg_cmp);
     for (size_t i = 0; i < d->n; i++) d->msgs[i].seq = i;
 }
 

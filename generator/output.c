@@ -230,8 +230,8 @@ int out_finish(outdir *o, out_stats *st)
 {
     size_t removed = 0;
     long r = sweep(o, o->root, "", &removed);
-    qsort(o->changed, o->nchanged, sizeof(char *), str_cmp_ptr);
-    qsort(o->removed, o->nremoved, sizeof(char *), str_cmp_ptr);
+    if (o->nchanged > 1) qsort(o->changed, o->nchanged, sizeof(char *), str_cmp_ptr);
+    if (o->nremoved > 1) qsort(o->removed, o->nremoved, sizeof(char *), str_cmp_ptr);
     if (st) {
         st->written = o->written;
         st->unchanged = o->unchanged;
@@ -260,7 +260,7 @@ char **out_paths(outdir *o, size_t *n)
     for (size_t i = 0; i < o->nslots; i++)
         if (o->slots[i]) v[k++] = xstrdup(o->slots[i]);
     pthread_mutex_unlock(&o->mu);
-    qsort(v, k, sizeof(char *), str_cmp_ptr);
+    if (k > 1) qsort(v, k, sizeof(char *), str_cmp_ptr);
     *n = k;
     return v;
 }
