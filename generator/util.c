@@ -391,12 +391,23 @@ int write_file_atomic(const char *path, const void *data, size_t len)
     const char *slash = strrchr(path, '/');
     char *dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
                       : xstrdup(".");
-    if (slash && slash != path && mkdir_p(dir) < 0) { int e = errno; free(dir); errno = e; return -1; }
     char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
     int r = write_tmpfile(dir, tmp, path, data, len);
+    /* Parent directories are made only when missing, so writing many files
+     * into existing directories costs no mkdir calls. */
+    if (r < 0 && errno == ENOENT && slash && slash != path) {
+        if (mkdir_p(dir) < 0) { int e = errno; free(dir); free(tmp); errno = e; return -1; }
+        r = write_tmpfile(dir, tmp, path, data, len);
+    }
     free(dir);
     if (r <= 0) { int e = errno; free(tmp); errno = e; return r; }
 
+    if (slash && slash != path) {
+        char *parent = xstrndup(path, (size_t)(slash - path));
+        int m = mkdir_p(parent);
+        free(parent);
+        if (m < 0) { int e = errno; free(tmp); errno = e; return -1; }
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) { int e = errno; free(tmp); errno = e; return -1; }
     if (write_all(fd, data, len) < 0) {
