@@ -67,7 +67,21 @@ typedef struct {
     size_t done;           /* rendered jobs, for progress */
     int progress;          /* show a progress line */
     size_t paginate;
+    doc **by_url;          /* documents sorted by URL (for the sitemap) */
+    int timing;            /* GAZETTE_TIMING=1: phase times on stderr */
+    double t_phase;
 } build;
+
+static double now_seconds(void);
+
+/* With GAZETTE_TIMING set, print how long each phase took (profiling aid). */
+static void phase(build *b, const char *name)
+{
+    if (!b->timing) return;
+    double t = now_seconds();
+    fprintf(stderr, "gazette: %-10s %7.3f s\n", name, t - b->t_phase);
+    b->t_phase = t;
+}
 
 static term *tax_term(taxonomy *t, const char *name)
 {
@@ -602,10 +616,31 @@ static int write_feed(build *b)
     return rc;
 }
 
+/* Binary search of a document by URL in the URL-sorted index. */
+static doc *doc_by_url(build *b, const char *url)
+{
+    size_t lo = 0, hi = b->c.n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(b->by_url[mid]->url, url);
+        if (c == 0) return b->by_url[mid];
+        if (c < 0) lo = mid + 1; else hi = mid;
+    }
+    return NULL;
+}
+
+static int by_url_cmp(const void *pa, const void *pb)
+{
+    return strcmp((*(doc *const *)pa)->url, (*(doc *const *)pb)->url);
+}
+
 static int write_sitemap(build *b)
 {
     size_t n;
     char **paths = out_paths(b->out, &n);
+    b->by_url = xmalloc((b->c.n ? b->c.n : 1) * sizeof(doc *));
+    memcpy(b->by_url, b->c.docs, b->c.n * sizeof(doc *));
+    qsort(b->by_url, b->c.n, sizeof(doc *), by_url_cmp);
     buf f = BUF_INIT;
     buf_puts(&f, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
     for (size_t i = 0; i < n; i++) {
@@ -619,11 +654,8 @@ static int write_sitemap(build *b)
             xml_text(&f, buf_cstr(&u));
             buf_puts(&f, "</loc>");
             /* Documents carry their date as lastmod. */
-            for (size_t k = 0; k < b->c.n; k++)
-                if (!strcmp(b->c.docs[k]->url, url)) {
-                    buf_printf(&f, "<lastmod>%s</lastmod>", b->c.docs[k]->date);
-                    break;
-                }
+            doc *dc = doc_by_url(b, url);
+            if (dc) buf_printf(&f, "<lastmod>%s</lastmod>", dc->date);
             buf_puts(&f, "</url>\n");
             buf_free(&u);
             free(url);
@@ -833,17 +865,19 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     build_result scratch;
     if (!res) res = &scratch;
     memset(res, 0, sizeof *res);
-    build b = {.o = o, .d = d};
+    build b = {.o = o, .d = d, .timing = getenv("GAZETTE_TIMING") != NULL, .t_phase = t0};
     int rc = -1;
     size_t errors0 = diag_count(d, DIAG_ERROR);
 
     content_load(o->content_dir, o->drafts, o->threads, &b.c, d);
+    phase(&b, "load");
     if (stats_load(o->content_dir, &b.st, d) < 0) b.st = NULL;
     b.site = value_ref(b.c.site);
     value_set(b.site, "has_stats", value_bool(b.st != NULL));
     b.paginate = (size_t)value_int_of(value_get(b.site, "paginate"));
     b.r = renderer_new(o->templates_dir, NULL, b.site, d);
     validate(&b);
+    phase(&b, "validate");
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
     if (o->strict && diag_count(d, DIAG_WARNING) > 0) {
         diag_error(d, NULL, 0, "%zu warning(s), and --strict makes them fatal", diag_count(d, DIAG_WARNING));
@@ -856,19 +890,25 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     renderer_set_out(b.r, b.out);
     make_model(&b);
     make_jobs(&b);
+    phase(&b, "model");
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
     parallel_for(b.njobs, o->threads, render_job, &b);
     if (b.progress) fprintf(stderr, "\r%60s\r", "");
+    phase(&b, "render");
     write_stats(&b);
+    phase(&b, "stats");
     check_attachments(&b, 1);
     write_assets(&b);
     write_search(&b);
+    phase(&b, "search");
     write_feed(&b);
     write_robots(&b);
     write_sitemap(&b);           /* last: it lists every page written */
+    phase(&b, "feeds");
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
     out_stats st;
     if (out_finish(b.out, &st) < 0) goto done;
+    phase(&b, "sweep");
     res->written = st.written;
     res->unchanged = st.unchanged;
     res->removed = st.removed;
@@ -889,6 +929,7 @@ done:
     free(b.jobs);
     if (b.summ) for (size_t i = 0; i < b.c.n; i++) value_unref(b.summ[i]);
     free(b.summ);
+    free(b.by_url);
     for (int s = 0; s < 2; s++) value_unref(b.sections[s]);
     for (int t = 0; t < NTAX; t++) tax_free(&b.tax[t]);
     renderer_free(b.r);

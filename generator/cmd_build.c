@@ -83,12 +83,19 @@ static value *load_history(const build_opts *o, diag *d)
     int repo = is_dir(git);
     free(git);
     if (!repo) return NULL;
+    /* A build only shows the history; an unreadable repository is worth a
+     * warning here (gazette release refuses it outright). */
+    diag *scratch = diag_new();
     release_settings rs;
     value *h = NULL;
-    if (release_settings_load(o->content_dir, &rs, d) == 0) {
-        h = release_history_asof(o->out_dir, rs.repo_url, NULL, d);
+    if (release_settings_load(o->content_dir, &rs, scratch) == 0) {
+        h = release_history_asof(o->out_dir, rs.repo_url, NULL, scratch);
         release_settings_free(&rs);
     }
+    diag_sort(scratch);
+    for (size_t i = 0; i < diag_total(scratch); i++)
+        diag_warn(d, NULL, 0, "release history not shown: %s", diag_message(scratch, i));
+    diag_free(scratch);
     return h;
 }
 
@@ -102,7 +109,7 @@ int cmd_build(int argc, char **argv)
     build_result res;
     value *history = load_history(&o, d);
     o.history = history;
-    int rc = diag_count(d, DIAG_ERROR) ? -1 : build_site(&o, &res, d);
+    int rc = build_site(&o, &res, d);
     value_unref(history);
     size_t warnings = diag_count(d, DIAG_WARNING);
     diag_print(d, stderr);
