@@ -3,10 +3,10 @@
 -- fen (1 元 = 100 fen; 1 万元 = 1,000,000 fen).
 --
 -- The 2020 Qinhuangdao figures are the real ones from the report
--- "qinhuangdao-refund-2020": the districts add up to 431.48万元 while the
+-- "qinhuangdao-micro-enterprise-fund-refund": the districts add up to 431.48万元 while the
 -- report states 431.49万元 (a real discrepancy the site shows).
--- Heze 开发区 2021 from "heze-kaifaqu-finance-2022"; Leshan achievements
--- from "ziyang-leshan-study-report". Union-building figures and all
+-- Heze 开发区 2021 from "heze-kaifaqu-union-finance-reform"; Leshan achievements
+-- from "ziyang-study-tour-leshan". Union-building figures and all
 -- enterprises are invented sample data; contact fields are PRIVATE.
 PRAGMA foreign_keys=OFF;
 BEGIN TRANSACTION;
@@ -47,14 +47,14 @@ CREATE TABLE refund_tallies(
   source      TEXT,
   PRIMARY KEY(district_id, period)
 );
-INSERT INTO refund_tallies VALUES('qhd-shizong','2020',5,6530000,'qinhuangdao-refund-2020');
-INSERT INTO refund_tallies VALUES('changli','2020',15,31420000,'qinhuangdao-refund-2020');
-INSERT INTO refund_tallies VALUES('haigang','2020',25,34180000,'qinhuangdao-refund-2020');
-INSERT INTO refund_tallies VALUES('shanhaiguan','2020',8,9030000,'qinhuangdao-refund-2020');
-INSERT INTO refund_tallies VALUES('beidaihe','2020',4,1440000,'qinhuangdao-refund-2020');
-INSERT INTO refund_tallies VALUES('qhd-kaifaqu','2020',123,347760000,'qinhuangdao-refund-2020');
-INSERT INTO refund_tallies VALUES('beidaihe-xinqu','2020',1,1120000,'qinhuangdao-refund-2020');
-INSERT INTO refund_tallies VALUES('heze-kaifaqu','2021',361,74150000,'heze-kaifaqu-finance-2022');
+INSERT INTO refund_tallies VALUES('qhd-shizong','2020',5,6530000,'qinhuangdao-micro-enterprise-fund-refund');
+INSERT INTO refund_tallies VALUES('changli','2020',15,31420000,'qinhuangdao-micro-enterprise-fund-refund');
+INSERT INTO refund_tallies VALUES('haigang','2020',25,34180000,'qinhuangdao-micro-enterprise-fund-refund');
+INSERT INTO refund_tallies VALUES('shanhaiguan','2020',8,9030000,'qinhuangdao-micro-enterprise-fund-refund');
+INSERT INTO refund_tallies VALUES('beidaihe','2020',4,1440000,'qinhuangdao-micro-enterprise-fund-refund');
+INSERT INTO refund_tallies VALUES('qhd-kaifaqu','2020',123,347760000,'qinhuangdao-micro-enterprise-fund-refund');
+INSERT INTO refund_tallies VALUES('beidaihe-xinqu','2020',1,1120000,'qinhuangdao-micro-enterprise-fund-refund');
+INSERT INTO refund_tallies VALUES('heze-kaifaqu','2021',361,74150000,'heze-kaifaqu-union-finance-reform');
 CREATE TABLE reported_totals(
   scope       TEXT NOT NULL,
   period      TEXT NOT NULL,
@@ -63,7 +63,7 @@ CREATE TABLE reported_totals(
   source      TEXT,
   PRIMARY KEY(scope, period)
 );
-INSERT INTO reported_totals VALUES('qinhuangdao','2020',181,431490000,'qinhuangdao-refund-2020');
+INSERT INTO reported_totals VALUES('qinhuangdao','2020',181,431490000,'qinhuangdao-micro-enterprise-fund-refund');
 CREATE TABLE enterprises(
   id            INTEGER PRIMARY KEY,
   name          TEXT NOT NULL,
@@ -166,12 +166,12 @@ CREATE TABLE achievements(
   figure      TEXT,
   source      TEXT
 );
-INSERT INTO achievements VALUES(1,'leshan','2016','“春风送岗”招聘会，1000余家企业提供就业岗位','5.2万个','ziyang-leshan-study-report');
-INSERT INTO achievements VALUES(2,'leshan','2016','参加“春风送岗”招聘活动的群众','5.7万名','ziyang-leshan-study-report');
-INSERT INTO achievements VALUES(3,'leshan','2016','民族区域国税系统劳动竞赛职工参赛，参与面达到92%','4000多名','ziyang-leshan-study-report');
-INSERT INTO achievements VALUES(4,'leshan','2016','上解省总工会经费，增长率81.1%','1041.7万元','ziyang-leshan-study-report');
-INSERT INTO achievements VALUES(5,'leshan','2017','乐山市职工文体活动中心（职工乒乓球馆）租用闲置厂房','2524.3㎡','ziyang-leshan-study-report');
-INSERT INTO achievements VALUES(6,'jiajiang','2017','职工“三中心”建筑面积','3294.7平方米','ziyang-leshan-study-report');
-INSERT INTO achievements VALUES(7,'jiajiang','2017','职工“三中心”争取灾后重建资金','500多万元','ziyang-leshan-study-report');
-INSERT INTO achievements VALUES(8,'jiajiang','2017','省总工会追加“三中心”补助资金','200万元','ziyang-leshan-study-report');
+INSERT INTO achievements VALUES(1,'leshan','2016','“春风送岗”招聘会，1000余家企业提供就业岗位','5.2万个','ziyang-study-tour-leshan');
+INSERT INTO achievements VALUES(2,'leshan','2016','参加“春风送岗”招聘活动的群众','5.7万名','ziyang-study-tour-leshan');
+INSERT INTO achievements VALUES(3,'leshan','2016','民族区域国税系统劳动竞赛职工参赛，参与面达到92%','4000多名','ziyang-study-tour-leshan');
+INSERT INTO achievements VALUES(4,'leshan','2016','上解省总工会经费，增长率81.1%','1041.7万元','ziyang-study-tour-leshan');
+INSERT INTO achievements VALUES(5,'leshan','2017','乐山市职工文体活动中心（职工乒乓球馆）租用闲置厂房','2524.3㎡','ziyang-study-tour-leshan');
+INSERT INTO achievements VALUES(6,'jiajiang','2017','职工“三中心”建筑面积','3294.7平方米','ziyang-study-tour-leshan');
+INSERT INTO achievements VALUES(7,'jiajiang','2017','职工“三中心”争取灾后重建资金','500多万元','ziyang-study-tour-leshan');
+INSERT INTO achievements VALUES(8,'jiajiang','2017','省总工会追加“三中心”补助资金','200万元','ziyang-study-tour-leshan');
 COMMIT;

@@ -21,7 +21,7 @@ done
 ok check-lenient $GAZETTE check --content "$ROOT/content"
 nok check-strict $GAZETTE check --strict --content "$ROOT/content"
 cp "$T/.out" "$T/strict.out"
-ok check-strict-names-figures grep -qF "document 'qinhuangdao-refund-2020' states for 秦皇岛市 2020 431.49万元 (431490000 fen), its 7 districts add up to 431.48万元 (431480000 fen), difference 100.00元" "$T/strict.out"
+ok check-strict-names-figures grep -qF "document 'qinhuangdao-micro-enterprise-fund-refund' states for 秦皇岛市 2020 431.49万元 (431490000 fen), its 7 districts add up to 431.48万元 (431480000 fen), difference 100.00元" "$T/strict.out"
 
 r=$site/stats/refunds/index.html
 ok refunds-wan has "$r" '347.76'
@@ -48,7 +48,7 @@ ok lookup-script has "$site/stats/lookup/index.html" 'src="/assets/lookup.js"'
 c=$site/stats/refunds.csv
 expect csv-bom "$(head -c3 "$c" | od -An -tx1 | tr -d ' \n')" "efbbbf"
 expect csv-crlf "$(grep -c $'\r$' "$c")" "$(wc -l < "$c")"
-ok csv-row has "$c" '2020,qhd-kaifaqu,开发区,qinhuangdao,123,347760000,"3,477,600.00",qinhuangdao-refund-2020'
+ok csv-row has "$c" '2020,qhd-kaifaqu,开发区,qinhuangdao,123,347760000,"3,477,600.00",qinhuangdao-micro-enterprise-fund-refund'
 ok json-parses python3 -c 'import json,sys; [json.load(open(f)) for f in sys.argv[1:]]' "$site"/stats/*.json
 ok lookup-fields python3 -c '
 import json,sys

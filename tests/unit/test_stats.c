@@ -385,7 +385,7 @@ TEST(sample_snapshot_seed_mismatch)
     if (!s) { diag_free(d); return; }
     CHECK(stats_mismatches(s) == 1);
     char *m = messages(d);
-    CHECK_CONTAINS(m, "document 'qinhuangdao-refund-2020' states for 秦皇岛市 2020 431.49万元 (431490000 fen), "
+    CHECK_CONTAINS(m, "document 'qinhuangdao-micro-enterprise-fund-refund' states for 秦皇岛市 2020 431.49万元 (431490000 fen), "
                       "its 7 districts add up to 431.48万元 (431480000 fen), difference 100.00元");
     CHECK(strstr(m, "enterprises") == NULL);   /* 181 = 181 */
     free(m);
