@@ -62,7 +62,11 @@ PY
       fresh; mkdir -p "$T/imp"
       cp "$f" "$T/imp/input.txt"
       check "$n:import" "$GAZETTE" import "$T/imp/input.txt" --to "$T/c" --force
-      check "$n:build" "$GAZETTE" build --content "$T/c" --out "$T/s" --quiet --drafts ;;
+      check "$n:build" "$GAZETTE" build --content "$T/c" --out "$T/s" --quiet --drafts
+      # What the importer writes must be valid front matter for the build.
+      if grep -q 'invalid YAML' "$T/err"; then
+        echo "FAIL $E2E_NAME:$n:valid-yaml: the imported file is not valid YAML"; grep 'invalid YAML' "$T/err" | head -3 | sed 's/^/      /'
+      else echo "PASS $E2E_NAME:$n:valid-yaml"; fi ;;
     stats|stats_sqlite)
       fresh; mkdir -p "$T/c/stats"; printf -- "$FM"'x\n' > "$T/c/notices/2020/x.md"
       if [ "$t" = stats ]; then cp "$f" "$T/c/stats/snapshot.sql"; else cp "$f" "$T/c/stats/snapshot.sqlite"; fi

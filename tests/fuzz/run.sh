@@ -78,6 +78,9 @@ run_target() {
   local t=$1 bin=$B/fuzz_$1 seeds=tests/fuzz/corpus/$1 work=$B/corpus/$1 art=$B/crashes/$1/
   mkdir -p "$work" "$art"
   local log=$B/fuzz_$t.run.log
+  # Crashes are counted from this run only: older artifacts stay in $art
+  # until someone moves them to tests/fuzz/regressions/.
+  touch "$B/.start_$t"
   # Replay the known crashers first: each must now pass.
   local reg=tests/fuzz/regressions/$t regfail=0
   if [ -d "$reg" ] && [ -n "$(ls -A "$reg" 2>/dev/null)" ]; then
@@ -92,7 +95,7 @@ run_target() {
   local runs eps crashes
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  crashes=$(find "$art" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+  crashes=$(find "$art" -type f -newer "$B/.start_$t" \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
   local status=PASS
   if [ "$rc" -ne 0 ] || [ "$crashes" -gt 0 ] || [ "$regfail" -ne 0 ]; then status=FAIL; fi
   printf '%s fuzz:%-13s %4ss %10s runs %8s exec/s  crashes=%s regressions=%s\n' \
@@ -101,7 +104,7 @@ run_target() {
   if [ "$status" = FAIL ]; then
     grep -m1 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY' "$log" \
       "$B/fuzz_$t.reg.log" 2>/dev/null | sed 's/^/      /'
-    find "$art" -type f | head -5 | sed 's/^/      artifact: /'
+    find "$art" -type f -newer "$B/.start_$t" | head -5 | sed 's/^/      artifact: /'
   fi
 }
 
