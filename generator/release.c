@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1207,6 +1209,109 @@ static bool dl_equal(const dlist *a, const dlist *b)
     return true;
 }
 
+/* ---- staging objects -------------------------------------------------- */
+
+/* New objects go to memory first (a mempack backend in front of the
+ * repository's own) and only those the new commit reaches are written, as
+ * one pack, just before a ref is made to point at them: one file instead
+ * of thousands of loose objects, and nothing written at all when there is
+ * nothing to release or when verifying. A kill before the pack is
+ * complete leaves at most an unindexed temp file, which git ignores. */
+typedef struct {
+    git_odb *odb;
+    git_odb_backend *mem;    /* owned by odb */
+    git_odb *disk;           /* the same objects/ without the staging */
+} staging;
+
+static int stage_open(git_repository *repo, staging *st, diag *d)
+{
+    memset(st, 0, sizeof *st);
+    if (git_repository_odb(&st->odb, repo) < 0) return gerr(d, NULL, "cannot open object database");
+    if (git_mempack_new(&st->mem) < 0) return gerr(d, NULL, "cannot stage objects in memory");
+    if (git_odb_add_backend(st->odb, st->mem, 1000) < 0) {
+        st->mem->free(st->mem);
+        st->mem = NULL;
+        return gerr(d, NULL, "cannot stage objects in memory");
+    }
+    char *objects = path_join(git_repository_path(repo), "objects");
+    int rc = git_odb_open(&st->disk, objects) < 0 ? gerr(d, objects, "cannot open object database") : 0;
+    free(objects);
+    return rc;
+}
+
+static void stage_close(staging *st)
+{
+    git_odb_free(st->disk);
+    git_odb_free(st->odb);
+    memset(st, 0, sizeof *st);
+}
+
+/* Write an object that is staged but not reachable from a staged commit
+ * (git_mempack_dump packs only commits and what they reach): a tag. */
+static int stage_write_loose(staging *st, const git_oid *id, diag *d)
+{
+    git_odb_object *obj = NULL;
+    git_oid out;
+    int rc = 0;
+    if (git_odb_read(&obj, st->odb, id) < 0) return gerr(d, NULL, "cannot read staged object");
+    if (git_odb_write(&out, st->disk, git_odb_object_data(obj), git_odb_object_size(obj),
+                      git_odb_object_type(obj)) < 0)
+        rc = gerr(d, NULL, "cannot write object");
+    git_odb_object_free(obj);
+    return rc;
+}
+
+/* Add tree_id and everything under it that is not on disk yet. A tree
+ * already on disk has all its contents there too, so an unchanged subtree
+ * costs one lookup. */
+static int collect_new(git_repository *repo, staging *st, const git_oid *tree_id, git_packbuilder *pb, diag *d)
+{
+    if (git_odb_exists_ext(st->disk, tree_id, GIT_ODB_LOOKUP_NO_REFRESH)) return 0;
+    git_tree *t = NULL;
+    if (git_tree_lookup(&t, repo, tree_id) < 0) return gerr(d, NULL, "cannot read staged tree");
+    int rc = git_packbuilder_insert(pb, tree_id, NULL) < 0 ? gerr(d, NULL, "cannot pack tree") : 0;
+    for (size_t i = 0; i < git_tree_entrycount(t) && rc == 0; i++) {
+        const git_tree_entry *e = git_tree_entry_byindex(t, i);
+        const git_oid *id = git_tree_entry_id(e);
+        if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+            rc = collect_new(repo, st, id, pb, d);
+        else if (!git_odb_exists_ext(st->disk, id, GIT_ODB_LOOKUP_NO_REFRESH) &&
+                 git_packbuilder_insert(pb, id, NULL) < 0)
+            rc = gerr(d, NULL, "cannot pack blob");
+    }
+    git_tree_free(t);
+    return rc;
+}
+
+/* Write the staged commit and the objects it adds as one pack (indexed,
+ * so they are visible once this returns); staged objects it does not
+ * reach (trees of the intermediate builds) are dropped. */
+static int stage_flush(git_repository *repo, staging *st, git_commit *c, diag *d)
+{
+    git_packbuilder *pb = NULL;
+    git_buf pack = GIT_BUF_INIT;
+    git_odb_writepack *wp = NULL;
+    git_indexer_progress stats;
+    memset(&stats, 0, sizeof stats);
+    int rc = 0;
+    if (git_packbuilder_new(&pb, repo) < 0) return gerr(d, NULL, "cannot pack new objects");
+    git_packbuilder_set_threads(pb, 0);   /* delta search on every CPU */
+    if (git_packbuilder_insert(pb, git_commit_id(c), NULL) < 0) rc = gerr(d, NULL, "cannot pack commit");
+    if (rc == 0) rc = collect_new(repo, st, git_commit_tree_id(c), pb, d);
+    if (rc == 0 && git_packbuilder_write_buf(&pack, pb) < 0) rc = gerr(d, NULL, "cannot pack new objects");
+    if (rc == 0 && git_odb_write_pack(&wp, st->disk, NULL, NULL) < 0) rc = gerr(d, NULL, "cannot write pack");
+    if (rc == 0 && wp->append(wp, pack.ptr, pack.size, &stats) < 0) rc = gerr(d, NULL, "cannot write pack");
+    if (rc == 0) kill_point("pack");
+    if (rc == 0 && wp->commit(wp, &stats) < 0) rc = gerr(d, NULL, "cannot write pack");
+    if (wp) wp->free(wp);
+    /* The repository's odb must see the new pack now. */
+    if (rc == 0 && git_odb_refresh(st->odb) < 0) rc = gerr(d, NULL, "cannot read the new pack");
+    if (rc == 0) git_mempack_reset(st->mem);
+    git_buf_dispose(&pack);
+    git_packbuilder_free(pb);
+    return rc;
+}
+
 /* ---- committing -------------------------------------------------------- */
 
 static bool tag_exists(git_repository *repo, const char *name)
@@ -1230,25 +1335,34 @@ static char *pick_tag(git_repository *repo, const char *date)
     return t;
 }
 
-static int make_tag(git_repository *repo, const char *name, git_commit *c, diag *d)
+/* The tag object first, on disk, then its ref. */
+static int make_tag(git_repository *repo, staging *st, const char *name, git_commit *c, diag *d)
 {
     git_oid id;
     char *msg = xasprintf("%s\n", git_commit_summary(c) ? git_commit_summary(c) : name);
-    int rc = git_tag_create(&id, repo, name, (const git_object *)c, git_commit_committer(c), msg, 0);
+    int rc = 0;
+    if (git_tag_annotation_create(&id, repo, name, (const git_object *)c, git_commit_committer(c), msg) < 0)
+        rc = gerr(d, name, "cannot create tag");
     free(msg);
-    return rc < 0 ? gerr(d, name, "cannot create tag") : 0;
+    if (rc == 0) rc = stage_write_loose(st, &id, d);
+    char *ref = xasprintf("refs/tags/%s", name);
+    git_reference *r = NULL;
+    if (rc == 0 && git_reference_create(&r, repo, ref, &id, 0, NULL) < 0) rc = gerr(d, name, "cannot create tag");
+    git_reference_free(r);
+    free(ref);
+    return rc;
 }
 
 /* An interrupted release may have moved the branch but not tagged it yet;
  * the tag name is in the commit, so make it now (the same tag object the
  * release would have made). */
-static int repair_tag(git_repository *repo, git_commit *head, char *tag_out, size_t cap, bool *repaired,
-                      diag *d)
+static int repair_tag(git_repository *repo, staging *st, git_commit *head, char *tag_out, size_t cap,
+                      bool *repaired, diag *d)
 {
     char *tag = trailer(git_commit_message(head) ? git_commit_message(head) : "", "Release-Tag");
     int rc = 0;
     if (tag && *tag && !tag_exists(repo, tag)) {
-        rc = make_tag(repo, tag, head, d);
+        rc = make_tag(repo, st, tag, head, d);
         *repaired = rc == 0;
     }
     if (tag) snprintf(tag_out, cap, "%s", tag);
@@ -1294,12 +1408,18 @@ static int refresh_index(git_repository *repo, git_tree *tree, const char *work,
 /* Write the commit object, then move the branch (only forward from
  * parent), then tag: a kill at any point leaves either the old release or
  * the new one, never a half-made one. */
-static int commit_release(git_repository *repo, const char *refname, git_commit *parent, git_tree *tree,
-                          const char *msg, const char *tag, git_signature *sig, git_oid *out, diag *d)
+static int commit_release(git_repository *repo, staging *st, const char *refname, git_commit *parent,
+                          git_tree *tree, const char *msg, const char *tag, git_signature *sig, git_oid *out,
+                          diag *d)
 {
     const git_commit *parents[1] = {parent};
     if (git_commit_create(out, repo, NULL, sig, sig, NULL, msg, tree, parent ? 1 : 0, parents) < 0)
         return gerr(d, NULL, "cannot write commit");
+    git_commit *nc = NULL;
+    if (git_commit_lookup(&nc, repo, out) < 0) return gerr(d, NULL, "cannot read new commit");
+    int frc = stage_flush(repo, st, nc, d);
+    git_commit_free(nc);
+    if (frc < 0) return -1;
     kill_point("commit");
     git_reference *ref = NULL;
     char *log = xasprintf("gazette release: %s", tag);
@@ -1312,7 +1432,7 @@ static int commit_release(git_repository *repo, const char *refname, git_commit 
     kill_point("ref");
     git_commit *c = NULL;
     if (git_commit_lookup(&c, repo, out) < 0) return gerr(d, NULL, "cannot read new commit");
-    int rc = make_tag(repo, tag, c, d);
+    int rc = make_tag(repo, st, tag, c, d);
     git_commit_free(c);
     kill_point("tag");
     return rc;
@@ -1411,6 +1531,7 @@ typedef struct {
     git_commit *parent;       /* last release, NULL for the first */
     git_tree *ptree;
     release_outcome *out;
+    staging *st;
     diag *d;
 } rel_ctx;
 
@@ -1515,7 +1636,8 @@ static int commit_and_tag(rel_ctx *c, const git_oid *tree_id, const build_result
                                      TZ_OFFSET_MIN) < 0)
         rc = gerr(d, "site.yaml", "bad release.author_name / author_email");
     git_oid id;
-    if (rc == 0) rc = commit_release(c->repo, c->refname, c->parent, tree, c->out->message, tag, sig, &id, d);
+    if (rc == 0)
+        rc = commit_release(c->repo, c->st, c->refname, c->parent, tree, c->out->message, tag, sig, &id, d);
     if (rc == 0) {
         oid_hex(&id, c->out->commit);
         snprintf(c->out->tag, sizeof c->out->tag, "%s", tag);
@@ -1582,7 +1704,7 @@ static int do_release(rel_ctx *c)
     if (rc == 0 && c->parent && git_oid_equal(&t1, git_tree_id(c->ptree))) {
         c->out->nothing = true;
         oid_hex(git_commit_id(c->parent), c->out->commit);
-        rc = repair_tag(c->repo, c->parent, c->out->tag, sizeof c->out->tag, &c->out->tag_repaired, d);
+        rc = repair_tag(c->repo, c->st, c->parent, c->out->tag, sizeof c->out->tag, &c->out->tag_repaired, d);
         result_free(&r1);
         return rc;
     }
@@ -1656,11 +1778,15 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
         free(t);
     }
     if (rc == 0) rc = check_tag_option(repo, o.tag, d);
+    staging st;
+    memset(&st, 0, sizeof st);
+    if (rc == 0) rc = stage_open(repo, &st, d);
     if (rc == 0) {
-        rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, d};
+        rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, &st, d};
         rc = do_release(&c);
         if (rc < 0 && !*out->commit) restore_work_tree(repo, parent, o.out_dir, d);
     }
+    stage_close(&st);
     lock_drop(lock);
     git_tree_free(ptree);
     git_commit_free(parent);
@@ -1736,7 +1862,11 @@ int release_verify(const release_opts *oin, const char *rev, char ***diffs, diag
         diag_error(d, o.out_dir, 0, "no release yet");
         rc = -1;
     }
+    staging st;
+    memset(&st, 0, sizeof st);
+    if (rc > 0 && stage_open(repo, &st, d) < 0) rc = -1;   /* the rebuilt tree stays in memory */
     if (rc > 0) rc = verify_in(&o, &s, repo, c, &dl, d);
+    stage_close(&st);
     if (dl.n) *diffs = dl.v;
     else sl_free(&dl);
     git_commit_free(c);

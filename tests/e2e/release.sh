@@ -189,7 +189,7 @@ check() {   # after a kill: valid repository, HEAD old or new
     git -C site update-ref refs/heads/main "$old" && git -C site reset -q --hard && { git -C site tag -d "$newtag" >/dev/null 2>&1 || :; }
   fi
 }
-for step in locked built built2 commit ref tag index; do
+for step in locked built built2 pack commit ref tag index; do
   GAZETTE_RELEASE_TEST_KILL_AT=$step rel >/dev/null 2>&1
   check "step $step"
 done

@@ -461,7 +461,7 @@ TEST(lock_refused)
  * with the same commit an uninterrupted one makes. */
 TEST(kill_at_every_step)
 {
-    static const char *steps[] = {"locked", "built", "built2", "commit", "ref", "tag", "index"};
+    static const char *steps[] = {"locked", "built", "built2", "pack", "commit", "ref", "tag", "index"};
     setup();
     diag *d = diag_new();
     release_outcome ro;
