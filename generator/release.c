@@ -587,7 +587,11 @@ static int ri_of_commit(git_repository *repo, git_commit *c, bool pending, relin
     memset(ri, 0, sizeof *ri);
     const char *msg = git_commit_message(c);
     ri->tag = trailer(msg ? msg : "", "Release-Tag");
-    if (!ri->tag) ri->tag = xstrdup("");
+    if (!ri->tag) {   /* a commit not made by gazette: name it by its id */
+        char hex[41];
+        oid_hex(git_commit_id(c), hex);
+        ri->tag = xstrndup(hex, 7);
+    }
     ri->summary = xstrdup(git_commit_summary(c) ? git_commit_summary(c) : "");
     commit_date(c, ri->date);
     if (!pending) oid_hex(git_commit_id(c), ri->commit);

@@ -11,6 +11,9 @@
  *      changed paths replaced, untouched subtrees reused), writes the commit,
  *      moves the branch (fast-forward only, atomically: last), tags it,
  *      refreshes site/.git/index so `git status` is clean.
+ * New objects are staged in memory and only those the new commit adds are
+ * written, as one pack, before any ref points at it; a no-op release or a
+ * verify writes no object at all.
  * Commit and tag times are the newest document's date at 00:00 +0800 (or
  * --date), so the same content gives the same commit id on any machine.
  * A kill -9 at any point leaves the previous release intact (objects are

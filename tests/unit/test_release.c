@@ -207,9 +207,16 @@ TEST(first_release_then_noop)
     CHECK_CONTAINS(data, "\"pending\":true");
     free(data);
     free(rp);
-    /* Nothing changed: no commit. */
+    /* Nothing changed: no commit, and not a single object written. */
+    char *objs = tpath("site/.git/objects");
+    CHECK(sh("cd %s && find . -type f | sort > ../objs.before", objs) == 0);
     CHECK(rel("site", NULL, &ro, d) == 0);
     CHECK(ro.nothing);
+    CHECK(sh("cd %s && find . -type f | sort | cmp -s - ../objs.before", objs) == 0);
+    /* One pack for the release, one loose tag object, nothing else. */
+    CHECK(sh("test $(find %s/pack -name '*.pack' | wc -l) = 1", objs) == 0);
+    CHECK(sh("test $(find %s -type f -path '*/[0-9a-f][0-9a-f]/*' | wc -l) = 1", objs) == 0);
+    free(objs);
     CHECK_STR(ro.commit, first);
     CHECK(diag_total(d) == 0);
     release_outcome_free(&ro);
@@ -339,7 +346,15 @@ TEST(verify_ok_and_tampered)
     release_opts o;
     opts(&o, "site");
     char **diffs = NULL;
+    char *objs = tpath("site/.git/objects");
+    CHECK(sh("cd %s && find . -type f | sort > ../objs.before", objs) == 0);
     CHECK(release_verify(&o, NULL, &diffs, d) == 0 && !diffs);
+    docs[0].body = "verify builds this in memory only";
+    CHECK(release_verify(&o, NULL, &diffs, d) == 1);
+    release_free_list(diffs);
+    docs[0].body = "v2";
+    CHECK(sh("cd %s && find . -type f | sort | cmp -s - ../objs.before", objs) == 0);   /* nothing written */
+    free(objs);
     CHECK(release_verify(&o, "release-2017-09-29.2", &diffs, d) == 0);
     /* The first release had the old body. */
     CHECK(release_verify(&o, "release-2017-09-29", &diffs, d) == 1);
