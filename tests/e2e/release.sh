@@ -193,12 +193,19 @@ for step in locked built built2 pack commit ref tag index; do
   GAZETTE_RELEASE_TEST_KILL_AT=$step rel >/dev/null 2>&1
   check "step $step"
 done
-for d in 0.005 0.01 0.02 0.03 0.05 0.08 0.1 0.13 0.17 0.2 0.25 0.3 0.4 0.5 0.7; do
-  timeout -s KILL "$d" "$G" release --content "$C" >/dev/null 2>&1
-  check "kill after ${d}s"
+# A release here takes some tens of milliseconds: kill it every 3 ms along
+# the way, and later.
+mid=0 landed=0
+for ms in $(seq 1 3 70) 100 150 300 600; do
+  timeout -s KILL "$(printf '0.%03d' "$ms")" "$G" release --content "$C" >/dev/null 2>&1
+  [ -e site/.git/gazette-release.lock ] && mid=$((mid + 1))
+  [ "$(git -C site rev-parse HEAD)" = "$new" ] && landed=$((landed + 1))
+  check "kill after ${ms}ms"
 done
 expect kill-loop-ok "$bad" 0
-ok kill-rounds test "$n" -ge 20
+ok kill-rounds test "$n" -ge 30
+ok kill-hit-mid-release test "$mid" -ge 3      # some kills landed inside a release
+ok kill-some-completed test "$landed" -ge 1    # and some releases completed
 rel >out10 2>&1
 expect kill-then-release "$(git -C site rev-parse HEAD)" "$new"
 ok kill-final-fsck fsck site
