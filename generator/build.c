@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -541,6 +542,12 @@ static void render_job(size_t i, void *ud)
     value *ctx = j->ctx ? value_ref(j->ctx) : doc_context(b, j->doc_index);
     render_page(b->r, j->relpath, j->tpl, ctx);
     value_unref(ctx);
+    if (j->dc) {
+        /* A document's HTML is needed by its own page only: free it now
+         * rather than holding every body until the build ends. */
+        free(j->dc->md.html);
+        j->dc->md.html = NULL;
+    }
     size_t done = __atomic_add_fetch(&b->done, 1, __ATOMIC_RELAXED);
     if (b->progress && done % 500 == 0)
         fprintf(stderr, "\rgazette: rendering %zu/%zu pages", done, b->njobs);
@@ -728,6 +735,20 @@ static int check_attachments(build *b, int write)
     return rc;
 }
 
+/* search_write_ex callback: the document's plain text is no longer needed. */
+typedef struct {
+    build *b;
+    const search_doc *base;    /* sd[i] describes b->c.docs[i] */
+} text_owner;
+
+static void release_text(const search_doc *sd, void *ud)
+{
+    text_owner *t = ud;
+    doc *dc = t->b->c.docs[sd - t->base];
+    free(dc->md.text);
+    dc->md.text = NULL;
+}
+
 static int write_search(build *b)
 {
     search_doc *sd = xcalloc(b->c.n ? b->c.n : 1, sizeof *sd);
@@ -751,13 +772,22 @@ static int write_search(build *b)
                              .districts = dists[i], .ndistricts = nd, .district_names = names[i],
                              .text = dc->md.text ? dc->md.text : ""};
     }
-    int rc = search_write(sd, b->c.n, b->out, b->d);
+    text_owner owner = {b, sd};
+    int rc = search_write_ex(sd, b->c.n, b->out, b->d, release_text, &owner);
     for (size_t i = 0; i < b->c.n; i++) { free(tags[i]); free(dists[i]); free(names[i]); }
     free(tags);
     free(dists);
     free(names);
     free(sd);
     return rc;
+}
+
+/* The search index needs only the loaded documents, so it is built on its
+ * own thread while the pages render. */
+static void *search_thread(void *arg)
+{
+    write_search(arg);
+    return NULL;
 }
 
 static int write_stats(build *b)
@@ -838,6 +868,11 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static int build_doc_cmp(const void *a, const void *b)
+{
+    return strcmp(((const build_doc *)a)->url, ((const build_doc *)b)->url);
+}
+
 static void fill_result(build *b, build_result *res, double t0)
 {
     res->ndocs = b->c.n;
@@ -847,10 +882,7 @@ static void fill_result(build *b, build_result *res, double t0)
         res->docs[i] = (build_doc){xstrdup(dc->url), xasprintf("%sindex.html", dc->url + 1),
                                    xstrdup(dc->title), xstrdup(dc->source), xstrdup(dc->date)};
     }
-    for (size_t i = 1; i < b->c.n; i++)          /* sort by url */
-        for (size_t k = i; k > 0 && strcmp(res->docs[k - 1].url, res->docs[k].url) > 0; k--) {
-            build_doc t = res->docs[k]; res->docs[k] = res->docs[k - 1]; res->docs[k - 1] = t;
-        }
+    qsort(res->docs, b->c.n, sizeof(build_doc), build_doc_cmp);
     if (b->c.n) memcpy(res->newest_date, b->c.docs[0]->date, 11);
     for (size_t i = 0; i < b->c.n; i++)       /* newest date (docs are sorted by datetime) */
         if (strcmp(b->c.docs[i]->date, res->newest_date) > 0) memcpy(res->newest_date, b->c.docs[i]->date, 11);
@@ -885,6 +917,12 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     }
     if (o->check_only) { fill_result(&b, res, t0); rc = 0; goto done; }
 
+    /* Line numbers are for validation messages only; drop them before the
+     * memory-hungry phases. */
+    for (size_t i = 0; i < b.c.n; i++) {
+        value_unref(b.c.docs[i]->fm_lines);
+        b.c.docs[i]->fm_lines = NULL;
+    }
     b.out = out_open(o->out_dir, d);
     if (!b.out) goto done;
     renderer_set_out(b.r, b.out);
@@ -892,15 +930,17 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     make_jobs(&b);
     phase(&b, "model");
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
+    pthread_t search_tid;
+    int threaded = o->threads != 1 && pthread_create(&search_tid, NULL, search_thread, &b) == 0;
+    if (!threaded) write_search(&b);
     parallel_for(b.njobs, o->threads, render_job, &b);
     if (b.progress) fprintf(stderr, "\r%60s\r", "");
     phase(&b, "render");
     write_stats(&b);
-    phase(&b, "stats");
     check_attachments(&b, 1);
     write_assets(&b);
-    write_search(&b);
-    phase(&b, "search");
+    if (threaded) pthread_join(search_tid, NULL);
+    phase(&b, "search+stats");
     write_feed(&b);
     write_robots(&b);
     write_sitemap(&b);           /* last: it lists every page written */

@@ -482,6 +482,12 @@ static int write_shards(index_t *ix, outdir *o, unsigned *nshards_out)
 
 int search_write(const search_doc *docs, size_t n, outdir *o, diag *d)
 {
+    return search_write_ex(docs, n, o, d, NULL, NULL);
+}
+
+int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
+                    void (*consumed)(const search_doc *doc, void *ud), void *ud)
+{
     for (size_t i = 0; i < n; i++)
         if (!docs[i].url || !*docs[i].url) {
             diag_error(d, NULL, 0, "search: document %zu (%s) has no url", i,
@@ -492,15 +498,19 @@ int search_write(const search_doc *docs, size_t n, outdir *o, diag *d)
     for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
     if (n) qsort(ord, n, sizeof *ord, doc_cmp);
 
+    /* The metadata files (which need the start of each text for snippets)
+     * come first, so that each document's text can be released as soon as
+     * the index has taken it in. */
+    int rc = 0;
+    if (write_docs(ord, n, o) < 0) rc = -1;
     index_t ix = {0};
     for (size_t i = 0; i < n; i++) {
         ix.doc = (uint32_t)i;
         index_doc(&ix, ord[i]);
+        if (consumed) consumed(ord[i], ud);
     }
     unsigned ns = 1;
-    int rc = 0;
     if (write_shards(&ix, o, &ns) < 0) rc = -1;
-    if (write_docs(ord, n, o) < 0) rc = -1;
     if (write_meta(ord, n, ns, o) < 0) rc = -1;
     index_free(&ix);
     free(ord);

@@ -89,6 +89,11 @@ enum {
  * o. docs are borrowed and may come in any order. Returns 0, or -1 with the
  * reason in d (a document without url is an error). */
 int search_write(const search_doc *docs, size_t n, outdir *o, diag *d);
+/* The same; consumed(doc, ud) is called once the index no longer needs
+ * doc->text, so a caller may free it early (keeps peak memory down).
+ * write_meta still reads the other fields afterwards. */
+int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
+                    void (*consumed)(const search_doc *doc, void *ud), void *ud);
 
 /* Building blocks, exposed for the unit tests. */
 

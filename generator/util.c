@@ -115,6 +115,9 @@ void buf_printf(buf *b, const char *fmt, ...)
 
 char *buf_detach(buf *b)
 {
+    /* Detached strings live long (document text, HTML); give back the
+     * growth slack, up to half of the allocation. */
+    if (b->ptr && b->cap > b->len + 64) b->ptr = xrealloc(b->ptr, b->len + 1);
     char *p = b->ptr ? b->ptr : xstrdup("");
     buf_init(b);
     return p;
@@ -319,23 +322,31 @@ int read_file(const char *path, char **data, size_t *len)
     return 0;
 }
 
+/* mkdir -p: try the directory itself first and climb only while parents
+ * are missing, so the common case (parent exists) is one system call. */
 int mkdir_p(const char *path)
 {
-    char *p = xstrdup(path);
-    size_t n = strlen(p);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] == '/' || p[i] == 0) {
-            char c = p[i];
-            p[i] = 0;
-            if (mkdir(p, 0755) < 0 && errno != EEXIST) { int e = errno; free(p); errno = e; return -1; }
-            p[i] = c;
-        }
+    if (mkdir(path, 0755) == 0) return 0;
+    if (errno == EEXIST) {
+        struct stat st;
+        if (stat(path, &st) < 0) return -1;
+        if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+        return 0;
     }
-    free(p);
-    struct stat st;
-    if (stat(path, &st) < 0) return -1;
-    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
-    return 0;
+    if (errno != ENOENT) return -1;
+    const char *slash = strrchr(path, '/');
+    while (slash && slash > path && slash[1] == 0) {      /* trailing '/' */
+        const char *q = slash - 1;
+        while (q > path && *q != '/') q--;
+        slash = *q == '/' ? q : NULL;
+    }
+    if (!slash || slash == path) return -1;
+    char *parent = xstrndup(path, (size_t)(slash - path));
+    int r = mkdir_p(parent);
+    free(parent);
+    if (r < 0) return -1;
+    if (mkdir(path, 0755) == 0 || errno == EEXIST) return 0;
+    return -1;
 }
 
 /* Write all of data to fd. 0, or -1 with errno set. */
