@@ -222,6 +222,7 @@ mkdir -p "$C/notices/2020"; printf -- "$FM"'TOP-SECRET-7f3a9c\n' > "$OUTSIDE/doc
 ln -s "$OUTSIDE/doc.md" "$C/notices/2020/a.md"
 printf -- "$FM"'x\n' | doc notices/2020/b.md
 build_case any
+no_secret
 new_case out-symlink-inside
 printf -- "$FM"'x\n' | doc notices/2020/a.md
 mkdir -p "$O"; ln -s "$OUTSIDE/dir" "$O/notices"
