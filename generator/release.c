@@ -959,43 +959,50 @@ static int dirty_rec(git_repository *repo, const char *dir, const char *rel, con
         diag_error(d, dir, 0, "cannot read directory: %s", strerror(errno));
         return -1;
     }
-    /* Entries of the release that are gone from disk. */
+    /* Entries of the release that are gone from disk, file by file. */
     size_t n = t ? git_tree_entrycount(t) : 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const git_tree_entry *te = git_tree_entry_byindex(t, i);
         char *full = path_join(dir, git_tree_entry_name(te));
         struct stat st;
-        if (lstat(full, &st) < 0 && errno == ENOENT)
-            sl_add(out, *rel ? xasprintf("deleted: %s/%s%s", rel, git_tree_entry_name(te),
-                                         git_tree_entry_type(te) == GIT_OBJECT_TREE ? "/" : "")
-                             : xasprintf("deleted: %s%s", git_tree_entry_name(te),
-                                         git_tree_entry_type(te) == GIT_OBJECT_TREE ? "/" : ""));
+        if (lstat(full, &st) < 0 && errno == ENOENT) {
+            char *r = *rel ? xasprintf("%s/%s", rel, git_tree_entry_name(te)) : xstrdup(git_tree_entry_name(te));
+            git_tree *sub = NULL;
+            if (git_tree_entry_type(te) != GIT_OBJECT_TREE)
+                sl_add(out, xasprintf("deleted: %s", r));
+            else if (git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0)
+                rc = gerr(d, r, "cannot read tree");
+            else
+                rc = dirty_rec(repo, full, r, sub, out, d);   /* dir gone: lists every file deleted */
+            git_tree_free(sub);
+            free(r);
+        }
         free(full);
     }
     return rc;
 }
 
-static int check_clean(git_repository *repo, const char *work, git_tree *head_tree, const char *tag,
-                       diag *d)
+/* "modified: PATH" etc. for every difference between site/ and the last
+ * release, sorted. */
+static int find_dirty(git_repository *repo, const char *work, git_tree *head_tree, strlist *dirty, diag *d)
 {
-    strlist dirty = {0};
-    int rc = dirty_rec(repo, work, "", head_tree, &dirty, d);
-    if (rc == 0 && dirty.n) {
-        qsort(dirty.v, dirty.n, sizeof(char *), str_cmp_ptr);
-        buf b = BUF_INIT;
-        for (size_t i = 0; i < dirty.n && i < MAX_LISTED; i++) buf_printf(&b, "\n  %s", dirty.v[i]);
-        if (dirty.n > MAX_LISTED) buf_printf(&b, "\n  ... and %zu more", dirty.n - MAX_LISTED);
-        diag_error(d, work, 0,
-                   "the work tree has local changes not in the last release%s%s; a release rebuilds "
-                   "%s from content/ and would overwrite them. Move the changes into content/ (or "
-                   "templates/), or discard them (git -C %s reset --hard && git -C %s clean -fd), "
-                   "then release again:%s",
-                   *tag ? " " : "", tag, work, work, work, buf_cstr(&b));
-        buf_free(&b);
-        rc = -1;
-    }
-    sl_free(&dirty);
+    int rc = dirty_rec(repo, work, "", head_tree, dirty, d);
+    if (dirty->n) qsort(dirty->v, dirty->n, sizeof(char *), str_cmp_ptr);
     return rc;
+}
+
+static void report_dirty(const char *work, const char *tag, const strlist *dirty, diag *d)
+{
+    buf b = BUF_INIT;
+    for (size_t i = 0; i < dirty->n && i < MAX_LISTED; i++) buf_printf(&b, "\n  %s", dirty->v[i]);
+    if (dirty->n > MAX_LISTED) buf_printf(&b, "\n  ... and %zu more", dirty->n - MAX_LISTED);
+    diag_error(d, work, 0,
+               "the work tree has local changes not in the last release%s%s; a release rebuilds "
+               "%s from content/ and would overwrite them. Move the changes into content/ (or "
+               "templates/), or discard them (git -C %s reset --hard && git -C %s clean -fd), "
+               "then release again:%s",
+               *tag ? " " : "", tag, work, work, work, buf_cstr(&b));
+    buf_free(&b);
 }
 
 /* ---- commit message ---------------------------------------------------- */
@@ -1185,23 +1192,73 @@ static int run_build(const release_opts *o, const char *out_dir, value *history,
 }
 
 /* The paths a build touched (written or removed). */
-static void touched(const build_result *r, char ***paths, size_t *n)
+/* The paths a build touched (written or removed), plus `extra`. */
+static void touched(const build_result *r, char **extra, size_t nextra, char ***paths, size_t *n)
 {
-    *n = r->nchanged + r->nremoved;
+    *n = r->nchanged + r->nremoved + nextra;
     *paths = xmalloc((*n + 1) * sizeof(char *));
-    for (size_t i = 0; i < r->nchanged; i++) (*paths)[i] = r->changed[i];
-    for (size_t i = 0; i < r->nremoved; i++) (*paths)[r->nchanged + i] = r->removed_paths[i];
+    size_t k = 0;
+    for (size_t i = 0; i < r->nchanged; i++) (*paths)[k++] = r->changed[i];
+    for (size_t i = 0; i < r->nremoved; i++) (*paths)[k++] = r->removed_paths[i];
+    for (size_t i = 0; i < nextra; i++) (*paths)[k++] = extra[i];
 }
 
 static int tree_after_build(git_repository *repo, const git_tree *base, const char *dir,
-                            const build_result *r, git_oid *out, diag *d)
+                            const build_result *r, char **extra, size_t nextra, git_oid *out, diag *d)
 {
     if (!base) return tree_of_dir(repo, dir, out, d);
     char **paths;
     size_t n;
-    touched(r, &paths, &n);
+    touched(r, extra, nextra, &paths, &n);
     int rc = tree_update(repo, base, dir, paths, n, out, d);
     free(paths);
+    return rc;
+}
+
+/* Are all the differences between site/ and the last release what a
+ * build of today's content writes (a `gazette build --out site` before the
+ * release), rather than hand edits? Builds into a temp dir to compare.
+ * On yes, *paths gets the differing paths (owned). */
+static int dirt_is_generated(const release_opts *o, const release_settings *s, git_repository *repo,
+                             git_commit *parent, const strlist *dirty, strlist *paths, diag *d)
+{
+    for (size_t i = 0; i < dirty->n; i++)
+        if (strstr(dirty->v[i], " (")) return 0;   /* type changes, special files */
+    value *h = history_asof(repo, parent, s->repo_url, d);
+    if (!h) return -1;
+    const char *tmpbase = getenv("TMPDIR");
+    char *tmp = xasprintf("%s/gazette-release-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
+    build_result res;
+    memset(&res, 0, sizeof res);
+    int rc = 0;
+    if (!mkdtemp(tmp)) {
+        diag_error(d, tmp, 0, "cannot create temp dir: %s", strerror(errno));
+        rc = -1;
+    }
+    diag *quiet = diag_new();
+    if (rc == 0 && run_build(o, tmp, h, &res, quiet) < 0) rc = 0;   /* no: then it is reported as dirt */
+    else if (rc == 0) rc = 1;
+    diag_free(quiet);
+    value_unref(h);
+    for (size_t i = 0; i < dirty->n && rc == 1; i++) {
+        const char *colon = strchr(dirty->v[i], ':');
+        const char *path = colon ? colon + 2 : "";
+        char *mine = path_join(o->out_dir, path), *theirs = path_join(tmp, path);
+        char *a = NULL, *b = NULL;
+        size_t na = 0, nb = 0;
+        bool has_a = read_file(mine, &a, &na) == 0, has_b = read_file(theirs, &b, &nb) == 0;
+        if (str_starts(dirty->v[i], "deleted: ")) rc = !has_b;
+        else rc = has_a && has_b && na == nb && !memcmp(a, b, na);
+        if (rc == 1) sl_add(paths, xstrdup(path));
+        free(a);
+        free(b);
+        free(mine);
+        free(theirs);
+    }
+    result_free(&res);
+    if (path_exists(tmp)) rm_rf(tmp);
+    free(tmp);
+    if (rc != 1) sl_free(paths);
     return rc;
 }
 
@@ -1536,6 +1593,8 @@ typedef struct {
     git_tree *ptree;
     release_outcome *out;
     staging *st;
+    char **generated;         /* paths site/ differs in, as a build wrote them */
+    size_t ngenerated;
     diag *d;
 } rel_ctx;
 
@@ -1591,7 +1650,7 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
         value_unref(h);
         git_oid tid;
         t0 = now_sec();
-        if (rc == 0) rc = tree_after_build(c->repo, cur, c->o->out_dir, res, &tid, d);
+        if (rc == 0) rc = tree_after_build(c->repo, cur, c->o->out_dir, res, NULL, 0, &tid, d);
         git_tree *next = NULL;
         if (rc == 0 && git_tree_lookup(&next, c->repo, &tid) < 0) rc = gerr(d, NULL, "cannot read tree");
         dlist S2 = {0};
@@ -1702,7 +1761,8 @@ static int do_release(rel_ctx *c)
     value_unref(h);
     git_oid t1;
     t0 = now_sec();
-    if (rc == 0 && c->parent) rc = tree_after_build(c->repo, c->ptree, o->out_dir, &r1, &t1, d);
+    if (rc == 0 && c->parent)
+        rc = tree_after_build(c->repo, c->ptree, o->out_dir, &r1, c->generated, c->ngenerated, &t1, d);
     c->out->git_seconds += now_sec() - t0;
     kill_point("built");
     if (rc == 0 && c->parent && git_oid_equal(&t1, git_tree_id(c->ptree))) {
@@ -1776,21 +1836,31 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     if (rc == 0) rc = release_head(repo, refname, o.out_dir, &parent, d);
     if (rc == 0 && parent && git_commit_tree(&ptree, parent) < 0)
         rc = gerr(d, o.out_dir, "cannot read the last release's tree (damaged repository?)");
-    if (rc == 0 && parent) {
-        char *t = trailer(git_commit_message(parent) ? git_commit_message(parent) : "", "Release-Tag");
-        rc = check_clean(repo, o.out_dir, ptree, t ? t : "", d);
-        free(t);
+    /* Local changes: refused, unless they are exactly what a build of
+     * today's content writes (gazette build --out site before releasing). */
+    strlist dirty = {0}, generated = {0};
+    if (rc == 0 && parent) rc = find_dirty(repo, o.out_dir, ptree, &dirty, d);
+    if (rc == 0 && dirty.n) {
+        int g = dirt_is_generated(&o, &s, repo, parent, &dirty, &generated, d);
+        if (g == 0) {
+            char *t = trailer(git_commit_message(parent) ? git_commit_message(parent) : "", "Release-Tag");
+            report_dirty(o.out_dir, t ? t : "", &dirty, d);
+            free(t);
+        }
+        if (g != 1) rc = -1;
     }
+    sl_free(&dirty);
     if (rc == 0) rc = check_tag_option(repo, o.tag, d);
     staging st;
     memset(&st, 0, sizeof st);
     if (rc == 0) rc = stage_open(repo, &st, d);
     if (rc == 0) {
-        rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, &st, d};
+        rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, &st, generated.v, generated.n, d};
         rc = do_release(&c);
         if (rc < 0 && !*out->commit) restore_work_tree(repo, parent, o.out_dir, d);
     }
     stage_close(&st);
+    sl_free(&generated);
     lock_drop(lock);
     git_tree_free(ptree);
     git_commit_free(parent);

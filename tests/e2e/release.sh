@@ -166,6 +166,16 @@ ok lock-stale has out8 "stale lock"
 ok lock-not-stolen test -f site/.git/gazette-release.lock
 rm site/.git/gazette-release.lock
 
+# ---- a preview build into site/ is not a hand edit ----
+doc notices/2017/g "庚通知" 2017-06-06 "庚的正文。"
+"$G" build --content "$C" --out site >/dev/null 2>&1
+ok prebuilt-dirty test -n "$(git -C site status --porcelain)"
+rel >out11 2>&1; rc=$?
+expect prebuilt-rc "$rc" 0
+ok prebuilt-msg has <(git -C site log -1 --format=%B) "  + 庚通知 (/notices/2017/g/)"
+ok prebuilt-clean clean site
+ok prebuilt-verify "$G" verify --content "$C" --out site
+
 # ---- interrupted releases: kill -9 at named steps and at random times ----
 doc notices/2017/f "己通知" 2017-05-05 "己的正文。"
 old=$(git -C site rev-parse HEAD)

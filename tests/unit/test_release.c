@@ -410,10 +410,12 @@ TEST(dirty_work_tree_refused)
     char *f = tpath("site/notices/2017/a/index.html"), *extra = tpath("site/hand.html");
     write_file_atomic(f, "edited", 6);
     write_file_atomic(extra, "x", 1);
-    int builds0 = builds;
     docs[0].body = "new";
     CHECK(rel("site", NULL, &ro, d) < 0);
-    CHECK(builds == builds0);   /* refused before building */
+    char *data = NULL;
+    size_t len = 0;
+    CHECK(read_file(f, &data, &len) == 0 && len == 6 && !memcmp(data, "edited", 6));   /* untouched */
+    free(data);
     CHECK(diag_has(d, "modified: notices/2017/a/index.html"));
     CHECK(diag_has(d, "added: hand.html"));
     release_outcome_free(&ro);
@@ -433,6 +435,54 @@ TEST(dirty_work_tree_refused)
     free(f);
     free(g);
     free(extra);
+    diag_free(d);
+    teardown();
+}
+
+/* `gazette build --out site` between releases leaves site/ differing from
+ * the last release exactly as a build writes it: that is not refused, and
+ * the release contains those changes. */
+TEST(prebuilt_work_tree_accepted)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    char *site = tpath("site");
+    docs[0].body = "previewed";
+    docs[1] = (fdoc){"notices/2017/e", "戊", "2017-01-01", "body e"};   /* b's page deleted */
+    build_opts bo;
+    memset(&bo, 0, sizeof bo);
+    bo.out_dir = site;
+    bo.history = release_history_asof(site, "https://git.example.org/site", NULL, d);
+    build_result br;
+    memset(&br, 0, sizeof br);
+    CHECK(fake_build(&bo, &br, d) == 0);
+    value_unref(bo.history);
+    for (size_t i = 0; i < br.ndocs; i++) {
+        free(br.docs[i].url); free(br.docs[i].path); free(br.docs[i].title);
+        free(br.docs[i].source); free(br.docs[i].date);
+    }
+    free(br.docs);
+    for (size_t i = 0; i < br.nchanged; i++) free(br.changed[i]);
+    for (size_t i = 0; i < br.nremoved; i++) free(br.removed_paths[i]);
+    free(br.changed);
+    free(br.removed_paths);
+    value_unref(br.site);
+    CHECK(rel("site", NULL, &ro, d) == 0 && !ro.nothing);
+    CHECK_CONTAINS(ro.message, "Documents changed (1):\n  * 关于《甲》的通知");
+    CHECK_CONTAINS(ro.message, "Documents removed (1):\n  - 乙 & 报告");
+    CHECK_CONTAINS(ro.message, "Documents added (1):\n  + 戊");
+    release_outcome_free(&ro);
+    release_opts o;
+    opts(&o, "site");
+    char **diffs = NULL;
+    CHECK(release_verify(&o, NULL, &diffs, d) == 0);
+    release_free_list(diffs);
+    CHECK(sh("cd %s && test -z \"$(git status --porcelain)\"", site) == 0);
+    CHECK(diag_count(d, DIAG_ERROR) == 0);
+    free(site);
     diag_free(d);
     teardown();
 }
@@ -594,6 +644,7 @@ int main(void)
     RUN1(verify_ok_and_tampered);
     RUN1(deterministic_across_directories);
     RUN1(dirty_work_tree_refused);
+    RUN1(prebuilt_work_tree_accepted);
     RUN1(lock_refused);
     RUN1(kill_at_every_step);
     RUN1(damaged_repository);
