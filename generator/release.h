@@ -3,7 +3,10 @@
  * site/ is both the build's output directory and the work tree of the
  * release repository (site/.git). A release:
  *   1. takes an O_EXCL lock (site/.git/gazette-release.lock, holds the pid);
- *   2. refuses when site/ differs from the last release (hand edits);
+ *   2. refuses when site/ differs from the last release by hand edits,
+ *      naming the paths, before touching anything (differences that a
+ *      build of today's content makes, e.g. a preview `gazette build
+ *      --out site`, are checked against a temp build and accepted);
  *   3. rebuilds the site exactly as the last release was made (same history
  *      data); if the tree equals HEAD's there is nothing to release;
  *   4. otherwise rebuilds with the new release listed as "pending" in the
