@@ -1868,6 +1868,7 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     if (rc == 0 && o.push_remote) rc = release_push(o.out_dir, s.branch, o.push_remote, d);
     free(refname);
     release_settings_free(&s);
+    git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);   /* process-wide: put it back */
     git_libgit2_shutdown();
     return rc;
 }
