@@ -37,7 +37,7 @@ run_gz() {
   # Nothing may change outside this case's sandbox (and our logs).
   local stray
   stray=$(find "$T" -newer "$mark" ! -path "$T/sb/$CASE" ! -path "$T/sb/$CASE/*" \
-          ! -path "$T/logs" ! -path "$T/logs/*" ! -path "$T" ! -path "$T/sb" 2>/dev/null | head -3)
+          ! -path "$T/logs" ! -path "$T/logs/*" ! -path "$T" ! -path "$T/sb" 2>/dev/null | head -3 | tr "\n" " ")
   [ -z "$stray" ] || why="${why:+$why; }wrote outside the sandbox: $stray"
   if [ -z "$why" ]; then
     case $want in
