@@ -113,7 +113,7 @@ static int term_cmp(const void *pa, const void *pb)
 /* Sort terms by slug and make slugs unique (a-b and a_b collide otherwise). */
 static void tax_finish(taxonomy *t)
 {
-    qsort(t->terms, t->n, sizeof(term), term_cmp);
+    if (t->n > 1) qsort(t->terms, t->n, sizeof(term), term_cmp);
     value_unref(t->index);
     t->index = value_map();
     for (size_t i = 0; i < t->n; i++) {
@@ -647,7 +647,7 @@ static int write_sitemap(build *b)
     char **paths = out_paths(b->out, &n);
     b->by_url = xmalloc((b->c.n ? b->c.n : 1) * sizeof(doc *));
     memcpy(b->by_url, b->c.docs, b->c.n * sizeof(doc *));
-    qsort(b->by_url, b->c.n, sizeof(doc *), by_url_cmp);
+    if (b->c.n > 1) qsort(b->by_url, b->c.n, sizeof(doc *), by_url_cmp);
     buf f = BUF_INIT;
     buf_puts(&f, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
     for (size_t i = 0; i < n; i++) {
@@ -882,7 +882,7 @@ static void fill_result(build *b, build_result *res, double t0)
         res->docs[i] = (build_doc){xstrdup(dc->url), xasprintf("%sindex.html", dc->url + 1),
                                    xstrdup(dc->title), xstrdup(dc->source), xstrdup(dc->date)};
     }
-    qsort(res->docs, b->c.n, sizeof(build_doc), build_doc_cmp);
+    if (b->c.n > 1) qsort(res->docs, b->c.n, sizeof(build_doc), build_doc_cmp);
     if (b->c.n) memcpy(res->newest_date, b->c.docs[0]->date, 11);
     for (size_t i = 0; i < b->c.n; i++)       /* newest date (docs are sorted by datetime) */
         if (strcmp(b->c.docs[i]->date, res->newest_date) > 0) memcpy(res->newest_date, b->c.docs[i]->date, 11);

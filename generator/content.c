@@ -425,7 +425,7 @@ int content_load(const char *dir, bool drafts, int threads, content *c, diag *d)
         find_md(sd, &files, d, 0);
         free(sd);
     }
-    qsort(files.v, files.n, sizeof(char *), str_cmp_ptr);
+    if (files.n > 1) qsort(files.v, files.n, sizeof(char *), str_cmp_ptr);
 
     char *prefix = path_join(dir, "");
     load_job j = {files.v, xcalloc(files.n ? files.n : 1, sizeof(doc *)), prefix,
@@ -446,11 +446,11 @@ int content_load(const char *dir, bool drafts, int threads, content *c, diag *d)
     for (size_t i = 0; i < files.n; i++) free(files.v[i]);
     free(files.v);
 
-    qsort(c->docs, c->n, sizeof(doc *), doc_cmp);
+    if (c->n > 1) qsort(c->docs, c->n, sizeof(doc *), doc_cmp);
     /* Two files with one URL (e.g. the same slug in two year folders). */
     doc **byurl = xmalloc((c->n ? c->n : 1) * sizeof(doc *));
     memcpy(byurl, c->docs, c->n * sizeof(doc *));
-    qsort(byurl, c->n, sizeof(doc *), url_cmp);
+    if (c->n > 1) qsort(byurl, c->n, sizeof(doc *), url_cmp);
     for (size_t i = 1; i < c->n; i++)
         if (!strcmp(byurl[i - 1]->url, byurl[i]->url))
             diag_error(d, byurl[i]->source, 1, "URL %s is already used by %s",
