@@ -707,8 +707,13 @@ static int write_assets(build *b)
 static int check_attachments(build *b, int write)
 {
     int rc = 0;
+    /* The root is content/'s real path plus "/files", not realpath of
+     * content/files: a content/files that is itself a symlink must not
+     * turn any folder on the machine into publishable attachments. */
     char *files = path_join(b->c.dir, "files");
-    char *root = realpath(files, NULL);
+    char *content_real = realpath(b->c.dir, NULL);
+    char *root = content_real ? path_join(content_real, "files") : NULL;
+    free(content_real);
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
         for (size_t k = 0; k < value_len(dc->attachments); k++) {

@@ -74,12 +74,54 @@ static void set_grow(outdir *o)
     free(old);
 }
 
+/* A build writes only regular files and directories. A symbolic link in
+ * the output tree (put there by hand or by a checkout) could make a write
+ * land outside it, so every link is removed before anything is written.
+ * Returns -1 on an error (reported). */
+static int remove_links(const char *dir, diag *d, int top)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) {
+        diag_error(d, dir, 0, "cannot read directory: %s", strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (top && !strcmp(e->d_name, ".git")) continue;
+        unsigned char type = e->d_type;
+        char *full = path_join(dir, e->d_name);
+        if (type == DT_UNKNOWN) {
+            struct stat st;
+            type = lstat(full, &st) < 0 ? DT_UNKNOWN : S_ISLNK(st.st_mode) ? DT_LNK
+                                                     : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+        }
+        if (type == DT_LNK) {
+            if (unlink(full) < 0) {
+                diag_error(d, full, 0, "cannot remove symbolic link: %s", strerror(errno));
+                rc = -1;
+            } else {
+                diag_warn(d, full, 0, "removed a symbolic link from the output directory");
+            }
+        } else if (type == DT_DIR && remove_links(full, d, 0) < 0) {
+            rc = -1;
+        }
+        free(full);
+    }
+    closedir(dh);
+    return rc;
+}
+
 outdir *out_open(const char *root, diag *d)
 {
+    /* The output directory itself may be a link (a deliberate choice of
+     * where the site lives); links inside it are not. */
     if (mkdir_p(root) < 0) {
         diag_error(d, root, 0, "cannot create output directory: %s", strerror(errno));
         return NULL;
     }
+    if (remove_links(root, d, 1) < 0) return NULL;
     outdir *o = xcalloc(1, sizeof *o);
     o->root = xstrdup(root);
     o->d = d;
