@@ -88,6 +88,17 @@ new_case unclosed-fm
 printf -- '---\ntitle: x\n' | doc notices/2020/a.md
 build_case err
 
+# --- the static corpus in tests/hostile/: each document built alone ---
+for f in "$ROOT"/tests/hostile/*.md; do
+  new_case "corpus-$(basename "$f" .md)"
+  mkdir -p "$C/notices/2020"; cp "$f" "$C/notices/2020/x.md"
+  build_case any
+  no_secret
+  if [ "$RC" -eq 0 ]; then
+    ok "$CASE-no-raw-html" bash -c "! grep -rlE '<script>|<iframe|<img src=x|href=\"(javascript|&#106;)' '$O' --include=*.html --include=*.xml | grep ."
+  fi
+done
+
 # --- size and depth ---
 new_case huge-line
 { printf -- "$FM"; python3 -c "import sys; sys.stdout.write('长'*349525 + 'x\n')"; } | doc notices/2020/a.md
