@@ -405,8 +405,10 @@ void import_yaml_quote(buf *out, const char *s)
         size_t k = utf8_decode(s + i, n - i, &cp);
         /* YAML treats these as line breaks or refuses them unescaped. */
         if (cp == 0x85 || cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF ||
-            (cp >= 0x80 && cp < 0xA0))
+            cp == 0xFFFE || cp == 0xFFFF || (cp >= 0x80 && cp < 0xA0))
             buf_printf(out, "\\u%04x", (unsigned)cp);
+        else if (cp == 0xFFFD && k == 1)      /* not UTF-8: never emit raw */
+            buf_puts(out, "\\ufffd");
         else
             buf_put(out, s + i, k);
         i += k;
