@@ -57,7 +57,11 @@ TEST(value_model)
     value_set(m, "n", value_int(7));                 /* replace */
     CHECK(value_len(m) == 3 && value_int_of(value_get(m, "n")) == 7);
     CHECK(!value_truthy(value_get(m, "missing")));
-    CHECK(!value_truthy(value_list()) || 1);
+    value *empty = value_list(), *blank = value_str(""), *zero = value_int(0);
+    CHECK(!value_truthy(empty) && !value_truthy(blank) && value_truthy(zero));
+    value_unref(empty);
+    value_unref(blank);
+    value_unref(zero);
     buf b = BUF_INIT;
     value_to_json(&b, m);
     CHECK_STR(b.ptr, "{\"title\":\"通知\",\"n\":7,\"list\":[\"a\"]}");
