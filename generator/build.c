@@ -117,8 +117,7 @@ static void tax_finish(taxonomy *t)
     value_unref(t->index);
     t->index = value_map();
     for (size_t i = 0; i < t->n; i++) {
-        if (i > 0 && !strncmp(t->terms[i].slug, t->terms[i - 1].slug, strlen(t->terms[i - 1].slug)) &&
-            !strcmp(t->terms[i].slug, t->terms[i - 1].slug)) {
+        if (i > 0 && !strcmp(t->terms[i].slug, t->terms[i - 1].slug)) {
             char *s = xasprintf("%s-%zu", t->terms[i].slug, i + 1);
             free(t->terms[i].slug);
             t->terms[i].slug = s;
@@ -165,10 +164,6 @@ static value *page_value(const char *title, const char *url)
     return p;
 }
 
-static value *link_value(const char *title, const char *url)
-{
-    return page_value(title, url);
-}
 
 /* Paginated list pages under base ("notices/" -> /notices/, /notices/page/2/). */
 static void add_list_pages(build *b, const char *base, const char *title, value *items,
@@ -227,9 +222,8 @@ static void add_list_pages(build *b, const char *base, const char *title, value 
 
 /* ---- the model ---- */
 
-static value *summary_of(build *b, doc *dc, size_t i)
+static value *summary_of(const doc *dc)
 {
-    (void)b; (void)i;
     value *s = value_map();
     value_set_str(s, "title", dc->title);
     value_set_str(s, "url", dc->url);
@@ -267,7 +261,7 @@ static void make_model(build *b)
     for (int s = 0; s < 2; s++) b->sections[s] = value_list();
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
-        b->summ[i] = summary_of(b, dc, i);
+        b->summ[i] = summary_of(dc);
         value_push(b->sections[!strcmp(dc->section, "reports")], value_ref(b->summ[i]));
         for (size_t k = 0; k < value_len(dc->tags); k++)
             value_push(tax_term(&b->tax[TAX_TAGS], value_str_ptr(value_at(dc->tags, k)))->items,
@@ -295,7 +289,7 @@ static value *terms_list(build *b, int tx, const value *names, bool with_id)
     value *l = value_list();
     for (size_t k = 0; k < value_len(names); k++) {
         const char *name = value_str_ptr(value_at(names, k));
-        value *t = link_value(tx == TAX_DISTRICTS ? district_name(b, name) : name, term_url(b, tx, name));
+        value *t = page_value(tx == TAX_DISTRICTS ? district_name(b, name) : name, term_url(b, tx, name));
         value_set_str(t, "name", tx == TAX_DISTRICTS ? district_name(b, name) : name);
         if (with_id) value_set_str(t, "id", name);
         value_push(l, t);
@@ -335,12 +329,12 @@ static value *doc_context(build *b, size_t i)
     /* Previous/next within the section, in date order (older / newer). */
     for (size_t k = i + 1; k < b->c.n; k++)
         if (b->c.docs[k]->section == dc->section) {
-            value_set(d, "prev", link_value(b->c.docs[k]->title, b->c.docs[k]->url));
+            value_set(d, "prev", page_value(b->c.docs[k]->title, b->c.docs[k]->url));
             break;
         }
     for (size_t k = i; k-- > 0;)
         if (b->c.docs[k]->section == dc->section) {
-            value_set(d, "next", link_value(b->c.docs[k]->title, b->c.docs[k]->url));
+            value_set(d, "next", page_value(b->c.docs[k]->title, b->c.docs[k]->url));
             break;
         }
     /* Flags and joined forms, since Mustache repeats a section per item. */
@@ -375,18 +369,19 @@ static value *doc_context(build *b, size_t i)
     value_set_str(page, "type", "article");
     value_set(ctx, "page", page);
     value_set(ctx, "doc", d);
-    value *section = link_value(SECTION_TITLE[sec], sec ? "/reports/" : "/notices/");
+    value *section = page_value(SECTION_TITLE[sec], sec ? "/reports/" : "/notices/");
     value_set(ctx, "section", section);
     value_set(ctx, "year_url", value_strf("/%s/%04d/", dc->section, dc->year));
     return ctx;
 }
 
-static const char *doc_template(build *b, doc *dc)
+/* The template of a document page: its layout, except the Jekyll names
+ * that mean "the default" (post, page, default). */
+static const char *doc_template(const doc *dc)
 {
     if (dc->layout && strcmp(dc->layout, "post") && strcmp(dc->layout, "page") &&
         strcmp(dc->layout, "default") && strcmp(dc->layout, "doc"))
         return dc->layout;
-    (void)b;
     return "doc";
 }
 
@@ -395,7 +390,7 @@ static void make_jobs(build *b)
     /* Document pages. */
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
-        add_job(b, xasprintf("%sindex.html", dc->url + 1), doc_template(b, dc), NULL, dc, i);
+        add_job(b, xasprintf("%sindex.html", dc->url + 1), doc_template(dc), NULL, dc, i);
     }
     /* Sections, with their year archives. */
     for (int s = 0; s < 2; s++) {
@@ -416,7 +411,7 @@ static void make_jobs(build *b)
             char *base = xasprintf("%s/%04lld/", SECTION_NAME[s], y);
             char *title = xasprintf("%s · %lld年", SECTION_TITLE[s], y);
             value *extra = value_map();
-            value_set(extra, "section", link_value(SECTION_TITLE[s], s ? "/reports/" : "/notices/"));
+            value_set(extra, "section", page_value(SECTION_TITLE[s], s ? "/reports/" : "/notices/"));
             add_list_pages(b, base, title, yl, extra);
             value_unref(extra);
             value_unref(yl);
@@ -427,7 +422,7 @@ static void make_jobs(build *b)
         value *extra = value_map();
         value_set(extra, "has_years", value_bool(value_len(years) > 1));
         value_set(extra, "years", years);
-        value_set(extra, "section", link_value(SECTION_TITLE[s], s ? "/reports/" : "/notices/"));
+        value_set(extra, "section", page_value(SECTION_TITLE[s], s ? "/reports/" : "/notices/"));
         char *base = xasprintf("%s/", SECTION_NAME[s]);
         add_list_pages(b, base, SECTION_TITLE[s], items, extra);
         free(base);
@@ -441,16 +436,16 @@ static void make_jobs(build *b)
         value *terms = value_list();
         for (size_t i = 0; i < tx->n; i++) {
             term *tm = &tx->terms[i];
-            value *tv = link_value(tm->name, tm->url);
+            value *tv = page_value(tm->name, tm->url);
             value_set_str(tv, "name", tm->name);
             value_set(tv, "count", value_int((long long)value_len(tm->items)));
             value_push(terms, tv);
             char *base = xasprintf("%s/%s/", tx->key, tm->slug);
             char *title = xasprintf("%s：%s", tx->title, tm->name);
             value *extra = value_map();
-            value_set(extra, "taxonomy", link_value(tx->title, NULL));
-            value_set_str(value_get(extra, "taxonomy"), "url", "");
-            value_set(value_get(extra, "taxonomy"), "url", value_strf("/%s/", tx->key));
+            char *tax_url = xasprintf("/%s/", tx->key);
+            value_set(extra, "taxonomy", page_value(tx->title, tax_url));
+            free(tax_url);
             add_list_pages(b, base, title, tm->items, extra);
             value_unref(extra);
             free(base);
@@ -459,7 +454,7 @@ static void make_jobs(build *b)
         value *ctx = value_map();
         char *url = xasprintf("/%s/", tx->key);
         value_set(ctx, "page", page_value(tx->title, url));
-        value *tv = link_value(tx->title, url);
+        value *tv = page_value(tx->title, url);
         value_set(tv, "terms", terms);
         value_set(tv, "count", value_int((long long)tx->n));
         value_set(ctx, "taxonomy", tv);
@@ -480,7 +475,7 @@ static void make_jobs(build *b)
     value *tags = value_list();
     for (size_t i = 0; i < b->tax[TAX_TAGS].n; i++) {
         term *tm = &b->tax[TAX_TAGS].terms[i];
-        value *tv = link_value(tm->name, tm->url);
+        value *tv = page_value(tm->name, tm->url);
         value_set_str(tv, "name", tm->name);
         value_set(tv, "count", value_int((long long)value_len(tm->items)));
         value_push(tags, tv);
@@ -846,7 +841,7 @@ static int validate(build *b)
     }
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
-        const char *t = doc_template(b, dc);
+        const char *t = doc_template(dc);
         if (strcmp(t, "doc") && !renderer_has(b->r, t)) {
             diag_error(b->d, dc->source, (int)value_int_of(value_get(dc->fm_lines, "layout")),
                        "unknown template '%s' (no templates/%s.mustache)", t, t);
