@@ -39,6 +39,17 @@ static double now_sec(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* GAZETTE_TIMING=1 (as for build.c's phases): time spent in each step of
+ * a release, on stderr, for benchmarks and profiling. */
+static void rphase(const char *name)
+{
+    static double last;
+    if (!getenv("GAZETTE_TIMING")) return;
+    double t = now_sec();
+    if (last > 0 && *name) fprintf(stderr, "gazette: release %-14s %7.3f s\n", name, t - last);
+    last = t;
+}
+
 /* Report the last libgit2 error with what we were doing. Returns -1. */
 static int gerr(diag *d, const char *where, const char *what)
 {
@@ -1170,7 +1181,8 @@ static void result_free(build_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static int run_build(const release_opts *o, const char *out_dir, value *history, build_result *res, diag *d)
+static int run_build_ex(const release_opts *o, const char *out_dir, value *history, bool check_only,
+                        build_result *res, diag *d)
 {
     build_opts bo;
     memset(&bo, 0, sizeof bo);
@@ -1180,6 +1192,7 @@ static int run_build(const release_opts *o, const char *out_dir, value *history,
     bo.out_dir = out_dir;
     bo.history = history;
     bo.quiet = true;
+    bo.check_only = check_only;
     memset(res, 0, sizeof *res);
     release_build_fn fn = o->build ? o->build : build_site;
     if (!fn) {
@@ -1189,6 +1202,35 @@ static int run_build(const release_opts *o, const char *out_dir, value *history,
     int rc = fn(&bo, res, d);
     if (rc == 0 && diag_count(d, DIAG_ERROR)) rc = -1;
     return rc;
+}
+
+static int run_build(const release_opts *o, const char *out_dir, value *history, build_result *res, diag *d)
+{
+    return run_build_ex(o, out_dir, history, false, res, d);
+}
+
+/* Warnings in `from` whose text `to` does not hold yet, copied to `to`
+ * word for word ("FILE:LINE: warning: ..."). */
+static void forward_new_warnings(diag *from, diag *to)
+{
+    diag_sort(from);
+    diag_sort(to);
+    size_t nto = diag_total(to);
+    for (size_t i = 0; i < diag_total(from); i++) {
+        const char *m = diag_message(from, i);
+        const char *w = strstr(m, "warning: ");
+        if (!w || (w != m && (w < m + 2 || strncmp(w - 2, ": ", 2)))) continue;   /* errors */
+        bool seen = false;
+        for (size_t k = 0; k < nto && !seen; k++) seen = !strcmp(diag_message(to, k), m);
+        if (seen) continue;
+        if (w == m) {
+            diag_warn(to, NULL, 0, "%s", w + 9);
+        } else {
+            char *file = xstrndup(m, (size_t)(w - 2 - m));   /* "FILE:LINE" kept as the file */
+            diag_warn(to, file, 0, "%s", w + 9);
+            free(file);
+        }
+    }
 }
 
 /* The paths a build touched (written or removed). */
@@ -1262,12 +1304,28 @@ static int dirt_is_generated(const release_opts *o, const release_settings *s, g
     return rc;
 }
 
+/* Next document page (notices/YYYY/SLUG/index.html) at or after *i. */
+static const dentry *next_doc(const dlist *l, size_t *i)
+{
+    for (; *i < l->n; (*i)++) {
+        char *url = doc_url_of(l->v[*i].path);
+        free(url);
+        if (url) return &l->v[(*i)++];
+    }
+    return NULL;
+}
+
+/* Do two diffs name the same documents as added / changed / removed? That
+ * is all a pending history entry is made of (ri_fill_docs), so list pages,
+ * year pages and the like that differ do not call for another build. */
 static bool dl_equal(const dlist *a, const dlist *b)
 {
-    if (a->n != b->n) return false;
-    for (size_t i = 0; i < a->n; i++)
-        if (a->v[i].st != b->v[i].st || strcmp(a->v[i].path, b->v[i].path)) return false;
-    return true;
+    size_t i = 0, j = 0;
+    for (;;) {
+        const dentry *x = next_doc(a, &i), *y = next_doc(b, &j);
+        if (!x || !y) return !x && !y;
+        if (x->st != y->st || strcmp(x->path, y->path)) return false;
+    }
 }
 
 /* ---- staging objects -------------------------------------------------- */
@@ -1481,6 +1539,7 @@ static int commit_release(git_repository *repo, staging *st, const char *refname
     int frc = stage_flush(repo, st, nc, d);
     git_commit_free(nc);
     if (frc < 0) return -1;
+    rphase("commit+pack");
     kill_point("commit");
     git_reference *ref = NULL;
     char *log = xasprintf("gazette release: %s", tag);
@@ -1495,6 +1554,7 @@ static int commit_release(git_repository *repo, staging *st, const char *refname
     if (git_commit_lookup(&c, repo, out) < 0) return gerr(d, NULL, "cannot read new commit");
     int rc = make_tag(repo, st, tag, c, d);
     git_commit_free(c);
+    rphase("ref+tag");
     kill_point("tag");
     return rc;
 }
@@ -1645,8 +1705,12 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
                 diag_error(d, NULL, 0, "rebuilding with the release listed: %s", diag_message(quiet, k));
             if (!diag_count(d, DIAG_ERROR)) diag_error(d, NULL, 0, "rebuilding with the release listed failed");
         }
+        /* After a check-only first build, warnings only a full build
+         * gives (e.g. a symbolic link removed from the output) are new. */
+        if (rc == 0 && round == 0 && !c->parent) forward_new_warnings(quiet, d);
         diag_free(quiet);
         c->out->build_seconds += now_sec() - t0;
+        rphase("build pending");
         value_unref(h);
         git_oid tid;
         t0 = now_sec();
@@ -1656,6 +1720,7 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
         dlist S2 = {0};
         if (rc == 0) rc = diff_trees(c->repo, c->ptree, next, true, &S2, d);
         c->out->git_seconds += now_sec() - t0;
+        rphase("tree pending");
         if (rc == 0) {
             settled = dl_equal(&S, &S2);
             dl_free(&S);
@@ -1699,12 +1764,14 @@ static int commit_and_tag(rel_ctx *c, const git_oid *tree_id, const build_result
                                      TZ_OFFSET_MIN) < 0)
         rc = gerr(d, "site.yaml", "bad release.author_name / author_email");
     git_oid id;
+    rphase("message");
     if (rc == 0)
         rc = commit_release(c->repo, c->st, c->refname, c->parent, tree, c->out->message, tag, sig, &id, d);
     if (rc == 0) {
         oid_hex(&id, c->out->commit);
         snprintf(c->out->tag, sizeof c->out->tag, "%s", tag);
         rc = refresh_index(c->repo, tree, c->o->out_dir, d);
+        rphase("index");
         kill_point("index");
     }
     c->out->git_seconds += now_sec() - t0;
@@ -1756,14 +1823,18 @@ static int do_release(rel_ctx *c)
     value *h = c->parent ? history_asof(c->repo, c->parent, c->s->repo_url, d) : empty_history();
     if (!h) return -1;
     double t0 = now_sec();
-    int rc = run_build(o, o->out_dir, h, &r1, d);
+    /* A first release rewrites every page in its pending build, so its
+     * first build only validates and finds the documents and the date. */
+    int rc = run_build_ex(o, o->out_dir, h, !c->parent, &r1, d);
     c->out->build_seconds += now_sec() - t0;
+    rphase("build as-of");
     value_unref(h);
     git_oid t1;
     t0 = now_sec();
     if (rc == 0 && c->parent)
         rc = tree_after_build(c->repo, c->ptree, o->out_dir, &r1, c->generated, c->ngenerated, &t1, d);
     c->out->git_seconds += now_sec() - t0;
+    rphase("tree as-of");
     kill_point("built");
     if (rc == 0 && c->parent && git_oid_equal(&t1, git_tree_id(c->ptree))) {
         c->out->nothing = true;
@@ -1839,7 +1910,9 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     /* Local changes: refused, unless they are exactly what a build of
      * today's content writes (gazette build --out site before releasing). */
     strlist dirty = {0}, generated = {0};
+    rphase("");
     if (rc == 0 && parent) rc = find_dirty(repo, o.out_dir, ptree, &dirty, d);
+    rphase("dirty check");
     if (rc == 0 && dirty.n) {
         int g = dirt_is_generated(&o, &s, repo, parent, &dirty, &generated, d);
         if (g == 0) {
