@@ -204,6 +204,420 @@ void release_settings_free(release_settings *s)
     memset(s, 0, sizeof *s);
 }
 
+/* ---- writing a pack ---------------------------------------------------- */
+
+/* The new objects of a release are written as one pack, made here rather
+ * than by git_packbuilder: the packbuilder's delta search over thousands
+ * of pages took most of a first release (16 of 21 s for 10,000 documents),
+ * and its indexer inflates and hashes every object again. Here each object
+ * is deflated once (zlib level 1, as git does for loose objects, on every
+ * CPU) and the .idx is written from ids already known. Git's own tools
+ * repack (with deltas) when they gc. */
+
+/* Run fn(ctx, i) for every i < n on every CPU (this thread included). */
+typedef struct {
+    void (*fn)(void *ctx, size_t i);
+    void *ctx;
+    size_t n;
+    atomic_size_t next;
+} pjob;
+
+static void *pworker(void *arg)
+{
+    pjob *j = arg;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) j->fn(j->ctx, i);
+    return NULL;
+}
+
+static void run_parallel(size_t n, void (*fn)(void *ctx, size_t i), void *ctx)
+{
+    pjob j = {fn, ctx, n, 0};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
+    pthread_t tid[16];
+    int started = 0;
+    for (int t = 1; t < threads && (size_t)t < n; t++)
+        if (pthread_create(&tid[started], NULL, pworker, &j) == 0) started++;
+    pworker(&j);
+    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+}
+
+/* SHA-1 (FIPS 180-4) for the pack and index checksums; libgit2 exports
+ * none. Object ids still come from libgit2. */
+typedef struct {
+    uint32_t h[5];
+    uint64_t len;
+    unsigned char blk[64];
+    size_t nblk;
+} sha1_ctx;
+
+static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+static void sha1_block(uint32_t h[5], const unsigned char *p)
+{
+    uint32_t w[80];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (int i = 16; i < 80; i++) w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+    uint32_t a = h[0], b = h[1], c = h[2], dd = h[3], e = h[4], t;
+    /* Four rounds of 20 steps, each with its own function and constant. */
+#define SHA1_STEP(f, k, i) \
+    t = rol32(a, 5) + (f) + e + (k) + w[i]; e = dd; dd = c; c = rol32(b, 30); b = a; a = t
+    for (int i = 0; i < 20; i++) { SHA1_STEP((b & c) | (~b & dd), 0x5A827999u, i); }
+    for (int i = 20; i < 40; i++) { SHA1_STEP(b ^ c ^ dd, 0x6ED9EBA1u, i); }
+    for (int i = 40; i < 60; i++) { SHA1_STEP((b & c) | (b & dd) | (c & dd), 0x8F1BBCDCu, i); }
+    for (int i = 60; i < 80; i++) { SHA1_STEP(b ^ c ^ dd, 0xCA62C1D6u, i); }
+#undef SHA1_STEP
+    h[0] += a; h[1] += b; h[2] += c; h[3] += dd; h[4] += e;
+}
+
+static void sha1_init(sha1_ctx *s)
+{
+    static const uint32_t h0[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    memset(s, 0, sizeof *s);
+    memcpy(s->h, h0, sizeof h0);
+}
+
+static void sha1_update(sha1_ctx *s, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    s->len += n;
+    if (s->nblk) {
+        size_t k = 64 - s->nblk < n ? 64 - s->nblk : n;
+        memcpy(s->blk + s->nblk, p, k);
+        s->nblk += k;
+        p += k;
+        n -= k;
+        if (s->nblk < 64) return;
+        sha1_block(s->h, s->blk);
+        s->nblk = 0;
+    }
+    for (; n >= 64; p += 64, n -= 64) sha1_block(s->h, p);
+    memcpy(s->blk, p, n);
+    s->nblk = n;
+}
+
+static void sha1_final(sha1_ctx *s, unsigned char out[20])
+{
+    uint64_t bits = s->len * 8;
+    unsigned char pad[72] = {0x80};
+    size_t npad = (s->nblk < 56 ? 56 : 120) - s->nblk;
+    for (int i = 0; i < 8; i++) pad[npad + i] = (unsigned char)(bits >> (56 - 8 * i));
+    sha1_update(s, pad, npad + 8);
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < 4; k++) out[4 * i + k] = (unsigned char)(s->h[i] >> (24 - 8 * k));
+}
+
+/* zlib, taken from the process: libgit2 is linked against it, so it is
+ * loaded already, but the Makefile does not link it for us (-lz). NULL
+ * functions: not available, use libgit2's packbuilder instead. */
+typedef int (*compress2_fn)(unsigned char *, unsigned long *, const unsigned char *, unsigned long, int);
+typedef unsigned long (*bound_fn)(unsigned long);
+typedef unsigned long (*crc32_fn)(unsigned long, const unsigned char *, unsigned int);
+static struct { compress2_fn compress2; bound_fn bound; crc32_fn crc32; } zl;
+
+static void zlib_load_once(void)
+{
+    if (getenv("GAZETTE_RELEASE_PACKBUILDER")) return;   /* tests: the fallback path */
+    void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h) return;   /* kept open: the functions are used until exit */
+    *(void **)&zl.compress2 = dlsym(h, "compress2");
+    *(void **)&zl.bound = dlsym(h, "compressBound");
+    *(void **)&zl.crc32 = dlsym(h, "crc32");
+}
+
+static bool zlib_load(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, zlib_load_once);
+    return zl.compress2 && zl.bound && zl.crc32;
+}
+
+typedef struct {
+    git_oid id;
+    git_odb_object *obj;     /* while being packed */
+    unsigned char *z;        /* entry: type/size header + zlib data */
+    size_t zlen;
+    bool zfailed;
+    bool borrowed;           /* z belongs to a zstore */
+    uint32_t crc;
+    uint64_t off;
+} pentry;
+
+/* One pack entry: the type and size header, then the object deflated. */
+static int deflate_data(pentry *e, git_object_t type, const unsigned char *data, size_t len)
+{
+    e->zfailed = false;
+    unsigned char hdr[16];
+    size_t h = 0, sz = len >> 4;
+    unsigned char c = (unsigned char)((type << 4) | (len & 15));
+    for (; sz; sz >>= 7) {   /* little-endian base 128, high bit: more follows */
+        hdr[h++] = c | 0x80;
+        c = sz & 0x7f;
+    }
+    hdr[h++] = c;
+    unsigned long zcap = zl.bound((unsigned long)len);
+    e->z = xmalloc(h + zcap);
+    memcpy(e->z, hdr, h);
+    if (zl.compress2(e->z + h, &zcap, data, (unsigned long)len, 1) != 0) {   /* Z_OK */
+        e->zfailed = true;
+        return -1;
+    }
+    e->zlen = h + zcap;
+    unsigned long crc = zl.crc32(0, NULL, 0);
+    for (size_t done = 0; done < e->zlen;) {   /* crc32 takes an unsigned int length */
+        size_t k = e->zlen - done > (1u << 30) ? (1u << 30) : e->zlen - done;
+        crc = zl.crc32(crc, e->z + done, (unsigned int)k);
+        done += k;
+    }
+    e->crc = (uint32_t)crc;
+    return 0;
+}
+
+static void deflate_one(void *ctx, size_t i)
+{
+    pentry *e = (pentry *)ctx + i;
+    if (e->obj)   /* else deflated already */
+        deflate_data(e, git_odb_object_type(e->obj), git_odb_object_data(e->obj), git_odb_object_size(e->obj));
+}
+
+/* Blobs deflated as pack entries when they were hashed (a first release
+ * reads every file once, on every CPU, and does not keep them in memory
+ * uncompressed); the pack takes them from here. */
+typedef struct { pentry *v; size_t n, cap; bool sorted; } zstore;
+
+static void zs_add(zstore *zs, pentry *e)
+{
+    if (zs->n == zs->cap) {
+        zs->cap = zs->cap ? zs->cap * 2 : 1024;
+        zs->v = xrealloc(zs->v, zs->cap * sizeof *zs->v);
+    }
+    zs->v[zs->n++] = *e;
+    zs->sorted = false;
+}
+
+static void zs_free(zstore *zs)
+{
+    for (size_t i = 0; i < zs->n; i++) free(zs->v[i].z);
+    free(zs->v);
+    memset(zs, 0, sizeof *zs);
+}
+
+/* New objects staged in memory (see "staging objects" below). */
+typedef struct {
+    git_odb *odb;
+    git_odb_backend *mem;    /* owned by odb */
+    git_odb *disk;           /* the same objects/ without the staging */
+    zstore zs;               /* staged blobs kept deflated, not in mem */
+} staging;
+
+/* Deflate v[lo..hi) on every CPU. */
+static int deflate_range(pentry *v, size_t lo, size_t hi)
+{
+    run_parallel(hi - lo, deflate_one, v + lo);
+    for (size_t i = lo; i < hi; i++)
+        if (v[i].zfailed) return -1;
+    return 0;
+}
+
+static void put_be32(unsigned char *p, uint32_t x)
+{
+    p[0] = (unsigned char)(x >> 24); p[1] = (unsigned char)(x >> 16);
+    p[2] = (unsigned char)(x >> 8); p[3] = (unsigned char)x;
+}
+
+/* write() all of it, and feed it to the checksum. */
+static int write_all(int fd, sha1_ctx *s, const void *p, size_t n)
+{
+    if (s) sha1_update(s, p, n);
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int oid_cmp_entry(const void *a, const void *b)
+{
+    return git_oid_cmp(&((const pentry *)a)->id, &((const pentry *)b)->id);
+}
+
+#define PACK_BATCH_BYTES (64u << 20)   /* objects held in memory at once */
+
+/* The pack: header, entries in id order, SHA-1 trailer (into sum). */
+static int pack_entries(git_odb *odb, zstore *zs, pentry *v, size_t n, int fd, unsigned char sum[20],
+                        const char *path, diag *d)
+{
+    if (zs && zs->n && !zs->sorted) {
+        qsort(zs->v, zs->n, sizeof *zs->v, oid_cmp_entry);
+        zs->sorted = true;
+    }
+    for (size_t i = 0; zs && zs->n && i < n; i++) {
+        const pentry *z = bsearch(&v[i], zs->v, zs->n, sizeof *zs->v, oid_cmp_entry);
+        if (!z) continue;
+        v[i].z = z->z;
+        v[i].zlen = z->zlen;
+        v[i].crc = z->crc;
+        v[i].borrowed = true;
+    }
+    sha1_ctx s;
+    sha1_init(&s);
+    unsigned char hdr[12] = {'P', 'A', 'C', 'K'};
+    put_be32(hdr + 4, 2);
+    put_be32(hdr + 8, (uint32_t)n);
+    if (write_all(fd, &s, hdr, sizeof hdr) < 0) goto io;
+    uint64_t off = sizeof hdr;
+    for (size_t lo = 0; lo < n;) {
+        size_t hi = lo, bytes = 0;
+        int rc = 0;
+        for (; hi < n && (hi == lo || bytes < PACK_BATCH_BYTES); hi++) {
+            if (v[hi].borrowed) continue;
+            if (git_odb_read(&v[hi].obj, odb, &v[hi].id) < 0) { rc = gerr(d, NULL, "cannot read a new object"); break; }
+            bytes += git_odb_object_size(v[hi].obj);
+        }
+        if (rc == 0 && deflate_range(v, lo, hi) < 0) {
+            diag_error(d, path, 0, "cannot compress an object (zlib)");
+            rc = -1;
+        }
+        for (size_t i = lo; i < hi; i++) {
+            if (rc == 0 && write_all(fd, &s, v[i].z, v[i].zlen) < 0) {
+                diag_error(d, path, 0, "cannot write: %s", strerror(errno));
+                rc = -1;
+            }
+            v[i].off = off;
+            off += v[i].zlen;
+            if (!v[i].borrowed) free(v[i].z);
+            v[i].z = NULL;
+            git_odb_object_free(v[i].obj);
+            v[i].obj = NULL;
+        }
+        if (rc < 0) return -1;
+        lo = hi;
+    }
+    sha1_final(&s, sum);
+    if (write_all(fd, NULL, sum, 20) < 0) goto io;
+    return 0;
+io:
+    diag_error(d, path, 0, "cannot write: %s", strerror(errno));
+    return -1;
+}
+
+/* The version 2 index of v[0..n) (sorted by id) for the pack `sum`. */
+static int index_entries(const pentry *v, size_t n, int fd, const unsigned char sum[20], const char *path, diag *d)
+{
+    sha1_ctx s;
+    sha1_init(&s);
+    buf b = BUF_INIT;
+    unsigned char x[8] = {0xff, 't', 'O', 'c'};
+    put_be32(x + 4, 2);
+    buf_put(&b, x, 8);
+    size_t k = 0;
+    for (int byte = 0; byte < 256; byte++) {
+        while (k < n && v[k].id.id[0] == byte) k++;
+        put_be32(x, (uint32_t)k);
+        buf_put(&b, x, 4);
+    }
+    for (size_t i = 0; i < n; i++) buf_put(&b, v[i].id.id, GIT_OID_RAWSZ);
+    for (size_t i = 0; i < n; i++) { put_be32(x, v[i].crc); buf_put(&b, x, 4); }
+    uint32_t nlarge = 0;
+    for (size_t i = 0; i < n; i++) {
+        put_be32(x, v[i].off < 0x80000000u ? (uint32_t)v[i].off : 0x80000000u | nlarge++);
+        buf_put(&b, x, 4);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (v[i].off >= 0x80000000u) {
+            put_be32(x, (uint32_t)(v[i].off >> 32));
+            put_be32(x + 4, (uint32_t)v[i].off);
+            buf_put(&b, x, 8);
+        }
+    buf_put(&b, sum, 20);
+    unsigned char isum[20];
+    sha1_update(&s, b.ptr, b.len);
+    sha1_final(&s, isum);
+    buf_put(&b, isum, 20);
+    int rc = write_all(fd, NULL, b.ptr, b.len);
+    if (rc < 0) diag_error(d, path, 0, "cannot write: %s", strerror(errno));
+    buf_free(&b);
+    return rc;
+}
+
+/* A temp file in dir: tmp_pack_XXXXXX, as git names them (git gc removes
+ * old ones). */
+static int temp_in(const char *dir, const char *kind, char **path, diag *d)
+{
+    *path = xasprintf("%s/tmp_%s_XXXXXX", dir, kind);
+    int fd = mkstemp(*path);
+    if (fd < 0) {
+        diag_error(d, *path, 0, "cannot create: %s", strerror(errno));
+        free(*path);
+        *path = NULL;
+    }
+    return fd;
+}
+
+/* Write ids[0..n) (staged in odb) as objects/pack/pack-SUM.{pack,idx}.
+ * Both go to temp files first; the .pack is renamed into place before the
+ * .idx, and git sees a pack only through its .idx, so a kill leaves at
+ * most unused files and never a pack git would read half of. */
+static int write_pack(git_odb *odb, zstore *zs, const char *objects_dir, const git_oid *ids, size_t n, diag *d)
+{
+    pentry *v = xcalloc(n ? n : 1, sizeof *v);
+    for (size_t i = 0; i < n; i++) git_oid_cpy(&v[i].id, &ids[i]);
+    if (n > 1) qsort(v, n, sizeof *v, oid_cmp_entry);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!u || !git_oid_equal(&v[u - 1].id, &v[i].id)) v[u++] = v[i];
+    n = u;
+    char *dir = path_join(objects_dir, "pack");
+    char *tpack = NULL, *tidx = NULL, *fpack = NULL, *fidx = NULL;
+    unsigned char sum[20];
+    int rc = 0;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        diag_error(d, dir, 0, "cannot create: %s", strerror(errno));
+        rc = -1;
+    }
+    int fd = rc == 0 ? temp_in(dir, "pack", &tpack, d) : -1;
+    if (fd < 0) rc = -1;
+    if (rc == 0) rc = pack_entries(odb, zs, v, n, fd, sum, tpack, d);
+    if (fd >= 0 && close(fd) < 0 && rc == 0) {
+        diag_error(d, tpack, 0, "cannot write: %s", strerror(errno));
+        rc = -1;
+    }
+    fd = rc == 0 ? temp_in(dir, "idx", &tidx, d) : -1;
+    if (rc == 0 && fd < 0) rc = -1;
+    if (rc == 0) rc = index_entries(v, n, fd, sum, tidx, d);
+    if (fd >= 0 && close(fd) < 0 && rc == 0) {
+        diag_error(d, tidx, 0, "cannot write: %s", strerror(errno));
+        rc = -1;
+    }
+    if (rc == 0) kill_point("pack");
+    if (rc == 0) {
+        char hex[41];
+        for (int i = 0; i < 20; i++) snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+        fpack = xasprintf("%s/pack-%s.pack", dir, hex);
+        fidx = xasprintf("%s/pack-%s.idx", dir, hex);
+        chmod(tpack, 0444);
+        chmod(tidx, 0444);
+        if (rename(tpack, fpack) < 0 || rename(tidx, fidx) < 0) {
+            diag_error(d, fpack, 0, "cannot move the new pack into place: %s", strerror(errno));
+            rc = -1;
+        }
+    }
+    if (rc < 0 && tpack) unlink(tpack);
+    if (rc < 0 && tidx) unlink(tidx);
+    free(tpack);
+    free(tidx);
+    free(fpack);
+    free(fidx);
+    free(dir);
+    free(v);
+    return rc;
+}
+
 /* ---- trees from files ------------------------------------------------- */
 
 /* One path to put into (or take out of) a tree. */
@@ -326,10 +740,90 @@ static int tree_apply(git_repository *repo, const git_tree *base, const change *
     return rc;
 }
 
+/* Files read and hashed in parallel, then staged in order. */
+typedef struct {
+    char **full;
+    char **data;
+    size_t *len;
+    git_oid *id;
+    int *err;      /* errno of a failed read; -1: hashing failed */
+    pentry *pe;    /* non-NULL: deflate each file into pe[i] and drop its data */
+} hashjob;
+
+static void hash_one(void *ctx, size_t i)
+{
+    hashjob *h = ctx;
+    h->err[i] = 0;
+    if (read_file(h->full[i], &h->data[i], &h->len[i]) < 0) {
+        h->err[i] = errno ? errno : EIO;
+        h->data[i] = NULL;
+    } else if (git_odb_hash(&h->id[i], h->data[i], h->len[i], GIT_OBJECT_BLOB) < 0) {
+        h->err[i] = -1;
+    } else if (h->pe) {
+        memset(&h->pe[i], 0, sizeof h->pe[i]);
+        git_oid_cpy(&h->pe[i].id, &h->id[i]);
+        deflate_data(&h->pe[i], GIT_OBJECT_BLOB, (const unsigned char *)h->data[i], h->len[i]);
+        free(h->data[i]);
+        h->data[i] = NULL;
+    }
+}
+
+#define HASH_BATCH 1024   /* files held in memory at once */
+
+/* Blob ids of files full[0..n) into c->v[0..n).id, each file staged as a
+ * blob: hashed once, on every CPU, and handed to the staging backend `mem`
+ * as it is (git_odb_write would hash it again, and look for it on disk
+ * first); without mem, through git_odb_write. With zs (and zlib), each
+ * is deflated right away into zs instead, for the pack. */
+static int stage_files(git_odb *odb, git_odb_backend *mem, zstore *zs, char **full, change *c, size_t n, diag *d)
+{
+    hashjob h = {0};
+    int rc = 0;
+    if (zs && mem && zlib_load()) h.pe = xcalloc(HASH_BATCH, sizeof *h.pe);
+    h.data = xcalloc(HASH_BATCH, sizeof *h.data);
+    h.len = xcalloc(HASH_BATCH, sizeof *h.len);
+    h.id = xcalloc(HASH_BATCH, sizeof *h.id);
+    h.err = xcalloc(HASH_BATCH, sizeof *h.err);
+    for (size_t lo = 0; lo < n && rc == 0; lo += HASH_BATCH) {
+        size_t k = n - lo < HASH_BATCH ? n - lo : HASH_BATCH;
+        h.full = full + lo;
+        run_parallel(k, hash_one, &h);
+        for (size_t i = 0; i < k; i++) {
+            if (rc == 0 && h.err[i] > 0) {
+                diag_error(d, full[lo + i], 0, "cannot read: %s", strerror(h.err[i]));
+                rc = -1;
+            } else if (rc == 0 && h.err[i] < 0) {
+                rc = gerr(d, full[lo + i], "cannot hash");
+            } else if (rc == 0 && h.pe && h.pe[i].zfailed) {
+                diag_error(d, full[lo + i], 0, "cannot compress (zlib)");
+                rc = -1;
+            } else if (rc == 0 && h.pe) {
+                git_oid_cpy(&c[lo + i].id, &h.id[i]);
+                zs_add(zs, &h.pe[i]);
+                h.pe[i].z = NULL;
+            } else if (rc == 0) {
+                git_oid_cpy(&c[lo + i].id, &h.id[i]);
+                int e = mem ? mem->write(mem, &h.id[i], h.data[i], h.len[i], GIT_OBJECT_BLOB)
+                            : git_odb_write(&c[lo + i].id, odb, h.data[i], h.len[i], GIT_OBJECT_BLOB);
+                if (e < 0) rc = gerr(d, full[lo + i], "cannot write blob");
+            }
+            free(h.data[i]);
+            h.data[i] = NULL;
+            if (h.pe) free(h.pe[i].z);
+        }
+    }
+    free(h.pe);
+    free(h.data);
+    free(h.len);
+    free(h.id);
+    free(h.err);
+    return rc;
+}
+
 /* Collect every regular file under dir (skipping .git at the top) as a
- * change with its blob id. Symlinks and other special files are errors:
- * the generator never writes them. */
-static int walk_files(git_odb *odb, const char *dir, const char *rel, changes *out, diag *d)
+ * change (its blob id still to be filled in) and its full path. Symlinks
+ * and other special files are errors: the generator never writes them. */
+static int walk_files(const char *dir, const char *rel, changes *out, strlist *fulls, diag *d)
 {
     DIR *dh = opendir(dir);
     if (!dh) {
@@ -348,11 +842,11 @@ static int walk_files(git_odb *odb, const char *dir, const char *rel, changes *o
             diag_error(d, full, 0, "cannot stat: %s", strerror(errno));
             rc = -1;
         } else if (S_ISDIR(st.st_mode)) {
-            rc = walk_files(odb, full, r, out, d);
+            rc = walk_files(full, r, out, fulls, d);
         } else if (S_ISREG(st.st_mode)) {
-            git_oid id;
-            rc = blob_from_file(odb, full, &id, d);
-            if (rc == 0) ch_add(out, r, &id, false);
+            ch_add(out, r, NULL, false);
+            sl_add(fulls, full);
+            full = NULL;
         } else {
             diag_error(d, full, 0, "not a regular file; a release holds only files the generator wrote");
             rc = -1;
@@ -364,14 +858,19 @@ static int walk_files(git_odb *odb, const char *dir, const char *rel, changes *o
     return rc;
 }
 
-/* The tree of the whole directory, built bottom-up from its files. */
-static int tree_of_dir(git_repository *repo, const char *dir, git_oid *out, diag *d)
+/* The tree of the whole directory, built bottom-up from its files; the
+ * blobs go to `mem` (the staging backend; NULL: the repository's odb). */
+static int tree_of_dir(git_repository *repo, git_odb_backend *mem, zstore *zs, const char *dir, git_oid *out,
+                       diag *d)
 {
     git_odb *odb = NULL;
     if (git_repository_odb(&odb, repo) < 0) return gerr(d, dir, "cannot open object database");
     changes all = {0};
+    strlist fulls = {0};
     bool empty;
-    int rc = walk_files(odb, dir, "", &all, d);
+    int rc = walk_files(dir, "", &all, &fulls, d);
+    if (rc == 0) rc = stage_files(odb, mem, zs, fulls.v, all.v, all.n, d);
+    sl_free(&fulls);
     if (rc == 0) {
         ch_sort(&all);
         rc = tree_apply(repo, NULL, all.v, all.n, 0, out, &empty, d);
@@ -1249,10 +1748,10 @@ static void touched(const build_result *r, char **extra, size_t nextra, char ***
     for (size_t i = 0; i < nextra; i++) (*paths)[k++] = extra[i];
 }
 
-static int tree_after_build(git_repository *repo, const git_tree *base, const char *dir,
+static int tree_after_build(git_repository *repo, staging *st, const git_tree *base, const char *dir,
                             const build_result *r, char **extra, size_t nextra, git_oid *out, diag *d)
 {
-    if (!base) return tree_of_dir(repo, dir, out, d);
+    if (!base) return tree_of_dir(repo, st->mem, &st->zs, dir, out, d);
     char **paths;
     size_t n;
     touched(r, extra, nextra, &paths, &n);
@@ -1332,366 +1831,6 @@ static bool dl_equal(const dlist *a, const dlist *b)
     }
 }
 
-/* ---- writing a pack ---------------------------------------------------- */
-
-/* The new objects of a release are written as one pack, made here rather
- * than by git_packbuilder: the packbuilder's delta search over thousands
- * of pages took most of a first release (16 of 21 s for 10,000 documents),
- * and its indexer inflates and hashes every object again. Here each object
- * is deflated once (zlib level 1, as git does for loose objects, on every
- * CPU) and the .idx is written from ids already known. Git's own tools
- * repack (with deltas) when they gc. */
-
-/* SHA-1 (FIPS 180-4) for the pack and index checksums; libgit2 exports
- * none. Object ids still come from libgit2. */
-typedef struct {
-    uint32_t h[5];
-    uint64_t len;
-    unsigned char blk[64];
-    size_t nblk;
-} sha1_ctx;
-
-static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
-
-static void sha1_block(uint32_t h[5], const unsigned char *p)
-{
-    uint32_t w[80];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 80; i++) w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-    uint32_t a = h[0], b = h[1], c = h[2], dd = h[3], e = h[4];
-    for (int i = 0; i < 80; i++) {
-        uint32_t f, k;
-        if (i < 20) { f = (b & c) | (~b & dd); k = 0x5A827999; }
-        else if (i < 40) { f = b ^ c ^ dd; k = 0x6ED9EBA1; }
-        else if (i < 60) { f = (b & c) | (b & dd) | (c & dd); k = 0x8F1BBCDC; }
-        else { f = b ^ c ^ dd; k = 0xCA62C1D6; }
-        uint32_t t = rol32(a, 5) + f + e + k + w[i];
-        e = dd;
-        dd = c;
-        c = rol32(b, 30);
-        b = a;
-        a = t;
-    }
-    h[0] += a; h[1] += b; h[2] += c; h[3] += dd; h[4] += e;
-}
-
-static void sha1_init(sha1_ctx *s)
-{
-    static const uint32_t h0[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
-    memset(s, 0, sizeof *s);
-    memcpy(s->h, h0, sizeof h0);
-}
-
-static void sha1_update(sha1_ctx *s, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    s->len += n;
-    if (s->nblk) {
-        size_t k = 64 - s->nblk < n ? 64 - s->nblk : n;
-        memcpy(s->blk + s->nblk, p, k);
-        s->nblk += k;
-        p += k;
-        n -= k;
-        if (s->nblk < 64) return;
-        sha1_block(s->h, s->blk);
-        s->nblk = 0;
-    }
-    for (; n >= 64; p += 64, n -= 64) sha1_block(s->h, p);
-    memcpy(s->blk, p, n);
-    s->nblk = n;
-}
-
-static void sha1_final(sha1_ctx *s, unsigned char out[20])
-{
-    uint64_t bits = s->len * 8;
-    unsigned char pad[72] = {0x80};
-    size_t npad = (s->nblk < 56 ? 56 : 120) - s->nblk;
-    for (int i = 0; i < 8; i++) pad[npad + i] = (unsigned char)(bits >> (56 - 8 * i));
-    sha1_update(s, pad, npad + 8);
-    for (int i = 0; i < 5; i++)
-        for (int k = 0; k < 4; k++) out[4 * i + k] = (unsigned char)(s->h[i] >> (24 - 8 * k));
-}
-
-/* zlib, taken from the process: libgit2 is linked against it, so it is
- * loaded already, but the Makefile does not link it for us (-lz). NULL
- * functions: not available, use libgit2's packbuilder instead. */
-typedef int (*compress2_fn)(unsigned char *, unsigned long *, const unsigned char *, unsigned long, int);
-typedef unsigned long (*bound_fn)(unsigned long);
-typedef unsigned long (*crc32_fn)(unsigned long, const unsigned char *, unsigned int);
-static struct { compress2_fn compress2; bound_fn bound; crc32_fn crc32; } zl;
-
-static void zlib_load_once(void)
-{
-    if (getenv("GAZETTE_RELEASE_PACKBUILDER")) return;   /* tests: the fallback path */
-    void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!h) return;   /* kept open: the functions are used until exit */
-    *(void **)&zl.compress2 = dlsym(h, "compress2");
-    *(void **)&zl.bound = dlsym(h, "compressBound");
-    *(void **)&zl.crc32 = dlsym(h, "crc32");
-}
-
-static bool zlib_load(void)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, zlib_load_once);
-    return zl.compress2 && zl.bound && zl.crc32;
-}
-
-typedef struct {
-    git_oid id;
-    git_odb_object *obj;     /* while being packed */
-    unsigned char *z;        /* entry: type/size header + zlib data */
-    size_t zlen;
-    uint32_t crc;
-    uint64_t off;
-} pentry;
-
-typedef struct {
-    pentry *v;
-    size_t lo, hi;
-    atomic_size_t next;
-    atomic_int failed;
-} zjob;
-
-/* One pack entry: the type and size header, then the object deflated. */
-static int deflate_entry(pentry *e)
-{
-    const unsigned char *data = git_odb_object_data(e->obj);
-    size_t len = git_odb_object_size(e->obj);
-    unsigned char hdr[16];
-    size_t h = 0, sz = len >> 4;
-    unsigned char c = (unsigned char)((git_odb_object_type(e->obj) << 4) | (len & 15));
-    for (; sz; sz >>= 7) {   /* little-endian base 128, high bit: more follows */
-        hdr[h++] = c | 0x80;
-        c = sz & 0x7f;
-    }
-    hdr[h++] = c;
-    unsigned long zcap = zl.bound((unsigned long)len);
-    e->z = xmalloc(h + zcap);
-    memcpy(e->z, hdr, h);
-    if (zl.compress2(e->z + h, &zcap, data, (unsigned long)len, 1) != 0) return -1;   /* Z_OK */
-    e->zlen = h + zcap;
-    unsigned long crc = zl.crc32(0, NULL, 0);
-    for (size_t done = 0; done < e->zlen;) {   /* crc32 takes an unsigned int length */
-        size_t k = e->zlen - done > (1u << 30) ? (1u << 30) : e->zlen - done;
-        crc = zl.crc32(crc, e->z + done, (unsigned int)k);
-        done += k;
-    }
-    e->crc = (uint32_t)crc;
-    return 0;
-}
-
-static void *zworker(void *arg)
-{
-    zjob *j = arg;
-    for (;;) {
-        size_t i = atomic_fetch_add(&j->next, 1) + j->lo;
-        if (i >= j->hi) break;
-        if (deflate_entry(&j->v[i]) < 0) atomic_store(&j->failed, 1);
-    }
-    return NULL;
-}
-
-/* Deflate v[lo..hi) on up to `threads` threads (this one included). */
-static int deflate_range(pentry *v, size_t lo, size_t hi, int threads)
-{
-    zjob j = {v, lo, hi, 0, 0};
-    pthread_t tid[16];
-    int started = 0;
-    for (int t = 1; t < threads && t < 16 && (size_t)t < hi - lo; t++)
-        if (pthread_create(&tid[started], NULL, zworker, &j) == 0) started++;
-    zworker(&j);
-    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
-    return atomic_load(&j.failed) ? -1 : 0;
-}
-
-static void put_be32(unsigned char *p, uint32_t x)
-{
-    p[0] = (unsigned char)(x >> 24); p[1] = (unsigned char)(x >> 16);
-    p[2] = (unsigned char)(x >> 8); p[3] = (unsigned char)x;
-}
-
-/* write() all of it, and feed it to the checksum. */
-static int write_all(int fd, sha1_ctx *s, const void *p, size_t n)
-{
-    if (s) sha1_update(s, p, n);
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int oid_cmp_entry(const void *a, const void *b)
-{
-    return git_oid_cmp(&((const pentry *)a)->id, &((const pentry *)b)->id);
-}
-
-#define PACK_BATCH_BYTES (64u << 20)   /* objects held in memory at once */
-
-/* The pack: header, entries in id order, SHA-1 trailer (into sum). */
-static int pack_entries(git_odb *odb, pentry *v, size_t n, int fd, unsigned char sum[20], const char *path, diag *d)
-{
-    sha1_ctx s;
-    sha1_init(&s);
-    unsigned char hdr[12] = {'P', 'A', 'C', 'K'};
-    put_be32(hdr + 4, 2);
-    put_be32(hdr + 8, (uint32_t)n);
-    if (write_all(fd, &s, hdr, sizeof hdr) < 0) goto io;
-    uint64_t off = sizeof hdr;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = cpus < 1 ? 1 : cpus > 16 ? 16 : (int)cpus;
-    for (size_t lo = 0; lo < n;) {
-        size_t hi = lo, bytes = 0;
-        int rc = 0;
-        for (; hi < n && (hi == lo || bytes < PACK_BATCH_BYTES); hi++) {
-            if (git_odb_read(&v[hi].obj, odb, &v[hi].id) < 0) { rc = gerr(d, NULL, "cannot read a new object"); break; }
-            bytes += git_odb_object_size(v[hi].obj);
-        }
-        if (rc == 0 && deflate_range(v, lo, hi, threads) < 0) {
-            diag_error(d, path, 0, "cannot compress an object (zlib)");
-            rc = -1;
-        }
-        for (size_t i = lo; i < hi; i++) {
-            if (rc == 0 && write_all(fd, &s, v[i].z, v[i].zlen) < 0) {
-                diag_error(d, path, 0, "cannot write: %s", strerror(errno));
-                rc = -1;
-            }
-            v[i].off = off;
-            off += v[i].zlen;
-            free(v[i].z);
-            v[i].z = NULL;
-            git_odb_object_free(v[i].obj);
-            v[i].obj = NULL;
-        }
-        if (rc < 0) return -1;
-        lo = hi;
-    }
-    sha1_final(&s, sum);
-    if (write_all(fd, NULL, sum, 20) < 0) goto io;
-    return 0;
-io:
-    diag_error(d, path, 0, "cannot write: %s", strerror(errno));
-    return -1;
-}
-
-/* The version 2 index of v[0..n) (sorted by id) for the pack `sum`. */
-static int index_entries(const pentry *v, size_t n, int fd, const unsigned char sum[20], const char *path, diag *d)
-{
-    sha1_ctx s;
-    sha1_init(&s);
-    buf b = BUF_INIT;
-    unsigned char x[8] = {0xff, 't', 'O', 'c'};
-    put_be32(x + 4, 2);
-    buf_put(&b, x, 8);
-    size_t k = 0;
-    for (int byte = 0; byte < 256; byte++) {
-        while (k < n && v[k].id.id[0] == byte) k++;
-        put_be32(x, (uint32_t)k);
-        buf_put(&b, x, 4);
-    }
-    for (size_t i = 0; i < n; i++) buf_put(&b, v[i].id.id, GIT_OID_RAWSZ);
-    for (size_t i = 0; i < n; i++) { put_be32(x, v[i].crc); buf_put(&b, x, 4); }
-    uint32_t nlarge = 0;
-    for (size_t i = 0; i < n; i++) {
-        put_be32(x, v[i].off < 0x80000000u ? (uint32_t)v[i].off : 0x80000000u | nlarge++);
-        buf_put(&b, x, 4);
-    }
-    for (size_t i = 0; i < n; i++)
-        if (v[i].off >= 0x80000000u) {
-            put_be32(x, (uint32_t)(v[i].off >> 32));
-            put_be32(x + 4, (uint32_t)v[i].off);
-            buf_put(&b, x, 8);
-        }
-    buf_put(&b, sum, 20);
-    unsigned char isum[20];
-    sha1_update(&s, b.ptr, b.len);
-    sha1_final(&s, isum);
-    buf_put(&b, isum, 20);
-    int rc = write_all(fd, NULL, b.ptr, b.len);
-    if (rc < 0) diag_error(d, path, 0, "cannot write: %s", strerror(errno));
-    buf_free(&b);
-    return rc;
-}
-
-/* A temp file in dir: tmp_pack_XXXXXX, as git names them (git gc removes
- * old ones). */
-static int temp_in(const char *dir, const char *kind, char **path, diag *d)
-{
-    *path = xasprintf("%s/tmp_%s_XXXXXX", dir, kind);
-    int fd = mkstemp(*path);
-    if (fd < 0) {
-        diag_error(d, *path, 0, "cannot create: %s", strerror(errno));
-        free(*path);
-        *path = NULL;
-    }
-    return fd;
-}
-
-/* Write ids[0..n) (staged in odb) as objects/pack/pack-SUM.{pack,idx}.
- * Both go to temp files first; the .pack is renamed into place before the
- * .idx, and git sees a pack only through its .idx, so a kill leaves at
- * most unused files and never a pack git would read half of. */
-static int write_pack(git_odb *odb, const char *objects_dir, const git_oid *ids, size_t n, diag *d)
-{
-    pentry *v = xcalloc(n ? n : 1, sizeof *v);
-    for (size_t i = 0; i < n; i++) git_oid_cpy(&v[i].id, &ids[i]);
-    if (n > 1) qsort(v, n, sizeof *v, oid_cmp_entry);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!u || !git_oid_equal(&v[u - 1].id, &v[i].id)) v[u++] = v[i];
-    n = u;
-    char *dir = path_join(objects_dir, "pack");
-    char *tpack = NULL, *tidx = NULL, *fpack = NULL, *fidx = NULL;
-    unsigned char sum[20];
-    int rc = 0;
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-        diag_error(d, dir, 0, "cannot create: %s", strerror(errno));
-        rc = -1;
-    }
-    int fd = rc == 0 ? temp_in(dir, "pack", &tpack, d) : -1;
-    if (fd < 0) rc = -1;
-    if (rc == 0) rc = pack_entries(odb, v, n, fd, sum, tpack, d);
-    if (fd >= 0 && close(fd) < 0 && rc == 0) {
-        diag_error(d, tpack, 0, "cannot write: %s", strerror(errno));
-        rc = -1;
-    }
-    fd = rc == 0 ? temp_in(dir, "idx", &tidx, d) : -1;
-    if (rc == 0 && fd < 0) rc = -1;
-    if (rc == 0) rc = index_entries(v, n, fd, sum, tidx, d);
-    if (fd >= 0 && close(fd) < 0 && rc == 0) {
-        diag_error(d, tidx, 0, "cannot write: %s", strerror(errno));
-        rc = -1;
-    }
-    if (rc == 0) kill_point("pack");
-    if (rc == 0) {
-        char hex[41];
-        for (int i = 0; i < 20; i++) snprintf(hex + 2 * i, 3, "%02x", sum[i]);
-        fpack = xasprintf("%s/pack-%s.pack", dir, hex);
-        fidx = xasprintf("%s/pack-%s.idx", dir, hex);
-        chmod(tpack, 0444);
-        chmod(tidx, 0444);
-        if (rename(tpack, fpack) < 0 || rename(tidx, fidx) < 0) {
-            diag_error(d, fpack, 0, "cannot move the new pack into place: %s", strerror(errno));
-            rc = -1;
-        }
-    }
-    if (rc < 0 && tpack) unlink(tpack);
-    if (rc < 0 && tidx) unlink(tidx);
-    free(tpack);
-    free(tidx);
-    free(fpack);
-    free(fidx);
-    free(dir);
-    free(v);
-    return rc;
-}
-
 /* ---- staging objects -------------------------------------------------- */
 
 /* New objects go to memory first (a mempack backend in front of the
@@ -1700,11 +1839,6 @@ static int write_pack(git_odb *odb, const char *objects_dir, const git_oid *ids,
  * of thousands of loose objects, and nothing written at all when there is
  * nothing to release or when verifying. A kill before the pack is
  * complete leaves at most an unindexed temp file, which git ignores. */
-typedef struct {
-    git_odb *odb;
-    git_odb_backend *mem;    /* owned by odb */
-    git_odb *disk;           /* the same objects/ without the staging */
-} staging;
 
 static int stage_open(git_repository *repo, staging *st, diag *d)
 {
@@ -1724,6 +1858,7 @@ static int stage_open(git_repository *repo, staging *st, diag *d)
 
 static void stage_close(staging *st)
 {
+    zs_free(&st->zs);
     git_odb_free(st->disk);
     git_odb_free(st->odb);
     memset(st, 0, sizeof *st);
@@ -1812,7 +1947,7 @@ static int stage_flush(git_repository *repo, staging *st, git_commit *c, diag *d
     int rc = collect_new(repo, st, git_commit_tree_id(c), &ids, d);
     if (rc == 0 && zlib_load()) {
         char *objects = path_join(git_repository_path(repo), "objects");
-        rc = write_pack(st->odb, objects, ids.v, ids.n, d);
+        rc = write_pack(st->odb, &st->zs, objects, ids.v, ids.n, d);
         free(objects);
         if (rc == 0 && git_odb_refresh(st->disk) < 0) rc = gerr(d, NULL, "cannot read the new pack");
     } else if (rc == 0) {
@@ -1822,6 +1957,7 @@ static int stage_flush(git_repository *repo, staging *st, git_commit *c, diag *d
     /* The repository's odb must see the new pack now. */
     if (rc == 0 && git_odb_refresh(st->odb) < 0) rc = gerr(d, NULL, "cannot read the new pack");
     if (rc == 0) git_mempack_reset(st->mem);
+    if (rc == 0) zs_free(&st->zs);
     return rc;
 }
 
@@ -2108,7 +2244,7 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
         value_unref(h);
         git_oid tid;
         t0 = now_sec();
-        if (rc == 0) rc = tree_after_build(c->repo, cur, c->o->out_dir, res, NULL, 0, &tid, d);
+        if (rc == 0) rc = tree_after_build(c->repo, c->st, cur, c->o->out_dir, res, NULL, 0, &tid, d);
         git_tree *next = NULL;
         if (rc == 0 && git_tree_lookup(&next, c->repo, &tid) < 0) rc = gerr(d, NULL, "cannot read tree");
         dlist S2 = {0};
@@ -2226,7 +2362,7 @@ static int do_release(rel_ctx *c)
     git_oid t1;
     t0 = now_sec();
     if (rc == 0 && c->parent)
-        rc = tree_after_build(c->repo, c->ptree, o->out_dir, &r1, c->generated, c->ngenerated, &t1, d);
+        rc = tree_after_build(c->repo, c->st, c->ptree, o->out_dir, &r1, c->generated, c->ngenerated, &t1, d);
     c->out->git_seconds += now_sec() - t0;
     rphase("tree as-of");
     kill_point("built");
@@ -2342,8 +2478,8 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
 
 /* ---- verify ----------------------------------------------------------- */
 
-static int verify_in(const release_opts *o, const release_settings *s, git_repository *repo, git_commit *c,
-                     strlist *diffs, diag *d)
+static int verify_in(const release_opts *o, const release_settings *s, git_repository *repo, git_odb_backend *mem,
+                     git_commit *c, strlist *diffs, diag *d)
 {
     value *h = history_asof(repo, c, s->repo_url, d);
     if (!h) return -1;
@@ -2360,7 +2496,7 @@ static int verify_in(const release_opts *o, const release_settings *s, git_repos
     value_unref(h);
     git_oid tid;
     git_tree *rebuilt = NULL, *released = NULL;
-    if (rc == 0) rc = tree_of_dir(repo, tmp, &tid, d);
+    if (rc == 0) rc = tree_of_dir(repo, mem, NULL, tmp, &tid, d);   /* no pack: nothing to deflate */
     if (rc == 0 && git_tree_lookup(&rebuilt, repo, &tid) < 0) rc = gerr(d, NULL, "cannot read tree");
     if (rc == 0 && git_commit_tree(&released, c) < 0) rc = gerr(d, NULL, "cannot read the release's tree");
     if (rc == 0 && !git_oid_equal(&tid, git_tree_id(released))) {
@@ -2407,7 +2543,7 @@ int release_verify(const release_opts *oin, const char *rev, char ***diffs, diag
     staging st;
     memset(&st, 0, sizeof st);
     if (rc > 0 && stage_open(repo, &st, d) < 0) rc = -1;   /* the rebuilt tree stays in memory */
-    if (rc > 0) rc = verify_in(&o, &s, repo, c, &dl, d);
+    if (rc > 0) rc = verify_in(&o, &s, repo, st.mem, c, &dl, d);
     stage_close(&st);
     if (dl.n) *diffs = dl.v;
     else sl_free(&dl);
