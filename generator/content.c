@@ -40,7 +40,7 @@ int parse_date(const char *s, int *y, int *m, int *d, char **rfc3339)
         return -1;
     const char *p = s + 10;
     int hh = 0, mm = 0, ss = 0;
-    char zone[8] = "+08:00";            /* documents are Chinese: default UTC+8 */
+    char zone[16] = "+08:00";           /* documents are Chinese: default UTC+8 */
     if (*p == ' ' || *p == 'T') {
         p++;
         if (digits(p, 2, &hh) || p[2] != ':' || digits(p + 3, 2, &mm)) return -1;
@@ -60,7 +60,7 @@ int parse_date(const char *s, int *y, int *m, int *d, char **rfc3339)
             const char *q = p + 3;
             if (*q == ':') q++;
             if (digits(q, 2, &zm) || zh > 14 || zm > 59) return -1;
-            snprintf(zone, sizeof zone, "%c%02d:%02d", *p, zh, zm);
+            snprintf(zone, sizeof zone, "%c%02u:%02u", *p, (unsigned)zh % 100u, (unsigned)zm % 100u);
             p = q + 2;
         }
     }
@@ -314,12 +314,19 @@ static doc *load_doc(const char *path, const char *section, const load_job *j)
     dc->fm_lines = fm.lines;
     dc->body_line = fm.body_line;
 
-    /* slug: file name without .md; spaces become '-'. */
+    /* slug: the file name without .md. ASCII letters, digits, '-', '_'
+     * and '.' are kept, and so is non-ASCII text (CJK names); any other
+     * ASCII character (space, quotes, <, &, ?, #, %, ...) becomes '-', so
+     * a URL never needs escaping to be safe. */
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     dc->slug = xstrndup(base, strlen(base) - 3);
-    for (char *p = dc->slug; *p; p++)
-        if (*p == ' ' || *p == '?' || *p == '#' || *p == '%') *p = '-';
+    for (char *p = dc->slug; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (!(ch >= 0x80 || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
+            *p = '-';
+    }
     if (!*dc->slug) diag_error(d, path, 0, "empty file name");
 
     value *t = value_get(dc->fm, "title");
