@@ -4,6 +4,7 @@
 #   make site       install missing packages, build, render and release content/ into site/
 #   make test       install missing packages, build, run every test
 #   make test-asan  the same tests, built with AddressSanitizer + UBSan
+#   make test-valgrind  the end-to-end commands under valgrind memcheck
 #   make bench      benchmarks against Hugo (not part of make test)
 #   make fuzz       bounded libFuzzer runs
 #
@@ -32,7 +33,7 @@ UNIT     := $(wildcard tests/unit/test_*.c)
 UNITBIN  := $(UNIT:tests/unit/%.c=$(BUILD)/tests/%)
 SPECBIN  := $(BUILD)/tests/mustache_spec
 
-.PHONY: all deps test-deps site test test-asan bench fuzz clean check-tools
+.PHONY: all deps test-deps site test test-asan test-valgrind bench fuzz clean
 all: $(BUILD)/gazette
 
 deps:
@@ -83,6 +84,11 @@ test-asan: deps test-deps
 	  all build-asan/tests/mustache_spec $(UNIT:tests/unit/%.c=build-asan/tests/%)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  SHARED=$(SHARED) bash tests/run.sh build-asan
+
+test-valgrind: deps
+	@$(MAKE) --no-print-directory all $(UNITBIN)
+	@command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+	@SHARED=$(SHARED) bash tests/valgrind.sh $(BUILD)
 
 bench: deps
 	@$(MAKE) --no-print-directory all
