@@ -1143,14 +1143,53 @@ static void set_commit_fields(value *m, const relinfo *ri, const char *repo_url)
     value_set(m, "pending", value_bool(!*ri->commit));
 }
 
-static void add_doc_entries(value *docs, const relinfo *ri, const strlist *urls, const char *action,
-                            const char *repo_url)
+/* URL -> its list in history.docs. value maps look keys up linearly, and
+ * this one has a key per document: found here instead, in O(1). */
+typedef struct { const char **k; value **v; size_t n, cap; } urlmap;
+
+static size_t url_hash(const char *s)
+{
+    size_t h = 1469598103934665603u;   /* FNV-1a */
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static value **um_slot(urlmap *m, const char *key)
+{
+    size_t i = url_hash(key) & (m->cap - 1);
+    while (m->k[i] && strcmp(m->k[i], key)) i = (i + 1) & (m->cap - 1);
+    return &m->v[i];
+}
+
+/* Keys are borrowed: they must outlive the map. */
+static void um_put(urlmap *m, const char *key, value *v)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        urlmap g = {xcalloc(m->cap ? 2 * m->cap : 1024, sizeof *g.k), NULL, 0, m->cap ? 2 * m->cap : 1024};
+        g.v = xcalloc(g.cap, sizeof *g.v);
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->k[i]) um_put(&g, m->k[i], m->v[i]);
+        free(m->k);
+        free(m->v);
+        *m = g;
+    }
+    value **slot = um_slot(m, key);
+    m->k[slot - m->v] = key;
+    *slot = v;
+    m->n++;
+}
+
+static value *um_get(urlmap *m, const char *key) { return m->cap ? *um_slot(m, key) : NULL; }
+
+static void add_doc_entries(value *docs, urlmap *lists, const relinfo *ri, const strlist *urls,
+                            const char *action, const char *repo_url)
 {
     for (size_t i = 0; i < urls->n; i++) {
-        value *list = value_get(docs, urls->v[i]);
+        value *list = um_get(lists, urls->v[i]);
         if (!list) {
             list = value_list();
             value_set(docs, urls->v[i], list);
+            um_put(lists, urls->v[i], list);
         }
         value *e = value_map();
         value_set_str(e, "tag", ri->tag);
@@ -1171,6 +1210,7 @@ static value *history_value(relinfo *ris, size_t n, const char *repo_url)
 {
     value *h = empty_history();
     value *rels = value_get(h, "releases"), *docs = value_get(h, "docs");
+    urlmap lists = {0};
     for (size_t i = 0; i < n; i++) {
         value *e = value_map();
         value_set_str(e, "tag", ris[i].tag);
@@ -1183,9 +1223,11 @@ static value *history_value(relinfo *ris, size_t n, const char *repo_url)
         value_push(rels, e);
     }
     for (size_t i = n; i-- > 0;) {   /* oldest first */
-        add_doc_entries(docs, &ris[i], &ris[i].add_urls, "added", repo_url);
-        add_doc_entries(docs, &ris[i], &ris[i].chg_urls, "changed", repo_url);
+        add_doc_entries(docs, &lists, &ris[i], &ris[i].add_urls, "added", repo_url);
+        add_doc_entries(docs, &lists, &ris[i], &ris[i].chg_urls, "changed", repo_url);
     }
+    free(lists.k);
+    free(lists.v);
     return h;
 }
 
@@ -1420,9 +1462,48 @@ static void lock_drop(char *path)
 
 /* ---- local edits ------------------------------------------------------ */
 
+/* site/.git/index as the last release left it (refresh_index), to skip
+ * reading files whose stat data it records, as `git status` does. */
+typedef struct {
+    git_index *idx;            /* NULL: hash every file */
+    struct timespec written;   /* the index file's mtime */
+} statcache;
+
+static void sc_open(git_repository *repo, statcache *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    char *path = path_join(git_repository_path(repo), "index");
+    struct stat st;
+    if (stat(path, &st) == 0 && git_repository_index(&sc->idx, repo) == 0)
+        sc->written = st.st_mtim;
+    git_error_clear();
+    free(path);
+}
+
+static bool ts_before(struct timespec a, struct timespec b)
+{
+    return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/* Does the index vouch that the file at rel (stat st) still holds blob
+ * id? Only if the index names that blob for it and every stat field it
+ * keeps matches, ctime included (a program can set mtime back, not
+ * ctime), and the file was last changed before the index was written (a
+ * file changed in the same instant as the index is "racy": hashed). */
+static bool sc_clean(const statcache *sc, const char *rel, const struct stat *st, const git_oid *id)
+{
+    if (!sc->idx) return false;
+    const git_index_entry *e = git_index_get_bypath(sc->idx, rel, 0);
+    return e && git_oid_equal(&e->id, id) && e->file_size == (uint32_t)st->st_size &&
+           e->ino == (uint32_t)st->st_ino &&
+           e->mtime.seconds == (int32_t)st->st_mtim.tv_sec && e->mtime.nanoseconds == (uint32_t)st->st_mtim.tv_nsec &&
+           e->ctime.seconds == (int32_t)st->st_ctim.tv_sec && e->ctime.nanoseconds == (uint32_t)st->st_ctim.tv_nsec &&
+           ts_before(st->st_mtim, sc->written) && ts_before(st->st_ctim, sc->written);
+}
+
 /* Compare dir (relative rel) with tree t (NULL: absent) file by file and
  * collect "modified: path" / "added: path" / "deleted: path". */
-static int dirty_rec(git_repository *repo, const char *dir, const char *rel, const git_tree *t,
+static int dirty_rec(git_repository *repo, const statcache *sc, const char *dir, const char *rel, const git_tree *t,
                      strlist *out, diag *d)
 {
     int rc = 0;
@@ -1446,12 +1527,14 @@ static int dirty_rec(git_repository *repo, const char *dir, const char *rel, con
                     rc = gerr(d, r, "cannot read tree");
                 else if (te && !tree_e)
                     sl_add(out, xasprintf("modified: %s (a directory now)", r));
-                if (rc == 0) rc = dirty_rec(repo, full, r, sub, out, d);
+                if (rc == 0) rc = dirty_rec(repo, sc, full, r, sub, out, d);
                 git_tree_free(sub);
             } else if (!S_ISREG(st.st_mode)) {
                 sl_add(out, xasprintf("%s: %s (not a regular file)", te ? "modified" : "added", r));
             } else if (!te || tree_e) {
                 sl_add(out, xasprintf("added: %s", r));
+            } else if (sc_clean(sc, r, &st, git_tree_entry_id(te))) {
+                /* unchanged since the last release: not read */
             } else {
                 char *data;
                 size_t len;
@@ -1487,7 +1570,7 @@ static int dirty_rec(git_repository *repo, const char *dir, const char *rel, con
             else if (git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0)
                 rc = gerr(d, r, "cannot read tree");
             else
-                rc = dirty_rec(repo, full, r, sub, out, d);   /* dir gone: lists every file deleted */
+                rc = dirty_rec(repo, sc, full, r, sub, out, d);   /* dir gone: lists every file deleted */
             git_tree_free(sub);
             free(r);
         }
@@ -1500,7 +1583,10 @@ static int dirty_rec(git_repository *repo, const char *dir, const char *rel, con
  * release, sorted. */
 static int find_dirty(git_repository *repo, const char *work, git_tree *head_tree, strlist *dirty, diag *d)
 {
-    int rc = dirty_rec(repo, work, "", head_tree, dirty, d);
+    statcache sc;
+    sc_open(repo, &sc);
+    int rc = dirty_rec(repo, &sc, work, "", head_tree, dirty, d);
+    git_index_free(sc.idx);
     if (dirty->n) qsort(dirty->v, dirty->n, sizeof(char *), str_cmp_ptr);
     return rc;
 }

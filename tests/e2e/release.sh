@@ -153,6 +153,16 @@ rel >out7 2>&1
 ok dirty-names-deleted has out7 "deleted: notices/2017/a/index.html"
 git -C site checkout -q -- .
 ok dirty-restored clean site
+# The last release's index lets unchanged files go unread, but an edit in
+# place, same size, mtime put back, is still seen (its ctime moved).
+cp -p site/robots.txt robots.keep
+printf X | dd of=site/robots.txt bs=1 count=1 conv=notrunc 2>/dev/null
+touch -r robots.keep site/robots.txt
+rel >out7 2>&1; rc=$?
+expect dirty-inplace-rc "$rc" 1
+ok dirty-inplace-path has out7 "modified: robots.txt"
+git -C site checkout -q -- .
+ok dirty-inplace-restored clean site
 
 # ---- lock ----
 sleep 30 & live=$!
