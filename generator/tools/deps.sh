@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh build|test - install the Debian packages Gazette needs, when missing.
 # Build: compiler, pkg-config and the -dev packages. Test: git, python3,
-# chromium (screenshots, browser tests) and clang (fuzzing).
+# chromium, fonts and node/npm (screenshots, browser tests).
 set -eu
 what=${1:-build}
 missing=()
@@ -11,7 +11,11 @@ build)
   for p in gcc make pkg-config libc6-dev libcmark-gfm-dev libcmark-gfm-extensions-dev \
            libyaml-dev libsqlite3-dev libgit2-dev libjansson-dev libmicrohttpd-dev; do need_pkg "$p"; done ;;
 test)
-  for p in git python3 sqlite3 chromium fonts-noto-cjk; do need_pkg "$p"; done ;;
+  for p in git python3 sqlite3 chromium fonts-noto-cjk curl; do need_pkg "$p"; done
+  # The browser tests drive Chromium with playwright-core (npm); a machine
+  # may have node from elsewhere, so look for the command, not the package.
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm) ;;
 *) echo "usage: deps.sh build|test" >&2; exit 2 ;;
 esac
 [ ${#missing[@]} -eq 0 ] && exit 0
