@@ -3,7 +3,13 @@
 #
 #   N=10000 (default) documents from shared/bench/make-corpus.py; set
 #   N_LARGE=100000 to add the linear-growth run. Reports wall time, peak
-#   RSS and the ratio to Hugo; also the one-document rebuild and releases.
+#   RSS and the ratio to Hugo; also the one-document rebuild and releases
+#   (first release against `git add -A && git commit` of the same tree,
+#   one-page release, no-op release; the released repository must pass
+#   git fsck --strict).
+#   BENCH_DIR=DIR keeps the corpus there between runs; put it on tmpfs
+#   (e.g. /dev/shm/bench) or a quiet disk, see BENCHMARKS.md.
+#   GAZETTE_TIMING=1 also prints each build and release step.
 # Needs: python3, hugo (apt-get install hugo), GNU time, git.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -32,7 +38,7 @@ corpus() { # N DIR
   cp -r "$SHARED/bench/hugo-site/." "$2/hugo/"
 }
 
-echo "gazette bench: N=$N, $(nproc) cores, work dir $W"
+echo "gazette bench: N=$N, $(nproc) cores, work dir $W ($(df -T "$W" | awk 'NR==2 {print $2}'))"
 corpus "$N" "$W/n$N"
 C=$W/n$N
 rm -rf "$C/site" "$C/hugo/public"
@@ -47,17 +53,22 @@ echo "edited paragraph." >> "$C/content/notices/2016/$f"
 measure "gazette build, one document edited" "$G" build --content "$C/content" --out "$C/site" --quiet
 echo "  rebuild after one edit: $(python3 -c "print(f'{100*$SECS/$FULL:.1f}')")% of a full build"
 
-# Releases: first release vs git add -A && git commit of the same tree.
+# Releases: first release vs git add -A && git commit of the same tree
+# (the released files, .git left out), then a one-page and a no-op release.
 rm -rf "$C/rel" "$C/gitcmp"
 if "$G" release --help >/dev/null 2>&1; then
   measure "gazette release, first" "$G" release --content "$C/content" --out "$C/rel" -m bench
-  FIRST=$SECS
-  cp -r "$C/site" "$C/gitcmp"; rm -rf "$C/gitcmp/.git"
+  FIRST=$SECS; FIRST_RSS=$RSS
+  mkdir "$C/gitcmp" && (cd "$C/rel" && tar --exclude=./.git -cf - .) | (cd "$C/gitcmp" && tar xf -)
+  sync
   measure "git add -A && git commit (same tree)" bash -c "cd '$C/gitcmp' && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm bench"
-  echo "  first release vs git: $(ratio "$SECS" "$FIRST")x"
+  echo "  first release: $(ratio "$SECS" "$FIRST")x the speed of git add+commit; peak RSS ${FIRST_RSS} MB"
   echo "edited again." >> "$C/content/notices/2016/$f"
   measure "gazette release, one document edited" "$G" release --content "$C/content" --out "$C/rel" -m bench2
   echo "  one-page release: $(python3 -c "print(f'{100*$SECS/$FIRST:.1f}')")% of the first"
+  measure "gazette release, nothing changed" "$G" release --content "$C/content" --out "$C/rel" -m bench3
+  git -C "$C/rel" fsck --strict --no-dangling >/dev/null 2>&1 && echo "  git fsck --strict: clean" \
+    || { echo "  git fsck --strict: FAILED"; exit 1; }
 fi
 
 if [ -n "${N_LARGE:-}" ]; then
