@@ -54,6 +54,34 @@ async function main() {
         check(id + ':landmarks', m.main && m.nav && m.header && m.footer);
         check(id + ':alt-text', m.noAlt === 0 && m.svgNoTitle === 0, `${m.noAlt} img without alt, ${m.svgNoTitle} svg without title`);
         check(id + ':font-size', m.fontPx >= 15, m.fontPx + 'px');
+        // WCAG AA contrast (4.5:1) of text against its effective background.
+        const low = await page.evaluate(() => {
+          const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+          const lum = ([r, g, b]) => {
+            const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+            return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+          };
+          const bg = (el) => {
+            for (; el; el = el.parentElement) {
+              const c = rgb(getComputedStyle(el).backgroundColor);
+              if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+            }
+            return [255, 255, 255];
+          };
+          const bad = [];
+          const seen = new Set();
+          for (const el of document.querySelectorAll('p, li, a, h1, h2, dt, dd, td, th, span, time, label')) {
+            if (!el.textContent.trim() || el.offsetParent === null) continue;
+            const fg = rgb(getComputedStyle(el).color).slice(0, 3);
+            const b = bg(el);
+            const [l1, l2] = [lum(fg), lum(b)].sort((x, y) => y - x);
+            const ratio = (l1 + 0.05) / (l2 + 0.05);
+            const key = fg.join() + '/' + b.join();
+            if (ratio < 4.5 && !seen.has(key)) { seen.add(key); bad.push(`${el.tagName}.${el.className} ${key} ${ratio.toFixed(2)}`); }
+          }
+          return bad;
+        });
+        check(id + ':contrast', low.length === 0, low.slice(0, 3).join('; '));
         await page.screenshot({ path: `${outDir}/${name}-${width}.png`, fullPage: width !== 1280 || name === 'home' });
       }
       await ctx.close();
