@@ -133,6 +133,23 @@ expect det-tree "$(git -C d1 rev-parse HEAD^{tree})" "$(git -C d2 rev-parse HEAD
 expect det-commit "$(git -C d1 rev-parse HEAD)" "$(git -C d2 rev-parse HEAD)"
 expect det-tag "$(git -C d1 rev-parse release-2017-09-29)" "$(git -C d2 rev-parse release-2017-09-29)"
 
+# ---- the pack: written by gazette, or by libgit2's packbuilder (fallback) ----
+# Same objects either way; an empty and an incompressible attachment too.
+C2=$T/content2
+mkdir -p "$C2/notices/2017" "$C2/files"
+cp "$C/site.yaml" "$C2/"
+: >"$C2/files/empty.txt"
+head -c 300000 /dev/urandom >"$C2/files/noise.bin"
+printf -- '---\ntitle: "附件"\ndate: 2017-01-01\nattachments:\n  - {title: 空, file: empty.txt}\n  - {title: 噪声, file: noise.bin}\n---\n\n正文。\n' >"$C2/notices/2017/f.md"
+"$G" release --content "$C2" --out "$T/p1" >/dev/null 2>&1
+GAZETTE_RELEASE_PACKBUILDER=1 "$G" release --content "$C2" --out "$T/p2" >/dev/null 2>&1
+expect pack-same-commit "$(git -C p1 rev-parse HEAD)" "$(git -C p2 rev-parse HEAD)"
+ok pack-has-empty git -C p1 cat-file -e HEAD:files/empty.txt
+expect pack-noise-intact "$(git -C p1 cat-file blob HEAD:files/noise.bin | cmp - "$C2/files/noise.bin" && echo same)" same
+ok pack-verify sh -c 'for i in p1/.git/objects/pack/*.idx; do git -C p1 verify-pack "$PWD/$i" || exit 1; done'
+ok pack-fsck fsck p1
+ok pack-fallback-fsck fsck p2
+
 # ---- push to a bare repository ----
 git init -q --bare "$T/bare.git"
 git -C site remote add origin "$T/bare.git"
