@@ -754,13 +754,13 @@ static void hash_one(void *ctx, size_t i)
 {
     hashjob *h = ctx;
     h->err[i] = 0;
+    if (h->pe) memset(&h->pe[i], 0, sizeof h->pe[i]);
     if (read_file(h->full[i], &h->data[i], &h->len[i]) < 0) {
         h->err[i] = errno ? errno : EIO;
         h->data[i] = NULL;
     } else if (git_odb_hash(&h->id[i], h->data[i], h->len[i], GIT_OBJECT_BLOB) < 0) {
         h->err[i] = -1;
     } else if (h->pe) {
-        memset(&h->pe[i], 0, sizeof h->pe[i]);
         git_oid_cpy(&h->pe[i].id, &h->id[i]);
         deflate_data(&h->pe[i], GIT_OBJECT_BLOB, (const unsigned char *)h->data[i], h->len[i]);
         free(h->data[i]);
@@ -809,7 +809,10 @@ static int stage_files(git_odb *odb, git_odb_backend *mem, zstore *zs, char **fu
             }
             free(h.data[i]);
             h.data[i] = NULL;
-            if (h.pe) free(h.pe[i].z);
+            if (h.pe) {
+                free(h.pe[i].z);
+                h.pe[i].z = NULL;
+            }
         }
     }
     free(h.pe);
