@@ -18,6 +18,8 @@ struct outdir {
     size_t written, unchanged;
     char **changed; size_t nchanged, capchanged;
     char **removed; size_t nremoved, capremoved;
+    char **existing; size_t nexisting, capexisting;   /* files found by out_open */
+    char **dirs; size_t ndirs, capdirs;               /* directories that may end empty */
 };
 
 static void list_add(char ***list, size_t *n, size_t *cap, const char *s)
@@ -74,22 +76,27 @@ static void set_grow(outdir *o)
     free(old);
 }
 
-/* A build writes only regular files and directories. A symbolic link in
- * the output tree (put there by hand or by a checkout) could make a write
- * land outside it, so every link is removed before anything is written.
- * Returns -1 on an error (reported). */
-static int remove_links(const char *dir, diag *d, int top)
+/* What the output directory held when the build began: every file (to
+ * remove the ones this build does not write) and every empty directory.
+ * A build writes only regular files and directories; a symbolic link in
+ * the tree (put there by hand or by a checkout) could make a write land
+ * outside it, so every link is removed before anything is written.
+ * One walk does both. Returns the number of entries in dir, or -1 on an
+ * error (reported). */
+static long scan(outdir *o, const char *dir, const char *rel)
 {
     DIR *dh = opendir(dir);
     if (!dh) {
-        diag_error(d, dir, 0, "cannot read directory: %s", strerror(errno));
+        diag_error(o->d, dir, 0, "cannot read directory: %s", strerror(errno));
         return -1;
     }
-    int rc = 0;
+    long n = 0;
+    int err = 0;
     struct dirent *e;
     while ((e = readdir(dh))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (top && !strcmp(e->d_name, ".git")) continue;
+        n++;
+        if (!*rel && !strcmp(e->d_name, ".git")) continue;
         unsigned char type = e->d_type;
         char *full = path_join(dir, e->d_name);
         if (type == DT_UNKNOWN) {
@@ -97,20 +104,26 @@ static int remove_links(const char *dir, diag *d, int top)
             type = lstat(full, &st) < 0 ? DT_UNKNOWN : S_ISLNK(st.st_mode) ? DT_LNK
                                                      : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
         }
+        char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
         if (type == DT_LNK) {
             if (unlink(full) < 0) {
-                diag_error(d, full, 0, "cannot remove symbolic link: %s", strerror(errno));
-                rc = -1;
+                diag_error(o->d, full, 0, "cannot remove symbolic link: %s", strerror(errno));
+                err = 1;
             } else {
-                diag_warn(d, full, 0, "removed a symbolic link from the output directory");
+                diag_warn(o->d, full, 0, "removed a symbolic link from the output directory");
             }
-        } else if (type == DT_DIR && remove_links(full, d, 0) < 0) {
-            rc = -1;
+        } else if (type == DT_DIR) {
+            long k = scan(o, full, r);
+            if (k < 0) err = 1;
+            else if (k == 0) list_add(&o->dirs, &o->ndirs, &o->capdirs, r);
+        } else {
+            list_add(&o->existing, &o->nexisting, &o->capexisting, r);
         }
+        free(r);
         free(full);
     }
     closedir(dh);
-    return rc;
+    return err ? -1 : n;
 }
 
 outdir *out_open(const char *root, diag *d)
@@ -121,12 +134,12 @@ outdir *out_open(const char *root, diag *d)
         diag_error(d, root, 0, "cannot create output directory: %s", strerror(errno));
         return NULL;
     }
-    if (remove_links(root, d, 1) < 0) return NULL;
     outdir *o = xcalloc(1, sizeof *o);
     o->root = xstrdup(root);
     o->d = d;
     pthread_mutex_init(&o->mu, NULL);
     set_grow(o);
+    if (scan(o, root, "") < 0) { out_close(o); return NULL; }
     return o;
 }
 
@@ -208,6 +221,13 @@ int out_write(outdir *o, const char *relpath, const void *data, size_t len)
     return rc;
 }
 
+int out_keep(outdir *o, const char *relpath)
+{
+    if (claim(o, relpath) < 0) return -1;
+    count(o, relpath, 0);
+    return 0;
+}
+
 int out_copy(outdir *o, const char *relpath, const char *src_path)
 {
     char *data;
@@ -229,49 +249,57 @@ int out_has(outdir *o, const char *relpath)
     return r;
 }
 
-/* Remove files under dir (relative rel) that were not written. Returns the
- * number of entries left in dir, or -1 on error. */
-static long sweep(outdir *o, const char *dir, const char *rel, size_t *removed)
+static int longer_first(const void *a, const void *b)
 {
-    DIR *dh = opendir(dir);
-    if (!dh) {
-        diag_error(o->d, dir, 0, "cannot read directory: %s", strerror(errno));
-        return -1;
-    }
-    long left = 0;
-    int err = 0;
-    struct dirent *e;
-    while ((e = readdir(dh))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (!*rel && !strcmp(e->d_name, ".git")) { left++; continue; }
-        char *full = path_join(dir, e->d_name);
-        char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
-        struct stat st;
-        if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-            long n = sweep(o, full, r, removed);
-            if (n < 0) err = 1;
-            else if (n == 0 && rmdir(full) == 0) { /* empty: gone */ }
-            else left++;
-        } else if (!set_has(o, r)) {
-            if (unlink(full) == 0) {
-                (*removed)++;
-                list_add(&o->removed, &o->nremoved, &o->capremoved, r);
-            }
-            else { diag_error(o->d, full, 0, "cannot remove: %s", strerror(errno)); err = 1; left++; }
-        } else {
-            left++;
+    size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+    return la < lb ? 1 : la > lb ? -1 : strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Remove the directories left empty, deepest first, and then their
+ * parents while they are empty too. */
+static void remove_empty_dirs(outdir *o)
+{
+    if (o->ndirs > 1) qsort(o->dirs, o->ndirs, sizeof(char *), longer_first);
+    for (size_t i = 0; i < o->ndirs; i++) {
+        char *rel = xstrdup(o->dirs[i]);
+        for (;;) {
+            char *full = path_join(o->root, rel);
+            int gone = rmdir(full) == 0;
+            free(full);
+            char *slash = strrchr(rel, '/');
+            if (!gone || !slash) break;
+            *slash = 0;
         }
-        free(full);
-        free(r);
+        free(rel);
     }
-    closedir(dh);
-    return err ? -1 : left;
 }
 
 int out_finish(outdir *o, out_stats *st)
 {
+    /* Files that were there before the build and that it did not write
+     * are stale. */
+    int err = 0;
     size_t removed = 0;
-    long r = sweep(o, o->root, "", &removed);
+    for (size_t i = 0; i < o->nexisting; i++) {
+        const char *r = o->existing[i];
+        if (set_has(o, r)) continue;
+        char *full = path_join(o->root, r);
+        if (unlink(full) == 0 || errno == ENOENT) {
+            removed++;
+            list_add(&o->removed, &o->nremoved, &o->capremoved, r);
+            const char *slash = strrchr(r, '/');
+            if (slash) {
+                char *parent = xstrndup(r, (size_t)(slash - r));
+                list_add(&o->dirs, &o->ndirs, &o->capdirs, parent);
+                free(parent);
+            }
+        } else {
+            diag_error(o->d, full, 0, "cannot remove: %s", strerror(errno));
+            err = 1;
+        }
+        free(full);
+    }
+    remove_empty_dirs(o);
     if (o->nchanged > 1) qsort(o->changed, o->nchanged, sizeof(char *), str_cmp_ptr);
     if (o->nremoved > 1) qsort(o->removed, o->nremoved, sizeof(char *), str_cmp_ptr);
     if (st) {
@@ -279,7 +307,7 @@ int out_finish(outdir *o, out_stats *st)
         st->unchanged = o->unchanged;
         st->removed = removed;
     }
-    return r < 0 ? -1 : 0;
+    return err ? -1 : 0;
 }
 
 void out_changed(const outdir *o, char ***paths, size_t *n)
@@ -312,8 +340,12 @@ void out_close(outdir *o)
     if (!o) return;
     for (size_t i = 0; i < o->nchanged; i++) free(o->changed[i]);
     for (size_t i = 0; i < o->nremoved; i++) free(o->removed[i]);
+    for (size_t i = 0; i < o->nexisting; i++) free(o->existing[i]);
+    for (size_t i = 0; i < o->ndirs; i++) free(o->dirs[i]);
     free(o->changed);
     free(o->removed);
+    free(o->existing);
+    free(o->dirs);
     for (size_t i = 0; i < o->nslots; i++) free(o->slots[i]);
     free(o->slots);
     free(o->root);

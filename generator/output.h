@@ -26,6 +26,10 @@ outdir *out_open(const char *root, diag *d);
  * Returns 0 or -1 (reported to d). Writing one path twice is an error
  * (two sources claim one URL): the second call returns -1. */
 int out_write(outdir *o, const char *relpath, const void *data, size_t len);
+/* Claim relpath as written by this build, keeping the file that is there
+ * (the caller knows it is what it would write: see cache.h). Same errors
+ * as out_write. */
+int out_keep(outdir *o, const char *relpath);
 /* Copy a file from disk (attachments, assets) with the same semantics. */
 int out_copy(outdir *o, const char *relpath, const char *src_path);
 /* Has relpath been written in this build? */
