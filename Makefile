@@ -16,7 +16,7 @@ BUILD    ?= build
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
-PKGS     := libcmark-gfm yaml-0.1 sqlite3 libgit2 jansson libmicrohttpd
+PKGS     := libcmark-gfm yaml-0.1 sqlite3 libgit2 jansson libmicrohttpd libxxhash zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \

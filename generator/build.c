@@ -7,6 +7,7 @@
  *   5. feed, sitemap, search index, stats, stale-file sweep */
 #include "build.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "content.h"
 #include "output.h"
 #include "pool.h"
@@ -71,7 +73,15 @@ typedef struct {
     doc **by_url;          /* documents sorted by URL (for the sitemap) */
     int timing;            /* GAZETTE_TIMING=1: phase times on stderr */
     double t_phase;
+    pagecache *pc;         /* NULL without a build cache */
+    buf global;            /* what every page depends on: binary, templates, site */
+    size_t skipped;        /* pages the cache said were already there */
+    fp128 search_fp;       /* of a search index written in this build */
+    int search_written;    /* ... and its files are to be noted */
 } build;
+
+/* Search index files in the page cache (see search.h for the layout). */
+enum { GROUP_SEARCH = 1 };
 
 static double now_seconds(void);
 
@@ -535,7 +545,27 @@ static void render_job(size_t i, void *ud)
     build *b = ud;
     job *j = &b->jobs[i];
     value *ctx = j->ctx ? value_ref(j->ctx) : doc_context(b, j->doc_index);
-    render_page(b->r, j->relpath, j->tpl, ctx);
+    if (b->pc) {
+        /* A page is a pure function of the templates, the site settings
+         * and its context: when none changed and the file is as the last
+         * build left it, there is nothing to do. */
+        buf k = BUF_INIT;
+        buf_grow(&k, 16384);
+        buf_put(&k, b->global.ptr, b->global.len);
+        fp_encode_str(&k, j->relpath);
+        fp_encode_str(&k, j->tpl);
+        fp_encode_value(&k, ctx);
+        fp128 fp = fp_bytes(k.ptr, k.len);
+        buf_free(&k);
+        if (pagecache_fresh(b->pc, j->relpath, fp)) {
+            if (out_keep(b->out, j->relpath) == 0) pagecache_note(b->pc, j->relpath, fp);
+            __atomic_add_fetch(&b->skipped, 1, __ATOMIC_RELAXED);
+        } else if (render_page(b->r, j->relpath, j->tpl, ctx) == 0) {
+            pagecache_note(b->pc, j->relpath, fp);
+        }
+    } else {
+        render_page(b->r, j->relpath, j->tpl, ctx);
+    }
     value_unref(ctx);
     if (j->dc) {
         /* A document's HTML is needed by its own page only: free it now
@@ -749,6 +779,24 @@ static void release_text(const search_doc *sd, void *ud)
     dc->md.text = NULL;
 }
 
+/* Everything the search index is made of, for its fingerprint. */
+static void search_encode(buf *k, const search_doc *sd, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const search_doc *x = &sd[i];
+        const char *f[] = {x->url, x->title, x->doc_number, x->issuer, x->date, x->kind,
+                           x->category, x->text};
+        for (size_t j = 0; j < sizeof f / sizeof *f; j++) fp_encode_str(k, f[j]);
+        buf_printf(k, "t%zu", x->ntags);
+        for (size_t j = 0; j < x->ntags; j++) fp_encode_str(k, x->tags[j]);
+        buf_printf(k, "d%zu", x->ndistricts);
+        for (size_t j = 0; j < x->ndistricts; j++) {
+            fp_encode_str(k, x->districts[j]);
+            fp_encode_str(k, x->district_names ? x->district_names[j] : NULL);
+        }
+    }
+}
+
 static int write_search(build *b)
 {
     search_doc *sd = xcalloc(b->c.n ? b->c.n : 1, sizeof *sd);
@@ -772,8 +820,26 @@ static int write_search(build *b)
                              .districts = dists[i], .ndistricts = nd, .district_names = names[i],
                              .text = dc->md.text ? dc->md.text : ""};
     }
+    fp128 fp = {0, 0};
+    int rc = 0;
+    if (b->pc) {
+        buf k = BUF_INIT;
+        buf_put(&k, b->global.ptr, b->global.len);
+        search_encode(&k, sd, b->c.n);
+        fp = fp_bytes(k.ptr, k.len);
+        buf_free(&k);
+        const char **paths;
+        size_t n = pagecache_group(b->pc, GROUP_SEARCH, fp, &paths);
+        for (size_t i = 0; i < n; i++)
+            if (out_keep(b->out, paths[i]) == 0) pagecache_note_in(b->pc, GROUP_SEARCH, paths[i], fp);
+        free(paths);
+        if (n) goto done;
+    }
     text_owner owner = {b, sd};
-    int rc = search_write_ex(sd, b->c.n, b->out, b->d, release_text, &owner);
+    rc = search_write_ex(sd, b->c.n, b->out, b->d, release_text, &owner);
+    b->search_fp = fp;
+    b->search_written = b->pc != NULL;
+done:
     for (size_t i = 0; i < b->c.n; i++) { free(tags[i]); free(dists[i]); free(names[i]); }
     free(tags);
     free(dists);
@@ -853,6 +919,95 @@ static int validate(build *b)
 
 /* ---- entry points ---- */
 
+/* ---- the build cache ---- */
+
+/* Hash every file under dir, names and bytes, in name order. */
+static void encode_tree(buf *k, const char *dir, int depth)
+{
+    DIR *dh = depth < 8 ? opendir(dir) : NULL;
+    if (!dh) return;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) names = xrealloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names);
+        names[n++] = xstrdup(e->d_name);
+    }
+    closedir(dh);
+    if (n > 1) qsort(names, n, sizeof *names, str_cmp_ptr);
+    for (size_t i = 0; i < n; i++) {
+        char *p = path_join(dir, names[i]);
+        char *data;
+        size_t len;
+        fp_encode_str(k, names[i]);
+        if (is_dir(p)) {
+            buf_putc(k, '{');
+            encode_tree(k, p, depth + 1);
+            buf_putc(k, '}');
+        } else if (read_file(p, &data, &len) == 0) {
+            fp128 f = fp_bytes(data, len);
+            buf_printf(k, "%016llx%016llx", (unsigned long long)f.hi, (unsigned long long)f.lo);
+            free(data);
+        }
+        free(p);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* What every page depends on besides its own context: this gazette, the
+ * built-in theme, templates/, and the site settings. */
+static void make_global_key(build *b)
+{
+    fp128 self = fp_self();
+    buf_printf(&b->global, "gazette pages 1 %016llx%016llx", (unsigned long long)self.hi,
+               (unsigned long long)self.lo);
+    for (const theme_file *t = theme_files; t->name; t++) {
+        fp_encode_str(&b->global, t->name);
+        fp128 f = fp_bytes(t->data, t->len);
+        buf_printf(&b->global, "%016llx%016llx", (unsigned long long)f.hi, (unsigned long long)f.lo);
+    }
+    if (b->o->templates_dir) {
+        buf_putc(&b->global, 'T');
+        encode_tree(&b->global, b->o->templates_dir, 0);
+    }
+    fp_encode_value(&b->global, b->site);
+    /* Keep the key short: every page's fingerprint starts with it. */
+    fp128 f = fp_bytes(b->global.ptr, b->global.len);
+    buf_clear(&b->global);
+    buf_printf(&b->global, "%016llx%016llx", (unsigned long long)f.hi, (unsigned long long)f.lo);
+}
+
+/* pages-<fingerprint of the output directory's real path>.cache */
+static pagecache *open_pages(const build_opts *o)
+{
+    char *real = realpath(o->out_dir, NULL);
+    const char *key = real ? real : o->out_dir;
+    fp128 f = fp_bytes(key, strlen(key));
+    char *name = xasprintf("pages-%016llx.cache", (unsigned long long)f.lo);
+    char *path = path_join(o->cache_dir, name);
+    pagecache *pc = pagecache_open(path, o->out_dir);
+    free(path);
+    free(name);
+    free(real);
+    return pc;
+}
+
+/* Record the search index files written in this build. */
+static void note_search(build *b)
+{
+    size_t n;
+    char **paths = out_paths(b->out, &n);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = paths[i];
+        if (!strcmp(p, "search/meta.json") || str_starts(p, "search/idx/") || str_starts(p, "search/docs/"))
+            pagecache_note_in(b->pc, GROUP_SEARCH, p, b->search_fp);
+        free(paths[i]);
+    }
+    free(paths);
+}
+
 void build_opts_default(build_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -901,7 +1056,9 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     int rc = -1;
     size_t errors0 = diag_count(d, DIAG_ERROR);
 
-    content_load(o->content_dir, o->drafts, o->threads, &b.c, d);
+    char *md_cache = o->cache_dir ? path_join(o->cache_dir, "markdown.cache") : NULL;
+    content_load_cached(o->content_dir, o->drafts, o->threads, md_cache, &b.c, d);
+    free(md_cache);
     phase(&b, "load");
     if (stats_load(o->content_dir, &b.st, d) < 0) b.st = NULL;
     b.site = value_ref(b.c.site);
@@ -926,6 +1083,10 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     b.out = out_open(o->out_dir, d);
     if (!b.out) goto done;
     renderer_set_out(b.r, b.out);
+    if (o->cache_dir) {
+        b.pc = open_pages(o);
+        make_global_key(&b);
+    }
     make_model(&b);
     make_jobs(&b);
     phase(&b, "model");
@@ -949,6 +1110,15 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     out_stats st;
     if (out_finish(b.out, &st) < 0) goto done;
     phase(&b, "sweep");
+    if (b.pc) {
+        /* Only a good build's pages are trusted next time. */
+        if (b.search_written) note_search(&b);
+        pagecache_save(b.pc, d);
+        if (b.timing)
+            fprintf(stderr, "gazette: cache: %zu of %zu pages kept, %zu of %zu bodies from the cache\n",
+                    b.skipped, b.njobs, b.c.md_hits, b.c.md_hits + b.c.md_misses);
+        phase(&b, "cache");
+    }
     res->written = st.written;
     res->unchanged = st.unchanged;
     res->removed = st.removed;
@@ -973,6 +1143,8 @@ done:
     for (int s = 0; s < 2; s++) value_unref(b.sections[s]);
     for (int t = 0; t < NTAX; t++) tax_free(&b.tax[t]);
     renderer_free(b.r);
+    pagecache_free(b.pc);
+    buf_free(&b.global);
     out_close(b.out);
     stats_free(b.st);
     value_unref(b.site);

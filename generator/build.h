@@ -20,6 +20,9 @@ typedef struct {
     bool strict;                 /* warnings count as errors */
     bool quiet;                  /* no progress / summary on stderr */
     int threads;                 /* 0 = number of CPUs */
+    /* Build cache directory (see cache.h): rendered Markdown and the pages
+     * of out_dir, so that a rebuild redoes only what changed. NULL = none. */
+    const char *cache_dir;
     /* Release history to publish (/releases/ and each document's version
      * history), as made by release_history() in release.h:
      *   {releases: [{tag, commit, short, date, summary, added, changed,

@@ -14,7 +14,7 @@
 
 static const char build_usage[] =
     "usage: gazette build [--content DIR] [--templates DIR] [--out DIR] [--drafts]\n"
-    "                     [--strict] [--quiet] [--threads N]\n"
+    "                     [--strict] [--quiet] [--threads N] [--cache DIR | --no-cache]\n"
     "\n"
     "Render content/ into a complete static site in site/.\n"
     "\n"
@@ -26,6 +26,10 @@ static const char build_usage[] =
     "  --strict         treat warnings (e.g. stats that do not add up) as errors\n"
     "  --quiet          no progress line or summary\n"
     "  --threads N      worker threads (default: all CPUs)\n"
+    "  --cache DIR      build cache: rendered Markdown and a record of the pages\n"
+    "                   written, so a rebuild redoes only what changed (default:\n"
+    "                   .gazette-cache next to the content directory)\n"
+    "  --no-cache       neither read nor write the build cache\n"
     "\n"
     "Nothing is written unless all content is valid; errors are printed as\n"
     "FILE:LINE: error: MESSAGE and the exit status is 1.\n";
@@ -42,6 +46,21 @@ static const char new_usage[] =
     "Create content/notices/YYYY/SLUG.md (or reports/) with front matter filled in.\n"
     "An existing file is never overwritten.\n";
 
+/* .gazette-cache in the directory that holds the content directory (the
+ * project's top level). Static storage: one build per process. */
+static const char *default_cache_dir(const char *content_dir)
+{
+    static char path[4096];
+    size_t n = strlen(content_dir);
+    while (n > 1 && content_dir[n - 1] == '/') n--;         /* "content/" */
+    size_t k = n;                                          /* start of the last name */
+    while (k > 0 && content_dir[k - 1] != '/') k--;
+    if (k == 0) snprintf(path, sizeof path, ".gazette-cache");
+    else if (k == 1) snprintf(path, sizeof path, "/.gazette-cache");
+    else snprintf(path, sizeof path, "%.*s/.gazette-cache", (int)(k - 1), content_dir);
+    return path;
+}
+
 /* Parse the options shared by build and check. Returns 0, 1 (help shown)
  * or 2 (usage error). */
 static int parse_build_opts(int argc, char **argv, build_opts *o, const char *usage)
@@ -51,9 +70,11 @@ static int parse_build_opts(int argc, char **argv, build_opts *o, const char *us
         {"out", required_argument, 0, 'o'},     {"drafts", no_argument, 0, 'D'},
         {"strict", no_argument, 0, 's'},        {"quiet", no_argument, 0, 'q'},
         {"threads", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
+        {"cache", required_argument, 0, 'C'},   {"no-cache", no_argument, 0, 'N'},
         {0, 0, 0, 0}};
     optind = 1;
     int c;
+    bool no_cache = false;
     while ((c = getopt_long(argc, argv, "c:t:o:Dsqj:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': o->content_dir = optarg; break;
@@ -63,6 +84,8 @@ static int parse_build_opts(int argc, char **argv, build_opts *o, const char *us
         case 's': o->strict = true; break;
         case 'q': o->quiet = true; break;
         case 'j': o->threads = atoi(optarg); break;
+        case 'C': o->cache_dir = optarg; break;
+        case 'N': no_cache = true; break;
         case 'h': fputs(usage, stdout); return 1;
         default: fputs(usage, stderr); return 2;
         }
@@ -71,6 +94,8 @@ static int parse_build_opts(int argc, char **argv, build_opts *o, const char *us
         fprintf(stderr, "gazette: unexpected argument '%s'\n%s", argv[optind], usage);
         return 2;
     }
+    if (no_cache) o->cache_dir = NULL;
+    else if (!o->cache_dir) o->cache_dir = default_cache_dir(o->content_dir);
     return 0;
 }
 
@@ -133,6 +158,7 @@ int cmd_check(int argc, char **argv)
     int p = parse_build_opts(argc, argv, &o, check_usage);
     if (p) return p == 1 ? 0 : 2;
     o.check_only = true;
+    o.cache_dir = NULL;      /* check reads; it leaves no files behind */
     diag *d = diag_new();
     build_result res;
     int rc = build_site(&o, &res, d);

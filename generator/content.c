@@ -1,5 +1,6 @@
 /* content.c - see content.h. */
 #include "content.h"
+#include "cache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -202,6 +203,7 @@ typedef struct {
     bool unsafe;
     size_t excerpt_chars;
     diag *d;
+    mdcache *mc;       /* may be NULL */
 } load_job;
 
 static char *opt_string(doc *dc, const char *key, diag *d)
@@ -280,6 +282,18 @@ static value *opt_attachments(doc *dc, diag *d)
         value_push(l, a);
     }
     return l;
+}
+
+/* The body's rendering, from the build cache when it has this body. */
+static void render_body(const load_job *j, const char *body, size_t len, md_result *out)
+{
+    fp128 key = {0, 0};
+    if (j->mc) {
+        key = fp_bytes(body, len);
+        if (mdcache_get(j->mc, key, out)) return;
+    }
+    md_render(body, len, j->unsafe, j->excerpt_chars, out);
+    if (j->mc) mdcache_put(j->mc, key, out);
 }
 
 static doc *load_doc(const char *path, const char *section, const load_job *j)
@@ -382,7 +396,7 @@ static doc *load_doc(const char *path, const char *section, const load_job *j)
         free(text);
         return NULL;
     }
-    md_render(text + fm.body_off, len - fm.body_off, j->unsafe, j->excerpt_chars, &dc->md);
+    render_body(j, text + fm.body_off, len - fm.body_off, &dc->md);
     free(text);
     return dc;
 }
@@ -416,6 +430,12 @@ static int url_cmp(const void *pa, const void *pb)
 
 int content_load(const char *dir, bool drafts, int threads, content *c, diag *d)
 {
+    return content_load_cached(dir, drafts, threads, NULL, c, d);
+}
+
+int content_load_cached(const char *dir, bool drafts, int threads, const char *cache_path,
+                        content *c, diag *d)
+{
     memset(c, 0, sizeof *c);
     size_t errors_before = diag_count(d, DIAG_ERROR);
     c->dir = xstrdup(dir);
@@ -437,9 +457,22 @@ int content_load(const char *dir, bool drafts, int threads, content *c, diag *d)
     char *prefix = path_join(dir, "");
     load_job j = {files.v, xcalloc(files.n ? files.n : 1, sizeof(doc *)), prefix,
                   value_bool_of(value_get(c->site, "unsafe_html")),
-                  (size_t)value_int_of(value_get(c->site, "excerpt_length")), d};
+                  (size_t)value_int_of(value_get(c->site, "excerpt_length")), d, NULL};
+    if (cache_path) {
+        /* A rendering depends on the body and on these settings only. */
+        buf k = BUF_INIT;
+        fp128 self = fp_self();
+        buf_printf(&k, "%d %zu %016llx%016llx", j.unsafe, j.excerpt_chars,
+                   (unsigned long long)self.hi, (unsigned long long)self.lo);
+        j.mc = mdcache_open(cache_path, fp_bytes(k.ptr, k.len), d);
+        buf_free(&k);
+    }
     md_init();
     parallel_for(files.n, threads, load_one, &j);
+    if (j.mc) {
+        mdcache_counts(j.mc, &c->md_hits, &c->md_misses);
+        mdcache_close(j.mc, d);
+    }
 
     c->docs = xcalloc(files.n ? files.n : 1, sizeof(doc *));
     for (size_t i = 0; i < files.n; i++) {

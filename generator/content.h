@@ -41,11 +41,16 @@ typedef struct {
     doc **docs;            /* published documents, sorted newest first */
     size_t n;
     size_t drafts_skipped;
+    size_t md_hits, md_misses;   /* bodies from the build cache / rendered */
 } content;
 
 /* Load and validate everything under dir. Returns 0 if there were no
  * errors (warnings allowed). threads 0 = all CPUs. */
 int content_load(const char *dir, bool drafts, int threads, content *c, diag *d);
+/* The same, remembering rendered bodies in the Markdown cache at
+ * cache_path (see cache.h); NULL = no cache. */
+int content_load_cached(const char *dir, bool drafts, int threads, const char *cache_path,
+                        content *c, diag *d);
 void content_free(content *c);
 void doc_free(doc *dc);
 

@@ -9,7 +9,8 @@ need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok install
 case "$what" in
 build)
   for p in gcc make pkg-config libc6-dev libcmark-gfm-dev libcmark-gfm-extensions-dev \
-           libyaml-dev libsqlite3-dev libgit2-dev libjansson-dev libmicrohttpd-dev; do need_pkg "$p"; done ;;
+           libyaml-dev libsqlite3-dev libgit2-dev libjansson-dev libmicrohttpd-dev \
+           libxxhash-dev zlib1g-dev; do need_pkg "$p"; done ;;
 test)
   for p in git python3 sqlite3 chromium fonts-noto-cjk curl; do need_pkg "$p"; done
   # The browser tests drive Chromium with playwright-core (npm); a machine

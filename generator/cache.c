@@ -1,0 +1,668 @@
+/* cache.c - see cache.h. */
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+/* ---- fingerprints ---- */
+
+fp128 fp_bytes(const void *data, size_t n)
+{
+    XXH128_hash_t h = XXH3_128bits(data, n);
+    return (fp128){h.low64, h.high64};
+}
+
+static void put_u64(buf *out, uint64_t v)
+{
+    unsigned char b[8];
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    buf_put(out, b, 8);
+}
+
+static void put_u32(buf *out, uint32_t v)
+{
+    unsigned char b[4];
+    for (int i = 0; i < 4; i++) b[i] = (unsigned char)(v >> (8 * i));
+    buf_put(out, b, 4);
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* A tag byte and a little-endian u64, written in place: encoding runs for
+ * every node of every page's context. */
+static inline void put_tag_u64(buf *out, char tag, uint64_t v)
+{
+    buf_grow(out, 9);
+    unsigned char *p = (unsigned char *)out->ptr + out->len;
+    p[0] = (unsigned char)tag;
+    for (int i = 0; i < 8; i++) p[1 + i] = (unsigned char)(v >> (8 * i));
+    out->len += 9;
+    out->ptr[out->len] = 0;
+}
+
+static inline void put_bytes(buf *out, char tag, const char *s, size_t n)
+{
+    put_tag_u64(out, tag, n);
+    buf_grow(out, n);
+    memcpy(out->ptr + out->len, s, n);
+    out->len += n;
+    out->ptr[out->len] = 0;
+}
+
+void fp_encode_str(buf *out, const char *s)
+{
+    if (!s) buf_putc(out, 'N');
+    else put_bytes(out, 's', s, strlen(s));
+}
+
+void fp_encode_value(buf *out, const value *v)
+{
+    switch (value_type(v)) {
+    case V_NULL: buf_putc(out, 'n'); break;
+    case V_BOOL: buf_putc(out, value_bool_of(v) ? 't' : 'f'); break;
+    case V_INT: put_tag_u64(out, 'i', (uint64_t)value_int_of(v)); break;
+    case V_DOUBLE: {
+        double d = value_double_of(v);
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        put_tag_u64(out, 'd', bits);
+        break;
+    }
+    case V_STRING: put_bytes(out, 's', value_str_ptr(v), value_str_len(v)); break;
+    case V_LIST: {
+        size_t n = value_len(v);
+        put_tag_u64(out, 'l', n);
+        for (size_t i = 0; i < n; i++) fp_encode_value(out, value_at(v, i));
+        break;
+    }
+    case V_MAP: {
+        size_t n = value_len(v);
+        put_tag_u64(out, 'm', n);
+        for (size_t i = 0; i < n; i++) {
+            fp_encode_str(out, value_key_at(v, i));
+            fp_encode_value(out, value_val_at(v, i));
+        }
+        break;
+    }
+    }
+}
+
+/* The inverse of fp_encode_value, for the table of contents kept in the
+ * Markdown cache. NULL if the bytes are not a well-formed encoding. */
+static value *decode_value(const unsigned char **pp, const unsigned char *end, int depth)
+{
+    const unsigned char *p = *pp;
+    if (p >= end || depth > 16) return NULL;
+    value *v = NULL;
+    char t = (char)*p++;
+    if (t == 'n') v = value_null();
+    else if (t == 't' || t == 'f') v = value_bool(t == 't');
+    else if ((t == 'i' || t == 'd') && end - p >= 8) {
+        uint64_t bits = get_u64(p);
+        p += 8;
+        if (t == 'i') v = value_int((long long)bits);
+        else { double d; memcpy(&d, &bits, 8); v = value_double(d); }
+    } else if (t == 's' && end - p >= 8) {
+        uint64_t n = get_u64(p);
+        p += 8;
+        if (n > (uint64_t)(end - p)) return NULL;
+        v = value_strn((const char *)p, (size_t)n);
+        p += n;
+    } else if ((t == 'l' || t == 'm') && end - p >= 8) {
+        uint64_t n = get_u64(p);
+        p += 8;
+        if (n > (uint64_t)(end - p)) return NULL;
+        v = t == 'l' ? value_list() : value_map();
+        for (uint64_t i = 0; i < n; i++) {
+            char *key = NULL;
+            if (t == 'm') {
+                if (end - p < 9 || *p != 's') { value_unref(v); return NULL; }
+                uint64_t kn = get_u64(p + 1);
+                p += 9;
+                if (kn > (uint64_t)(end - p)) { value_unref(v); return NULL; }
+                key = xstrndup((const char *)p, (size_t)kn);
+                p += kn;
+            }
+            value *it = decode_value(&p, end, depth + 1);
+            if (!it) { free(key); value_unref(v); return NULL; }
+            if (key) value_set(v, key, it);
+            else value_push(v, it);
+            free(key);
+        }
+    }
+    if (v) *pp = p;
+    return v;
+}
+
+static fp128 self_fp;
+
+static void init_self(void)
+{
+    char *data;
+    size_t n;
+    if (read_file("/proc/self/exe", &data, &n) == 0) {
+        self_fp = fp_bytes(data, n);
+        free(data);
+    }
+}
+
+fp128 fp_self(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_self);
+    return self_fp;
+}
+
+/* ---- rendered Markdown ---- */
+
+/* File: header, then entries. Entry: "GZE1", u32 payload length, key
+ * (16), fingerprint of the payload (16), payload. Payload: u32 lengths of
+ * html, excerpt and text, the three strings, and the toc encoded as by
+ * fp_encode_value. */
+#define MD_MAGIC "gazette markdown cache 1\n"
+#define MD_HEADER (sizeof MD_MAGIC - 1 + 16)
+#define ENTRY_HEAD 40
+#define ENTRY_MAX (256u << 20)
+
+typedef struct {
+    fp128 key;
+    off_t off;           /* of the payload */
+    uint32_t len;
+    int used;            /* read in this build (atomic) */
+} md_entry;
+
+struct mdcache {
+    char *path;
+    int fd;              /* -1: remembers nothing */
+    fp128 settings;
+    md_entry *slots;     /* open addressing by key.lo */
+    size_t nslots, n;
+    off_t end;           /* of the last good entry */
+    pthread_mutex_t mu;
+    size_t hits, misses, added, added_bytes;
+};
+
+static md_entry *md_slot(mdcache *c, fp128 key)
+{
+    size_t i = key.lo & (c->nslots - 1);
+    while (c->slots[i].len && !fp_eq(c->slots[i].key, key)) i = (i + 1) & (c->nslots - 1);
+    return &c->slots[i];
+}
+
+static void md_index(mdcache *c, fp128 key, off_t off, uint32_t len)
+{
+    if ((c->n + 1) * 2 > c->nslots) {
+        md_entry *old = c->slots;
+        size_t n = c->nslots;
+        c->nslots = n ? n * 2 : 1024;
+        c->slots = xcalloc(c->nslots, sizeof *c->slots);
+        for (size_t i = 0; i < n; i++)
+            if (old[i].len) *md_slot(c, old[i].key) = old[i];
+        free(old);
+    }
+    md_entry *e = md_slot(c, key);
+    if (!e->len) c->n++;
+    *e = (md_entry){key, off, len, 0};
+}
+
+static int pread_all(int fd, void *p, size_t n, off_t off)
+{
+    while (n) {
+        ssize_t r = pread(fd, p, n, off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p = (char *)p + r;
+        n -= (size_t)r;
+        off += r;
+    }
+    return 0;
+}
+
+static int write_all_fd(int fd, const void *p, size_t n)
+{
+    while (n) {
+        ssize_t r = write(fd, p, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p = (const char *)p + r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Read the entry heads; the log ends at the first one that does not fit. */
+static void md_scan(mdcache *c)
+{
+    struct stat st;
+    if (fstat(c->fd, &st) < 0) return;
+    off_t off = (off_t)MD_HEADER;
+    unsigned char h[ENTRY_HEAD];
+    while (off + ENTRY_HEAD <= st.st_size) {
+        if (pread_all(c->fd, h, ENTRY_HEAD, off) < 0 || memcmp(h, "GZE1", 4)) break;
+        uint32_t len = get_u32(h + 4);
+        if (len == 0 || len > ENTRY_MAX || off + ENTRY_HEAD + (off_t)len > st.st_size) break;
+        md_index(c, (fp128){get_u64(h + 8), get_u64(h + 16)}, off + ENTRY_HEAD, len);
+        off += ENTRY_HEAD + (off_t)len;
+    }
+    c->end = off;
+    if (off < st.st_size) {
+        /* A torn append (a killed build) or damage: drop the tail so that
+         * new entries follow good ones. */
+        if (ftruncate(c->fd, off) < 0) { close(c->fd); c->fd = -1; }
+    }
+}
+
+static int md_start(mdcache *c)
+{
+    /* A new or incompatible file starts over. */
+    if (ftruncate(c->fd, 0) < 0) return -1;
+    buf h = BUF_INIT;
+    buf_puts(&h, MD_MAGIC);
+    put_u64(&h, c->settings.lo);
+    put_u64(&h, c->settings.hi);
+    int rc = write_all_fd(c->fd, h.ptr, h.len);
+    buf_free(&h);
+    c->end = (off_t)MD_HEADER;
+    return rc;
+}
+
+mdcache *mdcache_open(const char *path, fp128 settings, diag *d)
+{
+    mdcache *c = xcalloc(1, sizeof *c);
+    c->path = xstrdup(path);
+    c->settings = settings;
+    c->fd = -1;
+    pthread_mutex_init(&c->mu, NULL);
+    c->nslots = 1024;
+    c->slots = xcalloc(c->nslots, sizeof *c->slots);
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) { *slash = 0; (void)mkdir_p(dir); }
+    free(dir);
+    c->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (c->fd < 0) {
+        diag_warn(d, path, 0, "cannot open the build cache (%s); building without it", strerror(errno));
+        return c;
+    }
+    unsigned char h[MD_HEADER];
+    unsigned char want[MD_HEADER];
+    memcpy(want, MD_MAGIC, sizeof MD_MAGIC - 1);
+    buf s = BUF_INIT;
+    put_u64(&s, settings.lo);
+    put_u64(&s, settings.hi);
+    memcpy(want + sizeof MD_MAGIC - 1, s.ptr, 16);
+    buf_free(&s);
+    if (pread_all(c->fd, h, MD_HEADER, 0) == 0 && memcmp(h, want, MD_HEADER) == 0) {
+        md_scan(c);
+    } else if (md_start(c) < 0) {
+        diag_warn(d, path, 0, "cannot write the build cache (%s); building without it", strerror(errno));
+        close(c->fd);
+        c->fd = -1;
+    }
+    return c;
+}
+
+static bool md_decode(const unsigned char *p, size_t n, md_result *out)
+{
+    if (n < 12) return false;
+    uint32_t hl = get_u32(p), el = get_u32(p + 4), tl = get_u32(p + 8);
+    if ((uint64_t)hl + el + tl > n - 12) return false;
+    const unsigned char *s = p + 12, *end = p + n;
+    const unsigned char *t = s + hl + el + tl;
+    value *toc = decode_value(&t, end, 0);
+    if (!toc || t != end || value_type(toc) != V_LIST) { value_unref(toc); return false; }
+    out->html = xstrndup((const char *)s, hl);
+    out->excerpt = xstrndup((const char *)s + hl, el);
+    out->text = xstrndup((const char *)s + hl + el, tl);
+    out->toc = toc;
+    return true;
+}
+
+bool mdcache_get(mdcache *c, fp128 key, md_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (c->fd < 0) return false;
+    /* The table is only written while loading and under the mutex in
+     * put; lookups of keys from this build's own puts may miss, which is
+     * only a miss. */
+    pthread_mutex_lock(&c->mu);
+    md_entry copy = *md_slot(c, key);
+    pthread_mutex_unlock(&c->mu);
+    bool hit = false;
+    if (copy.len && copy.off) {
+        unsigned char *p = xmalloc(copy.len);
+        unsigned char h[ENTRY_HEAD];
+        /* The entry's own fingerprint guards against damage. */
+        if (pread_all(c->fd, h, ENTRY_HEAD, copy.off - ENTRY_HEAD) == 0 &&
+            pread_all(c->fd, p, copy.len, copy.off) == 0 &&
+            fp_eq(fp_bytes(p, copy.len), (fp128){get_u64(h + 24), get_u64(h + 32)}))
+            hit = md_decode(p, copy.len, out);
+        free(p);
+    }
+    pthread_mutex_lock(&c->mu);
+    if (hit) md_slot(c, key)->used = 1;
+    if (hit) c->hits++; else c->misses++;
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+static void md_encode(buf *b, fp128 key, const md_result *r)
+{
+    size_t hl = r->html ? strlen(r->html) : 0, el = r->excerpt ? strlen(r->excerpt) : 0,
+           tl = r->text ? strlen(r->text) : 0;
+    buf_puts(b, "GZE1");
+    put_u32(b, 0);                       /* length, set below */
+    put_u64(b, key.lo);
+    put_u64(b, key.hi);
+    put_u64(b, 0);                       /* payload fingerprint, below */
+    put_u64(b, 0);
+    put_u32(b, (uint32_t)hl);
+    put_u32(b, (uint32_t)el);
+    put_u32(b, (uint32_t)tl);
+    buf_put(b, r->html ? r->html : "", hl);
+    buf_put(b, r->excerpt ? r->excerpt : "", el);
+    buf_put(b, r->text ? r->text : "", tl);
+    if (r->toc) fp_encode_value(b, r->toc);
+    else { buf_putc(b, 'l'); put_u64(b, 0); }
+    size_t len = b->len - ENTRY_HEAD;
+    fp128 f = fp_bytes(b->ptr + ENTRY_HEAD, len);
+    buf h = BUF_INIT;
+    put_u32(&h, (uint32_t)len);
+    put_u64(&h, f.lo);
+    put_u64(&h, f.hi);
+    memcpy(b->ptr + 4, h.ptr, 4);
+    memcpy(b->ptr + 24, h.ptr + 4, 16);
+    buf_free(&h);
+}
+
+void mdcache_put(mdcache *c, fp128 key, const md_result *r)
+{
+    if (c->fd < 0) return;
+    buf b = BUF_INIT;
+    md_encode(&b, key, r);
+    if (b.len - ENTRY_HEAD <= ENTRY_MAX) {
+        pthread_mutex_lock(&c->mu);
+        /* One write per entry, appended: a kill leaves at most one torn
+         * entry at the end, which the next load drops. */
+        if (c->fd >= 0 && write_all_fd(c->fd, b.ptr, b.len) == 0) {
+            c->added++;
+            c->added_bytes += b.len;
+            /* Offset 0: not read back in this build (O_APPEND does not
+             * say where the entry went); compaction finds it in the log. */
+            md_index(c, key, 0, (uint32_t)(b.len - ENTRY_HEAD));
+            md_slot(c, key)->used = 1;
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    buf_free(&b);
+}
+
+void mdcache_counts(const mdcache *c, size_t *hits, size_t *misses)
+{
+    *hits = c->hits;
+    *misses = c->misses;
+}
+
+/* Rewrite the file with only the entries this build used, when more than
+ * half of it is dead. Entries added in this build are copied from where
+ * they were appended. */
+static void md_compact(mdcache *c, diag *d)
+{
+    struct stat st;
+    if (fstat(c->fd, &st) < 0) return;
+    size_t live = 0;
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->slots[i].len && c->slots[i].used) live += ENTRY_HEAD + c->slots[i].len;
+    if ((size_t)st.st_size < (4u << 20) || live * 2 >= (size_t)st.st_size) return;
+    char *tmp = xasprintf("%s.tmp-%ld", c->path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int ok = fd >= 0;
+    buf h = BUF_INIT;
+    buf_puts(&h, MD_MAGIC);
+    put_u64(&h, c->settings.lo);
+    put_u64(&h, c->settings.hi);
+    ok = ok && write_all_fd(fd, h.ptr, h.len) == 0;
+    buf_free(&h);
+    /* Walk the log itself (this build's appends have no offset in the
+     * table), keeping the last copy of each used key. */
+    off_t off = (off_t)MD_HEADER;
+    unsigned char eh[ENTRY_HEAD];
+    while (ok && off + ENTRY_HEAD <= st.st_size) {
+        if (pread_all(c->fd, eh, ENTRY_HEAD, off) < 0 || memcmp(eh, "GZE1", 4)) break;
+        uint32_t len = get_u32(eh + 4);
+        if (len == 0 || len > ENTRY_MAX || off + ENTRY_HEAD + (off_t)len > st.st_size) break;
+        fp128 key = {get_u64(eh + 8), get_u64(eh + 16)};
+        md_entry *e = md_slot(c, key);
+        if (e->len && e->used == 1) {
+            unsigned char *p = xmalloc(ENTRY_HEAD + len);
+            ok = pread_all(c->fd, p, ENTRY_HEAD + len, off) == 0;
+            /* Copy only an intact entry, once. */
+            if (ok && fp_eq(fp_bytes(p + ENTRY_HEAD, len), (fp128){get_u64(p + 24), get_u64(p + 32)})) {
+                ok = write_all_fd(fd, p, ENTRY_HEAD + len) == 0;
+                e->used = 2;
+            }
+            free(p);
+        }
+        off += ENTRY_HEAD + (off_t)len;
+    }
+    if (fd >= 0 && close(fd) < 0) ok = 0;
+    if (ok && rename(tmp, c->path) == 0) { free(tmp); return; }
+    diag_warn(d, c->path, 0, "cannot compact the build cache: %s", strerror(errno));
+    unlink(tmp);
+    free(tmp);
+}
+
+void mdcache_close(mdcache *c, diag *d)
+{
+    if (!c) return;
+    if (c->fd >= 0) {
+        md_compact(c, d);
+        close(c->fd);
+    }
+    pthread_mutex_destroy(&c->mu);
+    free(c->slots);
+    free(c->path);
+    free(c);
+}
+
+/* ---- pages of one output directory ---- */
+
+typedef struct {
+    char *relpath;       /* NULL: empty slot */
+    int group;           /* 0: a page; else files written together */
+    fp128 fp;
+    uint64_t size, ino, mtime_ns, ctime_ns;
+} page_entry;
+
+struct pagecache {
+    char *path, *root;
+    page_entry *old;     /* open addressing by relpath */
+    size_t nold_slots;
+    page_entry *cur;     /* noted in this build (list) */
+    size_t ncur, capcur;
+    pthread_mutex_t mu;
+};
+
+#define PAGE_MAGIC "gazette page cache 1\n"
+
+static uint64_t str_hash(const char *s)
+{
+    return XXH3_64bits(s, strlen(s));
+}
+
+static page_entry *page_slot(page_entry *slots, size_t n, const char *relpath)
+{
+    size_t i = str_hash(relpath) & (n - 1);
+    while (slots[i].relpath && strcmp(slots[i].relpath, relpath)) i = (i + 1) & (n - 1);
+    return &slots[i];
+}
+
+/* Manifest: magic, u64 count, then per page: u32 path length, path, u8
+ * group, fp
+ * (16), size, ino, mtime_ns, ctime_ns (8 each); the last 16 bytes are the
+ * fingerprint of everything before them. */
+pagecache *pagecache_open(const char *path, const char *out_root)
+{
+    pagecache *pc = xcalloc(1, sizeof *pc);
+    pc->path = xstrdup(path);
+    pc->root = xstrdup(out_root);
+    pthread_mutex_init(&pc->mu, NULL);
+    pc->nold_slots = 16;
+    char *data = NULL;
+    size_t n = 0;
+    size_t ml = sizeof PAGE_MAGIC - 1;
+    if (read_file(path, &data, &n) == 0 && n >= ml + 8 + 16 && !memcmp(data, PAGE_MAGIC, ml) &&
+        fp_eq(fp_bytes(data, n - 16), (fp128){get_u64((unsigned char *)data + n - 16),
+                                               get_u64((unsigned char *)data + n - 8)})) {
+        const unsigned char *p = (unsigned char *)data + ml, *end = (unsigned char *)data + n - 16;
+        uint64_t count = get_u64(p);
+        p += 8;
+        if (count <= (uint64_t)(end - p) / 53) {
+            while (pc->nold_slots < count * 2 + 2) pc->nold_slots *= 2;
+            pc->old = xcalloc(pc->nold_slots, sizeof *pc->old);
+            for (uint64_t k = 0; k < count; k++) {
+                if (end - p < 4) break;
+                uint32_t pl = get_u32(p);
+                if ((uint64_t)(end - p) < 4 + (uint64_t)pl + 49) break;
+                char *rp = xstrndup((const char *)p + 4, pl);
+                p += 4 + pl;
+                int group = *p++;
+                page_entry *e = page_slot(pc->old, pc->nold_slots, rp);
+                if (e->relpath) { free(rp); p += 48; continue; }
+                *e = (page_entry){rp, group, {get_u64(p), get_u64(p + 8)}, get_u64(p + 16),
+                                  get_u64(p + 24), get_u64(p + 32), get_u64(p + 40)};
+                p += 48;
+            }
+        }
+    }
+    free(data);
+    if (!pc->old) pc->old = xcalloc(pc->nold_slots, sizeof *pc->old);
+    return pc;
+}
+
+static uint64_t ns_of(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
+
+static int stat_rel(const pagecache *pc, const char *relpath, struct stat *st)
+{
+    char *full = path_join(pc->root, relpath);
+    int r = lstat(full, st);
+    free(full);
+    return r < 0 || !S_ISREG(st->st_mode) ? -1 : 0;
+}
+
+static bool entry_fresh(const pagecache *pc, const page_entry *e)
+{
+    struct stat st;
+    return stat_rel(pc, e->relpath, &st) == 0 && (uint64_t)st.st_size == e->size &&
+           (uint64_t)st.st_ino == e->ino && ns_of(st.st_mtim) == e->mtime_ns &&
+           ns_of(st.st_ctim) == e->ctime_ns;
+}
+
+bool pagecache_fresh(pagecache *pc, const char *relpath, fp128 fp)
+{
+    const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);
+    return e->relpath && !e->group && fp_eq(e->fp, fp) && entry_fresh(pc, e);
+}
+
+void pagecache_note(pagecache *pc, const char *relpath, fp128 fp)
+{
+    pagecache_note_in(pc, 0, relpath, fp);
+}
+
+void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp)
+{
+    pthread_mutex_lock(&pc->mu);
+    if (pc->ncur == pc->capcur) {
+        pc->capcur = pc->capcur ? pc->capcur * 2 : 1024;
+        pc->cur = xrealloc(pc->cur, pc->capcur * sizeof *pc->cur);
+    }
+    pc->cur[pc->ncur++] = (page_entry){.relpath = xstrdup(relpath), .group = group, .fp = fp};
+    pthread_mutex_unlock(&pc->mu);
+}
+
+size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths)
+{
+    size_t n = 0, cap = 64;
+    const char **v = xmalloc(cap * sizeof *v);
+    bool all = true;
+    for (size_t i = 0; i < pc->nold_slots && all; i++) {
+        const page_entry *e = &pc->old[i];
+        if (!e->relpath || e->group != group) continue;
+        if (!fp_eq(e->fp, fp) || !entry_fresh(pc, e)) { all = false; break; }
+        if (n == cap) v = xrealloc(v, (cap *= 2) * sizeof *v);
+        v[n++] = e->relpath;
+    }
+    if (!all || !n) { free(v); *paths = NULL; return 0; }
+    *paths = v;
+    return n;
+}
+
+static int page_cmp(const void *a, const void *b)
+{
+    return strcmp(((const page_entry *)a)->relpath, ((const page_entry *)b)->relpath);
+}
+
+int pagecache_save(pagecache *pc, diag *d)
+{
+    if (pc->ncur > 1) qsort(pc->cur, pc->ncur, sizeof *pc->cur, page_cmp);
+    buf b = BUF_INIT;
+    buf_puts(&b, PAGE_MAGIC);
+    size_t at = b.len, count = 0;
+    put_u64(&b, 0);
+    for (size_t i = 0; i < pc->ncur; i++) {
+        page_entry *e = &pc->cur[i];
+        struct stat st;
+        if (stat_rel(pc, e->relpath, &st) < 0) continue;   /* not there: nothing to trust */
+        size_t pl = strlen(e->relpath);
+        put_u32(&b, (uint32_t)pl);
+        buf_put(&b, e->relpath, pl);
+        buf_putc(&b, e->group);
+        put_u64(&b, e->fp.lo);
+        put_u64(&b, e->fp.hi);
+        put_u64(&b, (uint64_t)st.st_size);
+        put_u64(&b, (uint64_t)st.st_ino);
+        put_u64(&b, ns_of(st.st_mtim));
+        put_u64(&b, ns_of(st.st_ctim));
+        count++;
+    }
+    buf c = BUF_INIT;
+    put_u64(&c, count);
+    memcpy(b.ptr + at, c.ptr, 8);
+    buf_free(&c);
+    fp128 f = fp_bytes(b.ptr, b.len);
+    put_u64(&b, f.lo);
+    put_u64(&b, f.hi);
+    int rc = write_file_atomic(pc->path, b.ptr, b.len);
+    if (rc < 0) diag_warn(d, pc->path, 0, "cannot write the build cache: %s", strerror(errno));
+    buf_free(&b);
+    return rc;
+}
+
+void pagecache_free(pagecache *pc)
+{
+    if (!pc) return;
+    for (size_t i = 0; i < pc->nold_slots; i++) free(pc->old[i].relpath);
+    free(pc->old);
+    for (size_t i = 0; i < pc->ncur; i++) free(pc->cur[i].relpath);
+    free(pc->cur);
+    pthread_mutex_destroy(&pc->mu);
+    free(pc->path);
+    free(pc->root);
+    free(pc);
+}

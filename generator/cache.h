@@ -1,0 +1,93 @@
+/* cache.h - the build cache: what lets a rebuild skip work it did before.
+ *
+ * Two stores live in the cache directory (default .gazette-cache/ next to
+ * content/; `gazette build --no-cache` ignores it):
+ *
+ *   markdown.cache   Markdown bodies already rendered, keyed by the
+ *                    fingerprint of the body's bytes. md_render() is a pure
+ *                    function of the body and the settings in the file's
+ *                    header (unsafe_html, excerpt length, the gazette
+ *                    binary), so a hit is exactly what rendering would give.
+ *                    An append-only log: each entry is written with one
+ *                    write(), carries a fingerprint of its own bytes, and a
+ *                    torn or damaged entry ends the log (the rest is
+ *                    rendered again). Rewritten (compacted) when more than
+ *                    half of it is dead.
+ *   pages-<out>.cache  For one output directory: each page written by the
+ *                    last good build, with the fingerprint of everything
+ *                    that made it (binary, templates, site settings, the
+ *                    page's whole template context) and the file's size,
+ *                    inode, mtime and ctime. A page whose fingerprint is
+ *                    unchanged and whose file is still exactly as written is
+ *                    not rendered again. Written only after a good build.
+ *
+ * A cache that cannot be read is an empty cache; one that cannot be written
+ * is a warning. Neither can change what a build produces, only how fast.
+ * Thread-safe where noted.
+ */
+#ifndef GAZETTE_CACHE_H
+#define GAZETTE_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "diag.h"
+#include "markdown.h"
+#include "util.h"
+#include "value.h"
+
+/* A 128-bit fingerprint (XXH3-128 from libxxhash). */
+typedef struct { uint64_t lo, hi; } fp128;
+
+fp128 fp_bytes(const void *data, size_t n);
+static inline bool fp_eq(fp128 a, fp128 b) { return a.lo == b.lo && a.hi == b.hi; }
+/* Append an unambiguous encoding of v (types, lengths, bytes; maps in
+ * insertion order) to out: equal encodings mean equal values. */
+void fp_encode_value(buf *out, const value *v);
+/* Append a length-prefixed string (NULL and "" differ). */
+void fp_encode_str(buf *out, const char *s);
+/* The running gazette binary's fingerprint (so that a new gazette never
+ * trusts an old one's cache); zero if it cannot be read. */
+fp128 fp_self(void);
+
+/* ---- rendered Markdown ---- */
+
+typedef struct mdcache mdcache;
+
+/* Open (creating the directory and file as needed) the cache at path for
+ * these settings. Never NULL; problems are warnings in d and give a cache
+ * that remembers nothing. */
+mdcache *mdcache_open(const char *path, fp128 settings, diag *d);
+/* Fill out with the rendering of a body of that fingerprint; true on a hit.
+ * Thread-safe. */
+bool mdcache_get(mdcache *c, fp128 key, md_result *out);
+/* Remember a rendering. Thread-safe. */
+void mdcache_put(mdcache *c, fp128 key, const md_result *r);
+/* Compact when needed, close and free. NULL-safe. */
+void mdcache_close(mdcache *c, diag *d);
+void mdcache_counts(const mdcache *c, size_t *hits, size_t *misses);
+
+/* ---- pages of one output directory ---- */
+
+typedef struct pagecache pagecache;
+
+/* Never NULL; a missing or unreadable file is an empty manifest. */
+pagecache *pagecache_open(const char *path, const char *out_root);
+/* Was relpath written from a context of fingerprint fp by the last build,
+ * and is the file still exactly as that build left it? Thread-safe. */
+bool pagecache_fresh(pagecache *pc, const char *relpath, fp128 fp);
+/* Record that relpath was produced from fp in this build. Thread-safe. */
+void pagecache_note(pagecache *pc, const char *relpath, fp128 fp);
+/* The same for a file of a group (1-255) written together from one
+ * fingerprint, like the search index. */
+void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp);
+/* The files the last build recorded in group with fingerprint fp, if every
+ * one of them is still fresh. Returns the count (0: none, or not all
+ * fresh) and a new array of borrowed strings in *paths (free the array
+ * only; the strings live as long as pc). */
+size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths);
+/* Write the manifest of the pages noted in this build (stat each file
+ * now). Returns 0, or -1 with a warning in d. */
+int pagecache_save(pagecache *pc, diag *d);
+void pagecache_free(pagecache *pc);
+
+#endif

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# End-to-end: the build cache (.gazette-cache) never changes what a build
+# produces. After each kind of change, a cached rebuild must give exactly
+# the site a build without any cache gives; and the cache must be used.
+. "$(dirname "$0")/lib.sh"
+
+C=$T/content
+mkdir -p "$C"
+# The sample site without its stats snapshot (the corpus names other districts).
+cp -r "$ROOT/content/." "$C/"
+rm -rf "$C/stats"
+python3 "$SHARED/bench/make-corpus.py" "$T/corpus" 200 >/dev/null || echo "FAIL $E2E_NAME:make-corpus"
+cp -r "$T/corpus/notices/." "$C/notices/"
+cp -r "$T/corpus/reports/." "$C/reports/"
+S=$T/site      # built with the cache, again and again
+F=$T/fresh     # built from nothing each time
+K=$T/.gazette-cache
+
+build() { GAZETTE_TIMING=1 "$GAZETTE" build --content "$C" --out "$S" "$@" 2>"$T/timing"; }
+fresh() { rm -rf "$F"; "$GAZETTE" build --content "$C" --out "$F" --no-cache --quiet; }
+same() { fresh && diff -r "$S" "$F" >"$T/diff" 2>&1 || { head -20 "$T/diff"; return 1; }; }
+kept() { sed -n 's/^gazette: cache: \([0-9]*\) of .*/\1/p' "$T/timing"; }
+total() { sed -n 's/^gazette: cache: [0-9]* of \([0-9]*\) pages.*/\1/p' "$T/timing"; }
+bodies() { sed -n 's/.*pages kept, \([0-9]*\) of .*/\1/p' "$T/timing"; }
+doc=$(ls "$C"/notices/*/*.md | sed -n 5p)
+page() { local f=${doc#"$C"/}; f=${f%.md}; echo "$S/${f%%/*}/$(basename "$(dirname "$doc")")/$(basename "$f")/index.html"; }
+
+ok first-build build
+ok cache-made test -s "$K/markdown.cache"
+ok first-same same
+expect first-nothing-kept "$(kept)" 0
+
+ok rebuild build
+ok rebuild-same same
+expect rebuild-bodies-cached "$(bodies)" "$(ls "$C"/notices/*/*.md "$C"/reports/*/*.md | wc -l)"
+n_all=$(kept)
+ok rebuild-keeps-pages test "$n_all" -gt 200
+
+# A body edit: its page and the search index change, little else.
+echo "增加的一段：职工服务中心。" >> "$doc"
+ok edit-build build
+ok edit-same same
+ok edit-page-has has "$(page)" '职工服务中心'
+ok edit-most-kept test "$(kept)" -ge $((n_all - 10))
+ok edit-search grep -rqF '职工' "$S/search/idx"
+
+# Front matter: the title shows in lists, neighbours, tags.
+sed -i '0,/^title:.*/s//title: "改过的标题《测试》"/' "$doc"
+ok title-build build
+ok title-same same
+ok title-in-list grep -rqF '改过的标题《测试》' "$S/notices/index.html" "$S/notices/$(basename "$(dirname "$doc")")/index.html"
+
+# A template in templates/ and the site settings change every page.
+mkdir -p "$T/tpl"
+sed 's|</footer>|<p>模板已改</p></footer>|' "$ROOT/templates/layout.mustache" > "$T/tpl/layout.mustache"
+ok tpl-build build --templates "$T/tpl"
+ok tpl-differs has "$S/index.html" '模板已改'
+rm -rf "$F"; "$GAZETTE" build --content "$C" --out "$F" --no-cache --quiet --templates "$T/tpl"
+ok tpl-same diff -r "$S" "$F"
+expect tpl-none-kept "$(kept)" 0
+ok tpl-back build
+ok tpl-back-same same
+sed -i 's/^title:.*/title: "新的站点名称"/' "$C/site.yaml"
+ok site-build build
+ok site-same same
+ok site-title has "$S/index.html" '新的站点名称'
+
+# Hand edits and deletions in the output are repaired, even an edit that
+# keeps the size and puts the modification time back.
+p=$(page)
+cp -p "$p" "$T/orig"
+sed -i 's/</>/' "$p"; touch -r "$T/orig" "$p"
+rm "$S/tags/index.html"
+ok repair-build build
+ok repair-page cmp "$p" "$T/orig"
+ok repair-same same
+
+# A deleted document: its page goes, lists follow.
+rm "$doc"
+ok delete-build build
+ok delete-gone test ! -e "$p"
+ok delete-same same
+
+# A damaged cache is only a slower build: flip bytes in the middle of the
+# Markdown cache, cut it mid-entry, garble the page record.
+echo "再改一次。" >> "$(ls "$C"/reports/*/*.md | head -1)"
+sz=$(stat -c %s "$K/markdown.cache")
+printf 'XXXXXXXXXXXXXXXX' | dd of="$K/markdown.cache" bs=1 seek=$((sz / 2)) conv=notrunc 2>/dev/null
+ok damaged-md-build build
+ok damaged-md-same same
+truncate -s $((sz / 3)) "$K/markdown.cache"
+for f in "$K"/pages-*.cache; do printf 'garbage' | dd of="$f" bs=1 seek=40 conv=notrunc 2>/dev/null; done
+ok cut-build build
+ok cut-same same
+ok cut-some-rendered test "$(bodies)" -lt "$(ls "$C"/notices/*/*.md "$C"/reports/*/*.md | wc -l)"
+ok healed-build build
+expect healed-all-kept "$(kept)" "$(total)"
+ok healed-same same
+
+# An unusable cache directory is a warning, not a failure.
+rm -rf "$K"; : > "$K"
+ok unusable-build build
+ok unusable-warns grep -q 'build cache' "$T/timing"
+ok unusable-same same
+rm -f "$K"
+
+# --no-cache leaves no cache; --cache DIR puts it elsewhere.
+ok nocache-build "$GAZETTE" build --content "$C" --out "$S" --no-cache --quiet
+ok nocache-none test ! -e "$K"
+ok cachedir-build "$GAZETTE" build --content "$C" --out "$S" --cache "$T/elsewhere" --quiet
+ok cachedir-used test -s "$T/elsewhere/markdown.cache"

@@ -1,0 +1,191 @@
+/* Unit tests for cache.c: fingerprints, the Markdown cache (round trip,
+ * damage, torn appends, settings) and the page record (freshness). */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "test.h"
+
+static char dir[] = "/tmp/gazette-test-cache-XXXXXX";
+
+static fp128 fp_of_value(const value *v)
+{
+    buf b = BUF_INIT;
+    fp_encode_value(&b, v);
+    fp128 f = fp_bytes(b.ptr, b.len);
+    buf_free(&b);
+    return f;
+}
+
+TEST(encodings_are_unambiguous)
+{
+    value *a = value_list(), *b = value_list();
+    value_push(a, value_str("ab")); value_push(a, value_str("c"));
+    value_push(b, value_str("a"));  value_push(b, value_str("bc"));
+    CHECK(!fp_eq(fp_of_value(a), fp_of_value(b)));
+    value *m1 = value_map(), *m2 = value_map();
+    value_set_str(m1, "k", "1");
+    value_set(m2, "k", value_int(1));
+    CHECK(!fp_eq(fp_of_value(m1), fp_of_value(m2)));     /* "1" is not 1 */
+    value *m3 = value_map();
+    value_set_str(m3, "k", "1");
+    CHECK(fp_eq(fp_of_value(m1), fp_of_value(m3)));
+    buf x = BUF_INIT, y = BUF_INIT;
+    fp_encode_str(&x, NULL);
+    fp_encode_str(&y, "");
+    CHECK(x.len != y.len || memcmp(x.ptr, y.ptr, x.len));
+    buf_free(&x); buf_free(&y);
+    value_unref(a); value_unref(b); value_unref(m1); value_unref(m2); value_unref(m3);
+}
+
+static void sample(md_result *r, const char *html)
+{
+    r->html = xstrdup(html);
+    r->excerpt = xstrdup("摘要…");
+    r->text = xstrdup("全文 text");
+    r->toc = value_list();
+    value *e = value_map();
+    value_set(e, "level", value_int(2));
+    value_set_str(e, "id", "一、总则");
+    value_set_str(e, "text", "一、总则");
+    value_push(r->toc, e);
+}
+
+TEST(markdown_round_trip)
+{
+    char *path = xasprintf("%s/md/markdown.cache", dir);
+    fp128 settings = {1, 2}, k1 = {11, 12}, k2 = {21, 22};
+    diag *d = diag_new();
+    mdcache *c = mdcache_open(path, settings, d);
+    md_result r, got;
+    sample(&r, "<p>一</p>");
+    CHECK(!mdcache_get(c, k1, &got));
+    mdcache_put(c, k1, &r);
+    md_free(&r);
+    sample(&r, "<p>二</p>");
+    mdcache_put(c, k2, &r);
+    md_free(&r);
+    mdcache_close(c, d);
+
+    c = mdcache_open(path, settings, d);
+    CHECK(mdcache_get(c, k1, &got));
+    CHECK_STR(got.html, "<p>一</p>");
+    CHECK_STR(got.excerpt, "摘要…");
+    CHECK_STR(got.text, "全文 text");
+    CHECK(value_len(got.toc) == 1);
+    CHECK_STR(value_str_ptr(value_get(value_at(got.toc, 0), "id")), "一、总则");
+    CHECK(value_int_of(value_get(value_at(got.toc, 0), "level")) == 2);
+    md_free(&got);
+    CHECK(mdcache_get(c, k2, &got));
+    CHECK_STR(got.html, "<p>二</p>");
+    md_free(&got);
+    mdcache_close(c, d);
+
+    /* Other settings: nothing from before is trusted. */
+    c = mdcache_open(path, (fp128){1, 3}, d);
+    CHECK(!mdcache_get(c, k1, &got));
+    mdcache_close(c, d);
+    CHECK(diag_total(d) == 0);
+    diag_free(d);
+    free(path);
+}
+
+TEST(markdown_damage_is_a_miss)
+{
+    char *path = xasprintf("%s/damage.cache", dir);
+    fp128 s = {5, 5}, k1 = {1, 1}, k2 = {2, 2};
+    diag *d = diag_new();
+    mdcache *c = mdcache_open(path, s, d);
+    md_result r, got;
+    sample(&r, "<p>first entry, long enough to aim at</p>");
+    mdcache_put(c, k1, &r);
+    md_free(&r);
+    sample(&r, "<p>second</p>");
+    mdcache_put(c, k2, &r);
+    md_free(&r);
+    mdcache_close(c, d);
+    struct stat st;
+    CHECK(stat(path, &st) == 0);
+    /* Flip a byte inside the first entry's HTML. */
+    int fd = open(path, O_RDWR);
+    char *all = xmalloc((size_t)st.st_size);
+    CHECK(pread(fd, all, (size_t)st.st_size, 0) == st.st_size);
+    char *at = memmem(all, (size_t)st.st_size, "aim at", 6);
+    CHECK(at != NULL);
+    if (at) CHECK(pwrite(fd, "X", 1, at - all) == 1);
+    close(fd);
+    free(all);
+    c = mdcache_open(path, s, d);
+    CHECK(!mdcache_get(c, k1, &got));              /* damaged: a miss */
+    CHECK(mdcache_get(c, k2, &got));               /* its neighbour is fine */
+    md_free(&got);
+    mdcache_close(c, d);
+    /* A torn append: the last entry cut short is dropped, not misread. */
+    CHECK(truncate(path, st.st_size - 3) == 0);
+    c = mdcache_open(path, s, d);
+    CHECK(!mdcache_get(c, k2, &got));
+    sample(&r, "<p>again</p>");
+    mdcache_put(c, k2, &r);                        /* appends after the good part */
+    md_free(&r);
+    mdcache_close(c, d);
+    c = mdcache_open(path, s, d);
+    CHECK(mdcache_get(c, k2, &got));
+    CHECK_STR(got.html, "<p>again</p>");
+    md_free(&got);
+    mdcache_close(c, d);
+    diag_free(d);
+    free(path);
+}
+
+TEST(pages_fresh_only_as_left)
+{
+    char *out = xasprintf("%s/out", dir), *rec = xasprintf("%s/pages.cache", dir);
+    char *file = xasprintf("%s/a/index.html", out);
+    CHECK(mkdir_p(out) == 0);
+    CHECK(write_file_atomic(file, "<p>a</p>", 8) == 0);
+    fp128 f = {7, 8};
+    diag *d = diag_new();
+    pagecache *pc = pagecache_open(rec, out);
+    CHECK(!pagecache_fresh(pc, "a/index.html", f));
+    pagecache_note(pc, "a/index.html", f);
+    pagecache_note_in(pc, 1, "a/index.html.gz", f);  /* missing file: not recorded */
+    CHECK(pagecache_save(pc, d) == 0);
+    pagecache_free(pc);
+
+    pc = pagecache_open(rec, out);
+    CHECK(pagecache_fresh(pc, "a/index.html", f));
+    CHECK(!pagecache_fresh(pc, "a/index.html", (fp128){7, 9}));
+    const char **paths;
+    CHECK(pagecache_group(pc, 1, f, &paths) == 0);
+    pagecache_free(pc);
+
+    /* Rewritten with the same bytes: a new inode and ctime, not trusted. */
+    CHECK(write_file_atomic(file, "<p>a</p>", 8) == 0);
+    pc = pagecache_open(rec, out);
+    CHECK(!pagecache_fresh(pc, "a/index.html", f));
+    pagecache_free(pc);
+
+    /* A damaged record is an empty one. */
+    int fd = open(rec, O_RDWR);
+    CHECK(pwrite(fd, "zz", 2, 30) == 2);
+    close(fd);
+    pc = pagecache_open(rec, out);
+    CHECK(!pagecache_fresh(pc, "a/index.html", f));
+    pagecache_free(pc);
+    CHECK(diag_total(d) == 0);
+    diag_free(d);
+    free(out); free(rec); free(file);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    RUN(encodings_are_unambiguous);
+    RUN(markdown_round_trip);
+    RUN(markdown_damage_is_a_miss);
+    RUN(pages_fresh_only_as_left);
+    rm_rf(dir);
+    return test_summary();
+}
