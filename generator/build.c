@@ -1008,6 +1008,17 @@ static void note_search(build *b)
     free(paths);
 }
 
+char *build_default_cache_dir(const char *content_dir)
+{
+    size_t n = strlen(content_dir);
+    while (n > 1 && content_dir[n - 1] == '/') n--;         /* "content/" */
+    size_t k = n;                                          /* start of the last name */
+    while (k > 0 && content_dir[k - 1] != '/') k--;
+    if (k == 0) return xstrdup(".gazette-cache");
+    if (k == 1) return xstrdup("/.gazette-cache");
+    return xasprintf("%.*s/.gazette-cache", (int)(k - 1), content_dir);
+}
+
 void build_opts_default(build_opts *o)
 {
     memset(o, 0, sizeof *o);

@@ -34,6 +34,9 @@ typedef struct {
 } build_opts;
 
 void build_opts_default(build_opts *o);
+/* The default build cache directory: .gazette-cache in the directory that
+ * holds content_dir (the project's top level). Free the result. */
+char *build_default_cache_dir(const char *content_dir);
 
 /* One published document, for release messages and search. */
 typedef struct {

@@ -46,21 +46,6 @@ static const char new_usage[] =
     "Create content/notices/YYYY/SLUG.md (or reports/) with front matter filled in.\n"
     "An existing file is never overwritten.\n";
 
-/* .gazette-cache in the directory that holds the content directory (the
- * project's top level). Static storage: one build per process. */
-static const char *default_cache_dir(const char *content_dir)
-{
-    static char path[4096];
-    size_t n = strlen(content_dir);
-    while (n > 1 && content_dir[n - 1] == '/') n--;         /* "content/" */
-    size_t k = n;                                          /* start of the last name */
-    while (k > 0 && content_dir[k - 1] != '/') k--;
-    if (k == 0) snprintf(path, sizeof path, ".gazette-cache");
-    else if (k == 1) snprintf(path, sizeof path, "/.gazette-cache");
-    else snprintf(path, sizeof path, "%.*s/.gazette-cache", (int)(k - 1), content_dir);
-    return path;
-}
-
 /* Parse the options shared by build and check. Returns 0, 1 (help shown)
  * or 2 (usage error). */
 static int parse_build_opts(int argc, char **argv, build_opts *o, const char *usage)
@@ -95,7 +80,12 @@ static int parse_build_opts(int argc, char **argv, build_opts *o, const char *us
         return 2;
     }
     if (no_cache) o->cache_dir = NULL;
-    else if (!o->cache_dir) o->cache_dir = default_cache_dir(o->content_dir);
+    else if (!o->cache_dir) {
+        /* Lives as long as the process: one build per command. */
+        static char *dflt;
+        free(dflt);
+        o->cache_dir = dflt = build_default_cache_dir(o->content_dir);
+    }
     return 0;
 }
 

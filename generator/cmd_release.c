@@ -1,5 +1,6 @@
 /* cmd_release.c - gazette release / log / verify (see release.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -10,6 +11,7 @@
 static const char release_usage[] =
     "usage: gazette release [-m MESSAGE] [--content DIR] [--templates DIR] [--out DIR]\n"
     "                       [--tag NAME] [--date YYYY-MM-DD] [--push REMOTE]\n"
+    "                       [--cache DIR | --no-cache]\n"
     "\n"
     "Build the site into DIR (default site/) and commit it, on the branch of\n"
     "site.yaml release.branch (default main), as a tagged release. The commit\n"
@@ -23,7 +25,10 @@ static const char release_usage[] =
     "  --out DIR            work tree of the release repository (default site)\n"
     "  --tag NAME           tag name (default release-DATE, release-DATE.N)\n"
     "  --date YYYY-MM-DD    release date\n"
-    "  --push REMOTE        then push the branch and all tags to REMOTE\n";
+    "  --push REMOTE        then push the branch and all tags to REMOTE\n"
+    "  --cache DIR          build cache (default .gazette-cache next to the content\n"
+    "                       directory; see gazette build --help)\n"
+    "  --no-cache           neither read nor write the build cache\n";
 
 static const char log_usage[] =
     "usage: gazette log [--out DIR]\n"
@@ -68,25 +73,32 @@ int cmd_release(int argc, char **argv)
 {
     release_opts o;
     release_opts_default(&o);
+    bool no_cache = false;
     for (int i = 1; i < argc; i++) {
         int r = 0;
         if (is_help(argv[i])) { fputs(release_usage, stdout); return 0; }
+        if (!strcmp(argv[i], "--no-cache")) { no_cache = true; continue; }
         if ((r = opt_value(argc, argv, &i, "--message", "-m", &o.message)) ||
             (r = opt_value(argc, argv, &i, "--content", NULL, &o.content_dir)) ||
             (r = opt_value(argc, argv, &i, "--templates", NULL, &o.templates_dir)) ||
             (r = opt_value(argc, argv, &i, "--out", NULL, &o.out_dir)) ||
             (r = opt_value(argc, argv, &i, "--tag", NULL, &o.tag)) ||
             (r = opt_value(argc, argv, &i, "--date", NULL, &o.date)) ||
-            (r = opt_value(argc, argv, &i, "--push", NULL, &o.push_remote))) {
+            (r = opt_value(argc, argv, &i, "--push", NULL, &o.push_remote)) ||
+            (r = opt_value(argc, argv, &i, "--cache", NULL, &o.cache_dir))) {
             if (r < 0) return 2;
             continue;
         }
         fprintf(stderr, "gazette: release: unknown argument '%s'\n%s", argv[i], release_usage);
         return 2;
     }
+    char *dflt = NULL;
+    if (no_cache) o.cache_dir = NULL;
+    else if (!o.cache_dir) o.cache_dir = dflt = build_default_cache_dir(o.content_dir);
     diag *d = diag_new();
     release_outcome out;
     int rc = release_run(&o, &out, d);
+    free(dflt);
     if (rc == 0 && out.tag_repaired)
         fprintf(stderr, "gazette: release: made the missing tag %s (an interrupted release)\n", out.tag);
     if (rc == 0 && out.nothing) {

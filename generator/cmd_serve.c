@@ -246,6 +246,11 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     s.bo.out_dir = out;
+    /* A build cache for this session, so that a rebuild after an edit
+     * renders only what the edit changed (see cache.h). Its own temp dir:
+     * a page record of a temporary site is of no use afterwards. */
+    char ctmp[] = "/tmp/gazette-serve-cache-XXXXXX";
+    if (mkdtemp(ctmp)) s.bo.cache_dir = ctmp;
 
     /* block the stop signals in every thread, then take them by signalfd */
     sigset_t mask;
@@ -282,6 +287,7 @@ done:
     if (s.ifd >= 0) close(s.ifd);
     if (sfd >= 0) close(sfd);
     if (out == tmp) rm_rf(tmp);
+    if (s.bo.cache_dir) rm_rf(ctmp);
     free(s.error);
     return rc;
 }

@@ -1785,6 +1785,9 @@ static int run_build_ex(const release_opts *o, const char *out_dir, value *histo
     bo.history = history;
     bo.quiet = true;
     bo.check_only = check_only;
+    /* The build cache serves the work tree only: a page record for each
+     * temporary directory would pile up. */
+    bo.cache_dir = strcmp(out_dir, o->out_dir) ? NULL : o->cache_dir;
     memset(res, 0, sizeof *res);
     release_build_fn fn = o->build ? o->build : build_site;
     if (!fn) {

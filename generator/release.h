@@ -49,6 +49,7 @@ typedef struct {
     const char *tag;            /* NULL: release-DATE, release-DATE.N */
     const char *date;           /* YYYY-MM-DD; NULL: newest document date */
     const char *push_remote;    /* NULL: no push */
+    const char *cache_dir;      /* build cache (see cache.h); NULL: none */
     release_build_fn build;     /* NULL: build_site */
 } release_opts;
 
