@@ -486,6 +486,7 @@ void mdcache_close(mdcache *c, diag *d)
 typedef struct {
     char *relpath;       /* NULL: empty slot */
     int group;           /* 0: a page; else files written together */
+    bool known;          /* the stat fields are current (kept, not written) */
     fp128 fp;
     uint64_t size, ino, mtime_ns, ctime_ns;
 } page_entry;
@@ -545,8 +546,9 @@ pagecache *pagecache_open(const char *path, const char *out_root)
                 int group = *p++;
                 page_entry *e = page_slot(pc->old, pc->nold_slots, rp);
                 if (e->relpath) { free(rp); p += 48; continue; }
-                *e = (page_entry){rp, group, {get_u64(p), get_u64(p + 8)}, get_u64(p + 16),
-                                  get_u64(p + 24), get_u64(p + 32), get_u64(p + 40)};
+                *e = (page_entry){.relpath = rp, .group = group, .fp = {get_u64(p), get_u64(p + 8)},
+                                  .size = get_u64(p + 16), .ino = get_u64(p + 24),
+                                  .mtime_ns = get_u64(p + 32), .ctime_ns = get_u64(p + 40)};
                 p += 48;
             }
         }
@@ -566,18 +568,38 @@ static int stat_rel(const pagecache *pc, const char *relpath, struct stat *st)
     return r < 0 || !S_ISREG(st->st_mode) ? -1 : 0;
 }
 
+static bool same_file(const page_entry *e, const struct stat *st)
+{
+    return (uint64_t)st->st_size == e->size && (uint64_t)st->st_ino == e->ino &&
+           ns_of(st->st_mtim) == e->mtime_ns && ns_of(st->st_ctim) == e->ctime_ns;
+}
+
 static bool entry_fresh(const pagecache *pc, const page_entry *e)
 {
     struct stat st;
-    return stat_rel(pc, e->relpath, &st) == 0 && (uint64_t)st.st_size == e->size &&
-           (uint64_t)st.st_ino == e->ino && ns_of(st.st_mtim) == e->mtime_ns &&
-           ns_of(st.st_ctim) == e->ctime_ns;
+    return stat_rel(pc, e->relpath, &st) == 0 && same_file(e, &st);
 }
 
-bool pagecache_fresh(pagecache *pc, const char *relpath, fp128 fp)
+static void note(pagecache *pc, const page_entry *e)
+{
+    pthread_mutex_lock(&pc->mu);
+    if (pc->ncur == pc->capcur) {
+        pc->capcur = pc->capcur ? pc->capcur * 2 : 1024;
+        pc->cur = xrealloc(pc->cur, pc->capcur * sizeof *pc->cur);
+    }
+    pc->cur[pc->ncur] = *e;
+    pc->cur[pc->ncur++].relpath = xstrdup(e->relpath);
+    pthread_mutex_unlock(&pc->mu);
+}
+
+bool pagecache_keep(pagecache *pc, const char *relpath, fp128 fp)
 {
     const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);
-    return e->relpath && !e->group && fp_eq(e->fp, fp) && entry_fresh(pc, e);
+    if (!e->relpath || e->group || !fp_eq(e->fp, fp) || !entry_fresh(pc, e)) return false;
+    page_entry k = *e;
+    k.known = true;          /* its stat is still right: no second one at save */
+    note(pc, &k);
+    return true;
 }
 
 void pagecache_note(pagecache *pc, const char *relpath, fp128 fp)
@@ -587,13 +609,7 @@ void pagecache_note(pagecache *pc, const char *relpath, fp128 fp)
 
 void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp)
 {
-    pthread_mutex_lock(&pc->mu);
-    if (pc->ncur == pc->capcur) {
-        pc->capcur = pc->capcur ? pc->capcur * 2 : 1024;
-        pc->cur = xrealloc(pc->cur, pc->capcur * sizeof *pc->cur);
-    }
-    pc->cur[pc->ncur++] = (page_entry){.relpath = xstrdup(relpath), .group = group, .fp = fp};
-    pthread_mutex_unlock(&pc->mu);
+    note(pc, &(page_entry){.relpath = (char *)relpath, .group = group, .fp = fp});
 }
 
 size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths)
@@ -628,17 +644,23 @@ int pagecache_save(pagecache *pc, diag *d)
     for (size_t i = 0; i < pc->ncur; i++) {
         page_entry *e = &pc->cur[i];
         struct stat st;
-        if (stat_rel(pc, e->relpath, &st) < 0) continue;   /* not there: nothing to trust */
+        if (!e->known) {
+            if (stat_rel(pc, e->relpath, &st) < 0) continue;   /* not there: nothing to trust */
+            e->size = (uint64_t)st.st_size;
+            e->ino = (uint64_t)st.st_ino;
+            e->mtime_ns = ns_of(st.st_mtim);
+            e->ctime_ns = ns_of(st.st_ctim);
+        }
         size_t pl = strlen(e->relpath);
         put_u32(&b, (uint32_t)pl);
         buf_put(&b, e->relpath, pl);
         buf_putc(&b, e->group);
         put_u64(&b, e->fp.lo);
         put_u64(&b, e->fp.hi);
-        put_u64(&b, (uint64_t)st.st_size);
-        put_u64(&b, (uint64_t)st.st_ino);
-        put_u64(&b, ns_of(st.st_mtim));
-        put_u64(&b, ns_of(st.st_ctim));
+        put_u64(&b, e->size);
+        put_u64(&b, e->ino);
+        put_u64(&b, e->mtime_ns);
+        put_u64(&b, e->ctime_ns);
         count++;
     }
     buf c = BUF_INIT;

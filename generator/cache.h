@@ -73,8 +73,9 @@ typedef struct pagecache pagecache;
 /* Never NULL; a missing or unreadable file is an empty manifest. */
 pagecache *pagecache_open(const char *path, const char *out_root);
 /* Was relpath written from a context of fingerprint fp by the last build,
- * and is the file still exactly as that build left it? Thread-safe. */
-bool pagecache_fresh(pagecache *pc, const char *relpath, fp128 fp);
+ * and is the file still exactly as that build left it? Then it is noted
+ * for this build too (as pagecache_note does) and true. Thread-safe. */
+bool pagecache_keep(pagecache *pc, const char *relpath, fp128 fp);
 /* Record that relpath was produced from fp in this build. Thread-safe. */
 void pagecache_note(pagecache *pc, const char *relpath, fp128 fp);
 /* The same for a file of a group (1-255) written together from one
