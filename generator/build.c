@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,10 @@ static void phase(build *b, const char *name)
 {
     if (!b->timing) return;
     double t = now_seconds();
-    fprintf(stderr, "gazette: %-10s %7.3f s\n", name, t - b->t_phase);
+    /* Heap in use (malloc arenas and mmapped blocks) at the phase's end. */
+    struct mallinfo2 mi = mallinfo2();
+    fprintf(stderr, "gazette: %-10s %7.3f s  heap %6.1f MB\n", name, t - b->t_phase,
+            (double)(mi.uordblks + mi.hblkhd) / 1048576.0);
     b->t_phase = t;
 }
 
