@@ -50,9 +50,11 @@ enum { TAX_TAGS, TAX_CATEGORIES, TAX_ISSUERS, TAX_DISTRICTS, NTAX };
 typedef struct {
     char *relpath;
     const char *tpl;
-    value *ctx;            /* NULL for document pages (built by the worker) */
+    value *ctx;            /* NULL for documents and lists (built by the worker) */
     doc *dc;
     size_t doc_index;
+    struct list_spec *list;   /* a list page: its list, and which page */
+    size_t page;
 } job;
 
 typedef struct {
@@ -68,6 +70,8 @@ typedef struct {
     taxonomy tax[NTAX];
     job *jobs;
     size_t njobs, capjobs;
+    struct list_spec **lists;
+    size_t nlists, caplists;
     size_t done;           /* rendered jobs, for progress */
     int progress;          /* show a progress line */
     size_t paginate;
@@ -167,7 +171,7 @@ static void add_job(build *b, char *relpath, const char *tpl, value *ctx, doc *d
         b->capjobs = b->capjobs ? b->capjobs * 2 : 256;
         b->jobs = xrealloc(b->jobs, b->capjobs * sizeof(job));
     }
-    b->jobs[b->njobs++] = (job){relpath, tpl, ctx, dc, di};
+    b->jobs[b->njobs++] = (job){relpath, tpl, ctx, dc, di, NULL, 0};
 }
 
 static value *page_value(const char *title, const char *url)
@@ -179,59 +183,97 @@ static value *page_value(const char *title, const char *url)
 }
 
 
-/* Paginated list pages under base ("notices/" -> /notices/, /notices/page/2/). */
+/* A paginated list ("notices/" -> /notices/, /notices/page/2/, ...).
+ * Its pages' contexts are made when each page renders, not all up front:
+ * they hold nothing but references, yet at 100k documents building them
+ * all first cost ~0.5 GB of maps. */
+typedef struct list_spec {
+    char *base, *title;
+    value *items, *extra;  /* references; extra may be NULL */
+    size_t pages;
+} list_spec;
+
 static void add_list_pages(build *b, const char *base, const char *title, value *items,
                            value *extra)
 {
     size_t n = value_len(items), per = b->paginate;
-    size_t pages = n ? (n + per - 1) / per : 1;
-    for (size_t k = 1; k <= pages; k++) {
+    list_spec *ls = xcalloc(1, sizeof *ls);
+    ls->base = xstrdup(base);
+    ls->title = xstrdup(title);
+    ls->items = value_ref(items);
+    ls->extra = value_ref(extra);
+    ls->pages = n ? (n + per - 1) / per : 1;
+    if (b->nlists == b->caplists) {
+        b->caplists = b->caplists ? b->caplists * 2 : 64;
+        b->lists = xrealloc(b->lists, b->caplists * sizeof *b->lists);
+    }
+    b->lists[b->nlists++] = ls;
+    for (size_t k = 1; k <= ls->pages; k++) {
         char *rel = k == 1 ? xasprintf("%sindex.html", base)
                            : xasprintf("%spage/%zu/index.html", base, k);
-        char *url = k == 1 ? xasprintf("/%s", base) : xasprintf("/%spage/%zu/", base, k);
-        value *ctx = extra ? value_map_copy(extra) : value_map();
-        char *ptitle = k == 1 ? xstrdup(title) : xasprintf("%s（第%zu页）", title, k);
-        value_set(ctx, "page", page_value(ptitle, url));
-        value *list = value_map();
-        value_set_str(list, "title", title);
-        value_set(list, "count", value_int((long long)n));
-        value *slice = value_list();
-        for (size_t i = (k - 1) * per; i < n && i < k * per; i++)
-            value_push(slice, value_ref(value_at(items, i)));
-        value_set(list, "items", slice);
-        value_set(ctx, "list", list);
-        if (pages > 1) {
-            /* A window of page links around the current one: first, last,
-             * and three either side, so large archives stay linear. */
-            value *pg = value_map();
-            value_set(pg, "current", value_int((long long)k));
-            value_set(pg, "total", value_int((long long)pages));
-            if (k > 1)
-                value_set(pg, "prev_url", k == 2 ? value_strf("/%s", base) : value_strf("/%spage/%zu/", base, k - 1));
-            if (k < pages) value_set(pg, "next_url", value_strf("/%spage/%zu/", base, k + 1));
-            value *links = value_list();
-            size_t last = 0;
-            for (size_t p = 1; p <= pages; p++) {
-                if (p != 1 && p != pages && (p + 3 < k || p > k + 3)) continue;
-                if (last && p > last + 1) {
-                    value *gap = value_map();
-                    value_set(gap, "gap", value_bool(true));
-                    value_push(links, gap);
-                }
-                value *l = value_map();
-                value_set(l, "n", value_int((long long)p));
-                value_set(l, "url", p == 1 ? value_strf("/%s", base) : value_strf("/%spage/%zu/", base, p));
-                value_set(l, "current", value_bool(p == k));
-                value_push(links, l);
-                last = p;
-            }
-            value_set(pg, "pages", links);
-            value_set(ctx, "pagination", pg);
-        }
-        add_job(b, rel, "list", ctx, NULL, 0);
-        free(url);
-        free(ptitle);
+        add_job(b, rel, "list", NULL, NULL, 0);
+        b->jobs[b->njobs - 1].list = ls;
+        b->jobs[b->njobs - 1].page = k;
     }
+}
+
+static void list_spec_free(list_spec *ls)
+{
+    free(ls->base);
+    free(ls->title);
+    value_unref(ls->items);
+    value_unref(ls->extra);
+    free(ls);
+}
+
+/* The context of page k of a list. */
+static value *list_context(build *b, const list_spec *ls, size_t k)
+{
+    const char *base = ls->base;
+    size_t n = value_len(ls->items), per = b->paginate, pages = ls->pages;
+    char *url = k == 1 ? xasprintf("/%s", base) : xasprintf("/%spage/%zu/", base, k);
+    value *ctx = ls->extra ? value_map_copy(ls->extra) : value_map();
+    char *ptitle = k == 1 ? xstrdup(ls->title) : xasprintf("%s（第%zu页）", ls->title, k);
+    value_set(ctx, "page", page_value(ptitle, url));
+    value *list = value_map();
+    value_set_str(list, "title", ls->title);
+    value_set(list, "count", value_int((long long)n));
+    value *slice = value_list();
+    for (size_t i = (k - 1) * per; i < n && i < k * per; i++)
+        value_push(slice, value_ref(value_at(ls->items, i)));
+    value_set(list, "items", slice);
+    value_set(ctx, "list", list);
+    if (pages > 1) {
+        /* A window of page links around the current one: first, last,
+         * and three either side, so large archives stay linear. */
+        value *pg = value_map();
+        value_set(pg, "current", value_int((long long)k));
+        value_set(pg, "total", value_int((long long)pages));
+        if (k > 1)
+            value_set(pg, "prev_url", k == 2 ? value_strf("/%s", base) : value_strf("/%spage/%zu/", base, k - 1));
+        if (k < pages) value_set(pg, "next_url", value_strf("/%spage/%zu/", base, k + 1));
+        value *links = value_list();
+        size_t last = 0;
+        for (size_t p = 1; p <= pages; p++) {
+            if (p != 1 && p != pages && (p + 3 < k || p > k + 3)) continue;
+            if (last && p > last + 1) {
+                value *gap = value_map();
+                value_set(gap, "gap", value_bool(true));
+                value_push(links, gap);
+            }
+            value *l = value_map();
+            value_set(l, "n", value_int((long long)p));
+            value_set(l, "url", p == 1 ? value_strf("/%s", base) : value_strf("/%spage/%zu/", base, p));
+            value_set(l, "current", value_bool(p == k));
+            value_push(links, l);
+            last = p;
+        }
+        value_set(pg, "pages", links);
+        value_set(ctx, "pagination", pg);
+    }
+    free(url);
+    free(ptitle);
+    return ctx;
 }
 
 /* ---- the model ---- */
@@ -576,7 +618,8 @@ static void render_job(size_t i, void *ud)
 {
     build *b = ud;
     job *j = &b->jobs[i];
-    value *ctx = j->ctx ? value_ref(j->ctx) : doc_context(b, j->doc_index);
+    value *ctx = j->ctx ? value_ref(j->ctx) : j->list ? list_context(b, j->list, j->page)
+                                                      : doc_context(b, j->doc_index);
     if (b->pc) {
         /* A page is a pure function of the templates, the site settings
          * and its context: when none changed and the file is as the last
@@ -1178,6 +1221,8 @@ int build_site(const build_opts *o, build_result *res, diag *d)
 done:
     for (size_t i = 0; i < b.njobs; i++) { free(b.jobs[i].relpath); value_unref(b.jobs[i].ctx); }
     free(b.jobs);
+    for (size_t i = 0; i < b.nlists; i++) list_spec_free(b.lists[i]);
+    free(b.lists);
     if (b.summ) for (size_t i = 0; i < b.c.n; i++) value_unref(b.summ[i]);
     free(b.summ);
     free(b.by_url);
