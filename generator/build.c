@@ -20,6 +20,8 @@
 
 #include "cache.h"
 #include "content.h"
+#include "frontmatter.h"
+#include "markdown.h"
 #include "output.h"
 #include "pool.h"
 #include "render.h"
@@ -359,7 +361,14 @@ static value *doc_context(build *b, size_t i)
     doc *dc = b->c.docs[i];
     value *d = value_map_copy(b->summ[i]);
     int sec = !strcmp(dc->section, "reports");
-    value_set(d, "content", value_str(dc->md.html ? dc->md.html : ""));
+    /* A body kept in the build cache stands in by its fingerprint (the
+     * HTML is a pure function of it); render_job reads the HTML only when
+     * the page is rendered. */
+    if (dc->md_on_disk)
+        value_set(d, "content", value_strf("\x01md:%016llx%016llx", (unsigned long long)dc->md_key.hi,
+                                           (unsigned long long)dc->md_key.lo));
+    else
+        value_set(d, "content", value_str(dc->md.html ? dc->md.html : ""));
     value_set(d, "toc", value_ref(dc->md.toc));
     value_set(d, "recipients", value_ref(dc->recipients));
     value_set(d, "tags", terms_list(b, TAX_TAGS, dc->tags, false));
@@ -614,6 +623,51 @@ static buf *encode_buf(void)
     return k;
 }
 
+/* A document's HTML that the build cache holds. Should the cache no
+ * longer give it back (damaged under us), render the body again. */
+static char *doc_html(build *b, const doc *dc)
+{
+    /* (GAZETTE_TEST_NO_MD_FETCH: the tests' way to take this path.) */
+    char *html = getenv("GAZETTE_TEST_NO_MD_FETCH") ? NULL : mdcache_html(b->c.mc, dc->md_key);
+    if (html) return html;
+    char *text;
+    size_t len;
+    frontmatter fm;
+    diag *scratch = diag_new();
+    if (read_file(dc->source, &text, &len) < 0) {
+        diag_error(b->d, dc->source, 0, "cannot read: %s", strerror(errno));
+        diag_free(scratch);
+        return xstrdup("");
+    }
+    md_result r;
+    if (fm_parse(dc->source, text, len, &fm, scratch) == 0) {
+        md_render(text + fm.body_off, len - fm.body_off, value_bool_of(value_get(b->site, "unsafe_html")),
+                  (size_t)value_int_of(value_get(b->site, "excerpt_length")), &r);
+        fm_free(&fm);
+    } else {
+        memset(&r, 0, sizeof r);
+        diag_error(b->d, dc->source, 0, "changed during the build");
+    }
+    diag_free(scratch);
+    free(text);
+    html = r.html ? r.html : xstrdup("");
+    r.html = NULL;
+    md_free(&r);
+    return html;
+}
+
+/* Render a page, first putting a document's HTML in place of its stand-in. */
+static int render_job_page(build *b, const job *j, value *ctx)
+{
+    if (j->dc && j->dc->md_on_disk) {
+        char *html = doc_html(b, j->dc);
+        /* ctx.doc is this job's own map (made by doc_context). */
+        value_set(value_get(ctx, "doc"), "content", value_str(html));
+        free(html);
+    }
+    return render_page(b->r, j->relpath, j->tpl, ctx);
+}
+
 static void render_job(size_t i, void *ud)
 {
     build *b = ud;
@@ -633,11 +687,11 @@ static void render_job(size_t i, void *ud)
         if (pagecache_keep(b->pc, j->relpath, fp)) {
             out_keep(b->out, j->relpath);
             __atomic_add_fetch(&b->skipped, 1, __ATOMIC_RELAXED);
-        } else if (render_page(b->r, j->relpath, j->tpl, ctx) == 0) {
+        } else if (render_job_page(b, j, ctx) == 0) {
             pagecache_note(b->pc, j->relpath, fp);
         }
     } else {
-        render_page(b->r, j->relpath, j->tpl, ctx);
+        render_job_page(b, j, ctx);
     }
     value_unref(ctx);
     if (j->dc) {
@@ -1229,6 +1283,8 @@ done:
     for (int s = 0; s < 2; s++) value_unref(b.sections[s]);
     for (int t = 0; t < NTAX; t++) tax_free(&b.tax[t]);
     renderer_free(b.r);
+    mdcache_close(b.c.mc, d);
+    b.c.mc = NULL;
     pagecache_free(b.pc);
     buf_free(&b.global);
     out_close(b.out);

@@ -334,32 +334,59 @@ static bool md_decode(const unsigned char *p, size_t n, md_result *out)
     return true;
 }
 
-bool mdcache_get(mdcache *c, fp128 key, md_result *out)
+/* The payload of key's entry, checked against its own fingerprint; NULL
+ * when absent or damaged. */
+static unsigned char *md_read(mdcache *c, fp128 key, uint32_t *len)
 {
-    memset(out, 0, sizeof *out);
-    if (c->fd < 0) return false;
-    /* The table is only written while loading and under the mutex in
-     * put; lookups of keys from this build's own puts may miss, which is
-     * only a miss. */
+    if (c->fd < 0) return NULL;
     pthread_mutex_lock(&c->mu);
     md_entry copy = *md_slot(c, key);
     pthread_mutex_unlock(&c->mu);
-    bool hit = false;
-    if (copy.len && copy.off) {
-        unsigned char *p = xmalloc(copy.len);
-        unsigned char h[ENTRY_HEAD];
-        /* The entry's own fingerprint guards against damage. */
-        if (pread_all(c->fd, h, ENTRY_HEAD, copy.off - ENTRY_HEAD) == 0 &&
-            pread_all(c->fd, p, copy.len, copy.off) == 0 &&
-            fp_eq(fp_bytes(p, copy.len), (fp128){get_u64(h + 24), get_u64(h + 32)}))
-            hit = md_decode(p, copy.len, out);
-        free(p);
+    if (!copy.len || !copy.off) return NULL;
+    unsigned char *p = xmalloc(copy.len);
+    unsigned char h[ENTRY_HEAD];
+    if (pread_all(c->fd, h, ENTRY_HEAD, copy.off - ENTRY_HEAD) == 0 && !memcmp(h, "GZE1", 4) &&
+        get_u32(h + 4) == copy.len && pread_all(c->fd, p, copy.len, copy.off) == 0 &&
+        fp_eq(fp_bytes(p, copy.len), (fp128){get_u64(h + 24), get_u64(h + 32)})) {
+        *len = copy.len;
+        return p;
     }
+    free(p);
+    return NULL;
+}
+
+bool mdcache_get(mdcache *c, fp128 key, md_result *out)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t len;
+    unsigned char *p = md_read(c, key, &len);
+    bool hit = p && md_decode(p, len, out);
+    free(p);
     pthread_mutex_lock(&c->mu);
     if (hit) md_slot(c, key)->used = 1;
     if (hit) c->hits++; else c->misses++;
     pthread_mutex_unlock(&c->mu);
     return hit;
+}
+
+bool mdcache_has(mdcache *c, fp128 key)
+{
+    if (c->fd < 0) return false;
+    pthread_mutex_lock(&c->mu);
+    const md_entry *e = md_slot(c, key);
+    bool has = e->len && e->off;
+    pthread_mutex_unlock(&c->mu);
+    return has;
+}
+
+char *mdcache_html(mdcache *c, fp128 key)
+{
+    uint32_t len;
+    unsigned char *p = md_read(c, key, &len);
+    char *html = NULL;
+    if (p && len >= 12 && get_u32(p) <= len - 12) html = xstrndup((const char *)p + 12, get_u32(p));
+    free(p);
+    return html;
 }
 
 static void md_encode(buf *b, fp128 key, const md_result *r)
@@ -403,9 +430,12 @@ void mdcache_put(mdcache *c, fp128 key, const md_result *r)
         if (c->fd >= 0 && write_all_fd(c->fd, b.ptr, b.len) == 0) {
             c->added++;
             c->added_bytes += b.len;
-            /* Offset 0: not read back in this build (O_APPEND does not
-             * say where the entry went); compaction finds it in the log. */
-            md_index(c, key, 0, (uint32_t)(b.len - ENTRY_HEAD));
+            /* With O_APPEND the write went to the end of the file, and
+             * the file position is now just past it (another process
+             * appending later does not move our position). */
+            off_t end = lseek(c->fd, 0, SEEK_CUR);
+            off_t off = end >= (off_t)b.len ? end - (off_t)b.len + ENTRY_HEAD : 0;
+            md_index(c, key, off, (uint32_t)(b.len - ENTRY_HEAD));
             md_slot(c, key)->used = 1;
         }
         pthread_mutex_unlock(&c->mu);
@@ -463,7 +493,7 @@ static void md_compact(mdcache *c, diag *d)
     }
     if (fd >= 0 && close(fd) < 0) ok = 0;
     if (ok && rename(tmp, c->path) == 0) { free(tmp); return; }
-    diag_warn(d, c->path, 0, "cannot compact the build cache: %s", strerror(errno));
+    if (d) diag_warn(d, c->path, 0, "cannot compact the build cache: %s", strerror(errno));
     unlink(tmp);
     free(tmp);
 }

@@ -62,7 +62,14 @@ mdcache *mdcache_open(const char *path, fp128 settings, diag *d);
 bool mdcache_get(mdcache *c, fp128 key, md_result *out);
 /* Remember a rendering. Thread-safe. */
 void mdcache_put(mdcache *c, fp128 key, const md_result *r);
-/* Compact when needed, close and free. NULL-safe. */
+/* Can the HTML of key be read back now (it is in the file)? Thread-safe. */
+bool mdcache_has(mdcache *c, fp128 key);
+/* The HTML of key's rendering (a new string), NULL when it cannot be read
+ * or is damaged. Lets a build keep bodies on disk, not in memory, until
+ * their page renders. Thread-safe. */
+char *mdcache_html(mdcache *c, fp128 key);
+/* Compact when needed, close and free. NULL-safe; d may be NULL (no
+ * warning when compaction fails). */
 void mdcache_close(mdcache *c, diag *d);
 void mdcache_counts(const mdcache *c, size_t *hits, size_t *misses);
 

@@ -284,16 +284,26 @@ static value *opt_attachments(doc *dc, diag *d)
     return l;
 }
 
-/* The body's rendering, from the build cache when it has this body. */
-static void render_body(const load_job *j, const char *body, size_t len, md_result *out)
+/* The body's rendering, from the build cache when it has this body. With
+ * a cache, the HTML then stays on disk until the document's page renders
+ * (see build.c): at 100k documents that is hundreds of MB not held. */
+static void render_body(const load_job *j, const char *body, size_t len, doc *dc)
 {
-    fp128 key = {0, 0};
-    if (j->mc) {
-        key = fp_bytes(body, len);
-        if (mdcache_get(j->mc, key, out)) return;
+    md_result *out = &dc->md;
+    if (!j->mc) {
+        md_render(body, len, j->unsafe, j->excerpt_chars, out);
+        return;
     }
-    md_render(body, len, j->unsafe, j->excerpt_chars, out);
-    if (j->mc) mdcache_put(j->mc, key, out);
+    dc->md_key = fp_bytes(body, len);
+    if (!mdcache_get(j->mc, dc->md_key, out)) {
+        md_render(body, len, j->unsafe, j->excerpt_chars, out);
+        mdcache_put(j->mc, dc->md_key, out);
+    }
+    if (mdcache_has(j->mc, dc->md_key)) {
+        free(out->html);
+        out->html = NULL;
+        dc->md_on_disk = true;
+    }
 }
 
 static doc *load_doc(const char *path, const char *section, const load_job *j)
@@ -396,7 +406,7 @@ static doc *load_doc(const char *path, const char *section, const load_job *j)
         free(text);
         return NULL;
     }
-    render_body(j, text + fm.body_off, len - fm.body_off, &dc->md);
+    render_body(j, text + fm.body_off, len - fm.body_off, dc);
     free(text);
     return dc;
 }
@@ -471,7 +481,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
     parallel_for(files.n, threads, load_one, &j);
     if (j.mc) {
         mdcache_counts(j.mc, &c->md_hits, &c->md_misses);
-        mdcache_close(j.mc, d);
+        c->mc = j.mc;        /* the build reads bodies from it later */
     }
 
     c->docs = xcalloc(files.n ? files.n : 1, sizeof(doc *));
@@ -513,6 +523,7 @@ void doc_free(doc *dc)
 
 void content_free(content *c)
 {
+    mdcache_close(c->mc, NULL);
     for (size_t i = 0; i < c->n; i++) doc_free(c->docs[i]);
     free(c->docs);
     value_unref(c->site);

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include "diag.h"
+#include "cache.h"
 #include "markdown.h"
 #include "value.h"
 
@@ -31,7 +32,9 @@ typedef struct {
     bool draft;
     value *fm;             /* every front matter key, for templates */
     value *fm_lines;       /* key -> line */
-    md_result md;          /* rendered body */
+    md_result md;          /* rendered body; html NULL when md_on_disk */
+    bool md_on_disk;       /* html is in the build cache under md_key */
+    fp128 md_key;          /* fingerprint of the body (with a build cache) */
     int body_line;
 } doc;
 
@@ -42,6 +45,7 @@ typedef struct {
     size_t n;
     size_t drafts_skipped;
     size_t md_hits, md_misses;   /* bodies from the build cache / rendered */
+    mdcache *mc;           /* the Markdown cache, open while content is (owned) */
 } content;
 
 /* Load and validate everything under dir. Returns 0 if there were no

@@ -97,6 +97,12 @@ ok healed-build build
 expect healed-all-kept "$(kept)" "$(total)"
 ok healed-same same
 
+# Bodies stay in the cache until their page renders; should the cache not
+# give one back (damaged mid-build), the body is rendered again.
+echo "又一次修改。" >> "$(ls "$C"/notices/*/*.md | sed -n 7p)"
+ok refetch-build env GAZETTE_TEST_NO_MD_FETCH=1 "$GAZETTE" build --content "$C" --out "$S" --quiet
+ok refetch-same same
+
 # An unusable cache directory is a warning, not a failure.
 rm -rf "$K"; : > "$K"
 ok unusable-build build

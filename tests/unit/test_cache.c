@@ -67,9 +67,18 @@ TEST(markdown_round_trip)
     sample(&r, "<p>二</p>");
     mdcache_put(c, k2, &r);
     md_free(&r);
+    /* Read back in the same session: bodies kept on disk until needed. */
+    CHECK(mdcache_has(c, k1) && mdcache_has(c, k2));
+    char *h = mdcache_html(c, k2);
+    CHECK_STR(h, "<p>二</p>");
+    free(h);
+    CHECK(!mdcache_has(c, (fp128){9, 9}) && !mdcache_html(c, (fp128){9, 9}));
     mdcache_close(c, d);
 
     c = mdcache_open(path, settings, d);
+    h = mdcache_html(c, k1);
+    CHECK_STR(h, "<p>一</p>");
+    free(h);
     CHECK(mdcache_get(c, k1, &got));
     CHECK_STR(got.html, "<p>一</p>");
     CHECK_STR(got.excerpt, "摘要…");
