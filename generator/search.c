@@ -195,9 +195,9 @@ void search_norm_docnum(buf *out, const char *s)
 #define BLOCK_MIN 16          /* bytes of a term's first posting block */
 #define BLOCK_SHIFT_MAX 7     /* blocks double up to BLOCK_MIN << 7 = 2 KB */
 
-/* One slot of the open-addressing table: 40 bytes, no pointers, the token
- * inline (CJK chars are 3 bytes, bigrams 6), so a lookup touches one cache
- * line in the common case. */
+/* One term: 40 bytes, no pointers, the token inline (CJK chars are 3
+ * bytes, bigrams 6). Terms are kept in the order they were first seen, so
+ * the frequent ones, met early, share cache lines. */
 typedef struct {
     uint32_t hash;          /* search_hash of the token */
     uint32_t np;            /* postings, the pending one included */
@@ -206,15 +206,25 @@ typedef struct {
     uint32_t head, tail;    /* first and last posting block in ix->post */
     uint16_t used;          /* bytes used in the tail block */
     uint8_t tf, mask;       /* of the pending posting */
-    uint8_t len;            /* 0: empty slot; 1..TOK_INLINE; TOK_LONG */
+    uint8_t len;            /* 1..TOK_INLINE, or TOK_LONG */
     uint8_t shift;          /* the tail block is BLOCK_MIN << shift bytes */
     char tok[TOK_INLINE];   /* the token, or (TOK_LONG) its offset in strs */
 } term;
 
+/* A slot of the open-addressing table: 8 bytes, so the table a lookup
+ * probes stays small (128 KB for 6,000 terms) and a probe that is not the
+ * token is mostly rejected without touching the term. */
 typedef struct {
-    term *terms;            /* open addressing, cap a power of two */
-    size_t cap, n;
+    uint32_t hash;
+    uint32_t id;            /* 1 + index in terms; 0 = empty */
+} slot;
+
+typedef struct {
+    slot *slots;            /* cap a power of two, load under 1/2 */
+    size_t cap;
     unsigned bits;          /* cap == 1 << bits */
+    term *terms;            /* dense, in order of first sight */
+    size_t n, tcap;
     uint32_t doc;           /* the document being added */
     char *post;             /* posting blocks: [next offset u32][bytes] */
     size_t plen, pcap;      /* offset 0 is never a block */
@@ -245,40 +255,30 @@ static void grow_table(index_t *ix)
 {
     unsigned nbits = ix->cap ? ix->bits + 1 : 10;
     size_t ncap = (size_t)1 << nbits;
-    term *nt = xcalloc(ncap, sizeof *nt);
-    term *old = ix->terms;
-    size_t ocap = ix->cap;
-    ix->terms = nt;
+    free(ix->slots);
+    ix->slots = xcalloc(ncap, sizeof *ix->slots);
     ix->cap = ncap;
     ix->bits = nbits;
-    for (size_t i = 0; i < ocap; i++) {
-        if (!old[i].len) continue;
-        size_t j = slot_of(ix, old[i].hash);
-        while (nt[j].len) j = (j + 1) & (ncap - 1);
-        nt[j] = old[i];
+    for (size_t i = 0; i < ix->n; i++) {
+        size_t j = slot_of(ix, ix->terms[i].hash);
+        while (ix->slots[j].id) j = (j + 1) & (ncap - 1);
+        ix->slots[j] = (slot){ix->terms[i].hash, (uint32_t)i + 1};
     }
-    free(old);
 }
 
-static term *lookup(index_t *ix, const char *tok, size_t len, uint32_t h)
+static term *new_term(index_t *ix, const char *tok, size_t len, uint32_t h)
 {
-    if ((ix->n + 1) * 2 > ix->cap) grow_table(ix);       /* load under 1/2 */
-    size_t mask = ix->cap - 1, j = slot_of(ix, h);
-    uint8_t l8 = len <= TOK_INLINE ? (uint8_t)len : TOK_LONG;
-    for (;; j = (j + 1) & mask) {
-        term *t = &ix->terms[j];
-        if (!t->len) break;
-        if (t->hash != h || t->len != l8) continue;
-        if (l8 != TOK_LONG ? !memcmp(t->tok, tok, len)
-                           : term_len(ix, t) == len && !memcmp(term_tok(ix, t), tok, len))
-            return t;
+    if (ix->n == ix->tcap) {
+        ix->tcap = ix->tcap ? ix->tcap * 2 : 512;
+        ix->terms = xrealloc(ix->terms, ix->tcap * sizeof *ix->terms);
     }
-    term *t = &ix->terms[j];
-    t->hash = h;
-    t->len = l8;
-    if (l8 != TOK_LONG) {
+    term *t = &ix->terms[ix->n++];
+    *t = (term){.hash = h};
+    if (len <= TOK_INLINE) {
+        t->len = (uint8_t)len;
         memcpy(t->tok, tok, len);
     } else {
+        t->len = TOK_LONG;
         if (ix->strs.len + len + 4 > UINT32_MAX) ix->overflow = 1;
         char lenb[4];
         set32(lenb, (uint32_t)len);
@@ -286,7 +286,27 @@ static term *lookup(index_t *ix, const char *tok, size_t len, uint32_t h)
         buf_put(&ix->strs, lenb, 4);
         buf_put(&ix->strs, tok, len);
     }
-    ix->n++;
+    return t;
+}
+
+static int same_tok(const index_t *ix, const term *t, const char *tok, size_t len)
+{
+    if (len <= TOK_INLINE) return t->len == len && !memcmp(t->tok, tok, len);
+    return t->len == TOK_LONG && term_len(ix, t) == len && !memcmp(term_tok(ix, t), tok, len);
+}
+
+static term *lookup(index_t *ix, const char *tok, size_t len, uint32_t h)
+{
+    if ((ix->n + 1) * 2 > ix->cap) grow_table(ix);
+    size_t mask = ix->cap - 1, j = slot_of(ix, h);
+    for (; ix->slots[j].id; j = (j + 1) & mask) {
+        if (ix->slots[j].hash != h) continue;
+        term *t = &ix->terms[ix->slots[j].id - 1];
+        if (same_tok(ix, t, tok, len)) return t;
+    }
+    if (ix->n >= UINT32_MAX - 1) ix->overflow = 1;
+    term *t = new_term(ix, tok, len, h);
+    ix->slots[j] = (slot){h, (uint32_t)ix->n};
     return t;
 }
 
@@ -405,12 +425,13 @@ static void add_str(index_t *ix, const char *s, uint8_t mask)
 /* Encode every pending posting: the index is complete. */
 static void index_finish(index_t *ix)
 {
-    for (size_t i = 0; i < ix->cap; i++)
-        if (ix->terms[i].len && ix->terms[i].np) flush_pending(ix, &ix->terms[i]);
+    for (size_t i = 0; i < ix->n; i++)
+        if (ix->terms[i].np) flush_pending(ix, &ix->terms[i]);
 }
 
 static void index_free(index_t *ix)
 {
+    free(ix->slots);
     free(ix->terms);
     free(ix->post);
     buf_free(&ix->strs);
@@ -661,23 +682,22 @@ static void put_postings(buf *b, const index_t *ix, const term *t)
 static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
 {
     size_t total = 0;
-    for (size_t i = 0; i < ix->cap; i++)
-        if (ix->terms[i].len) total += term_bytes(term_len(ix, &ix->terms[i]), &ix->terms[i]);
+    for (size_t i = 0; i < ix->n; i++)
+        total += term_bytes(term_len(ix, &ix->terms[i]), &ix->terms[i]);
     unsigned ns = 1;
     while (ns < SHARD_MAX && total / ns > SHARD_TARGET) ns *= 2;
     *nshards_out = ns;
 
     /* bucket the terms by shard: start[s] .. start[s + 1] */
     size_t *start = xcalloc(ns + 1, sizeof *start);
-    for (size_t i = 0; i < ix->cap; i++)
-        if (ix->terms[i].len) start[ix->terms[i].hash % ns + 1]++;
+    for (size_t i = 0; i < ix->n; i++) start[ix->terms[i].hash % ns + 1]++;
     for (unsigned s = 0; s < ns; s++) start[s + 1] += start[s];
     term_ref *refs = xmalloc((ix->n ? ix->n : 1) * sizeof *refs);
     size_t *fill = xmalloc(ns * sizeof *fill);
     memcpy(fill, start, ns * sizeof *fill);
-    for (size_t i = 0; i < ix->cap; i++) {
+    for (size_t i = 0; i < ix->n; i++) {
         const term *t = &ix->terms[i];
-        if (t->len) refs[fill[t->hash % ns]++] = (term_ref){term_tok(ix, t), term_len(ix, t), t};
+        refs[fill[t->hash % ns]++] = (term_ref){term_tok(ix, t), term_len(ix, t), t};
     }
     free(fill);
 
@@ -769,7 +789,7 @@ int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
     timing_step(&tm, "index");
     if (tm.on)
         fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings, %zu KB table\n",
-                ix.n, ix.plen / 1024, ix.cap * sizeof(term) / 1024);
+                ix.n, ix.plen / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024);
     unsigned ns = 1;
     if (ix.overflow) {
         diag_error(d, NULL, 0, "search: the index of %zu documents passed 4 GB", n);
