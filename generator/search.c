@@ -289,9 +289,26 @@ static term *new_term(index_t *ix, const char *tok, size_t len, uint32_t h)
     return t;
 }
 
+/* memcmp with a constant length, which the compiler inlines; a call to
+ * the library's memcmp for 3 or 6 bytes was 5% of the indexing time. */
+static inline int same_short(const char *a, const char *b, size_t len)
+{
+    switch (len) {
+    case 1: return a[0] == b[0];
+    case 2: return !memcmp(a, b, 2);
+    case 3: return !memcmp(a, b, 3);
+    case 4: return !memcmp(a, b, 4);
+    case 5: return !memcmp(a, b, 5);
+    case 6: return !memcmp(a, b, 6);
+    case 7: return !memcmp(a, b, 7);
+    case 8: return !memcmp(a, b, 8);
+    default: return !memcmp(a, b, len);
+    }
+}
+
 static int same_tok(const index_t *ix, const term *t, const char *tok, size_t len)
 {
-    if (len <= TOK_INLINE) return t->len == len && !memcmp(t->tok, tok, len);
+    if (len <= TOK_INLINE) return t->len == len && same_short(t->tok, tok, len);
     return t->len == TOK_LONG && term_len(ix, t) == len && !memcmp(term_tok(ix, t), tok, len);
 }
 
@@ -349,7 +366,8 @@ static void post_put(index_t *ix, term *t, const char *p, size_t n)
             room = ((size_t)BLOCK_MIN << shift) - 4;
         }
         size_t k = n < room ? n : room;
-        memcpy(ix->post + t->tail + 4 + t->used, p, k);
+        char *dst = ix->post + t->tail + 4 + t->used;
+        for (size_t i = 0; i < k; i++) dst[i] = p[i];     /* 1-9 bytes: no call */
         t->used = (uint16_t)(t->used + k);
         p += k;
         n -= k;
