@@ -19,9 +19,10 @@ enum { C_SEP, C_CJK, C_WORD };
 
 /* Class of a code point and its folded form (lowercase ASCII). The same
  * table is in search.js (charClass). */
-static int char_class(uint32_t cp, uint32_t *fold)
+static inline int char_class(uint32_t cp, uint32_t *fold)
 {
     *fold = cp;
+    if (cp >= 0x4E00 && cp <= 0x9FFF) return C_CJK;          /* most text: test first */
     if (cp < 0x80) {
         if (cp >= 'A' && cp <= 'Z') { *fold = cp + 32; return C_WORD; }
         if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) return C_WORD;
@@ -53,20 +54,37 @@ uint32_t search_hash(const char *s, size_t n)
 
 /* ---- tokenizer ----------------------------------------------------- */
 
-#define FNV_SEED 2166136261u
+/* A token of up to 8 bytes as an integer: byte i in bits 8i..8i+7, the
+ * rest zero. Tokens hold no NUL byte, so the key alone identifies such a
+ * token; the index compares and hashes keys instead of bytes. */
+#define KEY_MAX 8
 
-static inline uint32_t fnv_more(uint32_t h, const char *s, size_t n)
+static inline uint64_t key_of(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 16777619u;
-    }
-    return h;
+    uint64_t k = 0;
+    for (size_t i = 0; i < n && i < KEY_MAX; i++) k |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    return k;
 }
 
-/* The tokenizer hands each token over with its search_hash, which it gets
- * cheaply: a bigram's hash continues its first char's. */
-typedef void (*sink_fn)(const char *tok, size_t len, uint32_t hash, void *ctx);
+/* Where the tokenizer's tokens go: straight into the index (ix, with the
+ * field mask; a call through a pointer per token was measurable), or to
+ * fn. The index also gets each token's key (when len <= KEY_MAX), built as
+ * the tokenizer goes: a bigram's key is its two chars' keys. */
+typedef struct index_t index_t;
+typedef struct {
+    index_t *ix;
+    uint8_t mask;
+    void (*fn)(const char *tok, size_t len, void *ctx);
+    void *ctx;
+} sink;
+
+static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key, uint8_t mask);
+
+static inline void emit(const sink *k, const char *tok, size_t len, uint64_t key)
+{
+    if (k->ix) add_k(k->ix, tok, len, key, k->mask);
+    else k->fn(tok, len, k->ctx);
+}
 
 /* One code point at s[0..n), n >= 1: its byte length, *cp (U+FFFD for a bad
  * byte, as utf8_decode). The common cases, ASCII and 3-byte sequences (all
@@ -103,14 +121,14 @@ static inline size_t put_utf8(char *out, uint32_t cp)
  * sequence, which is byte for byte its own encoding, so CJK tokens (chars
  * and bigrams) are handed over in place in s; only words, which are
  * folded, are copied. */
-static void tokenize(const char *s, size_t n, sink_fn fn, void *ctx)
+static void tokenize(const char *s, size_t n, const sink *out)
 {
     const unsigned char *u = (const unsigned char *)s;
     char word[TOKEN_MAX + 4];
     size_t wlen = 0;
-    uint32_t wh = FNV_SEED;
+    uint64_t wkey = 0;
     size_t prevlen = 0;         /* previous CJK char's length (0: none) */
-    uint32_t prevh = 0;         /* and its hash */
+    uint64_t prevkey = 0;       /* and its key */
     for (size_t i = 0; i <= n;) {
         uint32_t cp = 0, f = 0;
         size_t used = 1;
@@ -120,25 +138,28 @@ static void tokenize(const char *s, size_t n, sink_fn fn, void *ctx)
             cls = char_class(cp, &f);
         }
         if (cls != C_WORD && wlen) {
-            fn(word, wlen, wh, ctx);
+            emit(out, word, wlen, wkey);
             wlen = 0;
-            wh = FNV_SEED;
+            wkey = 0;
         }
         if (cls == C_WORD) {
             char e[4];
             size_t k = put_utf8(e, f);
             if (wlen + k <= TOKEN_MAX) {          /* cut, whole chars only */
-                memcpy(word + wlen, e, k);
-                wlen += k;
-                wh = fnv_more(wh, e, k);
+                for (size_t j = 0; j < k; j++, wlen++) {
+                    word[wlen] = e[j];
+                    if (wlen < KEY_MAX) wkey |= (uint64_t)(unsigned char)e[j] << (8 * wlen);
+                }
             }
             prevlen = 0;
         } else if (cls == C_CJK) {
-            uint32_t h = fnv_more(FNV_SEED, s + i, used);
-            fn(s + i, used, h, ctx);
-            if (prevlen) fn(s + i - prevlen, prevlen + used, fnv_more(prevh, s + i, used), ctx);
+            /* a char is 1-4 bytes, a bigram <= 8 */
+            uint64_t k = used == 3 ? (uint64_t)u[i] | (uint64_t)u[i + 1] << 8 | (uint64_t)u[i + 2] << 16
+                                   : key_of(s + i, used);
+            emit(out, s + i, used, k);
+            if (prevlen) emit(out, s + i - prevlen, prevlen + used, prevkey | k << (8 * prevlen));
             prevlen = used;
-            prevh = h;
+            prevkey = k;
         } else {
             prevlen = 0;
         }
@@ -146,24 +167,12 @@ static void tokenize(const char *s, size_t n, sink_fn fn, void *ctx)
     }
 }
 
-typedef struct {
-    void (*fn)(const char *tok, size_t len, void *ctx);
-    void *ctx;
-} public_sink;
-
-static void public_cb(const char *tok, size_t len, uint32_t hash, void *ctx)
-{
-    (void)hash;
-    public_sink *p = ctx;
-    p->fn(tok, len, p->ctx);
-}
-
 void search_tokenize(const char *s, size_t n,
                      void (*fn)(const char *tok, size_t len, void *ctx), void *ctx)
 {
     if (!s) return;
-    public_sink p = {fn, ctx};
-    tokenize(s, n, public_cb, &p);
+    sink k = {.fn = fn, .ctx = ctx};
+    tokenize(s, n, &k);
 }
 
 void search_norm_docnum(buf *out, const char *s)
@@ -190,36 +199,35 @@ void search_norm_docnum(buf *out, const char *s)
  * document is being indexed) and is encoded when the next document touches
  * the term, or at the end. */
 
-#define TOK_INLINE 10         /* tokens up to this many bytes live in the term */
-#define TOK_LONG (TOK_INLINE + 1)   /* len value: the token is in ix->strs */
+#define TOK_LONG (KEY_MAX + 1)      /* len value: the token is in ix->strs */
 #define BLOCK_MIN 16          /* bytes of a term's first posting block */
 #define BLOCK_SHIFT_MAX 7     /* blocks double up to BLOCK_MIN << 7 = 2 KB */
 
-/* One term: 40 bytes, no pointers, the token inline (CJK chars are 3
- * bytes, bigrams 6). Terms are kept in the order they were first seen, so
- * the frequent ones, met early, share cache lines. */
+/* One term: 40 bytes, no pointers, the token inline as its key (CJK
+ * chars are 3 bytes, bigrams 6). Terms are kept in the order they were
+ * first seen, so the frequent ones, met early, share cache lines. */
 typedef struct {
-    uint32_t hash;          /* search_hash of the token */
+    uint64_t key;           /* the token's key, or (TOK_LONG) its offset in strs */
+    uint32_t hash;          /* search_hash of the token (picks the shard) */
     uint32_t np;            /* postings, the pending one included */
     uint32_t last;          /* doc id of the pending posting */
     uint32_t prev;          /* doc id of the encoded posting before it (0) */
     uint32_t head, tail;    /* first and last posting block in ix->post */
     uint16_t used;          /* bytes used in the tail block */
     uint8_t tf, mask;       /* of the pending posting */
-    uint8_t len;            /* 1..TOK_INLINE, or TOK_LONG */
+    uint8_t len;            /* 1..KEY_MAX, or TOK_LONG */
     uint8_t shift;          /* the tail block is BLOCK_MIN << shift bytes */
-    char tok[TOK_INLINE];   /* the token, or (TOK_LONG) its offset in strs */
 } term;
 
 /* A slot of the open-addressing table: 8 bytes, so the table a lookup
  * probes stays small (128 KB for 6,000 terms) and a probe that is not the
  * token is mostly rejected without touching the term. */
 typedef struct {
-    uint32_t hash;
+    uint32_t hash;          /* table_hash */
     uint32_t id;            /* 1 + index in terms; 0 = empty */
 } slot;
 
-typedef struct {
+struct index_t {
     slot *slots;            /* cap a power of two, load under 1/2 */
     size_t cap;
     unsigned bits;          /* cap == 1 << bits */
@@ -230,28 +238,44 @@ typedef struct {
     size_t plen, pcap;      /* offset 0 is never a block */
     buf strs;               /* long tokens: [length u32][bytes] */
     int overflow;           /* an arena passed 4 GB: the index is unusable */
-} index_t;
+};
+
+/* Rare paths kept out of the per-token code, so that the hot functions
+ * stay small (inlined, they made lookup save and restore 6 registers). */
+#if defined(__GNUC__)
+#define COLD __attribute__((noinline, cold))
+#else
+#define COLD
+#endif
 
 static uint32_t get32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static void set32(char *p, uint32_t v) { memcpy(p, &v, 4); }
 
 static size_t term_len(const index_t *ix, const term *t)
 {
-    return t->len == TOK_LONG ? get32(ix->strs.ptr + get32(t->tok)) : t->len;
+    return t->len == TOK_LONG ? get32(ix->strs.ptr + t->key) : t->len;
 }
 
-static const char *term_tok(const index_t *ix, const term *t)
+/* The token's bytes: in place for a long one, else spelled out in tmp. */
+static const char *term_tok(const index_t *ix, const term *t, char tmp[KEY_MAX])
 {
-    return t->len == TOK_LONG ? ix->strs.ptr + get32(t->tok) + 4 : t->tok;
+    if (t->len == TOK_LONG) return ix->strs.ptr + t->key + 4;
+    for (size_t i = 0; i < KEY_MAX; i++) tmp[i] = (char)(t->key >> (8 * i));
+    return tmp;
 }
 
-/* Fibonacci hashing spreads FNV's weak low bits over the table. */
-static size_t slot_of(const index_t *ix, uint32_t h)
+/* The table's own hash: one multiply of the key (FNV, a multiply per byte,
+ * is only computed for new terms), FNV for long tokens. */
+static inline uint32_t table_hash(const char *tok, size_t len, uint64_t key)
 {
-    return (uint32_t)(h * 2654435769u) >> (32 - ix->bits);
+    if (len > KEY_MAX) key = search_hash(tok, len);
+    return (uint32_t)((key * 0x9E3779B97F4A7C15u) >> 32);
 }
 
-static void grow_table(index_t *ix)
+/* The top bits of table_hash, the well mixed ones. */
+static size_t slot_of(const index_t *ix, uint32_t h) { return h >> (32 - ix->bits); }
+
+COLD static void grow_table(index_t *ix)
 {
     unsigned nbits = ix->cap ? ix->bits + 1 : 10;
     size_t ncap = (size_t)1 << nbits;
@@ -260,69 +284,59 @@ static void grow_table(index_t *ix)
     ix->cap = ncap;
     ix->bits = nbits;
     for (size_t i = 0; i < ix->n; i++) {
-        size_t j = slot_of(ix, ix->terms[i].hash);
+        const term *t = &ix->terms[i];
+        char tmp[KEY_MAX];
+        uint32_t h = table_hash(term_tok(ix, t, tmp), term_len(ix, t), t->key);
+        size_t j = slot_of(ix, h);
         while (ix->slots[j].id) j = (j + 1) & (ncap - 1);
-        ix->slots[j] = (slot){ix->terms[i].hash, (uint32_t)i + 1};
+        ix->slots[j] = (slot){h, (uint32_t)i + 1};
     }
 }
 
-static term *new_term(index_t *ix, const char *tok, size_t len, uint32_t h)
+COLD static term *new_term(index_t *ix, const char *tok, size_t len, uint64_t key)
 {
     if (ix->n == ix->tcap) {
         ix->tcap = ix->tcap ? ix->tcap * 2 : 512;
         ix->terms = xrealloc(ix->terms, ix->tcap * sizeof *ix->terms);
     }
     term *t = &ix->terms[ix->n++];
-    *t = (term){.hash = h};
-    if (len <= TOK_INLINE) {
+    *t = (term){.hash = search_hash(tok, len)};
+    if (len <= KEY_MAX) {
         t->len = (uint8_t)len;
-        memcpy(t->tok, tok, len);
+        t->key = key;
     } else {
         t->len = TOK_LONG;
         if (ix->strs.len + len + 4 > UINT32_MAX) ix->overflow = 1;
         char lenb[4];
         set32(lenb, (uint32_t)len);
-        set32(t->tok, (uint32_t)ix->strs.len);
+        t->key = ix->strs.len;
         buf_put(&ix->strs, lenb, 4);
         buf_put(&ix->strs, tok, len);
     }
     return t;
 }
 
-/* memcmp with a constant length, which the compiler inlines; a call to
- * the library's memcmp for 3 or 6 bytes was 5% of the indexing time. */
-static inline int same_short(const char *a, const char *b, size_t len)
+static int same_tok(const index_t *ix, const term *t, const char *tok, size_t len,
+                    uint64_t key)
 {
-    switch (len) {
-    case 1: return a[0] == b[0];
-    case 2: return !memcmp(a, b, 2);
-    case 3: return !memcmp(a, b, 3);
-    case 4: return !memcmp(a, b, 4);
-    case 5: return !memcmp(a, b, 5);
-    case 6: return !memcmp(a, b, 6);
-    case 7: return !memcmp(a, b, 7);
-    case 8: return !memcmp(a, b, 8);
-    default: return !memcmp(a, b, len);
-    }
+    if (len <= KEY_MAX) return t->key == key && t->len == len;
+    return t->len == TOK_LONG && term_len(ix, t) == len &&
+           !memcmp(ix->strs.ptr + t->key + 4, tok, len);
 }
 
-static int same_tok(const index_t *ix, const term *t, const char *tok, size_t len)
+/* The term of tok (key: key_of(tok, len) when len <= KEY_MAX), new if need be. */
+static term *lookup(index_t *ix, const char *tok, size_t len, uint64_t key)
 {
-    if (len <= TOK_INLINE) return t->len == len && same_short(t->tok, tok, len);
-    return t->len == TOK_LONG && term_len(ix, t) == len && !memcmp(term_tok(ix, t), tok, len);
-}
-
-static term *lookup(index_t *ix, const char *tok, size_t len, uint32_t h)
-{
+    uint32_t h = table_hash(tok, len, key);
     if ((ix->n + 1) * 2 > ix->cap) grow_table(ix);
     size_t mask = ix->cap - 1, j = slot_of(ix, h);
     for (; ix->slots[j].id; j = (j + 1) & mask) {
         if (ix->slots[j].hash != h) continue;
         term *t = &ix->terms[ix->slots[j].id - 1];
-        if (same_tok(ix, t, tok, len)) return t;
+        if (same_tok(ix, t, tok, len, key)) return t;
     }
     if (ix->n >= UINT32_MAX - 1) ix->overflow = 1;
-    term *t = new_term(ix, tok, len, h);
+    term *t = new_term(ix, tok, len, key);
     ix->slots[j] = (slot){h, (uint32_t)ix->n};
     return t;
 }
@@ -350,7 +364,7 @@ static uint32_t new_block(index_t *ix, unsigned shift)
 }
 
 /* Append bytes to t's posting chain. */
-static void post_put(index_t *ix, term *t, const char *p, size_t n)
+COLD static void post_put(index_t *ix, term *t, const char *p, size_t n)
 {
     while (n) {
         size_t room = t->tail ? ((size_t)BLOCK_MIN << t->shift) - 4 - t->used : 0;
@@ -390,20 +404,27 @@ static size_t b64_varint(char *out, uint64_t v)
 /* Encode t's pending posting into its chain. */
 static void flush_pending(index_t *ix, term *t)
 {
-    char e[32];
+    char e[16] = {0};           /* at most 7 + 2 chars */
     uint64_t v = (uint64_t)(t->last - t->prev) << 3 | (unsigned)t->tf << 1 | (t->mask != 0);
     size_t k = b64_varint(e, v);
     if (t->mask) k += b64_varint(e + k, t->mask);
-    post_put(ix, t, e, k);
     t->prev = t->last;
+    if (t->tail && ((size_t)BLOCK_MIN << t->shift) - 4 - t->used >= sizeof e) {
+        /* the common case: a fixed-size copy, no call; bytes past k are
+         * overwritten by the next posting */
+        memcpy(ix->post + t->tail + 4 + t->used, e, sizeof e);
+        t->used = (uint16_t)(t->used + k);
+        return;
+    }
+    post_put(ix, t, e, k);
 }
 
 /* Record one occurrence of tok in the current doc: field bit, or body
  * (mask 0) which counts occurrences. */
-static void add_h(index_t *ix, const char *tok, size_t len, uint32_t h, uint8_t mask)
+static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key, uint8_t mask)
 {
     if (!len) return;
-    term *t = lookup(ix, tok, len, h);
+    term *t = lookup(ix, tok, len, key);
     if (!t->np || t->last != ix->doc) {
         if (t->np) flush_pending(ix, t);
         t->np++;
@@ -417,22 +438,14 @@ static void add_h(index_t *ix, const char *tok, size_t len, uint32_t h, uint8_t 
 
 static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)
 {
-    add_h(ix, tok, len, search_hash(tok, len), mask);
-}
-
-typedef struct { index_t *ix; uint8_t mask; } add_ctx;
-
-static void add_cb(const char *tok, size_t len, uint32_t h, void *ctx)
-{
-    add_ctx *a = ctx;
-    add_h(a->ix, tok, len, h, a->mask);
+    add_k(ix, tok, len, key_of(tok, len), mask);
 }
 
 static void add_text(index_t *ix, const char *s, uint8_t mask)
 {
     if (!s) return;
-    add_ctx a = {ix, mask};
-    tokenize(s, strlen(s), add_cb, &a);
+    sink k = {.ix = ix, .mask = mask};
+    tokenize(s, strlen(s), &k);
 }
 
 static void add_str(index_t *ix, const char *s, uint8_t mask)
@@ -523,16 +536,20 @@ static int doc_cmp(const void *a, const void *b)
 
 /* A term as the shard writer sorts it. */
 typedef struct {
-    const char *tok;
+    const char *tok;        /* a long token's bytes (short ones are in buf) */
     size_t len;
     const term *t;
+    char buf[KEY_MAX];
 } term_ref;
+
+/* (qsort moves refs, so a short token's bytes are found afresh) */
+static const char *ref_tok(const term_ref *r) { return r->len <= KEY_MAX ? r->buf : r->tok; }
 
 static int term_cmp(const void *a, const void *b)
 {
     const term_ref *x = a, *y = b;
     size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->tok, y->tok, n);
+    int c = memcmp(ref_tok(x), ref_tok(y), n);
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
@@ -715,7 +732,10 @@ static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
     memcpy(fill, start, ns * sizeof *fill);
     for (size_t i = 0; i < ix->n; i++) {
         const term *t = &ix->terms[i];
-        refs[fill[t->hash % ns]++] = (term_ref){term_tok(ix, t), term_len(ix, t), t};
+        term_ref *r = &refs[fill[t->hash % ns]++];
+        r->t = t;
+        r->len = term_len(ix, t);
+        r->tok = term_tok(ix, t, r->buf);
     }
     free(fill);
 
@@ -728,7 +748,7 @@ static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
         buf_clear(&b);
         for (size_t i = 0; i < nr; i++) {
             buf_puts(&b, i ? ",\n\"" : "{\"");
-            esc_json(&b, r[i].tok, r[i].len);
+            esc_json(&b, ref_tok(&r[i]), r[i].len);
             buf_puts(&b, "\":\"");
             put_postings(&b, ix, r[i].t);
             buf_putc(&b, '"');
