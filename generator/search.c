@@ -203,20 +203,26 @@ void search_norm_docnum(buf *out, const char *s)
 #define BLOCK_MIN 16          /* bytes of a term's first posting block */
 #define BLOCK_SHIFT_MAX 7     /* blocks double up to BLOCK_MIN << 7 = 2 KB */
 
-/* One term: 40 bytes, no pointers, the token inline as its key (CJK
+/* One term: 40 bytes (the token's search_hash, only needed for the shard,
+ * is computed when the shards are written), no pointers, the token inline as its key (CJK
  * chars are 3 bytes, bigrams 6). Terms are kept in the order they were
  * first seen, so the frequent ones, met early, share cache lines. */
 typedef struct {
     uint64_t key;           /* the token's key, or (TOK_LONG) its offset in strs */
-    uint32_t hash;          /* search_hash of the token (picks the shard) */
+    uint64_t stage;         /* encoded postings not yet in a block: byte i in
+                               bits 8i.. (most postings are 1-2 bytes, so the
+                               block, a cache line elsewhere, is written once
+                               per ~5 postings instead of each time) */
     uint32_t np;            /* postings, the pending one included */
     uint32_t last;          /* doc id of the pending posting */
     uint32_t prev;          /* doc id of the encoded posting before it (0) */
-    uint32_t head, tail;    /* first and last posting block in ix->post */
+    uint32_t tail;          /* last posting block in ix->post (0: none); each
+                               block starts with the offset of the one before */
     uint16_t used;          /* bytes used in the tail block */
     uint8_t tf, mask;       /* of the pending posting */
     uint8_t len;            /* 1..KEY_MAX, or TOK_LONG */
     uint8_t shift;          /* the tail block is BLOCK_MIN << shift bytes */
+    uint8_t nstage;         /* bytes in stage */
 } term;
 
 /* A slot of the open-addressing table: 8 bytes, so the table a lookup
@@ -300,7 +306,7 @@ COLD static term *new_term(index_t *ix, const char *tok, size_t len, uint64_t ke
         ix->terms = xrealloc(ix->terms, ix->tcap * sizeof *ix->terms);
     }
     term *t = &ix->terms[ix->n++];
-    *t = (term){.hash = search_hash(tok, len)};
+    *t = (term){.len = 0};
     if (len <= KEY_MAX) {
         t->len = (uint8_t)len;
         t->key = key;
@@ -372,8 +378,7 @@ COLD static void post_put(index_t *ix, term *t, const char *p, size_t n)
             unsigned shift = !t->tail ? 0 : t->shift < BLOCK_SHIFT_MAX ? t->shift + 1u : t->shift;
             uint32_t b = new_block(ix, shift);
             if (!b) return;                     /* overflow, reported later */
-            if (t->tail) set32(ix->post + t->tail, b);
-            else t->head = b;
+            set32(ix->post + b, t->tail);
             t->tail = b;
             t->shift = (uint8_t)shift;
             t->used = 0;
@@ -401,22 +406,38 @@ static size_t b64_varint(char *out, uint64_t v)
     return k;
 }
 
-/* Encode t's pending posting into its chain. */
+/* Move t's staged bytes into its chain. */
+static void spill(index_t *ix, term *t)
+{
+    char e[8];
+    for (size_t i = 0; i < 8; i++) e[i] = (char)(t->stage >> (8 * i));
+    if (t->tail && ((size_t)BLOCK_MIN << t->shift) - 4 - t->used >= sizeof e) {
+        /* the common case: a fixed-size copy, no call; bytes past nstage
+         * are overwritten by the next spill */
+        memcpy(ix->post + t->tail + 4 + t->used, e, sizeof e);
+        t->used = (uint16_t)(t->used + t->nstage);
+    } else {
+        post_put(ix, t, e, t->nstage);
+    }
+    t->stage = 0;
+    t->nstage = 0;
+}
+
+/* Encode t's pending posting (into stage, spilling it when full). */
 static void flush_pending(index_t *ix, term *t)
 {
-    char e[16] = {0};           /* at most 7 + 2 chars */
+    char e[16];                 /* at most 7 + 2 chars */
     uint64_t v = (uint64_t)(t->last - t->prev) << 3 | (unsigned)t->tf << 1 | (t->mask != 0);
     size_t k = b64_varint(e, v);
     if (t->mask) k += b64_varint(e + k, t->mask);
     t->prev = t->last;
-    if (t->tail && ((size_t)BLOCK_MIN << t->shift) - 4 - t->used >= sizeof e) {
-        /* the common case: a fixed-size copy, no call; bytes past k are
-         * overwritten by the next posting */
-        memcpy(ix->post + t->tail + 4 + t->used, e, sizeof e);
-        t->used = (uint16_t)(t->used + k);
+    if (t->nstage + k > 8) spill(ix, t);
+    if (k > 8) {                            /* a gap of 2^30+ documents */
+        post_put(ix, t, e, k);
         return;
     }
-    post_put(ix, t, e, k);
+    for (size_t i = 0; i < k; i++) t->stage |= (uint64_t)(unsigned char)e[i] << (8 * (t->nstage + i));
+    t->nstage = (uint8_t)(t->nstage + k);
 }
 
 /* Record one occurrence of tok in the current doc: field bit, or body
@@ -456,8 +477,10 @@ static void add_str(index_t *ix, const char *s, uint8_t mask)
 /* Encode every pending posting: the index is complete. */
 static void index_finish(index_t *ix)
 {
-    for (size_t i = 0; i < ix->n; i++)
+    for (size_t i = 0; i < ix->n; i++) {
         if (ix->terms[i].np) flush_pending(ix, &ix->terms[i]);
+        if (ix->terms[i].nstage) spill(ix, &ix->terms[i]);
+    }
 }
 
 static void index_free(index_t *ix)
@@ -699,15 +722,22 @@ static int write_docs(const search_doc *const *ord, size_t n, outdir *o)
 static size_t term_bytes(size_t len, const term *t) { return len + 6 + (size_t)t->np * 2; }
 
 /* t's postings, already encoded, appended to b. */
-static void put_postings(buf *b, const index_t *ix, const term *t)
+static void put_postings(buf *b, const index_t *ix, const term *t, buf *chain)
 {
-    unsigned shift = 0;
-    for (uint32_t blk = t->head; blk;) {
-        uint32_t next = get32(ix->post + blk);
-        size_t n = next ? ((size_t)BLOCK_MIN << shift) - 4 : t->used;
+    /* the chain links backwards: collect it, then write oldest first; the
+     * k-th block (from the first) is BLOCK_MIN << min(k, BLOCK_SHIFT_MAX) */
+    buf_clear(chain);
+    for (uint32_t blk = t->tail; blk; blk = get32(ix->post + blk)) {
+        char o[4];
+        set32(o, blk);
+        buf_put(chain, o, 4);
+    }
+    size_t nb = chain->len / 4;
+    for (size_t k = 0; k < nb; k++) {
+        uint32_t blk = get32(chain->ptr + 4 * (nb - 1 - k));
+        unsigned shift = k < BLOCK_SHIFT_MAX ? (unsigned)k : BLOCK_SHIFT_MAX;
+        size_t n = k + 1 < nb ? ((size_t)BLOCK_MIN << shift) - 4 : t->used;
         buf_put(b, ix->post + blk + 4, n);
-        blk = next;
-        if (shift < BLOCK_SHIFT_MAX) shift++;
     }
 }
 
@@ -724,23 +754,30 @@ static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
     *nshards_out = ns;
 
     /* bucket the terms by shard: start[s] .. start[s + 1] */
+    uint32_t *shard = xmalloc((ix->n ? ix->n : 1) * sizeof *shard);
     size_t *start = xcalloc(ns + 1, sizeof *start);
-    for (size_t i = 0; i < ix->n; i++) start[ix->terms[i].hash % ns + 1]++;
+    for (size_t i = 0; i < ix->n; i++) {
+        char tmp[KEY_MAX];
+        const term *t = &ix->terms[i];
+        shard[i] = search_hash(term_tok(ix, t, tmp), term_len(ix, t)) % ns;
+        start[shard[i] + 1]++;
+    }
     for (unsigned s = 0; s < ns; s++) start[s + 1] += start[s];
     term_ref *refs = xmalloc((ix->n ? ix->n : 1) * sizeof *refs);
     size_t *fill = xmalloc(ns * sizeof *fill);
     memcpy(fill, start, ns * sizeof *fill);
     for (size_t i = 0; i < ix->n; i++) {
         const term *t = &ix->terms[i];
-        term_ref *r = &refs[fill[t->hash % ns]++];
+        term_ref *r = &refs[fill[shard[i]]++];
         r->t = t;
         r->len = term_len(ix, t);
         r->tok = term_tok(ix, t, r->buf);
     }
     free(fill);
+    free(shard);
 
     int rc = 0;
-    buf b = BUF_INIT;
+    buf b = BUF_INIT, chain = BUF_INIT;
     for (unsigned s = 0; s < ns; s++) {
         term_ref *r = refs + start[s];
         size_t nr = start[s + 1] - start[s];
@@ -750,7 +787,7 @@ static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
             buf_puts(&b, i ? ",\n\"" : "{\"");
             esc_json(&b, ref_tok(&r[i]), r[i].len);
             buf_puts(&b, "\":\"");
-            put_postings(&b, ix, r[i].t);
+            put_postings(&b, ix, r[i].t, &chain);
             buf_putc(&b, '"');
         }
         buf_puts(&b, nr ? "}\n" : "{}\n");
@@ -759,6 +796,7 @@ static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
         if (write_buf(o, rel, &b) < 0) rc = -1;
     }
     buf_free(&b);
+    buf_free(&chain);
     free(refs);
     free(start);
     return rc;

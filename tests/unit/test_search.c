@@ -233,6 +233,58 @@ TEST(write_meta_docs_and_postings)
     free(dir);
 }
 
+/* Postings are kept encoded in chains of blocks that double up to 2 KB,
+ * staged 8 bytes at a time in the term; tokens of up to 8 bytes are kept
+ * as integer keys, longer ones in a string arena. Many documents with
+ * tokens in every doc, every 7th doc (with field bits, so 2-char postings)
+ * and only the last doc cross every block and stage boundary; a word
+ * longer than 8 bytes, one of exactly 8, and 4-byte CJK chars (whose
+ * bigram is 8 bytes) take each token path. */
+TEST(postings_across_blocks_and_token_kinds)
+{
+    enum { N = 3000 };
+    search_doc *docs = calloc(N, sizeof *docs);
+    char **texts = calloc(N, sizeof *texts), **urls = calloc(N, sizeof *urls);
+    char **titles = calloc(N, sizeof *titles);
+    CHECK(docs && texts && urls && titles);
+    for (int i = 0; i < N; i++) {
+        urls[i] = xasprintf("/d/%05d/", i);
+        /* "2020-01-01" for all: doc ids follow the url, so id == i */
+        texts[i] = xasprintf("everywhere internationalization abcdefgh %s %s \xF0\xA0\x80\x80\xF0\xA0\x80\x81",
+                             i % 7 == 0 ? "sevenths" : "", i == N - 1 ? "lastone" : "");
+        titles[i] = xstrdup(i % 7 == 0 ? "sevenths title" : "plain");
+        docs[i] = (search_doc){.url = urls[i], .title = titles[i], .date = "2020-01-01",
+                               .kind = "notice", .text = texts[i]};
+    }
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, docs, N) == 0);
+    static post p[N + 1];
+    CHECK(postings(dir, "everywhere", p, N + 1) == N);
+    int ok = 1;
+    for (int i = 0; i < N; i++) ok &= p[i].id == (unsigned)i && p[i].tf == 1 && p[i].mask == 0;
+    CHECK(ok);
+    CHECK(postings(dir, "internationalization", p, N + 1) == N);
+    CHECK(p[N - 1].id == N - 1);
+    CHECK(postings(dir, "abcdefgh", p, N + 1) == N);
+    CHECK(postings(dir, "\xF0\xA0\x80\x80\xF0\xA0\x80\x81", p, N + 1) == N);
+    CHECK(postings(dir, "\xF0\xA0\x80\x81", p, N + 1) == N);
+    int n7 = postings(dir, "sevenths", p, N + 1);
+    CHECK(n7 == (N + 6) / 7);
+    ok = 1;
+    for (int k = 0; k < n7; k++)
+        ok &= p[k].id == (unsigned)(7 * k) && p[k].mask == SEARCH_F_TITLE && p[k].tf == 1;
+    CHECK(ok);
+    CHECK(postings(dir, "lastone", p, N + 1) == 1 && p[0].id == N - 1);
+    CHECK(postings(dir, "plain", p, N + 1) == N - n7);
+    rm_rf(dir);
+    free(dir);
+    for (int i = 0; i < N; i++) { free(texts[i]); free(urls[i]); free(titles[i]); }
+    free(texts);
+    free(urls);
+    free(titles);
+    free(docs);
+}
+
 TEST(html_in_data_stays_data)
 {
     char *dir = tmpdir();
@@ -557,6 +609,7 @@ int main(void)
     RUN(norm_docnum);
     RUN(hash_is_fnv1a);
     RUN(write_meta_docs_and_postings);
+    RUN(postings_across_blocks_and_token_kinds);
     RUN(html_in_data_stays_data);
     RUN(output_is_deterministic);
     RUN(empty_and_bad_input);
