@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define TOKEN_MAX 64          /* bytes; longer words are cut at a char boundary */
 #define DOC_CHUNK 8           /* docs per docs/N.json: a result page of 10
@@ -18,9 +19,10 @@ enum { C_SEP, C_CJK, C_WORD };
 
 /* Class of a code point and its folded form (lowercase ASCII). The same
  * table is in search.js (charClass). */
-static int char_class(uint32_t cp, uint32_t *fold)
+static inline int char_class(uint32_t cp, uint32_t *fold)
 {
     *fold = cp;
+    if (cp >= 0x4E00 && cp <= 0x9FFF) return C_CJK;          /* most text: test first */
     if (cp < 0x80) {
         if (cp >= 'A' && cp <= 'Z') { *fold = cp + 32; return C_WORD; }
         if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) return C_WORD;
@@ -52,49 +54,125 @@ uint32_t search_hash(const char *s, size_t n)
 
 /* ---- tokenizer ----------------------------------------------------- */
 
-void search_tokenize(const char *s, size_t n,
-                     void (*fn)(const char *tok, size_t len, void *ctx), void *ctx)
+/* A token of up to 8 bytes as an integer: byte i in bits 8i..8i+7, the
+ * rest zero. Tokens hold no NUL byte, so the key alone identifies such a
+ * token; the index compares and hashes keys instead of bytes. */
+#define KEY_MAX 8
+
+static inline uint64_t key_of(const char *s, size_t n)
 {
-    if (!s) return;
-    buf word = BUF_INIT;
-    char prev[8];               /* previous CJK char's UTF-8, for bigrams */
-    size_t prevlen = 0;
-    size_t i = 0;
-    while (i <= n) {
+    uint64_t k = 0;
+    for (size_t i = 0; i < n && i < KEY_MAX; i++) k |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    return k;
+}
+
+/* Where the tokenizer's tokens go: straight into the index (ix, with the
+ * field mask; a call through a pointer per token was measurable), or to
+ * fn. The index also gets each token's key (when len <= KEY_MAX), built as
+ * the tokenizer goes: a bigram's key is its two chars' keys. */
+typedef struct index_t index_t;
+typedef struct {
+    index_t *ix;
+    uint8_t mask;
+    void (*fn)(const char *tok, size_t len, void *ctx);
+    void *ctx;
+} sink;
+
+static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key, uint8_t mask);
+
+static inline void emit(const sink *k, const char *tok, size_t len, uint64_t key)
+{
+    if (k->ix) add_k(k->ix, tok, len, key, k->mask);
+    else k->fn(tok, len, k->ctx);
+}
+
+/* One code point at s[0..n), n >= 1: its byte length, *cp (U+FFFD for a bad
+ * byte, as utf8_decode). The common cases, ASCII and 3-byte sequences (all
+ * of CJK but the supplementary planes), are done here without a call. */
+static inline size_t next_cp(const unsigned char *u, size_t n, uint32_t *cp)
+{
+    if (u[0] < 0x80) { *cp = u[0]; return 1; }
+    if ((u[0] & 0xF0) == 0xE0 && n >= 3 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80) {
+        uint32_t c = (uint32_t)(u[0] & 0x0F) << 12 | (uint32_t)(u[1] & 0x3F) << 6 | (u[2] & 0x3F);
+        if (c >= 0x800 && (c < 0xD800 || c > 0xDFFF)) { *cp = c; return 3; }
+    }
+    return utf8_decode((const char *)u, n, cp);
+}
+
+/* UTF-8 of cp into out (room for 4); returns the length. */
+static inline size_t put_utf8(char *out, uint32_t cp)
+{
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12)); out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18)); out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The rules of search.h. A CJK char is only ever decoded from a valid
+ * sequence, which is byte for byte its own encoding, so CJK tokens (chars
+ * and bigrams) are handed over in place in s; only words, which are
+ * folded, are copied. */
+static void tokenize(const char *s, size_t n, const sink *out)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    char word[TOKEN_MAX + 4];
+    size_t wlen = 0;
+    uint64_t wkey = 0;
+    size_t prevlen = 0;         /* previous CJK char's length (0: none) */
+    uint64_t prevkey = 0;       /* and its key */
+    for (size_t i = 0; i <= n;) {
         uint32_t cp = 0, f = 0;
         size_t used = 1;
         int cls = C_SEP;
         if (i < n) {
-            used = utf8_decode(s + i, n - i, &cp);
+            used = next_cp(u + i, n - i, &cp);
             cls = char_class(cp, &f);
         }
-        if (cls != C_WORD && word.len) {
-            fn(word.ptr, word.len, ctx);
-            buf_clear(&word);
+        if (cls != C_WORD && wlen) {
+            emit(out, word, wlen, wkey);
+            wlen = 0;
+            wkey = 0;
         }
-        if (cls != C_CJK) prevlen = 0;
         if (cls == C_WORD) {
-            size_t before = word.len;
-            utf8_encode(&word, f);
-            if (word.len > TOKEN_MAX) word.len = before;   /* cut, whole chars only */
-            word.ptr[word.len] = 0;
-        } else if (cls == C_CJK) {
-            buf one = BUF_INIT;
-            utf8_encode(&one, f);
-            fn(one.ptr, one.len, ctx);
-            if (prevlen) {
-                char pair[16];
-                memcpy(pair, prev, prevlen);
-                memcpy(pair + prevlen, one.ptr, one.len);
-                fn(pair, prevlen + one.len, ctx);
+            char e[4];
+            size_t k = put_utf8(e, f);
+            if (wlen + k <= TOKEN_MAX) {          /* cut, whole chars only */
+                for (size_t j = 0; j < k; j++, wlen++) {
+                    word[wlen] = e[j];
+                    if (wlen < KEY_MAX) wkey |= (uint64_t)(unsigned char)e[j] << (8 * wlen);
+                }
             }
-            memcpy(prev, one.ptr, one.len);
-            prevlen = one.len;
-            buf_free(&one);
+            prevlen = 0;
+        } else if (cls == C_CJK) {
+            /* a char is 1-4 bytes, a bigram <= 8 */
+            uint64_t k = used == 3 ? (uint64_t)u[i] | (uint64_t)u[i + 1] << 8 | (uint64_t)u[i + 2] << 16
+                                   : key_of(s + i, used);
+            emit(out, s + i, used, k);
+            if (prevlen) emit(out, s + i - prevlen, prevlen + used, prevkey | k << (8 * prevlen));
+            prevlen = used;
+            prevkey = k;
+        } else {
+            prevlen = 0;
         }
         i += used;
     }
-    buf_free(&word);
+}
+
+void search_tokenize(const char *s, size_t n,
+                     void (*fn)(const char *tok, size_t len, void *ctx), void *ctx)
+{
+    if (!s) return;
+    sink k = {.fn = fn, .ctx = ctx};
+    tokenize(s, n, &k);
 }
 
 void search_norm_docnum(buf *out, const char *s)
@@ -112,86 +190,283 @@ void search_norm_docnum(buf *out, const char *s)
 
 /* ---- the inverted index -------------------------------------------- */
 
-typedef struct {
-    uint32_t doc;
-    uint8_t mask, tf;
-} posting;
+/* The index of 10,000 documents holds ~6,000 terms but ~4 million postings
+ * (40 million for 100,000 documents), so postings dominate its memory: they
+ * are kept in their output form (base-64 varints, about 1-2 bytes each, see
+ * search.h) in chains of blocks in one arena, instead of an array of
+ * structs per term grown by realloc. A term's newest posting stays
+ * "pending" in the term (its tf and field mask may still change while its
+ * document is being indexed) and is encoded when the next document touches
+ * the term, or at the end. */
 
+#define TOK_LONG (KEY_MAX + 1)      /* len value: the token is in ix->strs */
+#define BLOCK_MIN 16          /* bytes of a term's first posting block */
+#define BLOCK_SHIFT_MAX 7     /* blocks double up to BLOCK_MIN << 7 = 2 KB */
+
+/* One term: 40 bytes (the token's search_hash, only needed for the shard,
+ * is computed when the shards are written), no pointers, the token inline as its key (CJK
+ * chars are 3 bytes, bigrams 6). Terms are kept in the order they were
+ * first seen, so the frequent ones, met early, share cache lines. */
 typedef struct {
-    char *tok;
-    size_t len;
-    uint32_t hash;
-    posting *p;
-    size_t np, cap;
+    uint64_t key;           /* the token's key, or (TOK_LONG) its offset in strs */
+    uint64_t stage;         /* encoded postings not yet in a block: byte i in
+                               bits 8i.. (most postings are 1-2 bytes, so the
+                               block, a cache line elsewhere, is written once
+                               per ~5 postings instead of each time) */
+    uint32_t np;            /* postings, the pending one included */
+    uint32_t last;          /* doc id of the pending posting */
+    uint32_t prev;          /* doc id of the encoded posting before it (0) */
+    uint32_t tail;          /* last posting block in ix->post (0: none); each
+                               block starts with the offset of the one before */
+    uint16_t used;          /* bytes used in the tail block */
+    uint8_t tf, mask;       /* of the pending posting */
+    uint8_t len;            /* 1..KEY_MAX, or TOK_LONG */
+    uint8_t shift;          /* the tail block is BLOCK_MIN << shift bytes */
+    uint8_t nstage;         /* bytes in stage */
 } term;
 
+/* A slot of the open-addressing table: 8 bytes, so the table a lookup
+ * probes stays small (128 KB for 6,000 terms) and a probe that is not the
+ * token is mostly rejected without touching the term. */
 typedef struct {
-    term *terms;            /* open addressing, cap a power of two */
-    size_t cap, n;
-    uint32_t doc;           /* the document being added */
-} index_t;
+    uint32_t hash;          /* table_hash */
+    uint32_t id;            /* 1 + index in terms; 0 = empty */
+} slot;
 
-static term *lookup(index_t *ix, const char *tok, size_t len)
+struct index_t {
+    slot *slots;            /* cap a power of two, load under 1/2 */
+    size_t cap;
+    unsigned bits;          /* cap == 1 << bits */
+    term *terms;            /* dense, in order of first sight */
+    size_t n, tcap;
+    uint32_t doc;           /* the document being added */
+    char *post;             /* posting blocks: [next offset u32][bytes] */
+    size_t plen, pcap;      /* offset 0 is never a block */
+    buf strs;               /* long tokens: [length u32][bytes] */
+    int overflow;           /* an arena passed 4 GB: the index is unusable */
+};
+
+/* Rare paths kept out of the per-token code, so that the hot functions
+ * stay small (inlined, they made lookup save and restore 6 registers). */
+#if defined(__GNUC__)
+#define COLD __attribute__((noinline, cold))
+#else
+#define COLD
+#endif
+
+static uint32_t get32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static void set32(char *p, uint32_t v) { memcpy(p, &v, 4); }
+
+static size_t term_len(const index_t *ix, const term *t)
 {
-    if ((ix->n + 1) * 2 > ix->cap) {              /* keep load under 1/2 */
-        size_t ncap = ix->cap ? ix->cap * 2 : 1024;
-        term *nt = xcalloc(ncap, sizeof *nt);
-        for (size_t i = 0; i < ix->cap; i++) {
-            if (!ix->terms[i].tok) continue;
-            size_t j = ix->terms[i].hash & (ncap - 1);
-            while (nt[j].tok) j = (j + 1) & (ncap - 1);
-            nt[j] = ix->terms[i];
-        }
-        free(ix->terms);
-        ix->terms = nt;
-        ix->cap = ncap;
+    return t->len == TOK_LONG ? get32(ix->strs.ptr + t->key) : t->len;
+}
+
+/* The token's bytes: in place for a long one, else spelled out in tmp. */
+static const char *term_tok(const index_t *ix, const term *t, char tmp[KEY_MAX])
+{
+    if (t->len == TOK_LONG) return ix->strs.ptr + t->key + 4;
+    for (size_t i = 0; i < KEY_MAX; i++) tmp[i] = (char)(t->key >> (8 * i));
+    return tmp;
+}
+
+/* The table's own hash: one multiply of the key (FNV, a multiply per byte,
+ * is only computed for new terms), FNV for long tokens. */
+static inline uint32_t table_hash(const char *tok, size_t len, uint64_t key)
+{
+    if (len > KEY_MAX) key = search_hash(tok, len);
+    return (uint32_t)((key * 0x9E3779B97F4A7C15u) >> 32);
+}
+
+/* The top bits of table_hash, the well mixed ones. */
+static size_t slot_of(const index_t *ix, uint32_t h) { return h >> (32 - ix->bits); }
+
+COLD static void grow_table(index_t *ix)
+{
+    unsigned nbits = ix->cap ? ix->bits + 1 : 10;
+    size_t ncap = (size_t)1 << nbits;
+    free(ix->slots);
+    ix->slots = xcalloc(ncap, sizeof *ix->slots);
+    ix->cap = ncap;
+    ix->bits = nbits;
+    for (size_t i = 0; i < ix->n; i++) {
+        const term *t = &ix->terms[i];
+        char tmp[KEY_MAX];
+        uint32_t h = table_hash(term_tok(ix, t, tmp), term_len(ix, t), t->key);
+        size_t j = slot_of(ix, h);
+        while (ix->slots[j].id) j = (j + 1) & (ncap - 1);
+        ix->slots[j] = (slot){h, (uint32_t)i + 1};
     }
-    uint32_t h = search_hash(tok, len);
-    size_t j = h & (ix->cap - 1);
-    while (ix->terms[j].tok) {
-        term *t = &ix->terms[j];
-        if (t->hash == h && t->len == len && !memcmp(t->tok, tok, len)) return t;
-        j = (j + 1) & (ix->cap - 1);
+}
+
+COLD static term *new_term(index_t *ix, const char *tok, size_t len, uint64_t key)
+{
+    if (ix->n == ix->tcap) {
+        ix->tcap = ix->tcap ? ix->tcap * 2 : 512;
+        ix->terms = xrealloc(ix->terms, ix->tcap * sizeof *ix->terms);
     }
-    term *t = &ix->terms[j];
-    t->tok = xstrndup(tok, len);
-    t->len = len;
-    t->hash = h;
-    ix->n++;
+    term *t = &ix->terms[ix->n++];
+    *t = (term){.len = 0};
+    if (len <= KEY_MAX) {
+        t->len = (uint8_t)len;
+        t->key = key;
+    } else {
+        t->len = TOK_LONG;
+        if (ix->strs.len + len + 4 > UINT32_MAX) ix->overflow = 1;
+        char lenb[4];
+        set32(lenb, (uint32_t)len);
+        t->key = ix->strs.len;
+        buf_put(&ix->strs, lenb, 4);
+        buf_put(&ix->strs, tok, len);
+    }
     return t;
+}
+
+static int same_tok(const index_t *ix, const term *t, const char *tok, size_t len,
+                    uint64_t key)
+{
+    if (len <= KEY_MAX) return t->key == key && t->len == len;
+    return t->len == TOK_LONG && term_len(ix, t) == len &&
+           !memcmp(ix->strs.ptr + t->key + 4, tok, len);
+}
+
+/* The term of tok (key: key_of(tok, len) when len <= KEY_MAX), new if need be. */
+static term *lookup(index_t *ix, const char *tok, size_t len, uint64_t key)
+{
+    uint32_t h = table_hash(tok, len, key);
+    if ((ix->n + 1) * 2 > ix->cap) grow_table(ix);
+    size_t mask = ix->cap - 1, j = slot_of(ix, h);
+    for (; ix->slots[j].id; j = (j + 1) & mask) {
+        if (ix->slots[j].hash != h) continue;
+        term *t = &ix->terms[ix->slots[j].id - 1];
+        if (same_tok(ix, t, tok, len, key)) return t;
+    }
+    if (ix->n >= UINT32_MAX - 1) ix->overflow = 1;
+    term *t = new_term(ix, tok, len, key);
+    ix->slots[j] = (slot){h, (uint32_t)ix->n};
+    return t;
+}
+
+/* A new block of BLOCK_MIN << shift bytes; returns its offset. */
+static uint32_t new_block(index_t *ix, unsigned shift)
+{
+    size_t size = (size_t)BLOCK_MIN << shift;
+    if (ix->plen + size > ix->pcap) {
+        size_t ncap = ix->pcap ? ix->pcap * 2 : 1 << 16;
+        while (ncap < ix->plen + size) ncap *= 2;
+        if (ncap > UINT32_MAX) {
+            ix->overflow = 1;
+            ncap = (size_t)UINT32_MAX;
+            if (ix->plen + size > ncap) return 0;
+        }
+        ix->post = xrealloc(ix->post, ncap);
+        ix->pcap = ncap;
+    }
+    if (!ix->plen) ix->plen = 4;                /* offset 0 means none */
+    uint32_t off = (uint32_t)ix->plen;
+    set32(ix->post + off, 0);
+    ix->plen += size;
+    return off;
+}
+
+/* Append bytes to t's posting chain. */
+COLD static void post_put(index_t *ix, term *t, const char *p, size_t n)
+{
+    while (n) {
+        size_t room = t->tail ? ((size_t)BLOCK_MIN << t->shift) - 4 - t->used : 0;
+        if (!room) {
+            unsigned shift = !t->tail ? 0 : t->shift < BLOCK_SHIFT_MAX ? t->shift + 1u : t->shift;
+            uint32_t b = new_block(ix, shift);
+            if (!b) return;                     /* overflow, reported later */
+            set32(ix->post + b, t->tail);
+            t->tail = b;
+            t->shift = (uint8_t)shift;
+            t->used = 0;
+            room = ((size_t)BLOCK_MIN << shift) - 4;
+        }
+        size_t k = n < room ? n : room;
+        char *dst = ix->post + t->tail + 4 + t->used;
+        for (size_t i = 0; i < k; i++) dst[i] = p[i];     /* 1-9 bytes: no call */
+        t->used = (uint16_t)(t->used + k);
+        p += k;
+        n -= k;
+    }
+}
+
+/* v as base-64 varint chars into out (room for 13); returns the count. */
+static size_t b64_varint(char *out, uint64_t v)
+{
+    size_t k = 0;
+    do {
+        unsigned d = v & 31;
+        v >>= 5;
+        if (v) d |= 32;
+        out[k++] = SEARCH_B64[d];
+    } while (v);
+    return k;
+}
+
+/* Move t's staged bytes into its chain. */
+static void spill(index_t *ix, term *t)
+{
+    char e[8];
+    for (size_t i = 0; i < 8; i++) e[i] = (char)(t->stage >> (8 * i));
+    if (t->tail && ((size_t)BLOCK_MIN << t->shift) - 4 - t->used >= sizeof e) {
+        /* the common case: a fixed-size copy, no call; bytes past nstage
+         * are overwritten by the next spill */
+        memcpy(ix->post + t->tail + 4 + t->used, e, sizeof e);
+        t->used = (uint16_t)(t->used + t->nstage);
+    } else {
+        post_put(ix, t, e, t->nstage);
+    }
+    t->stage = 0;
+    t->nstage = 0;
+}
+
+/* Encode t's pending posting (into stage, spilling it when full). */
+static void flush_pending(index_t *ix, term *t)
+{
+    char e[16];                 /* at most 7 + 2 chars */
+    uint64_t v = (uint64_t)(t->last - t->prev) << 3 | (unsigned)t->tf << 1 | (t->mask != 0);
+    size_t k = b64_varint(e, v);
+    if (t->mask) k += b64_varint(e + k, t->mask);
+    t->prev = t->last;
+    if (t->nstage + k > 8) spill(ix, t);
+    if (k > 8) {                            /* a gap of 2^30+ documents */
+        post_put(ix, t, e, k);
+        return;
+    }
+    for (size_t i = 0; i < k; i++) t->stage |= (uint64_t)(unsigned char)e[i] << (8 * (t->nstage + i));
+    t->nstage = (uint8_t)(t->nstage + k);
 }
 
 /* Record one occurrence of tok in the current doc: field bit, or body
  * (mask 0) which counts occurrences. */
-static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)
+static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key, uint8_t mask)
 {
     if (!len) return;
-    term *t = lookup(ix, tok, len);
-    if (!t->np || t->p[t->np - 1].doc != ix->doc) {
-        if (t->np == t->cap) {
-            t->cap = t->cap ? t->cap * 2 : 4;
-            t->p = xrealloc(t->p, t->cap * sizeof *t->p);
-        }
-        t->p[t->np++] = (posting){ix->doc, 0, 0};
+    term *t = lookup(ix, tok, len, key);
+    if (!t->np || t->last != ix->doc) {
+        if (t->np) flush_pending(ix, t);
+        t->np++;
+        t->last = ix->doc;
+        t->tf = 0;
+        t->mask = 0;
     }
-    posting *p = &t->p[t->np - 1];
-    if (mask) p->mask |= mask;
-    else if (p->tf < 3) p->tf++;
+    if (mask) t->mask |= mask;
+    else if (t->tf < 3) t->tf++;
 }
 
-typedef struct { index_t *ix; uint8_t mask; } add_ctx;
-
-static void add_cb(const char *tok, size_t len, void *ctx)
+static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)
 {
-    add_ctx *a = ctx;
-    add(a->ix, tok, len, a->mask);
+    add_k(ix, tok, len, key_of(tok, len), mask);
 }
 
 static void add_text(index_t *ix, const char *s, uint8_t mask)
 {
     if (!s) return;
-    add_ctx a = {ix, mask};
-    search_tokenize(s, strlen(s), add_cb, &a);
+    sink k = {.ix = ix, .mask = mask};
+    tokenize(s, strlen(s), &k);
 }
 
 static void add_str(index_t *ix, const char *s, uint8_t mask)
@@ -199,13 +474,22 @@ static void add_str(index_t *ix, const char *s, uint8_t mask)
     if (s) add(ix, s, strlen(s), mask);
 }
 
+/* Encode every pending posting: the index is complete. */
+static void index_finish(index_t *ix)
+{
+    for (size_t i = 0; i < ix->n; i++) {
+        if (ix->terms[i].np) flush_pending(ix, &ix->terms[i]);
+        if (ix->terms[i].nstage) spill(ix, &ix->terms[i]);
+    }
+}
+
 static void index_free(index_t *ix)
 {
-    for (size_t i = 0; i < ix->cap; i++) {
-        free(ix->terms[i].tok);
-        free(ix->terms[i].p);
-    }
+    free(ix->slots);
     free(ix->terms);
+    free(ix->post);
+    buf_free(&ix->strs);
+    *ix = (index_t){0};
 }
 
 static void index_doc(index_t *ix, const search_doc *d)
@@ -273,11 +557,22 @@ static int doc_cmp(const void *a, const void *b)
     return c ? c : strcmp(nz(x->url), nz(y->url));
 }
 
+/* A term as the shard writer sorts it. */
+typedef struct {
+    const char *tok;        /* a long token's bytes (short ones are in buf) */
+    size_t len;
+    const term *t;
+    char buf[KEY_MAX];
+} term_ref;
+
+/* (qsort moves refs, so a short token's bytes are found afresh) */
+static const char *ref_tok(const term_ref *r) { return r->len <= KEY_MAX ? r->buf : r->tok; }
+
 static int term_cmp(const void *a, const void *b)
 {
-    const term *x = *(const term *const *)a, *y = *(const term *const *)b;
+    const term_ref *x = a, *y = b;
     size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->tok, y->tok, n);
+    int c = memcmp(ref_tok(x), ref_tok(y), n);
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
@@ -424,60 +719,115 @@ static int write_docs(const search_doc *const *ord, size_t n, outdir *o)
 }
 
 /* Rough size of a term's JSON, to pick the shard count. */
-static size_t term_bytes(const term *t) { return t->len + 6 + t->np * 2; }
+static size_t term_bytes(size_t len, const term *t) { return len + 6 + (size_t)t->np * 2; }
 
-static void varint(buf *b, uint64_t v)
+/* t's postings, already encoded, appended to b. */
+static void put_postings(buf *b, const index_t *ix, const term *t, buf *chain)
 {
-    do {
-        unsigned d = v & 31;
-        v >>= 5;
-        if (v) d |= 32;
-        buf_putc(b, SEARCH_B64[d]);
-    } while (v);
+    /* the chain links backwards: collect it, then write oldest first; the
+     * k-th block (from the first) is BLOCK_MIN << min(k, BLOCK_SHIFT_MAX) */
+    buf_clear(chain);
+    for (uint32_t blk = t->tail; blk; blk = get32(ix->post + blk)) {
+        char o[4];
+        set32(o, blk);
+        buf_put(chain, o, 4);
+    }
+    size_t nb = chain->len / 4;
+    for (size_t k = 0; k < nb; k++) {
+        uint32_t blk = get32(chain->ptr + 4 * (nb - 1 - k));
+        unsigned shift = k < BLOCK_SHIFT_MAX ? (unsigned)k : BLOCK_SHIFT_MAX;
+        size_t n = k + 1 < nb ? ((size_t)BLOCK_MIN << shift) - 4 : t->used;
+        buf_put(b, ix->post + blk + 4, n);
+    }
 }
 
-static int write_shards(index_t *ix, outdir *o, unsigned *nshards_out)
+/* Terms go to shard hash % shards, sorted by their bytes within a shard;
+ * one shard is built and written at a time, so the whole index never
+ * exists twice in memory. */
+static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
 {
-    term **ts = xmalloc((ix->n ? ix->n : 1) * sizeof *ts);
-    size_t nt = 0, total = 0;
-    for (size_t i = 0; i < ix->cap; i++)
-        if (ix->terms[i].tok) {
-            ts[nt++] = &ix->terms[i];
-            total += term_bytes(&ix->terms[i]);
-        }
-    if (nt) qsort(ts, nt, sizeof *ts, term_cmp);
+    size_t total = 0;
+    for (size_t i = 0; i < ix->n; i++)
+        total += term_bytes(term_len(ix, &ix->terms[i]), &ix->terms[i]);
     unsigned ns = 1;
     while (ns < SHARD_MAX && total / ns > SHARD_TARGET) ns *= 2;
     *nshards_out = ns;
 
-    buf *sh = xcalloc(ns, sizeof *sh);
-    for (size_t i = 0; i < nt; i++) {
-        term *t = ts[i];
-        buf *b = &sh[t->hash % ns];
-        buf_puts(b, b->len ? ",\n" : "{");
-        buf_putc(b, '"');
-        esc_json(b, t->tok, t->len);
-        buf_puts(b, "\":\"");
-        uint32_t last = 0;
-        for (size_t k = 0; k < t->np; k++) {
-            posting *p = &t->p[k];
-            varint(b, (uint64_t)(p->doc - last) << 3 | (unsigned)p->tf << 1 | (p->mask != 0));
-            if (p->mask) varint(b, p->mask);
-            last = p->doc;
-        }
-        buf_putc(b, '"');
+    /* bucket the terms by shard: start[s] .. start[s + 1] */
+    uint32_t *shard = xmalloc((ix->n ? ix->n : 1) * sizeof *shard);
+    size_t *start = xcalloc(ns + 1, sizeof *start);
+    for (size_t i = 0; i < ix->n; i++) {
+        char tmp[KEY_MAX];
+        const term *t = &ix->terms[i];
+        shard[i] = search_hash(term_tok(ix, t, tmp), term_len(ix, t)) % ns;
+        start[shard[i] + 1]++;
     }
+    for (unsigned s = 0; s < ns; s++) start[s + 1] += start[s];
+    term_ref *refs = xmalloc((ix->n ? ix->n : 1) * sizeof *refs);
+    size_t *fill = xmalloc(ns * sizeof *fill);
+    memcpy(fill, start, ns * sizeof *fill);
+    for (size_t i = 0; i < ix->n; i++) {
+        const term *t = &ix->terms[i];
+        term_ref *r = &refs[fill[shard[i]]++];
+        r->t = t;
+        r->len = term_len(ix, t);
+        r->tok = term_tok(ix, t, r->buf);
+    }
+    free(fill);
+    free(shard);
+
     int rc = 0;
+    buf b = BUF_INIT, chain = BUF_INIT;
     for (unsigned s = 0; s < ns; s++) {
-        buf_puts(&sh[s], sh[s].len ? "}\n" : "{}\n");
+        term_ref *r = refs + start[s];
+        size_t nr = start[s + 1] - start[s];
+        if (nr > 1) qsort(r, nr, sizeof *r, term_cmp);
+        buf_clear(&b);
+        for (size_t i = 0; i < nr; i++) {
+            buf_puts(&b, i ? ",\n\"" : "{\"");
+            esc_json(&b, ref_tok(&r[i]), r[i].len);
+            buf_puts(&b, "\":\"");
+            put_postings(&b, ix, r[i].t, &chain);
+            buf_putc(&b, '"');
+        }
+        buf_puts(&b, nr ? "}\n" : "{}\n");
         char rel[64];
         snprintf(rel, sizeof rel, "search/idx/%u.json", s);
-        if (write_buf(o, rel, &sh[s]) < 0) rc = -1;
-        buf_free(&sh[s]);
+        if (write_buf(o, rel, &b) < 0) rc = -1;
     }
-    free(sh);
-    free(ts);
+    buf_free(&b);
+    buf_free(&chain);
+    free(refs);
+    free(start);
     return rc;
+}
+
+/* GAZETTE_TIMING=1: CPU time of this thread (the build runs the index on a
+ * thread of its own) in each step, so the index's cost is visible apart
+ * from the page rendering it overlaps with. */
+typedef struct { int on; double t0, w0; } timing;
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void timing_step(timing *t, const char *name)
+{
+    if (!t->on) return;
+    double c = cpu_now(), w = wall_now();
+    fprintf(stderr, "gazette: search %-7s %7.3f s cpu %7.3f s wall\n", name, c - t->t0, w - t->w0);
+    t->t0 = c;
+    t->w0 = w;
 }
 
 int search_write(const search_doc *docs, size_t n, outdir *o, diag *d)
@@ -494,6 +844,7 @@ int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
                        nz(docs[i].title));
             return -1;
         }
+    timing tm = {getenv("GAZETTE_TIMING") != NULL, cpu_now(), wall_now()};
     const search_doc **ord = xmalloc((n ? n : 1) * sizeof *ord);
     for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
     if (n) qsort(ord, n, sizeof *ord, doc_cmp);
@@ -503,16 +854,28 @@ int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
      * the index has taken it in. */
     int rc = 0;
     if (write_docs(ord, n, o) < 0) rc = -1;
+    timing_step(&tm, "docs");
     index_t ix = {0};
     for (size_t i = 0; i < n; i++) {
         ix.doc = (uint32_t)i;
         index_doc(&ix, ord[i]);
         if (consumed) consumed(ord[i], ud);
     }
+    index_finish(&ix);
+    timing_step(&tm, "index");
+    if (tm.on)
+        fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings, %zu KB table\n",
+                ix.n, ix.plen / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024);
     unsigned ns = 1;
-    if (write_shards(&ix, o, &ns) < 0) rc = -1;
-    if (write_meta(ord, n, ns, o) < 0) rc = -1;
+    if (ix.overflow) {
+        diag_error(d, NULL, 0, "search: the index of %zu documents passed 4 GB", n);
+        rc = -1;
+    } else if (write_shards(&ix, o, &ns) < 0) {
+        rc = -1;
+    }
+    timing_step(&tm, "shards");
     index_free(&ix);
+    if (write_meta(ord, n, ns, o) < 0) rc = -1;
     free(ord);
     return rc;
 }
