@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,10 +96,16 @@ static void phase(build *b, const char *name)
 {
     if (!b->timing) return;
     double t = now_seconds();
-    /* Heap in use (malloc arenas and mmapped blocks) at the phase's end. */
-    struct mallinfo2 mi = mallinfo2();
-    fprintf(stderr, "gazette: %-10s %7.3f s  heap %6.1f MB\n", name, t - b->t_phase,
-            (double)(mi.uordblks + mi.hblkhd) / 1048576.0);
+    /* Resident memory at the phase's end (mallinfo would count only the
+     * main thread's arena). */
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%*s %ld", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    fprintf(stderr, "gazette: %-10s %7.3f s  rss %6.1f MB\n", name, t - b->t_phase,
+            (double)pages * (double)sysconf(_SC_PAGESIZE) / 1048576.0);
     b->t_phase = t;
 }
 
