@@ -25,6 +25,14 @@ TEST(escapes)
     esc_html(&b, s, strlen(s));
     CHECK_STR(b.ptr, "《标题》 &quot;q&quot; &amp; &lt;b&gt; &#39;x&#39;");
     buf_clear(&b);
+    esc_html(&b, "", 0);
+    CHECK(b.ptr && b.len == 0 && b.ptr[0] == 0);
+    esc_html(&b, "&&<>\"'\xff", 7);   /* only specials, then a high byte */
+    CHECK_STR(b.ptr, "&amp;&amp;&lt;&gt;&quot;&#39;\xff");
+    buf_clear(&b);
+    esc_html(&b, "a\0<", 3);           /* length, not NUL, ends the input */
+    CHECK(b.len == 6 && !memcmp(b.ptr, "a\0&lt;", 7));
+    buf_clear(&b);
     esc_json(&b, "a\"\n</script>", 12);
     CHECK_STR(b.ptr, "a\\\"\\n\\u003c/script\\u003e");
     buf_clear(&b);
@@ -72,6 +80,100 @@ TEST(value_model)
     value_unref(d);
     buf_free(&b);
     value_unref(m);
+}
+
+/* Maps past a few keys get a hash index (history.docs has a key per
+ * document): order, lookups, replacement and copies must behave exactly as
+ * in a small map, across every growth of the index. */
+TEST(value_large_map)
+{
+    enum { N = 5000 };
+    value *m = value_map();
+    char key[32];
+    const char *first = NULL;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "/notices/2024/%d/", i);
+        value_set(m, key, value_int(i));
+        if (i == 0) first = value_key_at(m, 0);
+        /* Every key so far is still found after each growth. */
+        if ((i & (i - 1)) == 0)
+            for (int j = 0; j <= i; j++) {
+                snprintf(key, sizeof key, "/notices/2024/%d/", j);
+                CHECK(value_int_of(value_get(m, key)) == j);
+            }
+    }
+    CHECK(value_len(m) == N);
+    CHECK_STR(first, "/notices/2024/0/");          /* key pointers do not move */
+    CHECK(first == value_key_at(m, 0));
+    for (int i = 0; i < N; i++) {                   /* insertion order kept */
+        snprintf(key, sizeof key, "/notices/2024/%d/", i);
+        CHECK_STR(value_key_at(m, (size_t)i), key);
+        CHECK(value_int_of(value_val_at(m, (size_t)i)) == i);
+    }
+    CHECK(!value_get(m, "/notices/2024/5000/") && !value_get(m, "") && !value_get(m, "/notices"));
+    for (int i = 0; i < N; i += 7) {                /* replace: same place, new value */
+        snprintf(key, sizeof key, "/notices/2024/%d/", i);
+        value_set(m, key, value_int(-i));
+    }
+    CHECK(value_len(m) == N);
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "/notices/2024/%d/", i);
+        CHECK(value_int_of(value_get(m, key)) == (i % 7 ? i : -i));
+        CHECK_STR(value_key_at(m, (size_t)i), key);
+    }
+    /* Keys are byte strings: a NUL inside, a prefix, the empty key. */
+    value_setn(m, "a\0b", 3, value_int(1));
+    value_setn(m, "a", 1, value_int(2));
+    value_set(m, "", value_int(3));
+    CHECK(value_int_of(value_getn(m, "a\0b", 3)) == 1 && value_int_of(value_get(m, "a")) == 2);
+    CHECK(value_int_of(value_get(m, "")) == 3 && value_len(m) == N + 3);
+    CHECK(value_getnh(m, "a", 1, value_hash("a", 1)) == value_get(m, "a"));
+    CHECK(!value_getnh(NULL, "a", 1, value_hash("a", 1)));
+    /* A copy: same order, same lookups, independent of the original. */
+    value *c = value_map_copy(m);
+    value_set(c, "new", value_int(9));
+    value_set(c, "/notices/2024/1/", value_int(100));
+    CHECK(value_len(c) == N + 4 && value_len(m) == N + 3 && !value_get(m, "new"));
+    CHECK(value_int_of(value_get(m, "/notices/2024/1/")) == 1);
+    CHECK(value_int_of(value_get(c, "/notices/2024/1/")) == 100);
+    for (size_t i = 0; i < value_len(m); i++) {
+        CHECK(value_key_at(c, i) != value_key_at(m, i));
+        CHECK(!strcmp(value_key_at(c, i), value_key_at(m, i)));
+        CHECK(value_getn(c, value_key_at(m, i), strlen(value_key_at(m, i))) != NULL);
+    }
+    CHECK_STR(value_key_at(c, N + 3), "new");
+    /* A small copy of a small map, and of an empty one. */
+    value *s = value_map(), *e = value_map();
+    value_set(s, "x", value_str("1"));
+    value *sc = value_map_copy(s), *ec = value_map_copy(e);
+    CHECK(value_len(sc) == 1 && value_len(ec) == 0 && !strcmp(value_str_ptr(value_get(sc, "x")), "1"));
+    value_set(ec, "y", value_int(1));
+    CHECK(value_len(ec) == 1 && value_len(e) == 0);
+    value_unref(sc);
+    value_unref(ec);
+    value_unref(s);
+    value_unref(e);
+    value_unref(c);
+    value_unref(m);
+}
+
+/* Strings are stored inline; value_strf formats long strings too. */
+TEST(value_strings)
+{
+    value *a = value_strf("%s-%d", "x", 7), *n = value_strn(NULL, 5), *z = value_strn("a\0b", 3);
+    CHECK_STR(value_str_ptr(a), "x-7");
+    CHECK(value_str_len(a) == 3 && value_str_len(n) == 0 && value_str_len(z) == 3);
+    CHECK(!memcmp(value_str_ptr(z), "a\0b", 4));
+    char big[1000];
+    memset(big, 'q', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    value *b = value_strf("<%s>", big);
+    CHECK(value_str_len(b) == 1001 && value_str_ptr(b)[0] == '<' && value_str_ptr(b)[1000] == '>');
+    CHECK(value_str_ptr(b)[1001] == 0);
+    value_unref(a);
+    value_unref(n);
+    value_unref(z);
+    value_unref(b);
 }
 
 TEST(diag_sorted)
@@ -125,6 +227,8 @@ int main(void)
     RUN(escapes);
     RUN(utf8_validation);
     RUN(value_model);
+    RUN(value_large_map);
+    RUN(value_strings);
     RUN(diag_sorted);
     RUN(output_writes_and_sweeps);
     return test_summary();
