@@ -111,32 +111,39 @@ static void heading_text(cmark_node *h, buf *out)
     cmark_iter_free(it);
 }
 
+/* Is "<hN>" (a heading's opening tag as cmark writes it) at p? */
+static bool heading_tag_at(const char *p)
+{
+    return p[0] == '<' && p[1] == 'h' && p[2] >= '1' && p[2] <= '6' && p[3] == '>';
+}
+
 /* Insert id="..." into the k-th "<hN>" of html, in document order. Only
  * done when the count of tags matches the headings, so raw HTML (unsafe
- * mode) can never shift ids onto the wrong heading. */
+ * mode) can never shift ids onto the wrong heading. One scan finds the
+ * tags (counted before anything is copied). */
 static char *add_heading_ids(const char *html, char **ids, int *levels, size_t n)
 {
+    if (n == 0) return NULL;
+    const char **at = xmalloc(n * sizeof *at);
     size_t count = 0;
     for (const char *p = html; (p = strstr(p, "<h")); p += 2)
-        if (p[2] >= '1' && p[2] <= '6' && p[3] == '>') count++;
-    if (count != n || n == 0) return NULL;
-    buf out = BUF_INIT;
-    const char *p = html;
-    size_t k = 0;
-    for (const char *q; (q = strstr(p, "<h"));) {
-        if (q[2] >= '1' && q[2] <= '6' && q[3] == '>') {
-            buf_put(&out, p, (size_t)(q - p));
-            buf_printf(&out, "<h%d id=\"", levels[k]);
-            esc_html(&out, ids[k], strlen(ids[k]));
-            buf_puts(&out, "\">");
-            k++;
-            p = q + 4;
-        } else {
-            buf_put(&out, p, (size_t)(q - p) + 2);
-            p = q + 2;
+        if (heading_tag_at(p)) {
+            if (count == n) { count++; break; }   /* more tags than headings */
+            at[count++] = p;
         }
+    if (count != n) { free(at); return NULL; }
+    buf out = BUF_INIT;
+    buf_grow(&out, strlen(html) + n * 32);
+    const char *p = html;
+    for (size_t k = 0; k < n; k++) {
+        buf_put(&out, p, (size_t)(at[k] - p));
+        buf_printf(&out, "<h%d id=\"", levels[k]);
+        esc_html(&out, ids[k], strlen(ids[k]));
+        buf_puts(&out, "\">");
+        p = at[k] + 4;
     }
     buf_puts(&out, p);
+    free(at);
     return buf_detach(&out);
 }
 
@@ -227,7 +234,11 @@ static void unique_id(idset *seen, buf *id)
 void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, md_result *out)
 {
     md_init();
-    int opts = CMARK_OPT_DEFAULT | CMARK_OPT_VALIDATE_UTF8 | (unsafe ? CMARK_OPT_UNSAFE : 0);
+    /* cmark's own UTF-8 check copies every line through a per-byte
+     * validator; for input that is valid (checked here much faster, and
+     * always true for loaded documents) it changes nothing. */
+    int opts = CMARK_OPT_DEFAULT | (unsafe ? CMARK_OPT_UNSAFE : 0);
+    if (!utf8_valid(src, len, NULL)) opts |= CMARK_OPT_VALIDATE_UTF8;
     cmark_parser *p = cmark_parser_new(opts);
     static const char *exts[] = {"table", "strikethrough", "autolink", "tagfilter"};
     for (size_t i = 0; i < sizeof exts / sizeof *exts; i++) {
@@ -304,8 +315,7 @@ void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, m
         out->html = with_ids;
         free(html);         /* cmark allocates with the default (malloc) allocator */
     } else {
-        out->html = xstrdup(html);
-        free(html);
+        out->html = html;   /* malloc'd too: no copy needed */
     }
     for (size_t i = 0; i < nh; i++) free(ids[i]);
     free(ids);

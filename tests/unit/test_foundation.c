@@ -33,6 +33,21 @@ TEST(escapes)
     esc_html(&b, "a\0<", 3);           /* length, not NUL, ends the input */
     CHECK(b.len == 6 && !memcmp(b.ptr, "a\0&lt;", 7));
     buf_clear(&b);
+    /* Each special at every place of a 40-byte text (16-byte blocks, then
+     * the tail), and one just past the end that must not be seen. */
+    static const char *const rep[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&#39;"};
+    char in[48], want[64];
+    for (int c = 0; c < 5; c++)
+        for (int p = 0; p < 40; p++) {
+            memset(in, 'x', sizeof in);
+            in[p] = "&<>\"'"[c];
+            in[40] = '<';
+            buf_clear(&b);
+            esc_html(&b, in, 40);
+            snprintf(want, sizeof want, "%.*s%s%.*s", p, in, rep[c], 39 - p, in + p + 1);
+            CHECK_STR(b.ptr, want);
+        }
+    buf_clear(&b);
     esc_json(&b, "a\"\n</script>", 12);
     CHECK_STR(b.ptr, "a\\\"\\n\\u003c/script\\u003e");
     buf_clear(&b);
@@ -49,6 +64,73 @@ TEST(utf8_validation)
     CHECK(!utf8_valid("\xc0\xaf", 2, &bad));          /* overlong */
     CHECK(!utf8_valid("\xed\xa0\x80", 3, &bad));      /* surrogate */
     CHECK(utf8_valid("\xef\xbf\xbd", 3, &bad));       /* U+FFFD itself is fine */
+}
+
+/* The decoder as it was before it got a fast path: the reference the fast
+ * utf8_decode and utf8_valid must agree with. */
+static size_t ref_decode(const unsigned char *u, size_t n, uint32_t *cp)
+{
+    *cp = 0xFFFD;
+    if (n == 0) return 0;
+    if (u[0] < 0x80) { *cp = u[0]; return 1; }
+    size_t len;
+    uint32_t c, min;
+    if ((u[0] & 0xE0) == 0xC0) { len = 2; c = u[0] & 0x1F; min = 0x80; }
+    else if ((u[0] & 0xF0) == 0xE0) { len = 3; c = u[0] & 0x0F; min = 0x800; }
+    else if ((u[0] & 0xF8) == 0xF0) { len = 4; c = u[0] & 0x07; min = 0x10000; }
+    else return 1;
+    if (n < len) return 1;
+    for (size_t i = 1; i < len; i++) {
+        if ((u[i] & 0xC0) != 0x80) return 1;
+        c = (c << 6) | (u[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 1;
+    *cp = c;
+    return len;
+}
+
+static bool ref_valid(const unsigned char *u, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = ref_decode(u + i, n - i, &cp);
+        if (cp == 0xFFFD && !(k == 3 && u[i] == 0xEF && u[i + 1] == 0xBF && u[i + 2] == 0xBD))
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+/* Every sequence of up to three bytes (lead >= 0xC0), four-byte ones over
+ * the edges, each also cut short and inside ASCII: same answers. */
+TEST(utf8_fast_paths_agree)
+{
+    static const unsigned char tails[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF};
+    unsigned char b[16];
+    int bad = 0;
+    for (unsigned l = 0x80; l <= 0xFF; l++)
+        for (unsigned x = 0; x <= 0xFF; x++)
+            for (unsigned y = 0; y <= (l >= 0xE0 ? 0xFFu : 0u); y++)
+                for (unsigned z = 0; z < (l >= 0xF0 ? sizeof tails : 1); z++) {
+                    b[0] = (unsigned char)l; b[1] = (unsigned char)x;
+                    b[2] = (unsigned char)y; b[3] = tails[z];
+                    if (l >= 0xF0 && y != 0x80 && y != 0xBF && y != 0x41) continue;
+                    for (size_t n = 1; n <= 4; n++) {
+                        uint32_t c1, c2;
+                        size_t k1 = utf8_decode((const char *)b, n, &c1);
+                        size_t k2 = ref_decode(b, n, &c2);
+                        if (k1 != k2 || c1 != c2) bad++;
+                        if (utf8_valid((const char *)b, n, NULL) != ref_valid(b, n)) bad++;
+                    }
+                    /* After 9 ASCII bytes (the 8-byte skip, then one). */
+                    memcpy(b, "abcdefghi", 9);
+                    b[9] = (unsigned char)l; b[10] = (unsigned char)x;
+                    b[11] = (unsigned char)y; b[12] = tails[z];
+                    size_t off = 99;
+                    bool v = utf8_valid((const char *)b, 13, &off);
+                    if (v != ref_valid(b, 13) || (!v && off < 9)) bad++;
+                }
+    CHECK(bad == 0);
 }
 
 TEST(value_model)
@@ -226,6 +308,7 @@ int main(void)
     RUN(buf_printf_grows);
     RUN(escapes);
     RUN(utf8_validation);
+    RUN(utf8_fast_paths_agree);
     RUN(value_model);
     RUN(value_large_map);
     RUN(value_strings);
