@@ -50,10 +50,18 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
+/* Most formatted strings (paths, URLs, dates) are short: format them on
+ * the stack and allocate once, at their size. */
 char *xasprintf(const char *fmt, ...)
 {
-    buf b = BUF_INIT;
+    char tmp[256];
     va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return xstrdup("");
+    if ((size_t)n < sizeof tmp) return xstrndup(tmp, (size_t)n);
+    buf b = BUF_INIT;
     va_start(ap, fmt);
     buf_vprintf(&b, fmt, ap);
     va_end(ap);
@@ -101,19 +109,27 @@ void buf_putc(buf *b, int c)
     b->ptr[b->len] = 0;
 }
 
+/* One vsnprintf in the common case: in place when there is room, else on
+ * the stack first (a second pass only for results of 256 bytes or more). */
 void buf_vprintf(buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
-    buf_grow(b, 64);
-    int n = vsnprintf(b->ptr + b->len, b->cap - b->len, fmt, ap);
+    char tmp[256];
+    bool in_place = b->cap - b->len >= sizeof tmp;
+    char *dst = in_place ? b->ptr + b->len : tmp;
+    size_t room = in_place ? b->cap - b->len : sizeof tmp;
+    int n = vsnprintf(dst, room, fmt, ap);
     if (n < 0) { va_end(ap2); return; }
-    if ((size_t)n >= b->cap - b->len) {
-        buf_grow(b, (size_t)n);
+    if ((size_t)n < room) {
+        if (in_place) b->len += (size_t)n;
+        else buf_put(b, tmp, (size_t)n);
+    } else {
+        grow(b, (size_t)n);
         vsnprintf(b->ptr + b->len, b->cap - b->len, fmt, ap2);
+        b->len += (size_t)n;
     }
     va_end(ap2);
-    b->len += (size_t)n;
 }
 
 void buf_printf(buf *b, const char *fmt, ...)
@@ -320,18 +336,27 @@ static size_t utf8_seq_len(const unsigned char *u, size_t n)
     return len;
 }
 
-/* Every document and page text is checked: ASCII 8 bytes at a time, other
- * characters without decoding them. */
+/* Three-byte leads whose second byte may be any continuation byte (not
+ * E0: overlongs, not ED: surrogates): nearly every CJK character. */
+static bool plain_lead3(unsigned b) { return b >= 0xE1 && b <= 0xEF && b != 0xED; }
+
+/* Every document and page text is checked (some twice): ASCII 8 bytes at a
+ * time, common CJK characters with two mask tests, the rest by ranges. */
 bool utf8_valid(const char *s, size_t n, size_t *bad)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        if (u[i] < 0x80) {
+        unsigned b = u[i];
+        if (b < 0x80) {
             uint64_t w;
             while (i + 8 <= n && (memcpy(&w, u + i, 8), (w & 0x8080808080808080ull) == 0)) i += 8;
             while (i < n && u[i] < 0x80) i++;
-            if (i == n) break;
+            continue;
+        }
+        if (plain_lead3(b) && n - i >= 3 && (u[i + 1] & 0xC0) == 0x80 && (u[i + 2] & 0xC0) == 0x80) {
+            i += 3;
+            continue;
         }
         size_t k = utf8_seq_len(u + i, n - i);
         if (!k) {

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAP_INDEX_MIN 16
+#define MAP_INDEX_MIN 8
 
 typedef struct {
     const char *key;     /* in one of the map's key chunks, NUL-terminated */
@@ -398,12 +398,22 @@ static void double_text(buf *out, double d)
     buf_puts(out, tmp);
 }
 
+/* Decimal, as %lld prints it (templates print counts on every page). */
+static void int_text(buf *out, long long i)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = i < 0 ? 0ull - (unsigned long long)i : (unsigned long long)i;
+    do *--p = (char)('0' + u % 10); while (u /= 10);
+    if (i < 0) *--p = '-';
+    buf_put(out, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 void value_to_text(buf *out, const value *v)
 {
     if (!v) return;
     switch (v->type) {
     case V_BOOL: buf_puts(out, v->u.b ? "true" : "false"); break;
-    case V_INT: buf_printf(out, "%lld", v->u.i); break;
+    case V_INT: int_text(out, v->u.i); break;
     case V_DOUBLE: double_text(out, v->u.d); break;
     case V_STRING: buf_put(out, v->u.str.s, v->u.str.n); break;
     default: break;

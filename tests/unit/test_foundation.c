@@ -5,6 +5,7 @@
 #include "util.h"
 #include "value.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -256,6 +257,31 @@ TEST(value_strings)
     value_unref(n);
     value_unref(z);
     value_unref(b);
+    /* Integers print as %lld does; a long printf result lands in a buffer
+     * that already holds text; xasprintf of short and long results. */
+    static const long long ints[] = {0, 7, -5, 10, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+    buf t = BUF_INIT;
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", ints[i]);
+        value *iv = value_int(ints[i]);
+        buf_clear(&t);
+        value_to_text(&t, iv);
+        CHECK_STR(t.ptr, want);
+        value_unref(iv);
+    }
+    buf_clear(&t);
+    buf_puts(&t, "x");
+    buf_printf(&t, "%s|%d", big, 42);
+    CHECK(t.len == 1 + 999 + 3 && !strcmp(t.ptr + 1000, "|42") && t.ptr[0] == 'x');
+    buf_printf(&t, "%d", 5);
+    CHECK(t.len == 1004 && t.ptr[1003] == '5' && t.ptr[1004] == 0);
+    buf_free(&t);
+    char *x1 = xasprintf("%s-%d", "ab", 1), *x2 = xasprintf("%s.", big);
+    CHECK_STR(x1, "ab-1");
+    CHECK(strlen(x2) == 1000 && x2[999] == '.');
+    free(x1);
+    free(x2);
 }
 
 TEST(diag_sorted)
