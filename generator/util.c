@@ -368,22 +368,30 @@ bool utf8_valid(const char *s, size_t n, size_t *bad)
     return true;
 }
 
+/* Written in place after one room check (the search index encodes every
+ * character it keeps). */
 void utf8_encode(buf *out, uint32_t cp)
 {
-    char t[4];
-    if (cp < 0x80) { buf_putc(out, (int)cp); return; }
-    if (cp < 0x800) {
-        t[0] = (char)(0xC0 | (cp >> 6)); t[1] = (char)(0x80 | (cp & 0x3F));
-        buf_put(out, t, 2);
+    grow(out, 4);
+    unsigned char *t = (unsigned char *)out->ptr + out->len;
+    size_t n;
+    if (cp < 0x80) {
+        t[0] = (unsigned char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        t[0] = (unsigned char)(0xC0 | (cp >> 6)); t[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 2;
     } else if (cp < 0x10000) {
-        t[0] = (char)(0xE0 | (cp >> 12)); t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        t[2] = (char)(0x80 | (cp & 0x3F));
-        buf_put(out, t, 3);
+        t[0] = (unsigned char)(0xE0 | (cp >> 12)); t[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        t[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 3;
     } else {
-        t[0] = (char)(0xF0 | (cp >> 18)); t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        t[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); t[3] = (char)(0x80 | (cp & 0x3F));
-        buf_put(out, t, 4);
+        t[0] = (unsigned char)(0xF0 | (cp >> 18)); t[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        t[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); t[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 4;
     }
+    out->len += n;
+    out->ptr[out->len] = 0;
 }
 
 int line_of_offset(const char *s, size_t off)

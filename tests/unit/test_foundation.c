@@ -131,6 +131,18 @@ TEST(utf8_fast_paths_agree)
                     bool v = utf8_valid((const char *)b, 13, &off);
                     if (v != ref_valid(b, 13) || (!v && off < 9)) bad++;
                 }
+    /* utf8_encode writes what the decoder reads back, appending. */
+    buf e = BUF_INIT;
+    buf_putc(&e, 'x');
+    for (uint32_t cp = 0; cp <= 0x10FFFF; cp += (cp < 0x3000 ? 1 : 97)) {
+        if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+        size_t at = e.len;
+        utf8_encode(&e, cp);
+        uint32_t back;
+        size_t k = utf8_decode(e.ptr + at, e.len - at, &back);
+        if (k != e.len - at || back != cp || e.ptr[e.len] != 0 || e.ptr[0] != 'x') bad++;
+    }
+    buf_free(&e);
     CHECK(bad == 0);
 }
 
