@@ -35,6 +35,8 @@ typedef struct {
 typedef struct {
     const char *s;
     size_t n;
+    uint32_t hash;       /* value_hash(s, n): names are looked up per tag per
+                            page, in every map up the context stack */
 } seg;
 
 /* A tag name. For lookups the dotted name is pre-split into segments
@@ -597,6 +599,7 @@ static void set_name(node *n, const char *s, size_t len, bool dotted)
         if (!dot) dot = end;
         n->name.segs[n->name.nseg].s = p;
         n->name.segs[n->name.nseg].n = (size_t)(dot - p);
+        n->name.segs[n->name.nseg].hash = value_hash(p, (size_t)(dot - p));
         n->name.nseg++;
         p = dot + 1;
     }
@@ -1011,13 +1014,13 @@ static const value *lookup(const rstate *st, const mname *nm)
 {
     if (nm->nseg == 0) return st->sn ? st->stk[st->sn - 1] : NULL;
     const value *v = NULL;
+    const seg *s0 = &nm->segs[0];
     for (size_t i = st->sn; i-- > 0;) {
-        if (value_type(st->stk[i]) != V_MAP) continue;
-        v = value_getn(st->stk[i], nm->segs[0].s, nm->segs[0].n);
+        v = value_getnh(st->stk[i], s0->s, s0->n, s0->hash);   /* NULL unless a map */
         if (v) break;
     }
     for (size_t k = 1; v && k < nm->nseg; k++)
-        v = value_getn(v, nm->segs[k].s, nm->segs[k].n);
+        v = value_getnh(v, nm->segs[k].s, nm->segs[k].n, nm->segs[k].hash);
     return v;
 }
 

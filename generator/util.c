@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static void oom(size_t n)
 {
@@ -47,10 +50,18 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
+/* Most formatted strings (paths, URLs, dates) are short: format them on
+ * the stack and allocate once, at their size. */
 char *xasprintf(const char *fmt, ...)
 {
-    buf b = BUF_INIT;
+    char tmp[256];
     va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return xstrdup("");
+    if ((size_t)n < sizeof tmp) return xstrndup(tmp, (size_t)n);
+    buf b = BUF_INIT;
     va_start(ap, fmt);
     buf_vprintf(&b, fmt, ap);
     va_end(ap);
@@ -63,19 +74,27 @@ void buf_init(buf *b) { b->ptr = NULL; b->len = b->cap = 0; }
 void buf_free(buf *b) { free(b->ptr); buf_init(b); }
 void buf_clear(buf *b) { b->len = 0; if (b->ptr) b->ptr[0] = 0; }
 
-void buf_grow(buf *b, size_t extra)
+/* Out of line: growing is rare, checking is per byte in some callers. */
+static void grow_slow(buf *b, size_t need)
 {
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) cap *= 2;
     b->ptr = xrealloc(b->ptr, cap);
     b->cap = cap;
 }
 
+/* The check every append in this file makes inline. */
+static inline void grow(buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need > b->cap) grow_slow(b, need);
+}
+
+void buf_grow(buf *b, size_t extra) { grow(b, extra); }
+
 void buf_put(buf *b, const void *p, size_t n)
 {
-    buf_grow(b, n);
+    grow(b, n);
     if (n) memcpy(b->ptr + b->len, p, n);
     b->len += n;
     b->ptr[b->len] = 0;
@@ -85,24 +104,32 @@ void buf_puts(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
 void buf_putc(buf *b, int c)
 {
-    buf_grow(b, 1);
+    grow(b, 1);
     b->ptr[b->len++] = (char)c;
     b->ptr[b->len] = 0;
 }
 
+/* One vsnprintf in the common case: in place when there is room, else on
+ * the stack first (a second pass only for results of 256 bytes or more). */
 void buf_vprintf(buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;
     va_copy(ap2, ap);
-    buf_grow(b, 64);
-    int n = vsnprintf(b->ptr + b->len, b->cap - b->len, fmt, ap);
+    char tmp[256];
+    bool in_place = b->cap - b->len >= sizeof tmp;
+    char *dst = in_place ? b->ptr + b->len : tmp;
+    size_t room = in_place ? b->cap - b->len : sizeof tmp;
+    int n = vsnprintf(dst, room, fmt, ap);
     if (n < 0) { va_end(ap2); return; }
-    if ((size_t)n >= b->cap - b->len) {
-        buf_grow(b, (size_t)n);
+    if ((size_t)n < room) {
+        if (in_place) b->len += (size_t)n;
+        else buf_put(b, tmp, (size_t)n);
+    } else {
+        grow(b, (size_t)n);
         vsnprintf(b->ptr + b->len, b->cap - b->len, fmt, ap2);
+        b->len += (size_t)n;
     }
     va_end(ap2);
-    b->len += (size_t)n;
 }
 
 void buf_printf(buf *b, const char *fmt, ...)
@@ -127,24 +154,51 @@ const char *buf_cstr(buf *b) { return b->ptr ? b->ptr : ""; }
 
 /* ---- escaping ---- */
 
+/* Replacement of each byte esc_html escapes (by index 1..5), and the index
+ * of every byte: one table load per byte instead of a switch, and runs of
+ * plain bytes copied at once. Escaping is most of what rendering a page
+ * does besides looking names up. */
+static const struct { const char *s; size_t n; } html_rep[] = {
+    {"", 0}, {"&amp;", 5}, {"&lt;", 4}, {"&gt;", 4}, {"&quot;", 6}, {"&#39;", 5},
+};
+static const unsigned char html_class[256] = {
+    ['&'] = 1, ['<'] = 2, ['>'] = 3, ['"'] = 4, ['\''] = 5,
+};
+
+/* Index of the first byte at or after i that esc_html replaces, or n.
+ * SSE2 (always there on x86-64) looks at 16 bytes at a time: most escaped
+ * text (titles, excerpts, URLs) has nothing to escape. */
+static size_t html_plain_run(const char *s, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    const __m128i amp = _mm_set1_epi8('&'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'),
+                  quot = _mm_set1_epi8('"'), apos = _mm_set1_epi8('\'');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmpeq_epi8(v, lt)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, gt),
+                                              _mm_or_si128(_mm_cmpeq_epi8(v, quot),
+                                                           _mm_cmpeq_epi8(v, apos))));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask) return i + (size_t)__builtin_ctz(mask);
+    }
+#endif
+    while (i < n && !html_class[(unsigned char)s[i]]) i++;
+    return i;
+}
+
 void esc_html(buf *out, const char *s, size_t n)
 {
+    grow(out, n);              /* the common case: nothing to escape */
     size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *rep;
-        switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
-        }
+    for (;;) {
+        size_t i = html_plain_run(s, start, n);
         buf_put(out, s + start, i - start);
-        buf_puts(out, rep);
+        if (i == n) return;
+        unsigned k = html_class[(unsigned char)s[i]];
+        buf_put(out, html_rep[k].s, html_rep[k].n);
         start = i + 1;
     }
-    buf_put(out, s + start, n - start);
 }
 
 void esc_xml(buf *out, const char *s, size_t n)
@@ -233,10 +287,17 @@ size_t utf8_decode(const char *s, size_t n, uint32_t *cp)
     *cp = 0xFFFD;
     if (n == 0) return 0;
     if (u[0] < 0x80) { *cp = u[0]; return 1; }
+    /* Three bytes first: the corpus is Chinese, most characters are. */
+    if ((u[0] & 0xF0) == 0xE0) {
+        if (n < 3 || (u[1] & 0xC0) != 0x80 || (u[2] & 0xC0) != 0x80) return 1;
+        uint32_t c = ((uint32_t)(u[0] & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+        if (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF)) return 1;
+        *cp = c;
+        return 3;
+    }
     size_t len;
     uint32_t c, min;
     if ((u[0] & 0xE0) == 0xC0) { len = 2; c = u[0] & 0x1F; min = 0x80; }
-    else if ((u[0] & 0xF0) == 0xE0) { len = 3; c = u[0] & 0x0F; min = 0x800; }
     else if ((u[0] & 0xF8) == 0xF0) { len = 4; c = u[0] & 0x07; min = 0x10000; }
     else return 1;
     if (n < len) return 1;
@@ -244,20 +305,61 @@ size_t utf8_decode(const char *s, size_t n, uint32_t *cp)
         if ((u[i] & 0xC0) != 0x80) return 1;
         c = (c << 6) | (u[i] & 0x3F);
     }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 1;
+    if (c < min || c > 0x10FFFF) return 1;
     *cp = c;
     return len;
 }
 
+/* Length of the valid UTF-8 sequence at u[0..n) (lead byte >= 0x80), or 0.
+ * The ranges of the second byte rule out overlongs (E0, F0), surrogates
+ * (ED) and code points past U+10FFFF (F4); C0, C1 and F5..FF never lead. */
+static size_t utf8_seq_len(const unsigned char *u, size_t n)
+{
+    unsigned b = u[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (b >= 0xC2 && b <= 0xDF) len = 2;
+    else if (b >= 0xE0 && b <= 0xEF) {
+        len = 3;
+        if (b == 0xE0) lo = 0xA0;
+        else if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        len = 4;
+        if (b == 0xF0) lo = 0x90;
+        else if (b == 0xF4) hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (n < len || u[1] < lo || u[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((u[i] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
+/* Three-byte leads whose second byte may be any continuation byte (not
+ * E0: overlongs, not ED: surrogates): nearly every CJK character. */
+static bool plain_lead3(unsigned b) { return b >= 0xE1 && b <= 0xEF && b != 0xED; }
+
+/* Every document and page text is checked (some twice): ASCII 8 bytes at a
+ * time, common CJK characters with two mask tests, the rest by ranges. */
 bool utf8_valid(const char *s, size_t n, size_t *bad)
 {
+    const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        if ((unsigned char)s[i] < 0x80) { i++; continue; }
-        uint32_t cp;
-        size_t k = utf8_decode(s + i, n - i, &cp);
-        if (cp == 0xFFFD && !(k == 3 && (unsigned char)s[i] == 0xEF &&
-                              (unsigned char)s[i + 1] == 0xBF && (unsigned char)s[i + 2] == 0xBD)) {
+        unsigned b = u[i];
+        if (b < 0x80) {
+            uint64_t w;
+            while (i + 8 <= n && (memcpy(&w, u + i, 8), (w & 0x8080808080808080ull) == 0)) i += 8;
+            while (i < n && u[i] < 0x80) i++;
+            continue;
+        }
+        if (plain_lead3(b) && n - i >= 3 && (u[i + 1] & 0xC0) == 0x80 && (u[i + 2] & 0xC0) == 0x80) {
+            i += 3;
+            continue;
+        }
+        size_t k = utf8_seq_len(u + i, n - i);
+        if (!k) {
             if (bad) *bad = i;
             return false;
         }
@@ -266,22 +368,30 @@ bool utf8_valid(const char *s, size_t n, size_t *bad)
     return true;
 }
 
+/* Written in place after one room check (the search index encodes every
+ * character it keeps). */
 void utf8_encode(buf *out, uint32_t cp)
 {
-    char t[4];
-    if (cp < 0x80) { buf_putc(out, (int)cp); return; }
-    if (cp < 0x800) {
-        t[0] = (char)(0xC0 | (cp >> 6)); t[1] = (char)(0x80 | (cp & 0x3F));
-        buf_put(out, t, 2);
+    grow(out, 4);
+    unsigned char *t = (unsigned char *)out->ptr + out->len;
+    size_t n;
+    if (cp < 0x80) {
+        t[0] = (unsigned char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        t[0] = (unsigned char)(0xC0 | (cp >> 6)); t[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 2;
     } else if (cp < 0x10000) {
-        t[0] = (char)(0xE0 | (cp >> 12)); t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        t[2] = (char)(0x80 | (cp & 0x3F));
-        buf_put(out, t, 3);
+        t[0] = (unsigned char)(0xE0 | (cp >> 12)); t[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        t[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 3;
     } else {
-        t[0] = (char)(0xF0 | (cp >> 18)); t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        t[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); t[3] = (char)(0x80 | (cp & 0x3F));
-        buf_put(out, t, 4);
+        t[0] = (unsigned char)(0xF0 | (cp >> 18)); t[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        t[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); t[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 4;
     }
+    out->len += n;
+    out->ptr[out->len] = 0;
 }
 
 int line_of_offset(const char *s, size_t off)

@@ -1,16 +1,41 @@
-/* value.c - see value.h. */
+/* value.c - see value.h.
+ *
+ * Allocation: a value is one malloc (a string's bytes live inline after the
+ * struct), a map's keys live in chunks the map owns (one malloc per chunk,
+ * not per key; chunks never move, so value_key_at pointers stay valid), and
+ * a map copy is three mallocs whatever its size. The build makes and frees
+ * millions of small values; per-key and per-string mallocs were ~15% of its
+ * CPU (malloc, free, malloc_consolidate).
+ *
+ * Lookup: every entry keeps a 32-bit hash of its key, so a scan compares
+ * integers; a map of more than MAP_INDEX_MIN keys also gets an open-addressing
+ * index (built when a set makes it that large, never on lookup, so a shared
+ * map is never written by a reader). history.docs has one key per document:
+ * looked up linearly that made the build O(n^2). */
 #include "value.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define MAP_INDEX_MIN 8
+
 typedef struct {
-    char *key;
-    size_t klen;
+    const char *key;     /* in one of the map's key chunks, NUL-terminated */
+    uint32_t klen;
+    uint32_t hash;
     value *val;
 } map_entry;
+
+/* Key storage: a list of chunks, newest first; full chunks are never
+ * reallocated, so keys do not move. */
+typedef struct kchunk {
+    struct kchunk *next;
+    size_t used, cap;
+    char data[];
+} kchunk;
 
 struct value {
     int refs;
@@ -19,19 +44,30 @@ struct value {
         bool b;
         long long i;
         double d;
-        struct { char *s; size_t n; } str;
+        struct { char *s; size_t n; } str;   /* s points into inl[] */
         struct { value **items; size_t n, cap; } list;
-        struct { map_entry *e; size_t n, cap; } map;
+        struct {
+            map_entry *e;
+            uint32_t n, cap;
+            /* NULL, or 2 * cap slots holding entry index + 1 (0: empty);
+             * cap is a power of two once the index exists. */
+            uint32_t *idx;
+            kchunk *keys;
+        } map;
     } u;
+    char inl[];          /* a string's bytes */
 };
 
-static value *alloc(vtype t)
+static value *alloc_extra(vtype t, size_t extra)
 {
-    value *v = xcalloc(1, sizeof *v);
+    value *v = xmalloc(sizeof *v + extra);
+    memset(v, 0, sizeof *v);
     v->refs = 1;
     v->type = t;
     return v;
 }
+
+static value *alloc(vtype t) { return alloc_extra(t, 0); }
 
 value *value_null(void) { return alloc(V_NULL); }
 value *value_bool(bool b) { value *v = alloc(V_BOOL); v->u.b = b; return v; }
@@ -42,9 +78,12 @@ value *value_map(void) { return alloc(V_MAP); }
 
 value *value_strn(const char *s, size_t n)
 {
-    value *v = alloc(V_STRING);
-    v->u.str.s = xstrndup(s ? s : "", s ? n : 0);
-    v->u.str.n = s ? n : 0;
+    if (!s) n = 0;
+    value *v = alloc_extra(V_STRING, n + 1);
+    if (n) memcpy(v->inl, s, n);
+    v->inl[n] = 0;
+    v->u.str.s = v->inl;
+    v->u.str.n = n;
     return v;
 }
 
@@ -52,14 +91,20 @@ value *value_str(const char *s) { return value_strn(s, s ? strlen(s) : 0); }
 
 value *value_strf(const char *fmt, ...)
 {
-    buf b = BUF_INIT;
+    char tmp[256];
     va_list ap;
     va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    value *v = alloc(V_STRING);
-    v->u.str.n = b.len;
-    v->u.str.s = buf_detach(&b);
+    if (n < 0) return value_strn("", 0);
+    if ((size_t)n < sizeof tmp) return value_strn(tmp, (size_t)n);
+    /* Longer than the stack buffer: format again into the value. */
+    value *v = alloc_extra(V_STRING, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(v->inl, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    v->u.str.s = v->inl;
+    v->u.str.n = (size_t)n;
     return v;
 }
 
@@ -69,28 +114,34 @@ value *value_ref(value *v)
     return v;
 }
 
+static void free_keys(kchunk *c)
+{
+    while (c) {
+        kchunk *next = c->next;
+        free(c);
+        c = next;
+    }
+}
+
 void value_unref(value *v)
 {
     if (!v) return;
     if (__atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
     switch (v->type) {
-    case V_STRING: free(v->u.str.s); break;
     case V_LIST:
         for (size_t i = 0; i < v->u.list.n; i++) value_unref(v->u.list.items[i]);
         free(v->u.list.items);
         break;
     case V_MAP:
-        for (size_t i = 0; i < v->u.map.n; i++) {
-            free(v->u.map.e[i].key);
-            value_unref(v->u.map.e[i].val);
-        }
+        for (size_t i = 0; i < v->u.map.n; i++) value_unref(v->u.map.e[i].val);
         free(v->u.map.e);
+        free(v->u.map.idx);
+        free_keys(v->u.map.keys);
         break;
     default: break;
     }
     free(v);
 }
-
 vtype value_type(const value *v) { return v ? v->type : V_NULL; }
 
 bool value_bool_of(const value *v)
@@ -152,14 +203,105 @@ value *value_at(const value *list, size_t i)
     return list->u.list.items[i];
 }
 
+
+uint32_t value_hash(const char *key, size_t klen)
+{
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    for (size_t i = 0; i < klen; i++) h = (h ^ (unsigned char)key[i]) * 16777619u;
+    return h;
+}
+
+/* Index of key in map, or -1. */
+static long find_entry(const value *map, const char *key, size_t klen, uint32_t h)
+{
+    const map_entry *e = map->u.map.e;
+    if (map->u.map.idx) {
+        uint32_t mask = 2 * map->u.map.cap - 1;
+        for (uint32_t i = h & mask;; i = (i + 1) & mask) {
+            uint32_t k = map->u.map.idx[i];
+            if (!k) return -1;
+            k--;
+            if (e[k].hash == h && e[k].klen == klen && memcmp(e[k].key, key, klen) == 0) return k;
+        }
+    }
+    for (uint32_t k = 0; k < map->u.map.n; k++)
+        if (e[k].hash == h && e[k].klen == klen && memcmp(e[k].key, key, klen) == 0) return k;
+    return -1;
+}
+
+static void index_put(value *map, uint32_t k)
+{
+    uint32_t mask = 2 * map->u.map.cap - 1, i = map->u.map.e[k].hash & mask;
+    while (map->u.map.idx[i]) i = (i + 1) & mask;
+    map->u.map.idx[i] = k + 1;
+}
+
+/* (Re)build the index for the current capacity (a power of two). */
+static void index_build(value *map)
+{
+    free(map->u.map.idx);
+    map->u.map.idx = xcalloc(2 * (size_t)map->u.map.cap, sizeof *map->u.map.idx);
+    for (uint32_t k = 0; k < map->u.map.n; k++) index_put(map, k);
+}
+
+/* A copy of key, NUL-terminated, in the map's key storage. */
+static const char *store_key(value *map, const char *key, size_t klen)
+{
+    kchunk *c = map->u.map.keys;
+    if (!c || c->cap - c->used < klen + 1) {
+        size_t cap = c ? 2 * c->cap : 128;
+        if (cap > 65536) cap = 65536;
+        if (cap < klen + 1) cap = klen + 1;
+        kchunk *n = xmalloc(sizeof *n + cap);
+        n->next = c;
+        n->used = 0;
+        n->cap = cap;
+        map->u.map.keys = c = n;
+    }
+    char *p = c->data + c->used;
+    memcpy(p, key, klen);
+    p[klen] = 0;
+    c->used += klen + 1;
+    return p;
+}
+
+static void map_reserve(value *map, size_t want)
+{
+    if (want <= map->u.map.cap) return;
+    if (want > UINT32_MAX / 4) {
+        fprintf(stderr, "gazette: map too large (%zu keys)\n", want);
+        abort();
+    }
+    uint32_t cap = map->u.map.cap ? map->u.map.cap : 8;
+    while (cap < want) cap *= 2;
+    map->u.map.e = xrealloc(map->u.map.e, cap * sizeof(map_entry));
+    map->u.map.cap = cap;
+    if (map->u.map.idx || want > MAP_INDEX_MIN) index_build(map);
+}
+
+static void append_entry(value *map, const char *key, size_t klen, uint32_t h, value *v)
+{
+    map_reserve(map, (size_t)map->u.map.n + 1);
+    uint32_t k = map->u.map.n++;
+    map_entry *e = &map->u.map.e[k];
+    e->key = store_key(map, key, klen);
+    e->klen = (uint32_t)klen;
+    e->hash = h;
+    e->val = v;
+    if (map->u.map.idx) index_put(map, k);
+}
+
+value *value_getnh(const value *map, const char *key, size_t klen, uint32_t hash)
+{
+    if (!map || map->type != V_MAP) return NULL;
+    long k = find_entry(map, key, klen, hash);
+    return k < 0 ? NULL : map->u.map.e[k].val;
+}
+
 value *value_getn(const value *map, const char *key, size_t klen)
 {
     if (!map || map->type != V_MAP) return NULL;
-    for (size_t i = 0; i < map->u.map.n; i++) {
-        const map_entry *e = &map->u.map.e[i];
-        if (e->klen == klen && memcmp(e->key, key, klen) == 0) return e->val;
-    }
-    return NULL;
+    return value_getnh(map, key, klen, value_hash(key, klen));
 }
 
 value *value_get(const value *map, const char *key)
@@ -171,22 +313,14 @@ void value_setn(value *map, const char *key, size_t klen, value *v)
 {
     if (!map || map->type != V_MAP) { value_unref(v); return; }
     if (!v) v = value_null();
-    for (size_t i = 0; i < map->u.map.n; i++) {
-        map_entry *e = &map->u.map.e[i];
-        if (e->klen == klen && memcmp(e->key, key, klen) == 0) {
-            value_unref(e->val);
-            e->val = v;
-            return;
-        }
+    uint32_t h = value_hash(key, klen);
+    long k = find_entry(map, key, klen, h);
+    if (k >= 0) {
+        value_unref(map->u.map.e[k].val);
+        map->u.map.e[k].val = v;
+        return;
     }
-    if (map->u.map.n == map->u.map.cap) {
-        map->u.map.cap = map->u.map.cap ? map->u.map.cap * 2 : 8;
-        map->u.map.e = xrealloc(map->u.map.e, map->u.map.cap * sizeof(map_entry));
-    }
-    map_entry *e = &map->u.map.e[map->u.map.n++];
-    e->key = xstrndup(key, klen);
-    e->klen = klen;
-    e->val = v;
+    append_entry(map, key, klen, h, v);
 }
 
 void value_set(value *map, const char *key, value *v)
@@ -211,12 +345,32 @@ value *value_val_at(const value *map, size_t i)
     return map->u.map.e[i].val;
 }
 
+/* Keys are known distinct: entries are copied without lookups, all keys
+ * into one chunk (build.c copies a document's summary map per page). */
 value *value_map_copy(const value *map)
 {
     value *c = value_map();
-    for (size_t i = 0; i < value_len(map); i++)
-        value_setn(c, map->u.map.e[i].key, map->u.map.e[i].klen,
-                   value_ref(map->u.map.e[i].val));
+    uint32_t n = map && map->type == V_MAP ? map->u.map.n : 0;
+    if (!n) return c;
+    size_t total = 0;
+    for (uint32_t k = 0; k < n; k++) total += map->u.map.e[k].klen + 1;
+    kchunk *ch = xmalloc(sizeof *ch + total);
+    ch->next = NULL;
+    ch->used = ch->cap = total;
+    c->u.map.keys = ch;
+    uint32_t cap = 8;
+    while (cap < n) cap *= 2;
+    c->u.map.e = xmalloc(cap * sizeof(map_entry));
+    c->u.map.cap = cap;
+    c->u.map.n = n;
+    char *p = ch->data;
+    for (uint32_t k = 0; k < n; k++) {
+        const map_entry *s = &map->u.map.e[k];
+        memcpy(p, s->key, s->klen + 1);
+        c->u.map.e[k] = (map_entry){p, s->klen, s->hash, value_ref(s->val)};
+        p += s->klen + 1;
+    }
+    if (n > MAP_INDEX_MIN) index_build(c);
     return c;
 }
 
@@ -244,12 +398,22 @@ static void double_text(buf *out, double d)
     buf_puts(out, tmp);
 }
 
+/* Decimal, as %lld prints it (templates print counts on every page). */
+static void int_text(buf *out, long long i)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = i < 0 ? 0ull - (unsigned long long)i : (unsigned long long)i;
+    do *--p = (char)('0' + u % 10); while (u /= 10);
+    if (i < 0) *--p = '-';
+    buf_put(out, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 void value_to_text(buf *out, const value *v)
 {
     if (!v) return;
     switch (v->type) {
     case V_BOOL: buf_puts(out, v->u.b ? "true" : "false"); break;
-    case V_INT: buf_printf(out, "%lld", v->u.i); break;
+    case V_INT: int_text(out, v->u.i); break;
     case V_DOUBLE: double_text(out, v->u.d); break;
     case V_STRING: buf_put(out, v->u.str.s, v->u.str.n); break;
     default: break;

@@ -4,8 +4,10 @@
  * reference-counted (atomically, so threads may share them): constructors
  * return one reference owned by the caller; list_push and map_set take
  * ownership of the reference passed in; getters return borrowed pointers.
- * Maps keep insertion order and look keys up linearly (they are small);
- * map_set on an existing key replaces its value.
+ * Maps keep insertion order; map_set on an existing key replaces its
+ * value. Keys are hashed; a map past a few keys also gets a hash index, so
+ * lookups stay O(1) in maps with a key per document. A key pointer from
+ * value_key_at stays valid as long as the map.
  * Strings are immutable byte strings with a length (may hold NUL) and are
  * always NUL-terminated as well.
  */
@@ -14,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "util.h"
 
 typedef enum { V_NULL, V_BOOL, V_INT, V_DOUBLE, V_STRING, V_LIST, V_MAP } vtype;
@@ -48,6 +51,10 @@ void value_set(value *map, const char *key, value *v);     /* takes v */
 void value_setn(value *map, const char *key, size_t klen, value *v);
 value *value_get(const value *map, const char *key);       /* borrowed or NULL */
 value *value_getn(const value *map, const char *key, size_t klen);
+/* The hash maps use for a key, and a lookup with it precomputed (for
+ * callers that look the same name up many times, e.g. compiled templates). */
+uint32_t value_hash(const char *key, size_t klen);
+value *value_getnh(const value *map, const char *key, size_t klen, uint32_t hash);
 const char *value_key_at(const value *map, size_t i);
 value *value_val_at(const value *map, size_t i);           /* borrowed */
 /* Convenience: set a string. */

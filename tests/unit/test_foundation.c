@@ -5,6 +5,7 @@
 #include "util.h"
 #include "value.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -25,6 +26,29 @@ TEST(escapes)
     esc_html(&b, s, strlen(s));
     CHECK_STR(b.ptr, "《标题》 &quot;q&quot; &amp; &lt;b&gt; &#39;x&#39;");
     buf_clear(&b);
+    esc_html(&b, "", 0);
+    CHECK(b.ptr && b.len == 0 && b.ptr[0] == 0);
+    esc_html(&b, "&&<>\"'\xff", 7);   /* only specials, then a high byte */
+    CHECK_STR(b.ptr, "&amp;&amp;&lt;&gt;&quot;&#39;\xff");
+    buf_clear(&b);
+    esc_html(&b, "a\0<", 3);           /* length, not NUL, ends the input */
+    CHECK(b.len == 6 && !memcmp(b.ptr, "a\0&lt;", 7));
+    buf_clear(&b);
+    /* Each special at every place of a 40-byte text (16-byte blocks, then
+     * the tail), and one just past the end that must not be seen. */
+    static const char *const rep[] = {"&amp;", "&lt;", "&gt;", "&quot;", "&#39;"};
+    char in[48], want[64];
+    for (int c = 0; c < 5; c++)
+        for (int p = 0; p < 40; p++) {
+            memset(in, 'x', sizeof in);
+            in[p] = "&<>\"'"[c];
+            in[40] = '<';
+            buf_clear(&b);
+            esc_html(&b, in, 40);
+            snprintf(want, sizeof want, "%.*s%s%.*s", p, in, rep[c], 39 - p, in + p + 1);
+            CHECK_STR(b.ptr, want);
+        }
+    buf_clear(&b);
     esc_json(&b, "a\"\n</script>", 12);
     CHECK_STR(b.ptr, "a\\\"\\n\\u003c/script\\u003e");
     buf_clear(&b);
@@ -41,6 +65,85 @@ TEST(utf8_validation)
     CHECK(!utf8_valid("\xc0\xaf", 2, &bad));          /* overlong */
     CHECK(!utf8_valid("\xed\xa0\x80", 3, &bad));      /* surrogate */
     CHECK(utf8_valid("\xef\xbf\xbd", 3, &bad));       /* U+FFFD itself is fine */
+}
+
+/* The decoder as it was before it got a fast path: the reference the fast
+ * utf8_decode and utf8_valid must agree with. */
+static size_t ref_decode(const unsigned char *u, size_t n, uint32_t *cp)
+{
+    *cp = 0xFFFD;
+    if (n == 0) return 0;
+    if (u[0] < 0x80) { *cp = u[0]; return 1; }
+    size_t len;
+    uint32_t c, min;
+    if ((u[0] & 0xE0) == 0xC0) { len = 2; c = u[0] & 0x1F; min = 0x80; }
+    else if ((u[0] & 0xF0) == 0xE0) { len = 3; c = u[0] & 0x0F; min = 0x800; }
+    else if ((u[0] & 0xF8) == 0xF0) { len = 4; c = u[0] & 0x07; min = 0x10000; }
+    else return 1;
+    if (n < len) return 1;
+    for (size_t i = 1; i < len; i++) {
+        if ((u[i] & 0xC0) != 0x80) return 1;
+        c = (c << 6) | (u[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 1;
+    *cp = c;
+    return len;
+}
+
+static bool ref_valid(const unsigned char *u, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = ref_decode(u + i, n - i, &cp);
+        if (cp == 0xFFFD && !(k == 3 && u[i] == 0xEF && u[i + 1] == 0xBF && u[i + 2] == 0xBD))
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+/* Every sequence of up to three bytes (lead >= 0xC0), four-byte ones over
+ * the edges, each also cut short and inside ASCII: same answers. */
+TEST(utf8_fast_paths_agree)
+{
+    static const unsigned char tails[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xFF};
+    unsigned char b[16];
+    int bad = 0;
+    for (unsigned l = 0x80; l <= 0xFF; l++)
+        for (unsigned x = 0; x <= 0xFF; x++)
+            for (unsigned y = 0; y <= (l >= 0xE0 ? 0xFFu : 0u); y++)
+                for (unsigned z = 0; z < (l >= 0xF0 ? sizeof tails : 1); z++) {
+                    b[0] = (unsigned char)l; b[1] = (unsigned char)x;
+                    b[2] = (unsigned char)y; b[3] = tails[z];
+                    if (l >= 0xF0 && y != 0x80 && y != 0xBF && y != 0x41) continue;
+                    for (size_t n = 1; n <= 4; n++) {
+                        uint32_t c1, c2;
+                        size_t k1 = utf8_decode((const char *)b, n, &c1);
+                        size_t k2 = ref_decode(b, n, &c2);
+                        if (k1 != k2 || c1 != c2) bad++;
+                        if (utf8_valid((const char *)b, n, NULL) != ref_valid(b, n)) bad++;
+                    }
+                    /* After 9 ASCII bytes (the 8-byte skip, then one). */
+                    memcpy(b, "abcdefghi", 9);
+                    b[9] = (unsigned char)l; b[10] = (unsigned char)x;
+                    b[11] = (unsigned char)y; b[12] = tails[z];
+                    size_t off = 99;
+                    bool v = utf8_valid((const char *)b, 13, &off);
+                    if (v != ref_valid(b, 13) || (!v && off < 9)) bad++;
+                }
+    /* utf8_encode writes what the decoder reads back, appending. */
+    buf e = BUF_INIT;
+    buf_putc(&e, 'x');
+    for (uint32_t cp = 0; cp <= 0x10FFFF; cp += (cp < 0x3000 ? 1 : 97)) {
+        if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+        size_t at = e.len;
+        utf8_encode(&e, cp);
+        uint32_t back;
+        size_t k = utf8_decode(e.ptr + at, e.len - at, &back);
+        if (k != e.len - at || back != cp || e.ptr[e.len] != 0 || e.ptr[0] != 'x') bad++;
+    }
+    buf_free(&e);
+    CHECK(bad == 0);
 }
 
 TEST(value_model)
@@ -72,6 +175,125 @@ TEST(value_model)
     value_unref(d);
     buf_free(&b);
     value_unref(m);
+}
+
+/* Maps past a few keys get a hash index (history.docs has a key per
+ * document): order, lookups, replacement and copies must behave exactly as
+ * in a small map, across every growth of the index. */
+TEST(value_large_map)
+{
+    enum { N = 5000 };
+    value *m = value_map();
+    char key[32];
+    const char *first = NULL;
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "/notices/2024/%d/", i);
+        value_set(m, key, value_int(i));
+        if (i == 0) first = value_key_at(m, 0);
+        /* Every key so far is still found after each growth. */
+        if ((i & (i - 1)) == 0)
+            for (int j = 0; j <= i; j++) {
+                snprintf(key, sizeof key, "/notices/2024/%d/", j);
+                CHECK(value_int_of(value_get(m, key)) == j);
+            }
+    }
+    CHECK(value_len(m) == N);
+    CHECK_STR(first, "/notices/2024/0/");          /* key pointers do not move */
+    CHECK(first == value_key_at(m, 0));
+    for (int i = 0; i < N; i++) {                   /* insertion order kept */
+        snprintf(key, sizeof key, "/notices/2024/%d/", i);
+        CHECK_STR(value_key_at(m, (size_t)i), key);
+        CHECK(value_int_of(value_val_at(m, (size_t)i)) == i);
+    }
+    CHECK(!value_get(m, "/notices/2024/5000/") && !value_get(m, "") && !value_get(m, "/notices"));
+    for (int i = 0; i < N; i += 7) {                /* replace: same place, new value */
+        snprintf(key, sizeof key, "/notices/2024/%d/", i);
+        value_set(m, key, value_int(-i));
+    }
+    CHECK(value_len(m) == N);
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "/notices/2024/%d/", i);
+        CHECK(value_int_of(value_get(m, key)) == (i % 7 ? i : -i));
+        CHECK_STR(value_key_at(m, (size_t)i), key);
+    }
+    /* Keys are byte strings: a NUL inside, a prefix, the empty key. */
+    value_setn(m, "a\0b", 3, value_int(1));
+    value_setn(m, "a", 1, value_int(2));
+    value_set(m, "", value_int(3));
+    CHECK(value_int_of(value_getn(m, "a\0b", 3)) == 1 && value_int_of(value_get(m, "a")) == 2);
+    CHECK(value_int_of(value_get(m, "")) == 3 && value_len(m) == N + 3);
+    CHECK(value_getnh(m, "a", 1, value_hash("a", 1)) == value_get(m, "a"));
+    CHECK(!value_getnh(NULL, "a", 1, value_hash("a", 1)));
+    /* A copy: same order, same lookups, independent of the original. */
+    value *c = value_map_copy(m);
+    value_set(c, "new", value_int(9));
+    value_set(c, "/notices/2024/1/", value_int(100));
+    CHECK(value_len(c) == N + 4 && value_len(m) == N + 3 && !value_get(m, "new"));
+    CHECK(value_int_of(value_get(m, "/notices/2024/1/")) == 1);
+    CHECK(value_int_of(value_get(c, "/notices/2024/1/")) == 100);
+    for (size_t i = 0; i < value_len(m); i++) {
+        CHECK(value_key_at(c, i) != value_key_at(m, i));
+        CHECK(!strcmp(value_key_at(c, i), value_key_at(m, i)));
+        CHECK(value_getn(c, value_key_at(m, i), strlen(value_key_at(m, i))) != NULL);
+    }
+    CHECK_STR(value_key_at(c, N + 3), "new");
+    /* A small copy of a small map, and of an empty one. */
+    value *s = value_map(), *e = value_map();
+    value_set(s, "x", value_str("1"));
+    value *sc = value_map_copy(s), *ec = value_map_copy(e);
+    CHECK(value_len(sc) == 1 && value_len(ec) == 0 && !strcmp(value_str_ptr(value_get(sc, "x")), "1"));
+    value_set(ec, "y", value_int(1));
+    CHECK(value_len(ec) == 1 && value_len(e) == 0);
+    value_unref(sc);
+    value_unref(ec);
+    value_unref(s);
+    value_unref(e);
+    value_unref(c);
+    value_unref(m);
+}
+
+/* Strings are stored inline; value_strf formats long strings too. */
+TEST(value_strings)
+{
+    value *a = value_strf("%s-%d", "x", 7), *n = value_strn(NULL, 5), *z = value_strn("a\0b", 3);
+    CHECK_STR(value_str_ptr(a), "x-7");
+    CHECK(value_str_len(a) == 3 && value_str_len(n) == 0 && value_str_len(z) == 3);
+    CHECK(!memcmp(value_str_ptr(z), "a\0b", 4));
+    char big[1000];
+    memset(big, 'q', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    value *b = value_strf("<%s>", big);
+    CHECK(value_str_len(b) == 1001 && value_str_ptr(b)[0] == '<' && value_str_ptr(b)[1000] == '>');
+    CHECK(value_str_ptr(b)[1001] == 0);
+    value_unref(a);
+    value_unref(n);
+    value_unref(z);
+    value_unref(b);
+    /* Integers print as %lld does; a long printf result lands in a buffer
+     * that already holds text; xasprintf of short and long results. */
+    static const long long ints[] = {0, 7, -5, 10, 1234567890123LL, LLONG_MAX, LLONG_MIN};
+    buf t = BUF_INIT;
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", ints[i]);
+        value *iv = value_int(ints[i]);
+        buf_clear(&t);
+        value_to_text(&t, iv);
+        CHECK_STR(t.ptr, want);
+        value_unref(iv);
+    }
+    buf_clear(&t);
+    buf_puts(&t, "x");
+    buf_printf(&t, "%s|%d", big, 42);
+    CHECK(t.len == 1 + 999 + 3 && !strcmp(t.ptr + 1000, "|42") && t.ptr[0] == 'x');
+    buf_printf(&t, "%d", 5);
+    CHECK(t.len == 1004 && t.ptr[1003] == '5' && t.ptr[1004] == 0);
+    buf_free(&t);
+    char *x1 = xasprintf("%s-%d", "ab", 1), *x2 = xasprintf("%s.", big);
+    CHECK_STR(x1, "ab-1");
+    CHECK(strlen(x2) == 1000 && x2[999] == '.');
+    free(x1);
+    free(x2);
 }
 
 TEST(diag_sorted)
@@ -124,7 +346,10 @@ int main(void)
     RUN(buf_printf_grows);
     RUN(escapes);
     RUN(utf8_validation);
+    RUN(utf8_fast_paths_agree);
     RUN(value_model);
+    RUN(value_large_map);
+    RUN(value_strings);
     RUN(diag_sorted);
     RUN(output_writes_and_sweeps);
     return test_summary();
