@@ -628,37 +628,57 @@ static buf *encode_buf(void)
     return k;
 }
 
-/* A document's HTML that the build cache holds. Should the cache no
- * longer give it back (damaged under us), render the body again. */
-static char *doc_html(build *b, const doc *dc)
+/* A document's rendering again, from its source: when the build cache
+ * cannot give back what it held (damaged under us). */
+static md_result rerender(build *b, const doc *dc)
 {
-    /* (GAZETTE_TEST_NO_MD_FETCH: the tests' way to take this path.) */
-    char *html = getenv("GAZETTE_TEST_NO_MD_FETCH") ? NULL : mdcache_html(b->c.mc, dc->md_key);
-    if (html) return html;
+    md_result r;
+    memset(&r, 0, sizeof r);
     char *text;
     size_t len;
-    frontmatter fm;
-    diag *scratch = diag_new();
     if (read_file(dc->source, &text, &len) < 0) {
         diag_error(b->d, dc->source, 0, "cannot read: %s", strerror(errno));
-        diag_free(scratch);
-        return xstrdup("");
+        return r;
     }
-    md_result r;
+    frontmatter fm;
+    diag *scratch = diag_new();
     if (fm_parse(dc->source, text, len, &fm, scratch) == 0) {
         md_render(text + fm.body_off, len - fm.body_off, value_bool_of(value_get(b->site, "unsafe_html")),
                   (size_t)value_int_of(value_get(b->site, "excerpt_length")), &r);
         fm_free(&fm);
     } else {
-        memset(&r, 0, sizeof r);
         diag_error(b->d, dc->source, 0, "changed during the build");
     }
     diag_free(scratch);
     free(text);
+    return r;
+}
+
+/* (GAZETTE_TEST_NO_MD_FETCH: the tests' way to take the rerender path.) */
+static bool no_fetch(void) { return getenv("GAZETTE_TEST_NO_MD_FETCH") != NULL; }
+
+/* A document's HTML that the build cache holds (a new string). */
+static char *doc_html(build *b, const doc *dc)
+{
+    char *html = no_fetch() ? NULL : mdcache_html(b->c.mc, dc->md_key);
+    if (html) return html;
+    md_result r = rerender(b, dc);
     html = r.html ? r.html : xstrdup("");
     r.html = NULL;
     md_free(&r);
     return html;
+}
+
+/* A document's plain text that the build cache holds (a new string). */
+static char *doc_text(build *b, const doc *dc)
+{
+    char *text = no_fetch() ? NULL : mdcache_text(b->c.mc, dc->md_key);
+    if (text) return text;
+    md_result r = rerender(b, dc);
+    text = r.text ? r.text : xstrdup("");
+    r.text = NULL;
+    md_free(&r);
+    return text;
 }
 
 /* Render a page, first putting a document's HTML in place of its stand-in. */
@@ -897,11 +917,18 @@ static int check_attachments(build *b, int write)
     return rc;
 }
 
-/* search_write_ex callback: the document's plain text is no longer needed. */
+/* Search hooks: a document's plain text, from the build cache when it is
+ * kept there, and released as soon as the index has it. */
 typedef struct {
     build *b;
     const search_doc *base;    /* sd[i] describes b->c.docs[i] */
 } text_owner;
+
+static char *fetch_text(const search_doc *sd, void *ud)
+{
+    text_owner *t = ud;
+    return doc_text(t->b, t->b->c.docs[sd - t->base]);
+}
 
 static void release_text(const search_doc *sd, void *ud)
 {
@@ -911,14 +938,18 @@ static void release_text(const search_doc *sd, void *ud)
     dc->md.text = NULL;
 }
 
-/* Everything the search index is made of, for its fingerprint. */
-static void search_encode(buf *k, const search_doc *sd, size_t n)
+/* Everything the search index is made of, for its fingerprint. A text
+ * kept in the build cache stands in by the body's fingerprint. */
+static void search_encode(buf *k, const search_doc *sd, size_t n, doc *const *docs)
 {
     for (size_t i = 0; i < n; i++) {
         const search_doc *x = &sd[i];
         const char *f[] = {x->url, x->title, x->doc_number, x->issuer, x->date, x->kind,
                            x->category, x->text};
         for (size_t j = 0; j < sizeof f / sizeof *f; j++) fp_encode_str(k, f[j]);
+        if (!x->text)
+            buf_printf(k, "md%016llx%016llx", (unsigned long long)docs[i]->md_key.hi,
+                       (unsigned long long)docs[i]->md_key.lo);
         buf_printf(k, "t%zu", x->ntags);
         for (size_t j = 0; j < x->ntags; j++) fp_encode_str(k, x->tags[j]);
         buf_printf(k, "d%zu", x->ndistricts);
@@ -950,14 +981,14 @@ static int write_search(build *b)
                              .issuer = dc->issuer, .date = dc->date, .kind = dc->kind,
                              .category = dc->category, .tags = tags[i], .ntags = nt,
                              .districts = dists[i], .ndistricts = nd, .district_names = names[i],
-                             .text = dc->md.text ? dc->md.text : ""};
+                             .text = dc->md_on_disk ? NULL : dc->md.text ? dc->md.text : ""};
     }
     fp128 fp = {0, 0};
     int rc = 0;
     if (b->pc) {
         buf k = BUF_INIT;
         buf_put(&k, b->global.ptr, b->global.len);
-        search_encode(&k, sd, b->c.n);
+        search_encode(&k, sd, b->c.n, b->c.docs);
         fp = fp_bytes(k.ptr, k.len);
         buf_free(&k);
         const char **paths;
@@ -968,7 +999,8 @@ static int write_search(build *b)
         if (n) goto done;
     }
     text_owner owner = {b, sd};
-    rc = search_write_ex(sd, b->c.n, b->out, b->d, release_text, &owner);
+    search_hooks hooks = {fetch_text, release_text, &owner};
+    rc = search_write_hooks(sd, b->c.n, b->out, b->d, &hooks);
     b->search_fp = fp;
     b->search_written = b->pc != NULL;
 done:

@@ -379,6 +379,19 @@ bool mdcache_has(mdcache *c, fp128 key)
     return has;
 }
 
+char *mdcache_text(mdcache *c, fp128 key)
+{
+    uint32_t len;
+    unsigned char *p = md_read(c, key, &len);
+    char *text = NULL;
+    if (p && len >= 12) {
+        uint64_t hl = get_u32(p), el = get_u32(p + 4), tl = get_u32(p + 8);
+        if (hl + el + tl <= len - 12) text = xstrndup((const char *)p + 12 + hl + el, (size_t)tl);
+    }
+    free(p);
+    return text;
+}
+
 char *mdcache_html(mdcache *c, fp128 key)
 {
     uint32_t len;

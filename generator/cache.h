@@ -68,6 +68,8 @@ bool mdcache_has(mdcache *c, fp128 key);
  * or is damaged. Lets a build keep bodies on disk, not in memory, until
  * their page renders. Thread-safe. */
 char *mdcache_html(mdcache *c, fp128 key);
+/* The same for the plain text (for the search index). */
+char *mdcache_text(mdcache *c, fp128 key);
 /* Compact when needed, close and free. NULL-safe; d may be NULL (no
  * warning when compaction fails). */
 void mdcache_close(mdcache *c, diag *d);

@@ -285,8 +285,9 @@ static value *opt_attachments(doc *dc, diag *d)
 }
 
 /* The body's rendering, from the build cache when it has this body. With
- * a cache, the HTML then stays on disk until the document's page renders
- * (see build.c): at 100k documents that is hundreds of MB not held. */
+ * a cache, the HTML and the text then stay on disk until the document's
+ * page renders and the search index takes it in (see build.c): at 100k
+ * documents that is hundreds of MB not held. */
 static void render_body(const load_job *j, const char *body, size_t len, doc *dc)
 {
     md_result *out = &dc->md;
@@ -301,7 +302,8 @@ static void render_body(const load_job *j, const char *body, size_t len, doc *dc
     }
     if (mdcache_has(j->mc, dc->md_key)) {
         free(out->html);
-        out->html = NULL;
+        free(out->text);
+        out->html = out->text = NULL;
         dc->md_on_disk = true;
     }
 }

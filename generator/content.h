@@ -32,8 +32,8 @@ typedef struct {
     bool draft;
     value *fm;             /* every front matter key, for templates */
     value *fm_lines;       /* key -> line */
-    md_result md;          /* rendered body; html NULL when md_on_disk */
-    bool md_on_disk;       /* html is in the build cache under md_key */
+    md_result md;          /* rendered body; html and text NULL when md_on_disk */
+    bool md_on_disk;       /* html and text are in the build cache under md_key */
     fp128 md_key;          /* fingerprint of the body (with a build cache) */
     int body_line;
 } doc;

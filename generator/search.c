@@ -492,7 +492,7 @@ static void index_free(index_t *ix)
     *ix = (index_t){0};
 }
 
-static void index_doc(index_t *ix, const search_doc *d)
+static void index_doc(index_t *ix, const search_doc *d, const char *text)
 {
     add_text(ix, d->title, SEARCH_F_TITLE);
     if (d->doc_number && *d->doc_number) {
@@ -521,7 +521,7 @@ static void index_doc(index_t *ix, const search_doc *d)
         add_str(ix, f, SEARCH_F_DISTRICT);
         free(f);
     }
-    add_text(ix, d->text, 0);
+    add_text(ix, text, 0);
 }
 
 /* ---- output -------------------------------------------------------- */
@@ -614,7 +614,7 @@ static void snippet(buf *b, const char *text)
     buf_free(&s);
 }
 
-static void doc_json(buf *b, const search_doc *d)
+static void doc_json(buf *b, const search_doc *d, const char *text)
 {
     buf_puts(b, "{\"u\":");  json_str(b, d->url);
     buf_puts(b, ",\"t\":");  json_str(b, d->title);
@@ -631,7 +631,7 @@ static void doc_json(buf *b, const search_doc *d)
         json_str(b, nm);
     }
     buf_puts(b, "],\"s\":");
-    snippet(b, d->text);
+    snippet(b, text);
     buf_putc(b, '}');
 }
 
@@ -698,23 +698,14 @@ static int write_meta(const search_doc *const *ord, size_t n, unsigned nshards,
     return rc;
 }
 
-static int write_docs(const search_doc *const *ord, size_t n, outdir *o)
+/* search/docs/N.json: chunk c, held in b until its last document. */
+static int flush_docs(buf *b, size_t c, outdir *o)
 {
-    int rc = 0;
-    buf b = BUF_INIT;
-    for (size_t c = 0; c * DOC_CHUNK < n || (c == 0 && n == 0); c++) {
-        buf_clear(&b);
-        buf_putc(&b, '[');
-        for (size_t i = c * DOC_CHUNK; i < n && i < (c + 1) * DOC_CHUNK; i++) {
-            if (i > c * DOC_CHUNK) buf_puts(&b, ",\n");
-            doc_json(&b, ord[i]);
-        }
-        buf_puts(&b, "]\n");
-        char rel[64];
-        snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
-        if (write_buf(o, rel, &b) < 0) rc = -1;
-    }
-    buf_free(&b);
+    buf_puts(b, "]\n");
+    char rel[64];
+    snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
+    int rc = write_buf(o, rel, b);
+    buf_clear(b);
     return rc;
 }
 
@@ -832,12 +823,20 @@ static void timing_step(timing *t, const char *name)
 
 int search_write(const search_doc *docs, size_t n, outdir *o, diag *d)
 {
-    return search_write_ex(docs, n, o, d, NULL, NULL);
+    return search_write_hooks(docs, n, o, d, NULL);
 }
 
 int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
                     void (*consumed)(const search_doc *doc, void *ud), void *ud)
 {
+    search_hooks h = {NULL, consumed, ud};
+    return search_write_hooks(docs, n, o, d, &h);
+}
+
+int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h)
+{
+    static const search_hooks none = {0};
+    if (!h) h = &none;
     for (size_t i = 0; i < n; i++)
         if (!docs[i].url || !*docs[i].url) {
             diag_error(d, NULL, 0, "search: document %zu (%s) has no url", i,
@@ -849,18 +848,31 @@ int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
     for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
     if (n) qsort(ord, n, sizeof *ord, doc_cmp);
 
-    /* The metadata files (which need the start of each text for snippets)
-     * come first, so that each document's text can be released as soon as
-     * the index has taken it in. */
+    /* One pass: each document's text (fetched when the caller keeps it
+     * elsewhere) goes into its docs chunk (the snippet) and the index, and
+     * is then released, so no more than one text is needed at a time. */
     int rc = 0;
-    if (write_docs(ord, n, o) < 0) rc = -1;
-    timing_step(&tm, "docs");
     index_t ix = {0};
+    buf chunk = BUF_INIT;
     for (size_t i = 0; i < n; i++) {
+        const search_doc *sd = ord[i];
+        char *fetched = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud) : NULL;
+        const char *text = sd->text ? sd->text : fetched;
+        buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
+        if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
+        doc_json(&chunk, sd, text);
+        if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
+            if (flush_docs(&chunk, i / DOC_CHUNK, o) < 0) rc = -1;
         ix.doc = (uint32_t)i;
-        index_doc(&ix, ord[i]);
-        if (consumed) consumed(ord[i], ud);
+        index_doc(&ix, sd, text);
+        free(fetched);
+        if (h->consumed) h->consumed(sd, h->ud);
     }
+    if (n == 0) {
+        buf_putc(&chunk, '[');
+        if (flush_docs(&chunk, 0, o) < 0) rc = -1;
+    }
+    buf_free(&chunk);
     index_finish(&ix);
     timing_step(&tm, "index");
     if (tm.on)

@@ -95,6 +95,17 @@ int search_write(const search_doc *docs, size_t n, outdir *o, diag *d);
 int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
                     void (*consumed)(const search_doc *doc, void *ud), void *ud);
 
+/* The same with hooks (any may be NULL): fetch_text(doc, ud) gives the
+ * text of a doc whose text is NULL (a new string, freed here after use),
+ * for callers that keep texts on disk; consumed as above. Each document's
+ * text is needed once, and one at a time. */
+typedef struct {
+    char *(*fetch_text)(const search_doc *doc, void *ud);
+    void (*consumed)(const search_doc *doc, void *ud);
+    void *ud;
+} search_hooks;
+int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h);
+
 /* Building blocks, exposed for the unit tests. */
 
 /* Calls fn(tok, len, ctx) for each token of s (see the rules above; no

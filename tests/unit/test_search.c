@@ -319,6 +319,51 @@ TEST(output_is_deterministic)
     free(b);
 }
 
+/* Texts kept elsewhere: fetched once each, released after; same output. */
+static int fetched, released;
+
+static char *fetch_from_sample(const search_doc *doc, void *ud)
+{
+    const search_doc *orig = ud;
+    fetched++;
+    for (size_t i = 0; i < 3; i++)
+        if (!strcmp(orig[i].url, doc->url)) return xstrdup(orig[i].text);
+    return NULL;
+}
+
+static void count_release(const search_doc *doc, void *ud) { released++; }
+
+TEST(fetched_texts_give_the_same_index)
+{
+    search_doc bare[3] = {sample[0], sample[1], sample[2]};
+    for (size_t i = 0; i < 3; i++) bare[i].text = NULL;
+    char *a = tmpdir(), *b = tmpdir();
+    CHECK(a && b);
+    CHECK(write_index(a, sample, 3) == 0);
+    diag *d = diag_new();
+    outdir *o = out_open(b, d);
+    search_hooks h = {fetch_from_sample, count_release, (void *)sample};
+    fetched = released = 0;
+    CHECK(o && search_write_hooks(bare, 3, o, d, &h) == 0);
+    out_stats st;
+    CHECK(out_finish(o, &st) == 0);
+    out_close(o);
+    CHECK(diag_total(d) == 0);
+    diag_free(d);
+    CHECK(fetched == 3 && released == 3);
+    const char *files[] = {"search/meta.json", "search/docs/0.json", "search/idx/0.json"};
+    for (size_t i = 0; i < 3; i++) {
+        char *x = slurp(a, files[i]), *y = slurp(b, files[i]);
+        CHECK(x && y && !strcmp(x, y));
+        free(x);
+        free(y);
+    }
+    rm_rf(a);
+    rm_rf(b);
+    free(a);
+    free(b);
+}
+
 TEST(empty_and_bad_input)
 {
     char *dir = tmpdir();
@@ -612,6 +657,7 @@ int main(void)
     RUN(postings_across_blocks_and_token_kinds);
     RUN(html_in_data_stays_data);
     RUN(output_is_deterministic);
+    RUN(fetched_texts_give_the_same_index);
     RUN(empty_and_bad_input);
     RUN(random_text_gives_valid_json);
     RUN(query_fetch_is_small);
