@@ -160,7 +160,9 @@ if "$GAZETTE" release --help >/dev/null 2>&1; then
       if ! "$GAZETTE" release --content "$cur" --out "$R" >"$T/err" 2>&1 &&
          grep -q 'stale lock left by pid' "$T/err"; then
         stale=$((stale + 1))
-        rm -f "$R/.git/gazette-release.lock"
+        # Every lock the message names: gazette's own, and git's (a kill
+        # during a ref update leaves refs/heads/main.lock).
+        grep -o 'rm [^ ;]*\.lock' "$T/err" | while read -r _ f; do rm -f "$f"; done
         git -C "$R" reset -q --hard && git -C "$R" clean -qfd
       fi
       if "$GAZETTE" release --content "$cur" --out "$R" >"$T/err" 2>&1; then
