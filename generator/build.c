@@ -422,8 +422,19 @@ static value *doc_context(build *b, size_t i)
     value *hist = b->o->history ? value_get(value_get(b->o->history, "docs"), dc->url) : NULL;
     if (value_len(hist)) {
         value *h = value_list();
+        /* Only what reads the same before and after the release is
+         * committed (no commit ids, no pending flag): a page must not
+         * change when its release lands, or a build after a release would
+         * differ from the released tree, and the build cache would see
+         * every page of the release as changed. */
+        static const char *const keep[] = {"tag", "date", "action", "url"};
         for (size_t k = 0; k < value_len(hist); k++) {
-            value *e = value_map_copy(value_at(hist, k));
+            const value *src = value_at(hist, k);
+            value *e = value_map();
+            for (size_t f = 0; f < sizeof keep / sizeof *keep; f++) {
+                value *v = value_get(src, keep[f]);
+                if (v) value_set(e, keep[f], value_ref(v));
+            }
             const char *a = value_str_ptr(value_get(e, "action"));
             value_set_str(e, "action_zh", !strcmp(a, "added") ? "首次发布" : "修订");
             value_push(h, e);
