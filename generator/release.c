@@ -3,7 +3,7 @@
 #include "release.h"
 
 #include <dirent.h>
-#include <dlfcn.h>
+#include <zlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <git2.h>
@@ -308,29 +308,18 @@ static void sha1_final(sha1_ctx *s, unsigned char out[20])
         for (int k = 0; k < 4; k++) out[4 * i + k] = (unsigned char)(s->h[i] >> (24 - 8 * k));
 }
 
-/* zlib, taken from the process: libgit2 is linked against it, so it is
- * loaded already, but the Makefile does not link it for us (-lz). NULL
- * functions: not available, use libgit2's packbuilder instead. */
-typedef int (*compress2_fn)(unsigned char *, unsigned long *, const unsigned char *, unsigned long, int);
-typedef unsigned long (*bound_fn)(unsigned long);
-typedef unsigned long (*crc32_fn)(unsigned long, const unsigned char *, unsigned int);
-static struct { compress2_fn compress2; bound_fn bound; crc32_fn crc32; } zl;
-
-static void zlib_load_once(void)
-{
-    if (getenv("GAZETTE_RELEASE_PACKBUILDER")) return;   /* tests: the fallback path */
-    void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!h) return;   /* kept open: the functions are used until exit */
-    *(void **)&zl.compress2 = dlsym(h, "compress2");
-    *(void **)&zl.bound = dlsym(h, "compressBound");
-    *(void **)&zl.crc32 = dlsym(h, "crc32");
-}
+/* zlib (linked directly, Debian's zlib1g). The libgit2 packbuilder
+ * remains as the other way to write a pack; GAZETTE_RELEASE_PACKBUILDER
+ * selects it (the tests check that both give the same commit). */
+static const struct {
+    int (*compress2)(unsigned char *, unsigned long *, const unsigned char *, unsigned long, int);
+    unsigned long (*bound)(unsigned long);
+    unsigned long (*crc32)(unsigned long, const unsigned char *, unsigned int);
+} zl = {compress2, compressBound, crc32};
 
 static bool zlib_load(void)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, zlib_load_once);
-    return zl.compress2 && zl.bound && zl.crc32;
+    return !getenv("GAZETTE_RELEASE_PACKBUILDER");
 }
 
 typedef struct {
@@ -779,7 +768,7 @@ static int stage_files(git_odb *odb, git_odb_backend *mem, zstore *zs, char **fu
 {
     hashjob h = {0};
     int rc = 0;
-    if (zs && mem && zlib_load()) h.pe = xcalloc(HASH_BATCH, sizeof *h.pe);
+    if (zs && mem && own_pack_writer()) h.pe = xcalloc(HASH_BATCH, sizeof *h.pe);
     h.data = xcalloc(HASH_BATCH, sizeof *h.data);
     h.len = xcalloc(HASH_BATCH, sizeof *h.len);
     h.id = xcalloc(HASH_BATCH, sizeof *h.id);
@@ -2037,7 +2026,7 @@ static int stage_flush(git_repository *repo, staging *st, git_commit *c, diag *d
     oidlist ids = {0};
     ol_add(&ids, git_commit_id(c));
     int rc = collect_new(repo, st, git_commit_tree_id(c), &ids, d);
-    if (rc == 0 && zlib_load()) {
+    if (rc == 0 && own_pack_writer()) {
         char *objects = path_join(git_repository_path(repo), "objects");
         rc = write_pack(st->odb, &st->zs, objects, ids.v, ids.n, d);
         free(objects);
