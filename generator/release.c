@@ -317,7 +317,7 @@ static const struct {
     unsigned long (*crc32)(unsigned long, const unsigned char *, unsigned int);
 } zl = {compress2, compressBound, crc32};
 
-static bool zlib_load(void)
+static bool own_pack_writer(void)
 {
     return !getenv("GAZETTE_RELEASE_PACKBUILDER");
 }
