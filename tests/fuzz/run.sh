@@ -22,9 +22,9 @@ SECS=${FUZZ_SECONDS:-60}
 B=${FUZZ_BUILD:-build-fuzz}/fuzz
 CC=${FUZZ_CC:-clang}
 JOBS=${FUZZ_JOBS:-$(nproc)}
-ALL="frontmatter markdown mustache importer stats stats_sqlite"
+ALL="frontmatter markdown mustache importer stats stats_sqlite cache"
 TARGETS=${FUZZ_TARGETS:-$ALL}
-PKGS="libcmark-gfm yaml-0.1 sqlite3 libgit2 jansson libmicrohttpd"
+PKGS="libcmark-gfm yaml-0.1 sqlite3 libgit2 jansson libmicrohttpd libxxhash zlib"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -D_GNU_SOURCE -O1 -g $SAN -Igenerator -I$B/gen $(pkg-config --cflags $PKGS)"
 LIBS="-lcmark-gfm-extensions $(pkg-config --libs $PKGS) -lpthread -lm"

@@ -1,0 +1,114 @@
+/* fuzz_cache.c - libFuzzer target: the build cache's readers. The cache is
+ * a file on disk that anything may damage; reading it must never crash,
+ * and a damaged entry must read as a miss, never as wrong data.
+ *
+ * Input: first byte = mode. Mode even: the rest is the body of a Markdown
+ * cache (after a valid header), opened, every entry's key looked up with
+ * get/html/text, then one entry appended. Mode odd: the rest is a page
+ * record (made valid by appending its checksum), opened and queried. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cache.h"
+
+static char dir[64];
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void md_case(const uint8_t *data, size_t size, const char *path)
+{
+    static const char magic[] = "gazette markdown cache 1\n";
+    fp128 settings = {1, 2};
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    uint8_t s[16];
+    put64(s, settings.lo);
+    put64(s + 8, settings.hi);
+    fwrite(magic, 1, sizeof magic - 1, f);
+    fwrite(s, 1, 16, f);
+    fwrite(data, 1, size, f);
+    fclose(f);
+    diag *d = diag_new();
+    mdcache *c = mdcache_open(path, settings, d);
+    /* Every key the input names (entries are 40-byte heads + payload). */
+    for (size_t off = 0; off + 40 <= size;) {
+        uint32_t len = (uint32_t)data[off + 4] | (uint32_t)data[off + 5] << 8 |
+                       (uint32_t)data[off + 6] << 16 | (uint32_t)data[off + 7] << 24;
+        fp128 key = {rd64(data + off + 8), rd64(data + off + 16)};
+        md_result r;
+        if (mdcache_get(c, key, &r)) {
+            if (!r.html || !r.excerpt || !r.text || !r.toc) __builtin_trap();
+            md_free(&r);
+        }
+        free(mdcache_html(c, key));
+        free(mdcache_text(c, key));
+        if (len > size - off - 40) break;
+        off += 40 + len;
+    }
+    md_result w = {.html = "<p>x</p>", .excerpt = "x", .text = "x", .toc = NULL};
+    mdcache_put(c, (fp128){7, 7}, &w);
+    char *h = mdcache_html(c, (fp128){7, 7});
+    if (h && strcmp(h, "<p>x</p>")) __builtin_trap();   /* what was put reads back */
+    free(h);
+    mdcache_close(c, d);
+    diag_free(d);
+}
+
+static void page_case(const uint8_t *data, size_t size, const char *path, const char *out)
+{
+    static const char magic[] = "gazette page cache 1\n";
+    size_t n = sizeof magic - 1 + size;
+    uint8_t *buf = malloc(n + 16);
+    if (!buf) return;
+    memcpy(buf, magic, sizeof magic - 1);
+    memcpy(buf + sizeof magic - 1, data, size);
+    fp128 f = fp_bytes(buf, n);
+    put64(buf + n, f.lo);
+    put64(buf + n + 8, f.hi);
+    FILE *fh = fopen(path, "wb");
+    if (fh) {
+        fwrite(buf, 1, n + 16, fh);
+        fclose(fh);
+    }
+    free(buf);
+    pagecache *pc = pagecache_open(path, out);
+    (void)pagecache_keep(pc, "index.html", (fp128){1, 1});
+    (void)pagecache_keep(pc, "a/index.html", (fp128){0, 0});
+    const char **paths;
+    size_t k = pagecache_group(pc, 1, (fp128){0, 0}, &paths);
+    if (k) free(paths);
+    pagecache_note(pc, "index.html", (fp128){3, 4});
+    diag *d = diag_new();
+    (void)pagecache_save(pc, d);
+    diag_free(d);
+    pagecache_free(pc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/gazette-fuzz-cache-%ld", (long)getpid());
+        if (mkdir_p(dir) < 0) return 0;
+    }
+    if (size < 1) return 0;
+    char *path = xasprintf("%s/c", dir), *out = xasprintf("%s/out", dir);
+    if (data[0] % 2 == 0) md_case(data + 1, size - 1, path);
+    else page_case(data + 1, size - 1, path, out);
+    unlink(path);
+    free(path);
+    free(out);
+    return 0;
+}
