@@ -1154,6 +1154,52 @@ static void make_global_key(build *b)
     buf_printf(&b->global, "%016llx%016llx", (unsigned long long)f.hi, (unsigned long long)f.lo);
 }
 
+/* p made absolute with links resolved, also when p (or some of its
+ * parents) does not exist yet: the nearest existing ancestor is resolved
+ * and the rest appended. NULL when nothing resolves. */
+static char *resolve(const char *p)
+{
+    char *head = xstrdup(*p ? p : ".");
+    size_t n = strlen(head);
+    for (;;) {
+        char *r = realpath(head, NULL);
+        if (r) {
+            const char *rest = p + n;
+            while (*rest == '/') rest++;
+            char *out = *rest ? xasprintf("%s/%s", r, rest) : xstrdup(r);
+            free(r);
+            free(head);
+            return out;
+        }
+        char *slash = strrchr(head, '/');
+        if (!slash) {                       /* relative: the rest hangs off "." */
+            r = realpath(".", NULL);
+            char *out = r ? xasprintf("%s/%s", r, p) : NULL;
+            free(r);
+            free(head);
+            return out;
+        }
+        if (slash == head) { free(head); return NULL; }
+        *slash = 0;
+        n = (size_t)(slash - head);
+    }
+}
+
+/* The build cache must not live in the output directory: the sweep would
+ * delete it and a release would publish it. */
+static int check_cache_dir(const build_opts *o, diag *d)
+{
+    char *c = resolve(o->cache_dir), *out = resolve(o->out_dir);
+    int bad = c && out && (!strcmp(c, out) || (str_starts(c, out) && c[strlen(out)] == '/'));
+    if (bad)
+        diag_error(d, o->cache_dir, 0, "the build cache cannot be inside the output directory %s "
+                                       "(it would be swept and published); give --cache a directory outside it",
+                   o->out_dir);
+    free(c);
+    free(out);
+    return bad ? -1 : 0;
+}
+
 /* pages-<fingerprint of the output directory's real path>.cache */
 static pagecache *open_pages(const build_opts *o)
 {
@@ -1242,6 +1288,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     int rc = -1;
     size_t errors0 = diag_count(d, DIAG_ERROR);
 
+    if (o->cache_dir && check_cache_dir(o, d) < 0) return -1;   /* nothing made yet */
     char *md_cache = o->cache_dir ? path_join(o->cache_dir, "markdown.cache") : NULL;
     content_load_cached(o->content_dir, o->drafts, o->threads, md_cache, &b.c, d);
     free(md_cache);

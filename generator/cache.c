@@ -193,9 +193,8 @@ struct mdcache {
     fp128 settings;
     md_entry *slots;     /* open addressing by key.lo */
     size_t nslots, n;
-    off_t end;           /* of the last good entry */
     pthread_mutex_t mu;
-    size_t hits, misses, added, added_bytes;
+    size_t hits, misses;
 };
 
 static md_entry *md_slot(mdcache *c, fp128 key)
@@ -260,7 +259,6 @@ static void md_scan(mdcache *c)
         md_index(c, (fp128){get_u64(h + 8), get_u64(h + 16)}, off + ENTRY_HEAD, len);
         off += ENTRY_HEAD + (off_t)len;
     }
-    c->end = off;
     if (off < st.st_size) {
         /* A torn append (a killed build) or damage: drop the tail so that
          * new entries follow good ones. */
@@ -278,7 +276,6 @@ static int md_start(mdcache *c)
     put_u64(&h, c->settings.hi);
     int rc = write_all_fd(c->fd, h.ptr, h.len);
     buf_free(&h);
-    c->end = (off_t)MD_HEADER;
     return rc;
 }
 
@@ -441,8 +438,6 @@ void mdcache_put(mdcache *c, fp128 key, const md_result *r)
         /* One write per entry, appended: a kill leaves at most one torn
          * entry at the end, which the next load drops. */
         if (c->fd >= 0 && write_all_fd(c->fd, b.ptr, b.len) == 0) {
-            c->added++;
-            c->added_bytes += b.len;
             /* With O_APPEND the write went to the end of the file, and
              * the file position is now just past it (another process
              * appending later does not move our position). */

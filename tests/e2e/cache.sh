@@ -115,3 +115,11 @@ ok nocache-build "$GAZETTE" build --content "$C" --out "$S" --no-cache --quiet
 ok nocache-none test ! -e "$K"
 ok cachedir-build "$GAZETTE" build --content "$C" --out "$S" --cache "$T/elsewhere" --quiet
 ok cachedir-used test -s "$T/elsewhere/markdown.cache"
+
+# A cache inside the output directory would be swept and published: refused
+# before anything is written.
+rm -rf "$T/inside"
+"$GAZETTE" build --content "$C" --out "$T/inside" --cache "$T/inside/.cache" --quiet 2>"$T/inside.err"
+expect inside-refused "$?" 1
+ok inside-message grep -q 'cannot be inside the output directory' "$T/inside.err"
+ok inside-nothing-written test ! -e "$T/inside"
