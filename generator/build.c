@@ -1208,7 +1208,7 @@ static pagecache *open_pages(const build_opts *o)
     fp128 f = fp_bytes(key, strlen(key));
     char *name = xasprintf("pages-%016llx.cache", (unsigned long long)f.lo);
     char *path = path_join(o->cache_dir, name);
-    pagecache *pc = pagecache_open(path, o->out_dir);
+    pagecache *pc = pagecache_open(path, o->out_dir, real);
     free(path);
     free(name);
     free(real);

@@ -1,6 +1,7 @@
 /* cache.c - see cache.h. */
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -531,6 +532,7 @@ typedef struct {
 
 struct pagecache {
     char *path, *root;
+    char *real;          /* the output directory's resolved path, "" if unknown */
     page_entry *old;     /* open addressing by relpath */
     size_t nold_slots;
     page_entry *cur;     /* noted in this build (list) */
@@ -538,7 +540,7 @@ struct pagecache {
     pthread_mutex_t mu;
 };
 
-#define PAGE_MAGIC "gazette page cache 1\n"
+#define PAGE_MAGIC "gazette page cache 2\n"
 
 static uint64_t str_hash(const char *s)
 {
@@ -552,27 +554,36 @@ static page_entry *page_slot(page_entry *slots, size_t n, const char *relpath)
     return &slots[i];
 }
 
-/* Manifest: magic, u64 count, then per page: u32 path length, path, u8
- * group, fp
- * (16), size, ino, mtime_ns, ctime_ns (8 each); the last 16 bytes are the
- * fingerprint of everything before them. */
-pagecache *pagecache_open(const char *path, const char *out_root)
+/* Record: magic, u32 length + the output directory's resolved path (to
+ * prune records of directories that are gone), u64 count, then per page:
+ * u32 path length, path, u8 group, fp (16), size, ino, mtime_ns, ctime_ns
+ * (8 each); the last 16 bytes are the fingerprint of everything before. */
+pagecache *pagecache_open(const char *path, const char *out_root, const char *out_real)
 {
     pagecache *pc = xcalloc(1, sizeof *pc);
     pc->path = xstrdup(path);
     pc->root = xstrdup(out_root);
+    pc->real = xstrdup(out_real ? out_real : "");
     pthread_mutex_init(&pc->mu, NULL);
     pc->nold_slots = 16;
     char *data = NULL;
     size_t n = 0;
     size_t ml = sizeof PAGE_MAGIC - 1;
-    if (read_file(path, &data, &n) == 0 && n >= ml + 8 + 16 && !memcmp(data, PAGE_MAGIC, ml) &&
+    if (read_file(path, &data, &n) == 0 && n >= ml + 4 + 8 + 16 && !memcmp(data, PAGE_MAGIC, ml) &&
         fp_eq(fp_bytes(data, n - 16), (fp128){get_u64((unsigned char *)data + n - 16),
                                                get_u64((unsigned char *)data + n - 8)})) {
         const unsigned char *p = (unsigned char *)data + ml, *end = (unsigned char *)data + n - 16;
-        uint64_t count = get_u64(p);
-        p += 8;
-        if (count <= (uint64_t)(end - p) / 53) {
+        uint32_t rl = get_u32(p);
+        p += 4;
+        uint64_t count = 0;
+        if (rl <= (uint64_t)(end - p) && (uint64_t)(end - p) - rl >= 8) {
+            p += rl;
+            count = get_u64(p);
+            p += 8;
+        } else {
+            p = end;
+        }
+        if (count && count <= (uint64_t)(end - p) / 53) {
             while (pc->nold_slots < count * 2 + 2) pc->nold_slots *= 2;
             pc->old = xcalloc(pc->nold_slots, sizeof *pc->old);
             for (uint64_t k = 0; k < count; k++) {
@@ -672,11 +683,54 @@ static int page_cmp(const void *a, const void *b)
     return strcmp(((const page_entry *)a)->relpath, ((const page_entry *)b)->relpath);
 }
 
+/* Remove the records of output directories that no longer exist (a
+ * deleted temporary site, a renamed one) and of older formats, so the
+ * cache directory does not grow with every directory ever built. */
+static void prune_records(const pagecache *pc)
+{
+    char *dir = xstrdup(pc->path);
+    char *slash = strrchr(dir, '/');
+    const char *self = slash ? slash + 1 : pc->path;
+    if (slash) *slash = 0;
+    else { free(dir); dir = xstrdup("."); }
+    DIR *dh = opendir(dir);
+    struct dirent *e;
+    while (dh && (e = readdir(dh))) {
+        if (!str_starts(e->d_name, "pages-") || !str_ends(e->d_name, ".cache") || !strcmp(e->d_name, self))
+            continue;
+        char *p = path_join(dir, e->d_name);
+        char head[4096 + 64];
+        int fd = open(p, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, head, sizeof head) : -1;
+        if (fd >= 0) close(fd);
+        size_t ml = sizeof PAGE_MAGIC - 1;
+        bool gone = false;
+        if (n >= 0 && ((size_t)n < ml + 4 || memcmp(head, PAGE_MAGIC, ml))) {
+            gone = true;                          /* another format: obsolete */
+        } else if (n >= 0) {
+            uint32_t rl = get_u32((unsigned char *)head + ml);
+            if (rl && rl <= 4096 && ml + 4 + rl <= (size_t)n) {
+                char *root = xstrndup(head + ml + 4, rl);
+                struct stat st;
+                gone = lstat(root, &st) < 0 && errno == ENOENT;
+                free(root);
+            }
+        }
+        if (gone) (void)unlink(p);
+        free(p);
+    }
+    if (dh) closedir(dh);
+    free(dir);
+}
+
 int pagecache_save(pagecache *pc, diag *d)
 {
+    prune_records(pc);
     if (pc->ncur > 1) qsort(pc->cur, pc->ncur, sizeof *pc->cur, page_cmp);
     buf b = BUF_INIT;
     buf_puts(&b, PAGE_MAGIC);
+    put_u32(&b, (uint32_t)strlen(pc->real));
+    buf_puts(&b, pc->real);
     size_t at = b.len, count = 0;
     put_u64(&b, 0);
     for (size_t i = 0; i < pc->ncur; i++) {
@@ -724,5 +778,6 @@ void pagecache_free(pagecache *pc)
     pthread_mutex_destroy(&pc->mu);
     free(pc->path);
     free(pc->root);
+    free(pc->real);
     free(pc);
 }

@@ -79,8 +79,11 @@ void mdcache_counts(const mdcache *c, size_t *hits, size_t *misses);
 
 typedef struct pagecache pagecache;
 
-/* Never NULL; a missing or unreadable file is an empty manifest. */
-pagecache *pagecache_open(const char *path, const char *out_root);
+/* Never NULL; a missing or unreadable file is an empty manifest. out_real
+ * is the output directory's resolved path (may be NULL), kept in the
+ * record so that saving can remove the records of directories that are
+ * gone. */
+pagecache *pagecache_open(const char *path, const char *out_root, const char *out_real);
 /* Was relpath written from a context of fingerprint fp by the last build,
  * and is the file still exactly as that build left it? Then it is noted
  * for this build too (as pagecache_note does) and true. Thread-safe. */
@@ -96,7 +99,8 @@ void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp);
  * only; the strings live as long as pc). */
 size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths);
 /* Write the manifest of the pages noted in this build (stat each file
- * now). Returns 0, or -1 with a warning in d. */
+ * now), and remove other output directories' records whose directory no
+ * longer exists. Returns 0, or -1 with a warning in d. */
 int pagecache_save(pagecache *pc, diag *d);
 void pagecache_free(pagecache *pc);
 

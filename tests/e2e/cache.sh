@@ -116,6 +116,16 @@ ok nocache-none test ! -e "$K"
 ok cachedir-build "$GAZETTE" build --content "$C" --out "$S" --cache "$T/elsewhere" --quiet
 ok cachedir-used test -s "$T/elsewhere/markdown.cache"
 
+# Each output directory has its own page record; the record of one that
+# is gone is removed by the next build, so the cache does not grow with
+# every temporary site.
+ok own-out-build "$GAZETTE" build --content "$C" --out "$S" --quiet
+ok other-out-build "$GAZETTE" build --content "$C" --out "$T/other" --quiet
+expect two-records "$(ls "$K"/pages-*.cache | wc -l)" 2
+rm -rf "$T/other"
+ok after-rm-build "$GAZETTE" build --content "$C" --out "$S" --quiet
+expect gone-record-pruned "$(ls "$K"/pages-*.cache | wc -l)" 1
+
 # A cache inside the output directory would be swept and published: refused
 # before anything is written.
 rm -rf "$T/inside"

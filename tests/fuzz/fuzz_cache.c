@@ -69,7 +69,7 @@ static void md_case(const uint8_t *data, size_t size, const char *path)
 
 static void page_case(const uint8_t *data, size_t size, const char *path, const char *out)
 {
-    static const char magic[] = "gazette page cache 1\n";
+    static const char magic[] = "gazette page cache 2\n";
     size_t n = sizeof magic - 1 + size;
     uint8_t *buf = malloc(n + 16);
     if (!buf) return;
@@ -84,7 +84,7 @@ static void page_case(const uint8_t *data, size_t size, const char *path, const 
         fclose(fh);
     }
     free(buf);
-    pagecache *pc = pagecache_open(path, out);
+    pagecache *pc = pagecache_open(path, out, out);
     (void)pagecache_keep(pc, "index.html", (fp128){1, 1});
     (void)pagecache_keep(pc, "a/index.html", (fp128){0, 0});
     const char **paths;

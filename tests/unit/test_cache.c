@@ -156,14 +156,14 @@ TEST(pages_fresh_only_as_left)
     CHECK(write_file_atomic(file, "<p>a</p>", 8) == 0);
     fp128 f = {7, 8};
     diag *d = diag_new();
-    pagecache *pc = pagecache_open(rec, out);
+    pagecache *pc = pagecache_open(rec, out, out);
     CHECK(!pagecache_keep(pc, "a/index.html", f));
     pagecache_note(pc, "a/index.html", f);
     pagecache_note_in(pc, 1, "a/index.html.gz", f);  /* missing file: not recorded */
     CHECK(pagecache_save(pc, d) == 0);
     pagecache_free(pc);
 
-    pc = pagecache_open(rec, out);
+    pc = pagecache_open(rec, out, out);
     CHECK(pagecache_keep(pc, "a/index.html", f));
     CHECK(!pagecache_keep(pc, "a/index.html", (fp128){7, 9}));
     const char **paths;
@@ -172,7 +172,7 @@ TEST(pages_fresh_only_as_left)
 
     /* Rewritten with the same bytes: a new inode and ctime, not trusted. */
     CHECK(write_file_atomic(file, "<p>a</p>", 8) == 0);
-    pc = pagecache_open(rec, out);
+    pc = pagecache_open(rec, out, out);
     CHECK(!pagecache_keep(pc, "a/index.html", f));
     pagecache_free(pc);
 
@@ -180,7 +180,7 @@ TEST(pages_fresh_only_as_left)
     int fd = open(rec, O_RDWR);
     CHECK(pwrite(fd, "zz", 2, 30) == 2);
     close(fd);
-    pc = pagecache_open(rec, out);
+    pc = pagecache_open(rec, out, out);
     CHECK(!pagecache_keep(pc, "a/index.html", f));
     pagecache_free(pc);
     CHECK(diag_total(d) == 0);
