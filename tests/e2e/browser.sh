@@ -67,21 +67,7 @@ echo "PASS browser:setup"
 # port: a copy, so that edits in the checkout cannot rebuild the site mid-test
 cp -r "$ROOT/content" "$T/content"
 log="$T/serve.log"
-port=""
-for _ in 1 2 3 4 5; do
-  p=$((20000 + RANDOM % 40000))
-  : >"$log"
-  "$GAZETTE" serve --port "$p" --content "$T/content" --templates "$ROOT/templates" \
-    --out "$T/site" >"$log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 200); do
-    grep -q '^Serving ' "$log" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if grep -q '^Serving ' "$log"; then port=$p; break; fi
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
-done
+start_serve "$log" --content "$T/content" --templates "$ROOT/templates" --out "$T/site"
 if [ -z "$port" ]; then
   echo "FAIL browser:serve: gazette serve did not come up"; sed 's/^/      /' "$log" | head -20
   exit 1

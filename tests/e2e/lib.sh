@@ -5,6 +5,7 @@
 #   has FILE TEXT       FILE contains TEXT (fixed string)
 #   hasnt FILE TEXT
 #   expect NAME GOT WANT
+#   start_serve LOG ARGS...   gazette serve on a random free port
 # Test names are prefixed with the script's name.
 set -u
 T=$(mktemp -d)
@@ -18,3 +19,26 @@ nok() { local n=$1; shift; if "$@" >"$T/.out" 2>&1; then echo "FAIL $E2E_NAME:$n
 has()   { grep -qF -- "$2" "$1"; }
 hasnt() { [ -e "$1" ] && ! grep -qF -- "$2" "$1"; }
 expect() { if [ "$2" = "$3" ]; then echo "PASS $E2E_NAME:$1"; else echo "FAIL $E2E_NAME:$1: got [$2], want [$3]"; fi; }
+
+# start_serve LOG ARGS...: run `gazette serve --port P ARGS...` in the
+# background, trying up to 5 random ports, and wait up to 20 s (the first
+# build) for its "Serving" line in LOG. Sets port (empty when it never came
+# up) and pid (the server, for the caller's cleanup).
+start_serve() {
+  local log=$1 p; shift
+  port="" pid=""
+  for _ in 1 2 3 4 5; do
+    p=$((20000 + RANDOM % 40000))
+    : >"$log"
+    "$GAZETTE" serve --port "$p" "$@" >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 200); do
+      grep -q '^Serving ' "$log" && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if grep -q '^Serving ' "$log"; then port=$p; return 0; fi
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
+  done
+  return 1
+}

@@ -12,14 +12,10 @@ if [ ! -d "$B/node_modules/playwright-core" ]; then
     { echo "FAIL screenshots:npm-ci"; tail -5 "$T/npm.log"; exit 1; }
 fi
 ok build "$GAZETTE" build --content "$ROOT/content" --out "$T/site" --quiet
-port=$((20000 + RANDOM % 20000))
-"$GAZETTE" serve --content "$ROOT/content" --out "$T/site" --port "$port" >"$T/serve.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$T"' EXIT
-for _ in $(seq 1 50); do
-  (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-  sleep 0.1
-done
+pid=""
+trap '[ -n "$pid" ] && { kill $pid 2>/dev/null; wait $pid 2>/dev/null; }; rm -rf "$T"' EXIT
+start_serve "$T/serve.log" --content "$ROOT/content" --out "$T/site" ||
+  { echo "FAIL screenshots:serve: gazette serve did not come up"; sed 's/^/      /' "$T/serve.log" | head -20; exit 1; }
 OUT=${SCREENSHOT_DIR:-$T/shots}
 mkdir -p "$OUT"
 timeout 120 node "$B/layout.test.js" "http://127.0.0.1:$port" "$OUT"

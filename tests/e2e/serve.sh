@@ -57,21 +57,7 @@ out="$T/out"
 log="$T/serve.log"
 
 # start on a random high port; retry a few ports if one is taken
-port=""
-for _ in 1 2 3 4 5; do
-  p=$((20000 + RANDOM % 40000))
-  : >"$log"
-  "$GAZETTE" serve --port "$p" --content "$T/content" --templates "$T/no-templates" \
-    --out "$out" >"$log" 2>&1 &
-  pid=$!
-  for _ in $(seq 1 200); do      # up to 20 s for the first build
-    grep -q '^Serving ' "$log" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if grep -q '^Serving ' "$log"; then port=$p; break; fi
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
-done
+start_serve "$log" --content "$T/content" --templates "$T/no-templates" --out "$out"
 if [ -z "$port" ]; then
   echo "FAIL serve:start: server did not come up"; sed 's/^/      /' "$log" | head -20
   exit 1
