@@ -137,6 +137,20 @@ static const search_doc sample[] = {
      .text = "与返还无关的 ABC 文字。"},
 };
 
+/* Do the indexes written in a and b have the same bytes? */
+static bool same_index(const char *a, const char *b)
+{
+    const char *files[] = {"search/meta.json", "search/docs/0.json", "search/idx/0.json"};
+    bool same = true;
+    for (size_t i = 0; i < 3; i++) {
+        char *x = slurp(a, files[i]), *y = slurp(b, files[i]);
+        same = same && x && y && !strcmp(x, y);
+        free(x);
+        free(y);
+    }
+    return same;
+}
+
 /* ---- tests --------------------------------------------------------- */
 
 TEST(tokenize_cjk_bigrams_and_words)
@@ -306,13 +320,7 @@ TEST(output_is_deterministic)
     char *a = tmpdir(), *b = tmpdir();
     CHECK(a && b);
     CHECK(write_index(a, sample, 3) == 0 && write_index(b, rev, 3) == 0);
-    const char *files[] = {"search/meta.json", "search/docs/0.json", "search/idx/0.json"};
-    for (size_t i = 0; i < 3; i++) {
-        char *x = slurp(a, files[i]), *y = slurp(b, files[i]);
-        CHECK(x && y && !strcmp(x, y));
-        free(x);
-        free(y);
-    }
+    CHECK(same_index(a, b));
     rm_rf(a);
     rm_rf(b);
     free(a);
@@ -351,13 +359,7 @@ TEST(fetched_texts_give_the_same_index)
     CHECK(diag_total(d) == 0);
     diag_free(d);
     CHECK(fetched == 3 && released == 3);
-    const char *files[] = {"search/meta.json", "search/docs/0.json", "search/idx/0.json"};
-    for (size_t i = 0; i < 3; i++) {
-        char *x = slurp(a, files[i]), *y = slurp(b, files[i]);
-        CHECK(x && y && !strcmp(x, y));
-        free(x);
-        free(y);
-    }
+    CHECK(same_index(a, b));
     rm_rf(a);
     rm_rf(b);
     free(a);
