@@ -185,7 +185,7 @@ typedef struct {
     fp128 key;
     off_t off;           /* of the payload */
     uint32_t len;
-    int used;            /* read in this build (atomic) */
+    int used;            /* read or added in this build */
 } md_entry;
 
 struct mdcache {
@@ -267,15 +267,22 @@ static void md_scan(mdcache *c)
     }
 }
 
-static int md_start(mdcache *c)
+/* The file header for these settings (MD_HEADER bytes). */
+static void md_header(buf *h, fp128 settings)
 {
-    /* A new or incompatible file starts over. */
-    if (ftruncate(c->fd, 0) < 0) return -1;
+    buf_puts(h, MD_MAGIC);
+    put_u64(h, settings.lo);
+    put_u64(h, settings.hi);
+}
+
+/* Write a fresh header to fd (truncated first: a new or incompatible
+ * file starts over). */
+static int md_start(int fd, fp128 settings)
+{
+    if (ftruncate(fd, 0) < 0) return -1;
     buf h = BUF_INIT;
-    buf_puts(&h, MD_MAGIC);
-    put_u64(&h, c->settings.lo);
-    put_u64(&h, c->settings.hi);
-    int rc = write_all_fd(c->fd, h.ptr, h.len);
+    md_header(&h, settings);
+    int rc = write_all_fd(fd, h.ptr, h.len);
     buf_free(&h);
     return rc;
 }
@@ -299,16 +306,13 @@ mdcache *mdcache_open(const char *path, fp128 settings, diag *d)
         return c;
     }
     unsigned char h[MD_HEADER];
-    unsigned char want[MD_HEADER];
-    memcpy(want, MD_MAGIC, sizeof MD_MAGIC - 1);
-    buf s = BUF_INIT;
-    put_u64(&s, settings.lo);
-    put_u64(&s, settings.hi);
-    memcpy(want + sizeof MD_MAGIC - 1, s.ptr, 16);
-    buf_free(&s);
-    if (pread_all(c->fd, h, MD_HEADER, 0) == 0 && memcmp(h, want, MD_HEADER) == 0) {
+    buf want = BUF_INIT;
+    md_header(&want, settings);
+    bool same = pread_all(c->fd, h, MD_HEADER, 0) == 0 && memcmp(h, want.ptr, MD_HEADER) == 0;
+    buf_free(&want);
+    if (same) {
         md_scan(c);
-    } else if (md_start(c) < 0) {
+    } else if (md_start(c->fd, settings) < 0) {
         diag_warn(d, path, 0, "cannot write the build cache (%s); building without it", strerror(errno));
         close(c->fd);
         c->fd = -1;
@@ -316,7 +320,8 @@ mdcache *mdcache_open(const char *path, fp128 settings, diag *d)
     return c;
 }
 
-static bool md_decode(const unsigned char *p, size_t n, md_result *out)
+/* Decode a payload into out; the HTML and text only when bodies. */
+static bool md_decode(const unsigned char *p, size_t n, bool bodies, md_result *out)
 {
     if (n < 12) return false;
     uint32_t hl = get_u32(p), el = get_u32(p + 4), tl = get_u32(p + 8);
@@ -325,11 +330,19 @@ static bool md_decode(const unsigned char *p, size_t n, md_result *out)
     const unsigned char *t = s + hl + el + tl;
     value *toc = decode_value(&t, end, 0);
     if (!toc || t != end || value_type(toc) != V_LIST) { value_unref(toc); return false; }
-    out->html = xstrndup((const char *)s, hl);
     out->excerpt = xstrndup((const char *)s + hl, el);
-    out->text = xstrndup((const char *)s + hl + el, tl);
+    if (bodies) {
+        out->html = xstrndup((const char *)s, hl);
+        out->text = xstrndup((const char *)s + hl + el, tl);
+    }
     out->toc = toc;
     return true;
+}
+
+/* Does a payload match the fingerprint in its entry's head? */
+static bool intact(const unsigned char *head, const unsigned char *payload, uint32_t len)
+{
+    return fp_eq(fp_bytes(payload, len), (fp128){get_u64(head + 24), get_u64(head + 32)});
 }
 
 /* The payload of key's entry, checked against its own fingerprint; NULL
@@ -345,7 +358,7 @@ static unsigned char *md_read(mdcache *c, fp128 key, uint32_t *len)
     unsigned char h[ENTRY_HEAD];
     if (pread_all(c->fd, h, ENTRY_HEAD, copy.off - ENTRY_HEAD) == 0 && !memcmp(h, "GZE1", 4) &&
         get_u32(h + 4) == copy.len && pread_all(c->fd, p, copy.len, copy.off) == 0 &&
-        fp_eq(fp_bytes(p, copy.len), (fp128){get_u64(h + 24), get_u64(h + 32)})) {
+        intact(h, p, copy.len)) {
         *len = copy.len;
         return p;
     }
@@ -353,18 +366,28 @@ static unsigned char *md_read(mdcache *c, fp128 key, uint32_t *len)
     return NULL;
 }
 
-bool mdcache_get(mdcache *c, fp128 key, md_result *out)
+static bool md_lookup(mdcache *c, fp128 key, bool bodies, md_result *out)
 {
     memset(out, 0, sizeof *out);
     uint32_t len;
     unsigned char *p = md_read(c, key, &len);
-    bool hit = p && md_decode(p, len, out);
+    bool hit = p && md_decode(p, len, bodies, out);
     free(p);
     pthread_mutex_lock(&c->mu);
     if (hit) md_slot(c, key)->used = 1;
     if (hit) c->hits++; else c->misses++;
     pthread_mutex_unlock(&c->mu);
     return hit;
+}
+
+bool mdcache_get(mdcache *c, fp128 key, md_result *out)
+{
+    return md_lookup(c, key, true, out);
+}
+
+bool mdcache_get_meta(mdcache *c, fp128 key, md_result *out)
+{
+    return md_lookup(c, key, false, out);
 }
 
 bool mdcache_has(mdcache *c, fp128 key)
@@ -377,28 +400,26 @@ bool mdcache_has(mdcache *c, fp128 key)
     return has;
 }
 
-char *mdcache_text(mdcache *c, fp128 key)
+/* String `which` (0 html, 1 excerpt, 2 text) of key's payload. */
+static char *md_string(mdcache *c, fp128 key, int which)
 {
     uint32_t len;
     unsigned char *p = md_read(c, key, &len);
-    char *text = NULL;
+    char *str = NULL;
     if (p && len >= 12) {
-        uint64_t hl = get_u32(p), el = get_u32(p + 4), tl = get_u32(p + 8);
-        if (hl + el + tl <= len - 12) text = xstrndup((const char *)p + 12 + hl + el, (size_t)tl);
+        uint64_t l[3] = {get_u32(p), get_u32(p + 4), get_u32(p + 8)};
+        if (l[0] + l[1] + l[2] <= len - 12) {
+            uint64_t at = 12;
+            for (int i = 0; i < which; i++) at += l[i];
+            str = xstrndup((const char *)p + at, (size_t)l[which]);
+        }
     }
     free(p);
-    return text;
+    return str;
 }
 
-char *mdcache_html(mdcache *c, fp128 key)
-{
-    uint32_t len;
-    unsigned char *p = md_read(c, key, &len);
-    char *html = NULL;
-    if (p && len >= 12 && get_u32(p) <= len - 12) html = xstrndup((const char *)p + 12, get_u32(p));
-    free(p);
-    return html;
-}
+char *mdcache_html(mdcache *c, fp128 key) { return md_string(c, key, 0); }
+char *mdcache_text(mdcache *c, fp128 key) { return md_string(c, key, 2); }
 
 static void md_encode(buf *b, fp128 key, const md_result *r)
 {
@@ -458,9 +479,9 @@ void mdcache_counts(const mdcache *c, size_t *hits, size_t *misses)
     *misses = c->misses;
 }
 
-/* Rewrite the file with only the entries this build used, when more than
- * half of it is dead. Entries added in this build are copied from where
- * they were appended. */
+/* Rewrite the file with only the entries this build used (read or
+ * added), when more than half of it is dead. Damaged entries are left
+ * out. */
 static void md_compact(mdcache *c, diag *d)
 {
     struct stat st;
@@ -471,34 +492,15 @@ static void md_compact(mdcache *c, diag *d)
     if ((size_t)st.st_size < (4u << 20) || live * 2 >= (size_t)st.st_size) return;
     char *tmp = xasprintf("%s.tmp-%ld", c->path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int ok = fd >= 0;
-    buf h = BUF_INIT;
-    buf_puts(&h, MD_MAGIC);
-    put_u64(&h, c->settings.lo);
-    put_u64(&h, c->settings.hi);
-    ok = ok && write_all_fd(fd, h.ptr, h.len) == 0;
-    buf_free(&h);
-    /* Walk the log itself (this build's appends have no offset in the
-     * table), keeping the last copy of each used key. */
-    off_t off = (off_t)MD_HEADER;
-    unsigned char eh[ENTRY_HEAD];
-    while (ok && off + ENTRY_HEAD <= st.st_size) {
-        if (pread_all(c->fd, eh, ENTRY_HEAD, off) < 0 || memcmp(eh, "GZE1", 4)) break;
-        uint32_t len = get_u32(eh + 4);
-        if (len == 0 || len > ENTRY_MAX || off + ENTRY_HEAD + (off_t)len > st.st_size) break;
-        fp128 key = {get_u64(eh + 8), get_u64(eh + 16)};
-        md_entry *e = md_slot(c, key);
-        if (e->len && e->used == 1) {
-            unsigned char *p = xmalloc(ENTRY_HEAD + len);
-            ok = pread_all(c->fd, p, ENTRY_HEAD + len, off) == 0;
-            /* Copy only an intact entry, once. */
-            if (ok && fp_eq(fp_bytes(p + ENTRY_HEAD, len), (fp128){get_u64(p + 24), get_u64(p + 32)})) {
-                ok = write_all_fd(fd, p, ENTRY_HEAD + len) == 0;
-                e->used = 2;
-            }
-            free(p);
-        }
-        off += ENTRY_HEAD + (off_t)len;
+    int ok = fd >= 0 && md_start(fd, c->settings) == 0;
+    for (size_t i = 0; ok && i < c->nslots; i++) {
+        const md_entry *e = &c->slots[i];
+        if (!e->len || !e->used || !e->off) continue;
+        unsigned char *p = xmalloc(ENTRY_HEAD + e->len);
+        if (pread_all(c->fd, p, ENTRY_HEAD + e->len, e->off - ENTRY_HEAD) == 0 &&
+            !memcmp(p, "GZE1", 4) && get_u32(p + 4) == e->len && intact(p, p + ENTRY_HEAD, e->len))
+            ok = write_all_fd(fd, p, ENTRY_HEAD + e->len) == 0;
+        free(p);
     }
     if (fd >= 0 && close(fd) < 0) ok = 0;
     if (ok && rename(tmp, c->path) == 0) { free(tmp); return; }

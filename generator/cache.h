@@ -60,6 +60,9 @@ mdcache *mdcache_open(const char *path, fp128 settings, diag *d);
 /* Fill out with the rendering of a body of that fingerprint; true on a hit.
  * Thread-safe. */
 bool mdcache_get(mdcache *c, fp128 key, md_result *out);
+/* The same without the HTML and text (left NULL), for a caller that
+ * reads them later with mdcache_html/mdcache_text. Thread-safe. */
+bool mdcache_get_meta(mdcache *c, fp128 key, md_result *out);
 /* Remember a rendering. Thread-safe. */
 void mdcache_put(mdcache *c, fp128 key, const md_result *r);
 /* Can the HTML of key be read back now (it is in the file)? Thread-safe. */

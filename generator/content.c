@@ -296,10 +296,12 @@ static void render_body(const load_job *j, const char *body, size_t len, doc *dc
         return;
     }
     dc->md_key = fp_bytes(body, len);
-    if (!mdcache_get(j->mc, dc->md_key, out)) {
-        md_render(body, len, j->unsafe, j->excerpt_chars, out);
-        mdcache_put(j->mc, dc->md_key, out);
+    if (mdcache_get_meta(j->mc, dc->md_key, out)) {   /* a hit is on disk */
+        dc->md_on_disk = true;
+        return;
     }
+    md_render(body, len, j->unsafe, j->excerpt_chars, out);
+    mdcache_put(j->mc, dc->md_key, out);
     if (mdcache_has(j->mc, dc->md_key)) {
         free(out->html);
         free(out->text);

@@ -90,6 +90,12 @@ TEST(markdown_round_trip)
     CHECK(mdcache_get(c, k2, &got));
     CHECK_STR(got.html, "<p>二</p>");
     md_free(&got);
+    /* Without the bodies: excerpt and toc only. */
+    CHECK(mdcache_get_meta(c, k2, &got));
+    CHECK(!got.html && !got.text);
+    CHECK_STR(got.excerpt, "摘要…");
+    CHECK(value_len(got.toc) == 1);
+    md_free(&got);
     mdcache_close(c, d);
 
     /* Other settings: nothing from before is trusted. */
