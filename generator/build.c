@@ -668,35 +668,27 @@ static md_result rerender(build *b, const doc *dc)
 /* (GAZETTE_TEST_NO_MD_FETCH: the tests' way to take the rerender path.) */
 static bool no_fetch(void) { return getenv("GAZETTE_TEST_NO_MD_FETCH") != NULL; }
 
-/* A document's HTML that the build cache holds (a new string). */
-static char *doc_html(build *b, const doc *dc)
+/* A document's HTML (text false) or plain text (text true) that the
+ * build cache holds, as a new string. */
+static char *doc_body(build *b, const doc *dc, bool text)
 {
-    char *html = no_fetch() ? NULL : mdcache_html(b->c.mc, dc->md_key);
-    if (html) return html;
+    char *s = no_fetch() ? NULL
+            : text       ? mdcache_text(b->c.mc, dc->md_key)
+                         : mdcache_html(b->c.mc, dc->md_key);
+    if (s) return s;
     md_result r = rerender(b, dc);
-    html = r.html ? r.html : xstrdup("");
-    r.html = NULL;
+    char **field = text ? &r.text : &r.html;
+    s = *field ? *field : xstrdup("");
+    *field = NULL;
     md_free(&r);
-    return html;
-}
-
-/* A document's plain text that the build cache holds (a new string). */
-static char *doc_text(build *b, const doc *dc)
-{
-    char *text = no_fetch() ? NULL : mdcache_text(b->c.mc, dc->md_key);
-    if (text) return text;
-    md_result r = rerender(b, dc);
-    text = r.text ? r.text : xstrdup("");
-    r.text = NULL;
-    md_free(&r);
-    return text;
+    return s;
 }
 
 /* Render a page, first putting a document's HTML in place of its stand-in. */
 static int render_job_page(build *b, const job *j, value *ctx)
 {
     if (j->dc && j->dc->md_on_disk) {
-        char *html = doc_html(b, j->dc);
+        char *html = doc_body(b, j->dc, false);
         /* ctx.doc is this job's own map (made by doc_context). */
         value_set(value_get(ctx, "doc"), "content", value_str(html));
         free(html);
@@ -938,7 +930,7 @@ typedef struct {
 static char *fetch_text(const search_doc *sd, void *ud)
 {
     text_owner *t = ud;
-    return doc_text(t->b, t->b->c.docs[sd - t->base]);
+    return doc_body(t->b, t->b->c.docs[sd - t->base], true);
 }
 
 static void release_text(const search_doc *sd, void *ud)

@@ -308,15 +308,9 @@ static void sha1_final(sha1_ctx *s, unsigned char out[20])
         for (int k = 0; k < 4; k++) out[4 * i + k] = (unsigned char)(s->h[i] >> (24 - 8 * k));
 }
 
-/* zlib (linked directly, Debian's zlib1g). The libgit2 packbuilder
+/* The pack is deflated with zlib (Debian's zlib1g). libgit2's packbuilder
  * remains as the other way to write a pack; GAZETTE_RELEASE_PACKBUILDER
  * selects it (the tests check that both give the same commit). */
-static const struct {
-    int (*compress2)(unsigned char *, unsigned long *, const unsigned char *, unsigned long, int);
-    unsigned long (*bound)(unsigned long);
-    unsigned long (*crc32)(unsigned long, const unsigned char *, unsigned int);
-} zl = {compress2, compressBound, crc32};
-
 static bool own_pack_writer(void)
 {
     return !getenv("GAZETTE_RELEASE_PACKBUILDER");
@@ -345,18 +339,18 @@ static int deflate_data(pentry *e, git_object_t type, const unsigned char *data,
         c = sz & 0x7f;
     }
     hdr[h++] = c;
-    unsigned long zcap = zl.bound((unsigned long)len);
+    unsigned long zcap = compressBound((unsigned long)len);
     e->z = xmalloc(h + zcap);
     memcpy(e->z, hdr, h);
-    if (zl.compress2(e->z + h, &zcap, data, (unsigned long)len, 1) != 0) {   /* Z_OK */
+    if (compress2(e->z + h, &zcap, data, (unsigned long)len, 1) != Z_OK) {
         e->zfailed = true;
         return -1;
     }
     e->zlen = h + zcap;
-    unsigned long crc = zl.crc32(0, NULL, 0);
+    unsigned long crc = crc32(0, NULL, 0);
     for (size_t done = 0; done < e->zlen;) {   /* crc32 takes an unsigned int length */
         size_t k = e->zlen - done > (1u << 30) ? (1u << 30) : e->zlen - done;
-        crc = zl.crc32(crc, e->z + done, (unsigned int)k);
+        crc = crc32(crc, e->z + done, (unsigned int)k);
         done += k;
     }
     e->crc = (uint32_t)crc;
