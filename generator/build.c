@@ -19,8 +19,6 @@
 
 #include "cache.h"
 #include "content.h"
-#include "frontmatter.h"
-#include "markdown.h"
 #include "output.h"
 #include "pool.h"
 #include "render.h"
@@ -639,33 +637,8 @@ static buf *encode_buf(void)
     return k;
 }
 
-/* A document's rendering again, from its source: when the build cache
- * cannot give back what it held (damaged under us). */
-static md_result rerender(build *b, const doc *dc)
-{
-    md_result r;
-    memset(&r, 0, sizeof r);
-    char *text;
-    size_t len;
-    if (read_file(dc->source, &text, &len) < 0) {
-        diag_error(b->d, dc->source, 0, "cannot read: %s", strerror(errno));
-        return r;
-    }
-    frontmatter fm;
-    diag *scratch = diag_new();
-    if (fm_parse(dc->source, text, len, &fm, scratch) == 0) {
-        md_render(text + fm.body_off, len - fm.body_off, value_bool_of(value_get(b->site, "unsafe_html")),
-                  (size_t)value_int_of(value_get(b->site, "excerpt_length")), &r);
-        fm_free(&fm);
-    } else {
-        diag_error(b->d, dc->source, 0, "changed during the build");
-    }
-    diag_free(scratch);
-    free(text);
-    return r;
-}
-
-/* (GAZETTE_TEST_NO_MD_FETCH: the tests' way to take the rerender path.) */
+/* (GAZETTE_TEST_NO_MD_FETCH: the tests' way to take the path where the
+ * cache cannot give a body back.) */
 static bool no_fetch(void) { return getenv("GAZETTE_TEST_NO_MD_FETCH") != NULL; }
 
 /* A document's HTML (text false) or plain text (text true) that the
@@ -676,7 +649,7 @@ static char *doc_body(build *b, const doc *dc, bool text)
             : text       ? mdcache_text(b->c.mc, dc->md_key)
                          : mdcache_html(b->c.mc, dc->md_key);
     if (s) return s;
-    md_result r = rerender(b, dc);
+    md_result r = content_rerender(&b->c, dc, b->d);
     char **field = text ? &r.text : &r.html;
     s = *field ? *field : xstrdup("");
     *field = NULL;

@@ -284,6 +284,13 @@ static value *opt_attachments(doc *dc, diag *d)
     return l;
 }
 
+/* The site.yaml settings a body's rendering depends on. */
+static bool md_unsafe(const value *site) { return value_bool_of(value_get(site, "unsafe_html")); }
+static size_t md_excerpt_chars(const value *site)
+{
+    return (size_t)value_int_of(value_get(site, "excerpt_length"));
+}
+
 /* The body's rendering, from the build cache when it has this body. With
  * a cache, the HTML and the text then stay on disk until the document's
  * page renders and the search index takes it in (see build.c): at 100k
@@ -470,8 +477,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
 
     char *prefix = path_join(dir, "");
     load_job j = {files.v, xcalloc(files.n ? files.n : 1, sizeof(doc *)), prefix,
-                  value_bool_of(value_get(c->site, "unsafe_html")),
-                  (size_t)value_int_of(value_get(c->site, "excerpt_length")), d, NULL};
+                  md_unsafe(c->site), md_excerpt_chars(c->site), d, NULL};
     if (cache_path) {
         /* A rendering depends on the body and on these settings only. */
         buf k = BUF_INIT;
@@ -511,6 +517,29 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
                        byurl[i]->url, byurl[i - 1]->source);
     free(byurl);
     return diag_count(d, DIAG_ERROR) == errors_before ? 0 : -1;
+}
+
+md_result content_rerender(const content *c, const doc *dc, diag *d)
+{
+    md_result r;
+    memset(&r, 0, sizeof r);
+    char *text;
+    size_t len;
+    if (read_file(dc->source, &text, &len) < 0) {
+        diag_error(d, dc->source, 0, "cannot read: %s", strerror(errno));
+        return r;
+    }
+    frontmatter fm;
+    diag *scratch = diag_new();
+    if (fm_parse(dc->source, text, len, &fm, scratch) == 0) {
+        md_render(text + fm.body_off, len - fm.body_off, md_unsafe(c->site), md_excerpt_chars(c->site), &r);
+        fm_free(&fm);
+    } else {
+        diag_error(d, dc->source, 0, "changed during the build");
+    }
+    diag_free(scratch);
+    free(text);
+    return r;
 }
 
 void doc_free(doc *dc)

@@ -56,6 +56,10 @@ int content_load(const char *dir, bool drafts, int threads, content *c, diag *d)
 int content_load_cached(const char *dir, bool drafts, int threads, const char *cache_path,
                         content *c, diag *d);
 void content_free(content *c);
+/* A document's body rendered again from its source file, with the same
+ * settings as at load (for when the build cache cannot give it back).
+ * Errors (unreadable or no longer valid) go to d. */
+md_result content_rerender(const content *c, const doc *dc, diag *d);
 void doc_free(doc *dc);
 
 /* Parse "2017-09-29", "2022-01-14 08:10:30 +0800", "2017-09-29T08:00:00+08:00".
