@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,8 @@ typedef struct {
     outdir *out;
     value *site;
     value **summ;          /* per document */
+    struct { const value *v; fp128 fp; } *summ_slots;   /* summary -> its fingerprint */
+    size_t nsumm_slots;
     value *sections[2];    /* lists of summaries */
     taxonomy tax[NTAX];
     job *jobs;
@@ -358,10 +361,14 @@ static value *terms_list(build *b, int tx, const value *names, bool with_id)
     return l;
 }
 
+/* The fields of a document's release history that its page shows. */
+static const char *const HISTORY_KEEP[] = {"tag", "date", "action", "url"};
+
 /* The context of a document page; built by the worker that renders it. */
 static value *doc_context(build *b, size_t i)
 {
     doc *dc = b->c.docs[i];
+    doc_unpack(dc);
     value *d = value_map_copy(b->summ[i]);
     int sec = !strcmp(dc->section, "reports");
     /* A body kept in the build cache stands in by its fingerprint (the
@@ -425,13 +432,12 @@ static value *doc_context(build *b, size_t i)
          * change when its release lands, or a build after a release would
          * differ from the released tree, and the build cache would see
          * every page of the release as changed. */
-        static const char *const keep[] = {"tag", "date", "action", "url"};
         for (size_t k = 0; k < value_len(hist); k++) {
             const value *src = value_at(hist, k);
             value *e = value_map();
-            for (size_t f = 0; f < sizeof keep / sizeof *keep; f++) {
-                value *v = value_get(src, keep[f]);
-                if (v) value_set(e, keep[f], value_ref(v));
+            for (size_t f = 0; f < sizeof HISTORY_KEEP / sizeof *HISTORY_KEEP; f++) {
+                value *v = value_get(src, HISTORY_KEEP[f]);
+                if (v) value_set(e, HISTORY_KEEP[f], value_ref(v));
             }
             const char *a = value_str_ptr(value_get(e, "action"));
             value_set_str(e, "action_zh", !strcmp(a, "added") ? "首次发布" : "修订");
@@ -669,32 +675,153 @@ static int render_job_page(build *b, const job *j, value *ctx)
     return render_page(b->r, j->relpath, j->tpl, ctx);
 }
 
+/* ---- page fingerprints ----
+ *
+ * A page is a pure function of the templates, the site settings and its
+ * context, and a context is a pure function of what the functions above
+ * read to make it. So a page's fingerprint is made from those inputs,
+ * without making the context: a document stands in by its identity (its
+ * path and bytes, see content.h), since everything made of it derives
+ * from those. Keep these in step with doc_context and list_context: an
+ * input missing here is a page not rebuilt when it changes (e2e:cache
+ * compares cached rebuilds with builds from nothing to catch that). */
+
+static void put_fp(buf *k, fp128 f)
+{
+    buf_put(k, &f, sizeof f);
+}
+
+/* The fingerprint of summary s (a list item): of its content, so that a
+ * list page stays when an edit leaves its items' titles and excerpts be. */
+static fp128 summary_fp(build *b, const value *s)
+{
+    size_t n = b->nsumm_slots;
+    size_t h = ((uintptr_t)s >> 4) * 0x9E3779B97F4A7C15ull;
+    for (size_t i = h & (n - 1);; i = (i + 1) & (n - 1)) {
+        if (b->summ_slots[i].v == s) return b->summ_slots[i].fp;
+        if (!b->summ_slots[i].v) {            /* not a summary: cannot be */
+            buf *k = encode_buf();
+            fp_encode_value(k, s);
+            return fp_bytes(k->ptr, k->len);
+        }
+    }
+}
+
+static void index_summaries(build *b)
+{
+    size_t n = 16;
+    while (n < b->c.n * 2 + 2) n *= 2;
+    b->nsumm_slots = n;
+    b->summ_slots = xcalloc(n, sizeof *b->summ_slots);
+    buf k = BUF_INIT;
+    for (size_t d = 0; d < b->c.n; d++) {
+        size_t h = ((uintptr_t)b->summ[d] >> 4) * 0x9E3779B97F4A7C15ull;
+        size_t i = h & (n - 1);
+        while (b->summ_slots[i].v) i = (i + 1) & (n - 1);
+        buf_clear(&k);
+        fp_encode_value(&k, b->summ[d]);
+        b->summ_slots[i].v = b->summ[d];
+        b->summ_slots[i].fp = fp_bytes(k.ptr, k.len);
+    }
+    buf_free(&k);
+}
+
+/* The previous (dir > 0: older) or next document's title and URL. */
+static void encode_neighbour(buf *k, build *b, size_t i, int dir)
+{
+    const doc *dc = b->c.docs[i], *nb = NULL;
+    if (dir > 0) {
+        for (size_t n = i + 1; n < b->c.n && !nb; n++)
+            if (b->c.docs[n]->section == dc->section) nb = b->c.docs[n];
+    } else {
+        for (size_t n = i; n-- > 0 && !nb;)
+            if (b->c.docs[n]->section == dc->section) nb = b->c.docs[n];
+    }
+    fp_encode_str(k, nb ? nb->title : NULL);
+    fp_encode_str(k, nb ? nb->url : NULL);
+}
+
+static void encode_terms(buf *k, build *b, int tx, const value *names)
+{
+    buf_printf(k, "T%d:%zu", tx, value_len(names));
+    for (size_t n = 0; n < value_len(names); n++) {
+        const char *name = value_str_ptr(value_at(names, n));
+        fp_encode_str(k, term_url(b, tx, name));
+        if (tx == TAX_DISTRICTS) fp_encode_str(k, district_name(b, name));
+    }
+}
+
+/* What doc_context reads besides the document itself. */
+static void encode_doc_inputs(buf *k, build *b, size_t i)
+{
+    const doc *dc = b->c.docs[i];
+    buf_putc(k, 'D');
+    put_fp(k, dc->identity);
+    encode_terms(k, b, TAX_TAGS, dc->tags);
+    encode_terms(k, b, TAX_DISTRICTS, dc->districts);
+    fp_encode_str(k, dc->category ? term_url(b, TAX_CATEGORIES, dc->category) : NULL);
+    fp_encode_str(k, dc->issuer ? term_url(b, TAX_ISSUERS, dc->issuer) : NULL);
+    encode_neighbour(k, b, i, +1);
+    encode_neighbour(k, b, i, -1);
+    /* Of the history, the fields doc_context keeps. */
+    value *hist = b->o->history ? value_get(value_get(b->o->history, "docs"), dc->url) : NULL;
+    buf_printf(k, "H%zu", value_len(hist));
+    for (size_t n = 0; n < value_len(hist); n++)
+        for (size_t f = 0; f < sizeof HISTORY_KEEP / sizeof *HISTORY_KEEP; f++)
+            fp_encode_value(k, value_get(value_at(hist, n), HISTORY_KEEP[f]));
+}
+
+/* What list_context reads for page pg of ls. */
+static void encode_list_inputs(buf *k, build *b, const list_spec *ls, size_t pg)
+{
+    size_t n = value_len(ls->items), per = b->paginate;
+    buf_printf(k, "L%zu/%zu/%zu", pg, n, per);
+    fp_encode_str(k, ls->base);
+    fp_encode_str(k, ls->title);
+    fp_encode_value(k, ls->extra);
+    for (size_t i = (pg - 1) * per; i < n && i < pg * per; i++)
+        put_fp(k, summary_fp(b, value_at(ls->items, i)));
+}
+
+static fp128 page_fp(build *b, const job *j)
+{
+    buf *k = encode_buf();
+    buf_put(k, b->global.ptr, b->global.len);
+    fp_encode_str(k, j->relpath);
+    fp_encode_str(k, j->tpl);
+    if (j->ctx) fp_encode_value(k, j->ctx);
+    else if (j->list) encode_list_inputs(k, b, j->list, j->page);
+    else encode_doc_inputs(k, b, j->doc_index);
+    return fp_bytes(k->ptr, k->len);
+}
+
+static value *job_context(build *b, const job *j)
+{
+    return j->ctx ? value_ref(j->ctx) : j->list ? list_context(b, j->list, j->page)
+                                                : doc_context(b, j->doc_index);
+}
+
 static void render_job(size_t i, void *ud)
 {
     build *b = ud;
     job *j = &b->jobs[i];
-    value *ctx = j->ctx ? value_ref(j->ctx) : j->list ? list_context(b, j->list, j->page)
-                                                      : doc_context(b, j->doc_index);
     if (b->pc) {
-        /* A page is a pure function of the templates, the site settings
-         * and its context: when none changed and the file is as the last
-         * build left it, there is nothing to do. */
-        buf *k = encode_buf();
-        buf_put(k, b->global.ptr, b->global.len);
-        fp_encode_str(k, j->relpath);
-        fp_encode_str(k, j->tpl);
-        fp_encode_value(k, ctx);
-        fp128 fp = fp_bytes(k->ptr, k->len);
+        /* Nothing to do when the page's inputs are unchanged and the file
+         * is as the last build left it. */
+        fp128 fp = page_fp(b, j);
         if (pagecache_keep(b->pc, j->relpath, fp)) {
             out_keep(b->out, j->relpath);
             __atomic_add_fetch(&b->skipped, 1, __ATOMIC_RELAXED);
-        } else if (render_job_page(b, j, ctx) == 0) {
-            pagecache_note(b->pc, j->relpath, fp);
+        } else {
+            value *ctx = job_context(b, j);
+            if (render_job_page(b, j, ctx) == 0) pagecache_note(b->pc, j->relpath, fp);
+            value_unref(ctx);
         }
     } else {
+        value *ctx = job_context(b, j);
         render_job_page(b, j, ctx);
+        value_unref(ctx);
     }
-    value_unref(ctx);
     if (j->dc) {
         /* A document's HTML is needed by its own page only: free it now
          * rather than holding every body until the build ends. */
@@ -874,8 +1001,9 @@ static int check_attachments(build *b, int write)
             if (!*f) continue;
             char *p = path_join(files, f);
             char *real = realpath(p, NULL);
-            int line = (int)value_int_of(value_get(dc->fm_lines, "attachments"));
             if (!real || !root || strncmp(real, root, strlen(root)) != 0 || real[strlen(root)] != '/') {
+                doc_unpack(dc);
+                int line = (int)value_int_of(value_get(dc->fm_lines, "attachments"));
                 diag_error(b->d, dc->source, line, "attachment '%s' %s", f,
                            real ? "points outside content/files/" : "not found under content/files/");
                 rc = -1;
@@ -1029,6 +1157,7 @@ static int validate(build *b)
             for (size_t k = 0; k < value_len(dc->districts); k++) {
                 const char *id = value_str_ptr(value_at(dc->districts, k));
                 if (!stats_has_district(b->st, id)) {
+                    doc_unpack(dc);
                     diag_error(b->d, dc->source, (int)value_int_of(value_get(dc->fm_lines, "districts")),
                                "unknown district '%s' (not in the stats snapshot)", id);
                     rc = -1;
@@ -1049,6 +1178,7 @@ static int validate(build *b)
         doc *dc = b->c.docs[i];
         const char *t = doc_template(dc);
         if (strcmp(t, "doc") && !renderer_has(b->r, t)) {
+            doc_unpack(dc);
             diag_error(b->d, dc->source, (int)value_int_of(value_get(dc->fm_lines, "layout")),
                        "unknown template '%s' (no templates/%s.mustache)", t, t);
             rc = -1;
@@ -1254,9 +1384,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     size_t errors0 = diag_count(d, DIAG_ERROR);
 
     if (o->cache_dir && check_cache_dir(o, d) < 0) return -1;   /* nothing made yet */
-    char *md_cache = o->cache_dir ? path_join(o->cache_dir, "markdown.cache") : NULL;
-    content_load_cached(o->content_dir, o->drafts, o->threads, md_cache, &b.c, d);
-    free(md_cache);
+    content_load_cached(o->content_dir, o->drafts, o->threads, o->cache_dir, &b.c, d);
     phase(&b, "load");
     if (stats_load(o->content_dir, &b.st, d) < 0) b.st = NULL;
     b.site = value_ref(b.c.site);
@@ -1280,12 +1408,15 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     }
     b.out = out_open(o->out_dir, d);
     if (!b.out) goto done;
+    phase(&b, "scan");
     renderer_set_out(b.r, b.out);
     if (o->cache_dir) {
         b.pc = open_pages(o);
         make_global_key(&b);
+        phase(&b, "cache keys");
     }
     make_model(&b);
+    if (b.pc) index_summaries(&b);
     make_jobs(&b);
     phase(&b, "model");
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
@@ -1339,6 +1470,7 @@ done:
     free(b.lists);
     if (b.summ) for (size_t i = 0; i < b.c.n; i++) value_unref(b.summ[i]);
     free(b.summ);
+    free(b.summ_slots);
     free(b.by_url);
     for (int s = 0; s < 2; s++) value_unref(b.sections[s]);
     for (int t = 0; t < NTAX; t++) tax_free(&b.tax[t]);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -131,20 +132,21 @@ static value *decode_value(const unsigned char **pp, const unsigned char *end, i
         if (n > (uint64_t)(end - p)) return NULL;
         v = t == 'l' ? value_list() : value_map();
         for (uint64_t i = 0; i < n; i++) {
-            char *key = NULL;
+            const char *key = NULL;
+            size_t klen = 0;
             if (t == 'm') {
                 if (end - p < 9 || *p != 's') { value_unref(v); return NULL; }
                 uint64_t kn = get_u64(p + 1);
                 p += 9;
                 if (kn > (uint64_t)(end - p)) { value_unref(v); return NULL; }
-                key = xstrndup((const char *)p, (size_t)kn);
+                key = (const char *)p;
+                klen = (size_t)kn;
                 p += kn;
             }
             value *it = decode_value(&p, end, depth + 1);
-            if (!it) { free(key); value_unref(v); return NULL; }
-            if (key) value_set(v, key, it);
+            if (!it) { value_unref(v); return NULL; }
+            if (key) value_setn(v, key, klen, it);
             else value_push(v, it);
-            free(key);
         }
     }
     if (v) *pp = p;
@@ -390,6 +392,17 @@ bool mdcache_get_meta(mdcache *c, fp128 key, md_result *out)
     return md_lookup(c, key, false, out);
 }
 
+bool mdcache_use(mdcache *c, fp128 key)
+{
+    if (c->fd < 0) return false;
+    pthread_mutex_lock(&c->mu);
+    md_entry *e = md_slot(c, key);
+    bool has = e->len && e->off;
+    if (has) { e->used = 1; c->hits++; }
+    pthread_mutex_unlock(&c->mu);
+    return has;
+}
+
 bool mdcache_has(mdcache *c, fp128 key)
 {
     if (c->fd < 0) return false;
@@ -522,6 +535,238 @@ void mdcache_close(mdcache *c, diag *d)
     free(c);
 }
 
+/* ---- loaded documents ---- */
+
+/* File: magic, settings (16), u64 count, entries, and the fingerprint (16)
+ * of everything before it. Entry: u32 source length, source, size, ino,
+ * mtime_ns, ctime_ns (u64 each), u8 racy, file fingerprint (16), u32
+ * payload length, payload. Rewritten whole (atomically) when a build
+ * changed it: it is read whole at every build, so one file and one
+ * checksum beat an append log here. */
+#define DOC_MAGIC "gazette document cache 1\n"
+/* A file changed this recently may change again within the timestamps'
+ * granularity without its stat showing it: such a record is used only
+ * after its bytes are compared (as git does with "racily clean" entries). */
+#define RACY_NS 2000000000ull
+
+typedef struct {
+    char *source;        /* NULL: empty slot (old), or end of list */
+    uint64_t size, ino, mtime_ns, ctime_ns;
+    bool racy;
+    fp128 file;          /* fingerprint of the file's bytes */
+    const unsigned char *payload;   /* into data (old) or owned (cur) */
+    uint32_t len;
+    bool kept;           /* old: carried into this build unchanged */
+} doc_entry;
+
+struct doccache {
+    char *path;
+    fp128 settings;
+    char *data;          /* the file as read; old entries point into it */
+    doc_entry *old;      /* open addressing by source */
+    size_t nslots, nold;
+    doc_entry *cur;      /* put in this build */
+    size_t ncur, capcur;
+    size_t nkept;
+    bool dirty;          /* a kept record changed (no longer racy) */
+    uint64_t now_ns;
+    pthread_mutex_t mu;
+};
+
+static uint64_t ns_of(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
+
+static doc_entry *doc_slot(doc_entry *slots, size_t n, const char *source)
+{
+    size_t i = XXH3_64bits(source, strlen(source)) & (n - 1);
+    while (slots[i].source && strcmp(slots[i].source, source)) i = (i + 1) & (n - 1);
+    return &slots[i];
+}
+
+static void doc_read(doccache *c)
+{
+    size_t n, ml = sizeof DOC_MAGIC - 1;
+    if (read_file(c->path, &c->data, &n) < 0) { c->data = NULL; return; }
+    const unsigned char *p = (unsigned char *)c->data, *end = p + n - 16;
+    if (n < ml + 16 + 8 + 16 || memcmp(p, DOC_MAGIC, ml) ||
+        !fp_eq(fp_bytes(p, n - 16), (fp128){get_u64(end), get_u64(end + 8)}) ||
+        !fp_eq(c->settings, (fp128){get_u64(p + ml), get_u64(p + ml + 8)}))
+        return;
+    p += ml + 16;
+    uint64_t count = get_u64(p);
+    p += 8;
+    if (count > (uint64_t)(end - p) / 57) return;     /* 57: an entry's least size */
+    while (c->nslots < count * 2 + 2) c->nslots *= 2;
+    free(c->old);
+    c->old = xcalloc(c->nslots, sizeof *c->old);
+    for (uint64_t k = 0; k < count; k++) {
+        if (end - p < 4) break;
+        uint32_t sl = get_u32(p);
+        if ((uint64_t)(end - p) < 4 + (uint64_t)sl + 53) break;
+        const unsigned char *s = p + 4;
+        p += 4 + sl;
+        doc_entry e = {.size = get_u64(p), .ino = get_u64(p + 8), .mtime_ns = get_u64(p + 16),
+                       .ctime_ns = get_u64(p + 24), .racy = p[32] != 0,
+                       .file = {get_u64(p + 33), get_u64(p + 41)}, .len = get_u32(p + 49)};
+        p += 53;
+        if (e.len > (uint64_t)(end - p)) break;
+        e.payload = p;
+        p += e.len;
+        e.source = xstrndup((const char *)s, sl);
+        doc_entry *slot = doc_slot(c->old, c->nslots, e.source);
+        if (slot->source) { free(e.source); continue; }
+        *slot = e;
+        c->nold++;
+    }
+}
+
+doccache *doccache_open(const char *path, fp128 settings)
+{
+    doccache *c = xcalloc(1, sizeof *c);
+    c->path = xstrdup(path);
+    c->settings = settings;
+    c->nslots = 16;
+    c->old = xcalloc(c->nslots, sizeof *c->old);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->now_ns = ns_of(ts);
+    pthread_mutex_init(&c->mu, NULL);
+    doc_read(c);
+    return c;
+}
+
+static bool stat_matches(const doc_entry *e, const struct stat *st)
+{
+    return (uint64_t)st->st_size == e->size && (uint64_t)st->st_ino == e->ino &&
+           ns_of(st->st_mtim) == e->mtime_ns && ns_of(st->st_ctim) == e->ctime_ns;
+}
+
+const unsigned char *doccache_get(doccache *c, const char *source, const struct stat *st,
+                                  size_t *len, fp128 *file)
+{
+    doc_entry *e = doc_slot(c->old, c->nslots, source);
+    if (!e->source || !stat_matches(e, st)) return NULL;
+    if (e->racy) {
+        char *data;
+        size_t n;
+        if (read_file(source, &data, &n) < 0) return NULL;
+        bool same = fp_eq(fp_bytes(data, n), e->file);
+        free(data);
+        if (!same) return NULL;
+    }
+    *len = e->len;
+    *file = e->file;
+    return e->payload;
+}
+
+void doccache_keep(doccache *c, const char *source)
+{
+    pthread_mutex_lock(&c->mu);
+    doc_entry *e = doc_slot(c->old, c->nslots, source);
+    if (e->source && !e->kept) {
+        e->kept = true;
+        c->nkept++;
+        /* Kept means doccache_get checked it, bytes too when racy: once
+         * the file is older than the racy window, its stat alone will
+         * show any later change. */
+        uint64_t changed = e->mtime_ns > e->ctime_ns ? e->mtime_ns : e->ctime_ns;
+        if (e->racy && changed + RACY_NS <= c->now_ns) { e->racy = false; c->dirty = true; }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void doccache_put(doccache *c, const char *source, const struct stat *st, fp128 file,
+                  const void *payload, size_t len)
+{
+    if (len > UINT32_MAX) return;
+    doc_entry e = {.source = xstrdup(source), .size = (uint64_t)st->st_size,
+                   .ino = (uint64_t)st->st_ino, .mtime_ns = ns_of(st->st_mtim),
+                   .ctime_ns = ns_of(st->st_ctim), .file = file, .len = (uint32_t)len};
+    uint64_t changed = e.mtime_ns > e.ctime_ns ? e.mtime_ns : e.ctime_ns;
+    e.racy = changed + RACY_NS > c->now_ns;
+    unsigned char *p = xmalloc(len ? len : 1);
+    memcpy(p, payload, len);
+    e.payload = p;
+    pthread_mutex_lock(&c->mu);
+    if (c->ncur == c->capcur) {
+        c->capcur = c->capcur ? c->capcur * 2 : 64;
+        c->cur = xrealloc(c->cur, c->capcur * sizeof *c->cur);
+    }
+    c->cur[c->ncur++] = e;
+    pthread_mutex_unlock(&c->mu);
+}
+
+static int doc_entry_cmp(const void *a, const void *b)
+{
+    return strcmp(((const doc_entry *)a)->source, ((const doc_entry *)b)->source);
+}
+
+static void put_doc_entry(buf *b, const doc_entry *e)
+{
+    size_t sl = strlen(e->source);
+    put_u32(b, (uint32_t)sl);
+    buf_put(b, e->source, sl);
+    put_u64(b, e->size);
+    put_u64(b, e->ino);
+    put_u64(b, e->mtime_ns);
+    put_u64(b, e->ctime_ns);
+    buf_putc(b, e->racy);
+    put_u64(b, e->file.lo);
+    put_u64(b, e->file.hi);
+    put_u32(b, e->len);
+    buf_put(b, e->payload, e->len);
+}
+
+int doccache_save(doccache *c, diag *d)
+{
+    /* Nothing new and nothing dropped: the file already says it all. */
+    if (c->ncur == 0 && c->nkept == c->nold && !c->dirty) return 0;
+    size_t n = c->ncur + c->nkept;
+    doc_entry *all = xmalloc((n ? n : 1) * sizeof *all);
+    size_t k = 0;
+    for (size_t i = 0; i < c->ncur; i++) all[k++] = c->cur[i];
+    for (size_t i = 0; i < c->nslots; i++)
+        if (c->old[i].source && c->old[i].kept) all[k++] = c->old[i];
+    if (k > 1) qsort(all, k, sizeof *all, doc_entry_cmp);
+    buf b = BUF_INIT;
+    buf_puts(&b, DOC_MAGIC);
+    put_u64(&b, c->settings.lo);
+    put_u64(&b, c->settings.hi);
+    put_u64(&b, k);
+    for (size_t i = 0; i < k; i++) put_doc_entry(&b, &all[i]);
+    free(all);
+    fp128 f = fp_bytes(b.ptr, b.len);
+    put_u64(&b, f.lo);
+    put_u64(&b, f.hi);
+    int rc = write_file_atomic(c->path, b.ptr, b.len);
+    if (rc < 0) diag_warn(d, c->path, 0, "cannot write the build cache: %s", strerror(errno));
+    buf_free(&b);
+    return rc;
+}
+
+void doccache_free(doccache *c)
+{
+    if (!c) return;
+    for (size_t i = 0; i < c->nslots; i++) free(c->old[i].source);
+    free(c->old);
+    for (size_t i = 0; i < c->ncur; i++) {
+        free(c->cur[i].source);
+        free((void *)c->cur[i].payload);
+    }
+    free(c->cur);
+    free(c->data);
+    pthread_mutex_destroy(&c->mu);
+    free(c->path);
+    free(c);
+}
+
+value *fp_decode_value(const void *data, size_t n)
+{
+    const unsigned char *p = data, *end = p + n;
+    value *v = decode_value(&p, end, 0);
+    if (v && p != end) { value_unref(v); v = NULL; }
+    return v;
+}
+
 /* ---- pages of one output directory ---- */
 
 typedef struct {
@@ -608,8 +853,6 @@ pagecache *pagecache_open(const char *path, const char *out_root, const char *ou
     if (!pc->old) pc->old = xcalloc(pc->nold_slots, sizeof *pc->old);
     return pc;
 }
-
-static uint64_t ns_of(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
 
 static int stat_rel(const pagecache *pc, const char *relpath, struct stat *st)
 {

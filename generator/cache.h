@@ -30,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include "diag.h"
 #include "markdown.h"
 #include "util.h"
@@ -65,6 +66,9 @@ bool mdcache_get(mdcache *c, fp128 key, md_result *out);
 bool mdcache_get_meta(mdcache *c, fp128 key, md_result *out);
 /* Remember a rendering. Thread-safe. */
 void mdcache_put(mdcache *c, fp128 key, const md_result *r);
+/* The same, counted as a hit and kept at compaction: for a caller that
+ * has the excerpt and toc from elsewhere (the document cache). */
+bool mdcache_use(mdcache *c, fp128 key);
 /* Can the HTML of key be read back now (it is in the file)? Thread-safe. */
 bool mdcache_has(mdcache *c, fp128 key);
 /* The HTML of key's rendering (a new string), NULL when it cannot be read
@@ -77,6 +81,35 @@ char *mdcache_text(mdcache *c, fp128 key);
  * warning when compaction fails). */
 void mdcache_close(mdcache *c, diag *d);
 void mdcache_counts(const mdcache *c, size_t *hits, size_t *misses);
+
+/* ---- loaded documents ---- */
+
+/* docs.cache: per source file, what loading it gave (an opaque payload,
+ * see content.c), keyed by the file's size, inode, mtime and ctime, so
+ * that a rebuild reads and parses only the files that changed. A record
+ * of a file changed within 2 s of being recorded is used only when the
+ * file's bytes still have the recorded fingerprint. */
+typedef struct doccache doccache;
+
+/* Never NULL; a missing, damaged or other-settings file is empty. */
+doccache *doccache_open(const char *path, fp128 settings);
+/* The payload recorded for source if the file still has this stat (a
+ * borrowed pointer, valid until doccache_free), its length and the file's
+ * fingerprint; NULL otherwise. Thread-safe. */
+const unsigned char *doccache_get(doccache *c, const char *source, const struct stat *st,
+                                  size_t *len, fp128 *file);
+/* Carry source's record into this build's file unchanged. Thread-safe. */
+void doccache_keep(doccache *c, const char *source);
+/* Record source's payload (copied) for this build. Thread-safe. */
+void doccache_put(doccache *c, const char *source, const struct stat *st, fp128 file,
+                  const void *payload, size_t len);
+/* Write the kept and put records, when they differ from the file read.
+ * Returns 0, or -1 with a warning in d. */
+int doccache_save(doccache *c, diag *d);
+void doccache_free(doccache *c);
+/* The inverse of fp_encode_value; NULL unless data is exactly one
+ * well-formed encoding. */
+value *fp_decode_value(const void *data, size_t n);
 
 /* ---- pages of one output directory ---- */
 

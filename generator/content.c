@@ -152,18 +152,30 @@ static value *load_site(const char *dir, diag *d)
 
 /* ---- finding files ---- */
 
+/* The Markdown files found, with what lstat said of each (the document
+ * cache's key). */
 typedef struct {
-    char **v;
+    char *path;
+    struct stat st;
+} md_file;
+
+typedef struct {
+    md_file *v;
     size_t n, cap;
 } strlist;
 
-static void sl_add(strlist *l, char *s)
+static void sl_add(strlist *l, char *s, const struct stat *st)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
-        l->v = xrealloc(l->v, l->cap * sizeof(char *));
+        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
     }
-    l->v[l->n++] = s;
+    l->v[l->n++] = (md_file){s, *st};
+}
+
+static int md_file_cmp(const void *a, const void *b)
+{
+    return strcmp(((const md_file *)a)->path, ((const md_file *)b)->path);
 }
 
 static void find_md(const char *dir, strlist *out, diag *d, int depth)
@@ -186,7 +198,7 @@ static void find_md(const char *dir, strlist *out, diag *d, int depth)
             find_md(p, out, d, depth + 1);
             free(p);
         } else if (S_ISREG(st.st_mode) && str_ends(e->d_name, ".md")) {
-            sl_add(out, p);
+            sl_add(out, p, &st);
         } else {
             free(p);
         }
@@ -197,13 +209,14 @@ static void find_md(const char *dir, strlist *out, diag *d, int depth)
 /* ---- one document ---- */
 
 typedef struct {
-    char **paths;
+    md_file *files;
     doc **docs;        /* NULL where the file had errors */
     const char *section_of_path;
     bool unsafe;
     size_t excerpt_chars;
     diag *d;
     mdcache *mc;       /* may be NULL */
+    doccache *dcache;  /* NULL without a build cache */
 } load_job;
 
 static char *opt_string(doc *dc, const char *key, diag *d)
@@ -317,37 +330,18 @@ static void render_body(const load_job *j, const char *body, size_t len, doc *dc
     }
 }
 
-static doc *load_doc(const char *path, const char *section, const load_job *j)
+/* Everything a document is, from its front matter (fm and lines are
+ * taken); NULL when it has no title or date (reported in d). */
+static doc *make_doc(const char *path, const char *section, value *fields, value *lines,
+                     int body_line, diag *d)
 {
-    diag *d = j->d;
-    char *text;
-    size_t len;
-    if (read_file(path, &text, &len) < 0) {
-        diag_error(d, path, 0, "cannot read: %s", strerror(errno));
-        return NULL;
-    }
-    size_t bad;
-    if (!utf8_valid(text, len, &bad)) {
-        diag_error(d, path, line_of_offset(text, bad), "invalid UTF-8 (byte %zu); save the file as UTF-8", bad);
-        free(text);
-        return NULL;
-    }
-    if (memchr(text, 0, len)) {
-        diag_error(d, path, line_of_offset(text, (size_t)((char *)memchr(text, 0, len) - text)),
-                   "NUL byte in text");
-        free(text);
-        return NULL;
-    }
-    frontmatter fm;
-    if (fm_parse(path, text, len, &fm, d) < 0) { free(text); return NULL; }
-
     doc *dc = xcalloc(1, sizeof *dc);
     dc->source = xstrdup(path);
     dc->section = section;
     dc->kind = !strcmp(section, "notices") ? "notice" : "report";
-    dc->fm = fm.fields;
-    dc->fm_lines = fm.lines;
-    dc->body_line = fm.body_line;
+    dc->fm = fields;
+    dc->fm_lines = lines;
+    dc->body_line = body_line;
 
     /* slug: the file name without .md. ASCII letters, digits, '-', '_'
      * and '.' are kept, and so is non-ASCII text (CJK names); any other
@@ -414,10 +408,263 @@ static doc *load_doc(const char *path, const char *section, const load_job *j)
     /* Without a title or a date there is no page to make (already reported). */
     if (!dc->title || !dc->url) {
         doc_free(dc);
+        return NULL;
+    }
+    return dc;
+}
+
+/* A document's identity for the build cache's page fingerprints: it is a
+ * pure function of its path, section and bytes (and of the site settings
+ * and the binary, which every page fingerprint holds anyway). */
+static fp128 doc_identity(const char *path, const char *section, fp128 file)
+{
+    buf k = BUF_INIT;
+    fp_encode_str(&k, path);
+    fp_encode_str(&k, section);
+    buf_printf(&k, "%016llx%016llx", (unsigned long long)file.hi, (unsigned long long)file.lo);
+    fp128 f = fp_bytes(k.ptr, k.len);
+    buf_free(&k);
+    return f;
+}
+
+/* ---- the document cache's records ----
+ *
+ * What loading a file gave, flat: the derived fields as strings and
+ * numbers, so that a cached load makes a document with a few allocations,
+ * and the front matter, its line numbers and the toc as one encoded value
+ * (fp_encode_value) that is decoded only when something asks for them
+ * (doc_unpack): a rebuild that renders few pages never decodes most. */
+
+#define REC_NULL 0xFFFFFFFFu
+
+static void rec_u32(buf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    buf_put(b, x, 4);
+}
+
+static void rec_u64(buf *b, uint64_t v)
+{
+    rec_u32(b, (uint32_t)v);
+    rec_u32(b, (uint32_t)(v >> 32));
+}
+
+static void rec_str(buf *b, const char *s)
+{
+    if (!s) { rec_u32(b, REC_NULL); return; }
+    size_t n = strlen(s);
+    rec_u32(b, (uint32_t)n);
+    buf_put(b, s, n);
+}
+
+static void rec_strings(buf *b, const value *l)
+{
+    rec_u32(b, (uint32_t)value_len(l));
+    for (size_t i = 0; i < value_len(l); i++) rec_str(b, value_str_ptr(value_at(l, i)));
+}
+
+static void record_encode(buf *out, const doc *dc)
+{
+    rec_u32(out, (uint32_t)dc->year);
+    rec_u32(out, (uint32_t)dc->month);
+    rec_u32(out, (uint32_t)dc->day);
+    rec_u32(out, (uint32_t)dc->body_line);
+    rec_u32(out, dc->draft);
+    rec_u64(out, dc->md_key.lo);
+    rec_u64(out, dc->md_key.hi);
+    const char *strs[] = {dc->slug, dc->datetime, dc->date_zh, dc->url, dc->title, dc->doc_number,
+                          dc->issuer, dc->category, dc->summary, dc->layout, dc->md.excerpt};
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) rec_str(out, strs[i]);
+    rec_strings(out, dc->tags);
+    rec_strings(out, dc->districts);
+    rec_strings(out, dc->recipients);
+    rec_u32(out, (uint32_t)value_len(dc->attachments));
+    for (size_t i = 0; i < value_len(dc->attachments); i++) {
+        const value *a = value_at(dc->attachments, i);
+        rec_str(out, value_str_ptr(value_get(a, "title")));
+        rec_str(out, value_str_ptr(value_get(a, "file")));
+    }
+    value *l = value_list();
+    value_push(l, value_ref(dc->fm));
+    value_push(l, value_ref(dc->fm_lines));
+    value_push(l, value_ref(dc->md.toc));
+    buf lazy = BUF_INIT;
+    fp_encode_value(&lazy, l);
+    value_unref(l);
+    rec_u32(out, (uint32_t)lazy.len);
+    buf_put(out, lazy.ptr, lazy.len);
+    buf_free(&lazy);
+}
+
+typedef struct {
+    const unsigned char *p, *end;
+    bool bad;
+} rec_reader;
+
+static uint32_t rd_u32(rec_reader *r)
+{
+    if (r->bad || r->end - r->p < 4) { r->bad = true; return 0; }
+    uint32_t v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
+                 (uint32_t)r->p[3] << 24;
+    r->p += 4;
+    return v;
+}
+
+static uint64_t rd_u64(rec_reader *r)
+{
+    uint64_t lo = rd_u32(r);
+    return lo | (uint64_t)rd_u32(r) << 32;
+}
+
+/* A string (a new copy) or NULL; bytes of length n at *at when at. */
+static char *rd_str(rec_reader *r)
+{
+    uint32_t n = rd_u32(r);
+    if (r->bad || n == REC_NULL) return NULL;
+    if ((uint64_t)(r->end - r->p) < n) { r->bad = true; return NULL; }
+    char *s = xstrndup((const char *)r->p, n);
+    r->p += n;
+    return s;
+}
+
+static value *rd_strings(rec_reader *r)
+{
+    value *l = value_list();
+    uint32_t n = rd_u32(r);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        uint32_t len = rd_u32(r);
+        if (r->bad || len == REC_NULL || (uint64_t)(r->end - r->p) < len) { r->bad = true; break; }
+        value_push(l, value_strn((const char *)r->p, len));
+        r->p += len;
+    }
+    return l;
+}
+
+static doc *record_decode(const unsigned char *p, size_t len, const char *path, const char *section)
+{
+    rec_reader r = {p, p + len, false};
+    doc *dc = xcalloc(1, sizeof *dc);
+    dc->source = xstrdup(path);
+    dc->section = section;
+    dc->kind = !strcmp(section, "notices") ? "notice" : "report";
+    dc->year = (int)rd_u32(&r);
+    dc->month = (int)rd_u32(&r);
+    dc->day = (int)rd_u32(&r);
+    dc->body_line = (int)rd_u32(&r);
+    dc->draft = rd_u32(&r) != 0;
+    dc->md_key.lo = rd_u64(&r);
+    dc->md_key.hi = rd_u64(&r);
+    char **strs[] = {&dc->slug, &dc->datetime, &dc->date_zh, &dc->url, &dc->title, &dc->doc_number,
+                     &dc->issuer, &dc->category, &dc->summary, &dc->layout, &dc->md.excerpt};
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++) *strs[i] = rd_str(&r);
+    dc->tags = rd_strings(&r);
+    dc->districts = rd_strings(&r);
+    dc->recipients = rd_strings(&r);
+    dc->attachments = value_list();
+    uint32_t na = rd_u32(&r);
+    for (uint32_t i = 0; i < na && !r.bad; i++) {
+        char *t = rd_str(&r), *f = rd_str(&r);
+        value *a = value_map();
+        value_set_str(a, "title", t ? t : "");
+        value_set_str(a, "file", f ? f : "");
+        value_push(dc->attachments, a);
+        free(t);
+        free(f);
+    }
+    uint32_t ll = rd_u32(&r);
+    if (!r.bad && (uint64_t)(r.end - r.p) == ll) {
+        dc->lazy = xmalloc(ll ? ll : 1);
+        memcpy(dc->lazy, r.p, ll);
+        dc->lazy_len = ll;
+    } else {
+        r.bad = true;
+    }
+    if (r.bad || !dc->slug || !dc->datetime || !dc->date_zh || !dc->url || !dc->title ||
+        !dc->md.excerpt || dc->year < 1900 || dc->year > 2999 || dc->month < 1 || dc->month > 12 ||
+        dc->day < 1 || dc->day > 31) {
+        doc_free(dc);
+        return NULL;
+    }
+    snprintf(dc->date, sizeof dc->date, "%04u-%02u-%02u", (unsigned)dc->year % 10000u,
+             (unsigned)dc->month % 100u, (unsigned)dc->day % 100u);
+    return dc;
+}
+
+int doc_unpack(doc *dc)
+{
+    if (!dc->lazy) return 0;
+    value *l = fp_decode_value(dc->lazy, dc->lazy_len);
+    free(dc->lazy);
+    dc->lazy = NULL;
+    value *fm = value_at(l, 0), *lines = value_at(l, 1), *toc = value_at(l, 2);
+    int ok = value_len(l) == 3 && value_type(fm) == V_MAP && value_type(lines) == V_MAP &&
+             value_type(toc) == V_LIST;
+    dc->fm = ok ? value_ref(fm) : value_map();
+    dc->fm_lines = ok ? value_ref(lines) : value_map();
+    dc->md.toc = ok ? value_ref(toc) : value_list();
+    value_unref(l);
+    return ok ? 0 : -1;
+}
+
+/* The document as the cache recorded it, when its file has not changed
+ * since and the Markdown cache still holds its body; else NULL. */
+static doc *load_recorded(const md_file *f, const char *section, const load_job *j)
+{
+    size_t len;
+    fp128 file;
+    const unsigned char *p = doccache_get(j->dcache, f->path, &f->st, &len, &file);
+    doc *dc = p ? record_decode(p, len, f->path, section) : NULL;
+    if (!dc) return NULL;
+    if (!mdcache_use(j->mc, dc->md_key)) { doc_free(dc); return NULL; }
+    dc->md_on_disk = true;
+    dc->identity = doc_identity(f->path, section, file);
+    doccache_keep(j->dcache, f->path);
+    return dc;
+}
+
+static doc *load_doc(const md_file *f, const char *section, const load_job *j, diag *d)
+{
+    const char *path = f->path;
+    if (j->dcache) {
+        doc *dc = load_recorded(f, section, j);
+        if (dc) return dc;
+    }
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len) < 0) {
+        diag_error(d, path, 0, "cannot read: %s", strerror(errno));
+        return NULL;
+    }
+    size_t bad;
+    if (!utf8_valid(text, len, &bad)) {
+        diag_error(d, path, line_of_offset(text, bad), "invalid UTF-8 (byte %zu); save the file as UTF-8", bad);
         free(text);
         return NULL;
     }
+    if (memchr(text, 0, len)) {
+        diag_error(d, path, line_of_offset(text, (size_t)((char *)memchr(text, 0, len) - text)),
+                   "NUL byte in text");
+        free(text);
+        return NULL;
+    }
+    frontmatter fm;
+    if (fm_parse(path, text, len, &fm, d) < 0) { free(text); return NULL; }
+    doc *dc = make_doc(path, section, fm.fields, fm.lines, fm.body_line, d);
+    if (!dc) { free(text); return NULL; }
     render_body(j, text + fm.body_off, len - fm.body_off, dc);
+    if (j->dcache) {
+        fp128 file = fp_bytes(text, len);
+        dc->identity = doc_identity(path, section, file);
+        /* Only a document that loads without a word is recorded: a cached
+         * load could not say the warnings again. */
+        if (diag_total(d) == 0 && dc->md_on_disk) {
+            buf rec = BUF_INIT;
+            record_encode(&rec, dc);
+            doccache_put(j->dcache, path, &f->st, file, rec.ptr, rec.len);
+            buf_free(&rec);
+        }
+    }
     free(text);
     return dc;
 }
@@ -425,13 +672,18 @@ static doc *load_doc(const char *path, const char *section, const load_job *j)
 static void load_one(size_t i, void *ud)
 {
     load_job *j = ud;
-    const char *p = j->paths[i];
+    const char *p = j->files[i].path;
     const char *section = strstr(p, "/reports/") ? "reports" : "notices";
     /* The section is the first folder under the content dir. */
     const char *s = p + strlen(j->section_of_path);
     if (!strncmp(s, "reports/", 8)) section = "reports";
     else if (!strncmp(s, "notices/", 8)) section = "notices";
-    j->docs[i] = load_doc(p, section, j);
+    /* Each document reports into its own list first, to know whether it
+     * loaded cleanly (see load_doc). */
+    diag *mine = diag_new();
+    j->docs[i] = load_doc(&j->files[i], section, j, mine);
+    diag_move(j->d, mine);
+    diag_free(mine);
 }
 
 static int doc_cmp(const void *pa, const void *pb)
@@ -454,7 +706,7 @@ int content_load(const char *dir, bool drafts, int threads, content *c, diag *d)
     return content_load_cached(dir, drafts, threads, NULL, c, d);
 }
 
-int content_load_cached(const char *dir, bool drafts, int threads, const char *cache_path,
+int content_load_cached(const char *dir, bool drafts, int threads, const char *cache_dir,
                         content *c, diag *d)
 {
     memset(c, 0, sizeof *c);
@@ -473,22 +725,32 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
         find_md(sd, &files, d, 0);
         free(sd);
     }
-    if (files.n > 1) qsort(files.v, files.n, sizeof(char *), str_cmp_ptr);
+    if (files.n > 1) qsort(files.v, files.n, sizeof *files.v, md_file_cmp);
 
     char *prefix = path_join(dir, "");
     load_job j = {files.v, xcalloc(files.n ? files.n : 1, sizeof(doc *)), prefix,
-                  md_unsafe(c->site), md_excerpt_chars(c->site), d, NULL};
-    if (cache_path) {
+                  md_unsafe(c->site), md_excerpt_chars(c->site), d, NULL, NULL};
+    if (cache_dir) {
         /* A rendering depends on the body and on these settings only. */
         buf k = BUF_INIT;
         fp128 self = fp_self();
         buf_printf(&k, "%d %zu %016llx%016llx", j.unsafe, j.excerpt_chars,
                    (unsigned long long)self.hi, (unsigned long long)self.lo);
-        j.mc = mdcache_open(cache_path, fp_bytes(k.ptr, k.len), d);
+        fp128 settings = fp_bytes(k.ptr, k.len);
         buf_free(&k);
+        char *p = path_join(cache_dir, "markdown.cache");
+        j.mc = mdcache_open(p, settings, d);
+        free(p);
+        p = path_join(cache_dir, "docs.cache");
+        j.dcache = doccache_open(p, settings);
+        free(p);
     }
     md_init();
     parallel_for(files.n, threads, load_one, &j);
+    if (j.dcache) {
+        doccache_save(j.dcache, d);
+        doccache_free(j.dcache);
+    }
     if (j.mc) {
         mdcache_counts(j.mc, &c->md_hits, &c->md_misses);
         c->mc = j.mc;        /* the build reads bodies from it later */
@@ -503,7 +765,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
     }
     free(j.docs);
     free(prefix);
-    for (size_t i = 0; i < files.n; i++) free(files.v[i]);
+    for (size_t i = 0; i < files.n; i++) free(files.v[i].path);
     free(files.v);
 
     if (c->n > 1) qsort(c->docs, c->n, sizeof(doc *), doc_cmp);
@@ -550,6 +812,7 @@ void doc_free(doc *dc)
     free(dc->summary); free(dc->layout);
     value_unref(dc->tags); value_unref(dc->districts); value_unref(dc->recipients);
     value_unref(dc->attachments); value_unref(dc->fm); value_unref(dc->fm_lines);
+    free(dc->lazy);
     md_free(&dc->md);
     free(dc);
 }

@@ -32,9 +32,14 @@ typedef struct {
     bool draft;
     value *fm;             /* every front matter key, for templates */
     value *fm_lines;       /* key -> line */
+    /* From the document cache: fm, fm_lines and md.toc still encoded
+     * (NULL, and those set, otherwise); see doc_unpack. */
+    unsigned char *lazy;
+    size_t lazy_len;
     md_result md;          /* rendered body; html and text NULL when md_on_disk */
     bool md_on_disk;       /* html and text are in the build cache under md_key */
     fp128 md_key;          /* fingerprint of the body (with a build cache) */
+    fp128 identity;        /* of path, section and bytes (with a build cache) */
     int body_line;
 } doc;
 
@@ -51,9 +56,10 @@ typedef struct {
 /* Load and validate everything under dir. Returns 0 if there were no
  * errors (warnings allowed). threads 0 = all CPUs. */
 int content_load(const char *dir, bool drafts, int threads, content *c, diag *d);
-/* The same, remembering rendered bodies in the Markdown cache at
- * cache_path (see cache.h); NULL = no cache. */
-int content_load_cached(const char *dir, bool drafts, int threads, const char *cache_path,
+/* The same with the build cache in cache_dir (see cache.h): rendered
+ * bodies in markdown.cache, and documents whose files did not change
+ * since the last load taken from docs.cache. NULL = no cache. */
+int content_load_cached(const char *dir, bool drafts, int threads, const char *cache_dir,
                         content *c, diag *d);
 void content_free(content *c);
 /* A document's body rendered again from its source file, with the same
@@ -61,6 +67,10 @@ void content_free(content *c);
  * Errors (unreadable or no longer valid) go to d. */
 md_result content_rerender(const content *c, const doc *dc, diag *d);
 void doc_free(doc *dc);
+/* Decode fm, fm_lines and md.toc of a document that came from the
+ * document cache (nothing to do otherwise). Not thread-safe for one
+ * document. -1 (and empty values) if the record was damaged. */
+int doc_unpack(doc *dc);
 
 /* Parse "2017-09-29", "2022-01-14 08:10:30 +0800", "2017-09-29T08:00:00+08:00".
  * Returns 0 and fills the fields, -1 if not a valid date. */

@@ -79,6 +79,25 @@ void diag_add(diag *d, diag_level lv, const char *file, int line, int col,
     pthread_mutex_unlock(&d->mu);
 }
 
+void diag_move(diag *dst, diag *src)
+{
+    if (!src->n) return;
+    pthread_mutex_lock(&dst->mu);
+    if (dst->n + src->n > dst->cap) {
+        while (dst->n + src->n > dst->cap) dst->cap = dst->cap ? dst->cap * 2 : 16;
+        dst->msgs = xrealloc(dst->msgs, dst->cap * sizeof *dst->msgs);
+    }
+    for (size_t i = 0; i < src->n; i++) {
+        diag_msg m = src->msgs[i];
+        m.seq = dst->n;
+        dst->msgs[dst->n++] = m;
+        dst->count[m.lv]++;
+    }
+    pthread_mutex_unlock(&dst->mu);
+    src->n = 0;                       /* the strings moved with the messages */
+    src->count[0] = src->count[1] = 0;
+}
+
 size_t diag_count(const diag *d, diag_level lv) { return d->count[lv]; }
 size_t diag_total(const diag *d) { return d->n; }
 

@@ -23,6 +23,8 @@ void diag_add(diag *d, diag_level lv, const char *file, int line, int col,
               const char *fmt, ...) GZ_PRINTF(6, 7);
 #define diag_error(d, file, line, ...) diag_add((d), DIAG_ERROR, (file), (line), 0, __VA_ARGS__)
 #define diag_warn(d, file, line, ...) diag_add((d), DIAG_WARNING, (file), (line), 0, __VA_ARGS__)
+/* Move every message of src to the end of dst (src ends empty). */
+void diag_move(diag *dst, diag *src);
 size_t diag_count(const diag *d, diag_level lv);
 size_t diag_total(const diag *d);
 /* i-th message, formatted, in sorted order (call diag_sort first). */
