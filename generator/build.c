@@ -79,7 +79,7 @@ typedef struct {
     size_t paginate;
     doc **by_url;          /* documents sorted by URL (for the sitemap) */
     int timing;            /* GAZETTE_TIMING=1: phase times on stderr */
-    double t_phase;
+    double t_phase, cpu_phase;
     pagecache *pc;         /* NULL without a build cache */
     buf global;            /* what every page depends on: binary, templates, site */
     size_t skipped;        /* pages the cache said were already there */
@@ -105,9 +105,14 @@ static void phase(build *b, const char *name)
         if (fscanf(f, "%*s %ld", &pages) != 1) pages = 0;
         fclose(f);
     }
-    fprintf(stderr, "gazette: %-10s %7.3f s  rss %6.1f MB\n", name, t - b->t_phase,
-            (double)pages * (double)sysconf(_SC_PAGESIZE) / 1048576.0);
+    /* CPU time too: on a shared machine wall time says little. */
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    double cpu = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    fprintf(stderr, "gazette: %-10s %7.3f s  cpu %6.3f s  rss %6.1f MB\n", name, t - b->t_phase,
+            cpu - b->cpu_phase, (double)pages * (double)sysconf(_SC_PAGESIZE) / 1048576.0);
     b->t_phase = t;
+    b->cpu_phase = cpu;
 }
 
 static term *tax_term(taxonomy *t, const char *name)

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -188,9 +189,14 @@ static void find_md(const char *dir, strlist *out, diag *d, int depth)
     struct dirent *e;
     while ((e = readdir(dh))) {
         if (e->d_name[0] == '.') continue;
-        char *p = path_join(dir, e->d_name);
+        /* Only directories and .md files matter: skip the rest unstatted,
+         * and stat relative to the directory (no walk of its path). */
+        if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN && e->d_type != DT_LNK &&
+            !str_ends(e->d_name, ".md"))
+            continue;
         struct stat st;
-        if (lstat(p, &st) < 0) { free(p); continue; }
+        if (fstatat(dirfd(dh), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+        char *p = path_join(dir, e->d_name);
         if (S_ISLNK(st.st_mode)) {
             diag_warn(d, p, 0, "symbolic link skipped");
             free(p);

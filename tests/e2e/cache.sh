@@ -81,6 +81,43 @@ ok delete-build build
 ok delete-gone test ! -e "$p"
 ok delete-same same
 
+# The document cache: files unchanged since the last build are not read
+# again. Records of files younger than 2 s are checked by their bytes;
+# older ones by their stat alone, which still sees an edit that keeps the
+# size and puts the modification time back (the ctime moves).
+ok docs-recorded test -s "$K/docs.cache"
+sleep 2.1
+ok settle-build build                   # records now past the racy window
+d2=$(ls "$C"/notices/*/*.md | sed -n 3p)
+cp -p "$d2" "$T/orig2"
+# (in place: same inode, same size, mtime put back; only the ctime moves)
+python3 -c "import sys; f=open(sys.argv[1],'r+b'); d=f.read(); f.seek(d.rindex(b'1')); f.write(b'7')" "$d2"
+touch -r "$T/orig2" "$d2"
+ok samesize-differs bash -c "! cmp -s '$d2' '$T/orig2'"
+ok samesize-build build
+ok samesize-same same
+
+# A document that loads with a warning says it again on a cached rebuild.
+y=$(ls -d "$C"/notices/*/ | head -1)
+sed 's/^date:.*/date: 1999-05-05/' "$d2" > "$y/warned.md"
+ok warn-build build
+ok warn-first grep -q 'warned.md.*not in the folder' "$T/timing"
+ok warn-again-build build
+ok warn-again grep -q 'warned.md.*not in the folder' "$T/timing"
+ok warn-same same
+rm "$y/warned.md"
+
+# Two tags whose URLs collide get -2 by order; dropping one moves the
+# other's URL, and every page that links it follows.
+d3=$(ls "$C"/notices/*/*.md | sed -n 4p); d4=$(ls "$C"/reports/*/*.md | sed -n 2p)
+sed -i '0,/^title:/s//tags: ["职工 之家"]\ntitle:/' "$d3"
+sed -i '0,/^title:/s//tags: ["职工-之家"]\ntitle:/' "$d4"
+ok collide-build build
+ok collide-same same
+sed -i '/^tags: \["职工-之家"\]/d' "$d4"
+ok uncollide-build build
+ok uncollide-same same
+
 # A damaged cache is only a slower build: flip bytes in the middle of the
 # Markdown cache, cut it mid-entry, garble the page record.
 echo "再改一次。" >> "$(ls "$C"/reports/*/*.md | head -1)"

@@ -194,6 +194,66 @@ TEST(pages_fresh_only_as_left)
     free(out); free(rec); free(file);
 }
 
+/* The document cache: a record is given back only while the file's stat
+ * is the same; a racy one only while its bytes are too; a damaged file or
+ * one of other settings is empty; unkept records are dropped at save. */
+TEST(documents_by_stat)
+{
+    diag *d = diag_new();
+    char *src = path_join(dir, "doc.md"), *other = path_join(dir, "other.md");
+    char *rec = path_join(dir, "docs.cache");
+    fp128 set = fp_bytes("settings", 8), f = fp_bytes("# a\n", 4);
+    CHECK(write_file_atomic(src, "# a\n", 4) == 0);
+    CHECK(write_file_atomic(other, "# b\n", 4) == 0);
+    struct stat st, st2;
+    CHECK(lstat(src, &st) == 0 && lstat(other, &st2) == 0);
+
+    doccache *c = doccache_open(rec, set);
+    size_t n;
+    fp128 got;
+    CHECK(doccache_get(c, src, &st, &n, &got) == NULL);           /* empty */
+    doccache_put(c, src, &st, f, "payload", 7);
+    doccache_put(c, other, &st2, fp_bytes("# b\n", 4), "other", 5);
+    CHECK(doccache_save(c, d) == 0);
+    doccache_free(c);
+
+    c = doccache_open(rec, set);
+    const unsigned char *p = doccache_get(c, src, &st, &n, &got);
+    CHECK(p && n == 7 && !memcmp(p, "payload", 7) && fp_eq(got, f));
+    /* Just written: racy, so the bytes decide. Same bytes: a hit. */
+    doccache_keep(c, src);                   /* "other" is not kept: dropped */
+    CHECK(doccache_save(c, d) == 0);
+    doccache_free(c);
+
+    c = doccache_open(rec, set);
+    CHECK(doccache_get(c, other, &st2, &n, &got) == NULL);
+    CHECK(doccache_get(c, src, &st, &n, &got) != NULL);
+    /* Same size, same stat as recorded (mtime put back), other bytes:
+     * a racy record is checked against the bytes and refused. */
+    struct stat fake = st;
+    CHECK(write_file_atomic(src, "# z\n", 4) == 0);
+    CHECK(doccache_get(c, src, &fake, &n, &got) == NULL);
+    /* A different stat is a miss whatever the bytes. */
+    fake.st_size++;
+    CHECK(doccache_get(c, src, &fake, &n, &got) == NULL);
+    doccache_free(c);
+
+    /* Other settings (another gazette, other site.yaml keys): empty. */
+    c = doccache_open(rec, fp_bytes("other", 5));
+    CHECK(doccache_get(c, src, &st, &n, &got) == NULL);
+    doccache_free(c);
+    /* A damaged file is an empty one. */
+    int fd = open(rec, O_RDWR);
+    CHECK(pwrite(fd, "zz", 2, 40) == 2);
+    close(fd);
+    c = doccache_open(rec, set);
+    CHECK(doccache_get(c, src, &st, &n, &got) == NULL);
+    doccache_free(c);
+    CHECK(diag_total(d) == 0);
+    diag_free(d);
+    free(src); free(other); free(rec);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -201,6 +261,7 @@ int main(void)
     RUN(markdown_round_trip);
     RUN(markdown_damage_is_a_miss);
     RUN(pages_fresh_only_as_left);
+    RUN(documents_by_stat);
     rm_rf(dir);
     return test_summary();
 }
