@@ -254,14 +254,27 @@ static void md_scan(mdcache *c)
     struct stat st;
     if (fstat(c->fd, &st) < 0) return;
     off_t off = (off_t)MD_HEADER;
-    unsigned char h[ENTRY_HEAD];
+    /* The headers are read through a 1 MB window (one pread per entry was
+     * ~10k system calls at every build of a 10k-document site). Not
+     * mmap: another build truncating a torn tail would be a SIGBUS. */
+    enum { WINDOW = 1 << 20 };
+    unsigned char *win = xmalloc(WINDOW);
+    off_t wstart = 0, wend = 0;
     while (off + ENTRY_HEAD <= st.st_size) {
-        if (pread_all(c->fd, h, ENTRY_HEAD, off) < 0 || memcmp(h, "GZE1", 4)) break;
+        if (off < wstart || off + ENTRY_HEAD > wend) {
+            size_t want = st.st_size - off < WINDOW ? (size_t)(st.st_size - off) : WINDOW;
+            if (pread_all(c->fd, win, want, off) < 0) break;
+            wstart = off;
+            wend = off + (off_t)want;
+        }
+        const unsigned char *h = win + (off - wstart);
+        if (memcmp(h, "GZE1", 4)) break;
         uint32_t len = get_u32(h + 4);
         if (len == 0 || len > ENTRY_MAX || off + ENTRY_HEAD + (off_t)len > st.st_size) break;
         md_index(c, (fp128){get_u64(h + 8), get_u64(h + 16)}, off + ENTRY_HEAD, len);
         off += ENTRY_HEAD + (off_t)len;
     }
+    free(win);
     if (off < st.st_size) {
         /* A torn append (a killed build) or damage: drop the tail so that
          * new entries follow good ones. */

@@ -580,8 +580,7 @@ static doc *record_decode(const unsigned char *p, size_t len, const char *path, 
     }
     uint32_t ll = rd_u32(&r);
     if (!r.bad && (uint64_t)(r.end - r.p) == ll) {
-        dc->lazy = xmalloc(ll ? ll : 1);
-        memcpy(dc->lazy, r.p, ll);
+        dc->lazy = r.p;               /* in the document cache, open as long as content is */
         dc->lazy_len = ll;
     } else {
         r.bad = true;
@@ -601,7 +600,6 @@ int doc_unpack(doc *dc)
 {
     if (!dc->lazy) return 0;
     value *l = fp_decode_value(dc->lazy, dc->lazy_len);
-    free(dc->lazy);
     dc->lazy = NULL;
     value *fm = value_at(l, 0), *lines = value_at(l, 1), *toc = value_at(l, 2);
     int ok = value_len(l) == 3 && value_type(fm) == V_MAP && value_type(lines) == V_MAP &&
@@ -755,7 +753,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
     parallel_for(files.n, threads, load_one, &j);
     if (j.dcache) {
         doccache_save(j.dcache, d);
-        doccache_free(j.dcache);
+        c->dcache = j.dcache;   /* documents point into its records */
     }
     if (j.mc) {
         mdcache_counts(j.mc, &c->md_hits, &c->md_misses);
@@ -818,7 +816,6 @@ void doc_free(doc *dc)
     free(dc->summary); free(dc->layout);
     value_unref(dc->tags); value_unref(dc->districts); value_unref(dc->recipients);
     value_unref(dc->attachments); value_unref(dc->fm); value_unref(dc->fm_lines);
-    free(dc->lazy);
     md_free(&dc->md);
     free(dc);
 }
@@ -826,6 +823,7 @@ void doc_free(doc *dc)
 void content_free(content *c)
 {
     mdcache_close(c->mc, NULL);
+    doccache_free(c->dcache);
     for (size_t i = 0; i < c->n; i++) doc_free(c->docs[i]);
     free(c->docs);
     value_unref(c->site);

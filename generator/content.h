@@ -34,7 +34,7 @@ typedef struct {
     value *fm_lines;       /* key -> line */
     /* From the document cache: fm, fm_lines and md.toc still encoded
      * (NULL, and those set, otherwise); see doc_unpack. */
-    unsigned char *lazy;
+    const unsigned char *lazy;   /* borrowed from content.dcache */
     size_t lazy_len;
     md_result md;          /* rendered body; html and text NULL when md_on_disk */
     bool md_on_disk;       /* html and text are in the build cache under md_key */
@@ -51,6 +51,7 @@ typedef struct {
     size_t drafts_skipped;
     size_t md_hits, md_misses;   /* bodies from the build cache / rendered */
     mdcache *mc;           /* the Markdown cache, open while content is (owned) */
+    doccache *dcache;      /* the document cache, likewise (documents borrow from it) */
 } content;
 
 /* Load and validate everything under dir. Returns 0 if there were no
