@@ -549,6 +549,7 @@ static value *rd_strings(rec_reader *r)
 
 static doc *record_decode(const unsigned char *p, size_t len, const char *path, const char *section)
 {
+    if (!p) return NULL;
     rec_reader r = {p, p + len, false};
     doc *dc = xcalloc(1, sizeof *dc);
     dc->source = xstrdup(path);
@@ -594,6 +595,11 @@ static doc *record_decode(const unsigned char *p, size_t len, const char *path, 
     snprintf(dc->date, sizeof dc->date, "%04u-%02u-%02u", (unsigned)dc->year % 10000u,
              (unsigned)dc->month % 100u, (unsigned)dc->day % 100u);
     return dc;
+}
+
+doc *content_record_decode(const void *p, size_t n, const char *path, const char *section)
+{
+    return record_decode(p, n, path, section);
 }
 
 int doc_unpack(doc *dc)

@@ -72,6 +72,10 @@ void doc_free(doc *dc);
  * document cache (nothing to do otherwise). Not thread-safe for one
  * document. -1 (and empty values) if the record was damaged. */
 int doc_unpack(doc *dc);
+/* A document from a document cache record (a borrowed payload: the
+ * document points into it), NULL if the record is not well formed. For
+ * the fuzzer; loading uses it through content_load_cached. */
+doc *content_record_decode(const void *p, size_t n, const char *path, const char *section);
 
 /* Parse "2017-09-29", "2022-01-14 08:10:30 +0800", "2017-09-29T08:00:00+08:00".
  * Returns 0 and fills the fields, -1 if not a valid date. */

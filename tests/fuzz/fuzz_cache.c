@@ -2,17 +2,22 @@
  * a file on disk that anything may damage; reading it must never crash,
  * and a damaged entry must read as a miss, never as wrong data.
  *
- * Input: first byte = mode. Mode even: the rest is the body of a Markdown
+ * Input: first byte = mode, mod 4. 0: the rest is the body of a Markdown
  * cache (after a valid header), opened, every entry's key looked up with
- * get/html/text, then one entry appended. Mode odd: the rest is a page
- * record (made valid by appending its checksum), opened and queried. */
+ * get/html/text, then one entry appended. 1: the rest is a page record
+ * (made valid by appending its checksum), opened and queried. 2: the rest
+ * is a document cache (checksum appended), opened, every source it names
+ * looked up, saved. 3: the rest is one document record, decoded and its
+ * front matter unpacked. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "cache.h"
+#include "content.h"
 
 static char dir[64];
 
@@ -97,6 +102,72 @@ static void page_case(const uint8_t *data, size_t size, const char *path, const 
     pagecache_free(pc);
 }
 
+static void doc_case(const uint8_t *data, size_t size, const char *path)
+{
+    static const char magic[] = "gazette document cache 1\n";
+    fp128 settings = {5, 6};
+    size_t ml = sizeof magic - 1, n = ml + 16 + size;
+    uint8_t *buf = malloc(n + 16);
+    if (!buf) return;
+    memcpy(buf, magic, ml);
+    put64(buf + ml, settings.lo);
+    put64(buf + ml + 8, settings.hi);
+    memcpy(buf + ml + 16, data, size);
+    fp128 f = fp_bytes(buf, n);
+    put64(buf + n, f.lo);
+    put64(buf + n + 8, f.hi);
+    FILE *fh = fopen(path, "wb");
+    if (fh) {
+        fwrite(buf, 1, n + 16, fh);
+        fclose(fh);
+    }
+    free(buf);
+    doccache *c = doccache_open(path, settings);
+    /* The first entry's source (u64 count, then u32 length + name), with
+     * the stat fields as written, so that a well-formed entry is found. */
+    if (size >= 12) {
+        uint32_t sl = (uint32_t)data[8] | (uint32_t)data[9] << 8 | (uint32_t)data[10] << 16 |
+                      (uint32_t)data[11] << 24;
+        if (sl <= size - 12 && size - 12 - sl >= 33) {
+            char *src = xstrndup((const char *)data + 12, sl);
+            const uint8_t *p = data + 12 + sl;
+            struct stat st;
+            memset(&st, 0, sizeof st);
+            st.st_size = (off_t)rd64(p);
+            st.st_ino = (ino_t)rd64(p + 8);
+            st.st_mtim.tv_sec = (time_t)(rd64(p + 16) / 1000000000u);
+            st.st_mtim.tv_nsec = (long)(rd64(p + 16) % 1000000000u);
+            st.st_ctim.tv_sec = (time_t)(rd64(p + 24) / 1000000000u);
+            st.st_ctim.tv_nsec = (long)(rd64(p + 24) % 1000000000u);
+            size_t len;
+            fp128 file;
+            const unsigned char *pl = doccache_get(c, src, &st, &len, &file);
+            if (pl) {
+                doc *dc = content_record_decode(pl, len, src, "notices");
+                if (dc) doc_unpack(dc);
+                doc_free(dc);
+                doccache_keep(c, src);
+            }
+            free(src);
+        }
+    }
+    diag *d = diag_new();
+    (void)doccache_save(c, d);
+    diag_free(d);
+    doccache_free(c);
+}
+
+static void record_case(const uint8_t *data, size_t size)
+{
+    doc *dc = content_record_decode(data, size, "content/notices/2017/x.md", "notices");
+    if (dc) {
+        if (!dc->title || !dc->url || !dc->md.excerpt) __builtin_trap();
+        doc_unpack(dc);
+        if (!dc->fm || !dc->fm_lines || !dc->md.toc) __builtin_trap();
+    }
+    doc_free(dc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!dir[0]) {
@@ -105,8 +176,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 1) return 0;
     char *path = xasprintf("%s/c", dir), *out = xasprintf("%s/out", dir);
-    if (data[0] % 2 == 0) md_case(data + 1, size - 1, path);
-    else page_case(data + 1, size - 1, path, out);
+    switch (data[0] % 4) {
+    case 0: md_case(data + 1, size - 1, path); break;
+    case 1: page_case(data + 1, size - 1, path, out); break;
+    case 2: doc_case(data + 1, size - 1, path); break;
+    default: record_case(data + 1, size - 1); break;
+    }
     unlink(path);
     free(path);
     free(out);
