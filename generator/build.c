@@ -32,9 +32,26 @@ static const char *const SECTION_NAME[2] = {"notices", "reports"};
 
 /* ---- taxonomies ---- */
 
+/* Documents by index into content.docs (newest first). Lists hold indices,
+ * not summaries: a summary is made only when a page that shows it renders
+ * (summary()), so a rebuild that renders few pages makes few. */
+typedef struct {
+    size_t *v;
+    size_t n, cap;
+} ixlist;
+
+static void ix_push(ixlist *l, size_t i)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = i;
+}
+
 typedef struct {
     char *name, *slug, *url;
-    value *items;          /* summaries, newest first */
+    ixlist items;          /* documents, newest first */
 } term;
 
 typedef struct {
@@ -65,10 +82,9 @@ typedef struct {
     renderer *r;
     outdir *out;
     value *site;
-    value **summ;          /* per document */
-    struct { const value *v; fp128 fp; } *summ_slots;   /* summary -> its fingerprint */
-    size_t nsumm_slots;
-    value *sections[2];    /* lists of summaries */
+    value **summ;          /* per document, made when first needed (summary()) */
+    fp128 *summ_fp;        /* per document: what its summary is made of */
+    ixlist sections[2];
     taxonomy tax[NTAX];
     job *jobs;
     size_t njobs, capjobs;
@@ -129,7 +145,7 @@ static term *tax_term(taxonomy *t, const char *name)
     term_slug(&s, name);
     tm->slug = buf_detach(&s);
     tm->url = NULL;
-    tm->items = value_list();
+    tm->items = (ixlist){0};
     value_set(t->index, name, value_int((long long)t->n));
     t->n++;
     return tm;
@@ -164,7 +180,7 @@ static void tax_free(taxonomy *t)
         free(t->terms[i].name);
         free(t->terms[i].slug);
         free(t->terms[i].url);
-        value_unref(t->terms[i].items);
+        free(t->terms[i].items.v);
     }
     free(t->terms);
     value_unref(t->index);
@@ -196,24 +212,29 @@ static value *page_value(const char *title, const char *url)
 }
 
 
+static value *summary(build *b, size_t i);
+
 /* A paginated list ("notices/" -> /notices/, /notices/page/2/, ...).
  * Its pages' contexts are made when each page renders, not all up front:
  * they hold nothing but references, yet at 100k documents building them
  * all first cost ~0.5 GB of maps. */
 typedef struct list_spec {
     char *base, *title;
-    value *items, *extra;  /* references; extra may be NULL */
+    size_t *items, n;      /* documents (a copy) */
+    value *extra;          /* a reference; may be NULL */
     size_t pages;
 } list_spec;
 
-static void add_list_pages(build *b, const char *base, const char *title, value *items,
-                           value *extra)
+static void add_list_pages(build *b, const char *base, const char *title, const size_t *items,
+                           size_t n, value *extra)
 {
-    size_t n = value_len(items), per = b->paginate;
+    size_t per = b->paginate;
     list_spec *ls = xcalloc(1, sizeof *ls);
     ls->base = xstrdup(base);
     ls->title = xstrdup(title);
-    ls->items = value_ref(items);
+    ls->items = xmalloc((n ? n : 1) * sizeof *ls->items);
+    if (n) memcpy(ls->items, items, n * sizeof *items);
+    ls->n = n;
     ls->extra = value_ref(extra);
     ls->pages = n ? (n + per - 1) / per : 1;
     if (b->nlists == b->caplists) {
@@ -234,7 +255,7 @@ static void list_spec_free(list_spec *ls)
 {
     free(ls->base);
     free(ls->title);
-    value_unref(ls->items);
+    free(ls->items);
     value_unref(ls->extra);
     free(ls);
 }
@@ -243,7 +264,7 @@ static void list_spec_free(list_spec *ls)
 static value *list_context(build *b, const list_spec *ls, size_t k)
 {
     const char *base = ls->base;
-    size_t n = value_len(ls->items), per = b->paginate, pages = ls->pages;
+    size_t n = ls->n, per = b->paginate, pages = ls->pages;
     char *url = k == 1 ? xasprintf("/%s", base) : xasprintf("/%spage/%zu/", base, k);
     value *ctx = ls->extra ? value_map_copy(ls->extra) : value_map();
     char *ptitle = k == 1 ? xstrdup(ls->title) : xasprintf("%s（第%zu页）", ls->title, k);
@@ -253,7 +274,7 @@ static value *list_context(build *b, const list_spec *ls, size_t k)
     value_set(list, "count", value_int((long long)n));
     value *slice = value_list();
     for (size_t i = (k - 1) * per; i < n && i < k * per; i++)
-        value_push(slice, value_ref(value_at(ls->items, i)));
+        value_push(slice, value_ref(summary(b, ls->items[i])));
     value_set(list, "items", slice);
     value_set(ctx, "list", list);
     if (pages > 1) {
@@ -311,6 +332,19 @@ static value *summary_of(const doc *dc)
     return s;
 }
 
+/* Document i's summary, made on first use (by any thread). */
+static value *summary(build *b, size_t i)
+{
+    value *s = __atomic_load_n(&b->summ[i], __ATOMIC_ACQUIRE);
+    if (s) return s;
+    value *mine = summary_of(b->c.docs[i]);
+    value *none = NULL;
+    if (__atomic_compare_exchange_n(&b->summ[i], &none, mine, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return mine;
+    value_unref(mine);                 /* another thread made it first */
+    return none;
+}
+
 static const char *district_name(build *b, const char *id)
 {
     const char *n = b->st ? stats_district_name(b->st, id) : NULL;
@@ -327,21 +361,15 @@ static void make_model(build *b)
         b->tax[t].index = value_map();
     }
     b->summ = xcalloc(b->c.n ? b->c.n : 1, sizeof(value *));
-    for (int s = 0; s < 2; s++) b->sections[s] = value_list();
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
-        b->summ[i] = summary_of(dc);
-        value_push(b->sections[!strcmp(dc->section, "reports")], value_ref(b->summ[i]));
+        ix_push(&b->sections[!strcmp(dc->section, "reports")], i);
         for (size_t k = 0; k < value_len(dc->tags); k++)
-            value_push(tax_term(&b->tax[TAX_TAGS], value_str_ptr(value_at(dc->tags, k)))->items,
-                       value_ref(b->summ[i]));
-        if (dc->category)
-            value_push(tax_term(&b->tax[TAX_CATEGORIES], dc->category)->items, value_ref(b->summ[i]));
-        if (dc->issuer)
-            value_push(tax_term(&b->tax[TAX_ISSUERS], dc->issuer)->items, value_ref(b->summ[i]));
+            ix_push(&tax_term(&b->tax[TAX_TAGS], value_str_ptr(value_at(dc->tags, k)))->items, i);
+        if (dc->category) ix_push(&tax_term(&b->tax[TAX_CATEGORIES], dc->category)->items, i);
+        if (dc->issuer) ix_push(&tax_term(&b->tax[TAX_ISSUERS], dc->issuer)->items, i);
         for (size_t k = 0; k < value_len(dc->districts); k++)
-            value_push(tax_term(&b->tax[TAX_DISTRICTS], value_str_ptr(value_at(dc->districts, k)))->items,
-                       value_ref(b->summ[i]));
+            ix_push(&tax_term(&b->tax[TAX_DISTRICTS], value_str_ptr(value_at(dc->districts, k)))->items, i);
     }
     for (int t = 0; t < NTAX; t++) tax_finish(&b->tax[t]);
     /* With a snapshot, district pages are /districts/ID/ (written by stats). */
@@ -374,7 +402,7 @@ static value *doc_context(build *b, size_t i)
 {
     doc *dc = b->c.docs[i];
     doc_unpack(dc);
-    value *d = value_map_copy(b->summ[i]);
+    value *d = value_map_copy(summary(b, i));
     int sec = !strcmp(dc->section, "reports");
     /* A body kept in the build cache stands in by its fingerprint (the
      * HTML is a pure function of it); render_job reads the HTML only when
@@ -455,7 +483,7 @@ static value *doc_context(build *b, size_t i)
 
     value *ctx = value_map();
     value *page = page_value(dc->title, dc->url);
-    value_set_str(page, "description", value_str_ptr(value_get(b->summ[i], "excerpt")));
+    value_set_str(page, "description", value_str_ptr(value_get(summary(b, i), "excerpt")));
     value_set_str(page, "type", "article");
     value_set(ctx, "page", page);
     value_set(ctx, "doc", d);
@@ -484,15 +512,13 @@ static void make_jobs(build *b)
     }
     /* Sections, with their year archives. */
     for (int s = 0; s < 2; s++) {
-        value *items = b->sections[s];
+        const ixlist *items = &b->sections[s];
         value *years = value_list();
-        size_t n = value_len(items);
+        size_t n = items->n;
         for (size_t i = 0; i < n;) {
-            long long y = value_int_of(value_get(value_at(items, i), "year"));
+            long long y = b->c.docs[items->v[i]]->year;
             size_t j = i;
-            value *yl = value_list();
-            while (j < n && value_int_of(value_get(value_at(items, j), "year")) == y)
-                value_push(yl, value_ref(value_at(items, j++)));
+            while (j < n && b->c.docs[items->v[j]]->year == y) j++;
             value *yv = value_map();
             value_set(yv, "year", value_int(y));
             value_set(yv, "url", value_strf("/%s/%04lld/", SECTION_NAME[s], y));
@@ -502,9 +528,8 @@ static void make_jobs(build *b)
             char *title = xasprintf("%s · %lld年", SECTION_TITLE[s], y);
             value *extra = value_map();
             value_set(extra, "section", page_value(SECTION_TITLE[s], s ? "/reports/" : "/notices/"));
-            add_list_pages(b, base, title, yl, extra);
+            add_list_pages(b, base, title, items->v + i, j - i, extra);
             value_unref(extra);
-            value_unref(yl);
             free(base);
             free(title);
             i = j;
@@ -514,7 +539,7 @@ static void make_jobs(build *b)
         value_set(extra, "years", years);
         value_set(extra, "section", page_value(SECTION_TITLE[s], s ? "/reports/" : "/notices/"));
         char *base = xasprintf("%s/", SECTION_NAME[s]);
-        add_list_pages(b, base, SECTION_TITLE[s], items, extra);
+        add_list_pages(b, base, SECTION_TITLE[s], items->v, items->n, extra);
         free(base);
         value_unref(extra);
     }
@@ -528,7 +553,7 @@ static void make_jobs(build *b)
             term *tm = &tx->terms[i];
             value *tv = page_value(tm->name, tm->url);
             value_set_str(tv, "name", tm->name);
-            value_set(tv, "count", value_int((long long)value_len(tm->items)));
+            value_set(tv, "count", value_int((long long)tm->items.n));
             value_push(terms, tv);
             char *base = xasprintf("%s/%s/", tx->key, tm->slug);
             char *title = xasprintf("%s：%s", tx->title, tm->name);
@@ -536,7 +561,7 @@ static void make_jobs(build *b)
             char *tax_url = xasprintf("/%s/", tx->key);
             value_set(extra, "taxonomy", page_value(tx->title, tax_url));
             free(tax_url);
-            add_list_pages(b, base, title, tm->items, extra);
+            add_list_pages(b, base, title, tm->items.v, tm->items.n, extra);
             value_unref(extra);
             free(base);
             free(title);
@@ -556,18 +581,18 @@ static void make_jobs(build *b)
     value_set(ctx, "page", page_value(value_str_ptr(value_get(b->site, "title")), "/"));
     for (int s = 0; s < 2; s++) {
         value *latest = value_list();
-        for (size_t i = 0; i < value_len(b->sections[s]) && i < 8; i++)
-            value_push(latest, value_ref(value_at(b->sections[s], i)));
+        for (size_t i = 0; i < b->sections[s].n && i < 8; i++)
+            value_push(latest, value_ref(summary(b, b->sections[s].v[i])));
         value_set(ctx, s ? "latest_reports" : "latest_notices", latest);
         value_set(ctx, s ? "reports_count" : "notices_count",
-                  value_int((long long)value_len(b->sections[s])));
+                  value_int((long long)b->sections[s].n));
     }
     value *tags = value_list();
     for (size_t i = 0; i < b->tax[TAX_TAGS].n; i++) {
         term *tm = &b->tax[TAX_TAGS].terms[i];
         value *tv = page_value(tm->name, tm->url);
         value_set_str(tv, "name", tm->name);
-        value_set(tv, "count", value_int((long long)value_len(tm->items)));
+        value_set(tv, "count", value_int((long long)tm->items.n));
         value_push(tags, tv);
     }
     value_set(ctx, "tags", tags);
@@ -696,39 +721,26 @@ static void put_fp(buf *k, fp128 f)
     buf_put(k, &f, sizeof f);
 }
 
-/* The fingerprint of summary s (a list item): of its content, so that a
- * list page stays when an edit leaves its items' titles and excerpts be. */
-static fp128 summary_fp(build *b, const value *s)
+/* What document i's summary is made of (summary_of reads these), so that
+ * a list page stays when an edit leaves its items' titles and excerpts
+ * be, without making the summaries. */
+static void summary_fp_one(size_t i, void *ud)
 {
-    size_t n = b->nsumm_slots;
-    size_t h = ((uintptr_t)s >> 4) * 0x9E3779B97F4A7C15ull;
-    for (size_t i = h & (n - 1);; i = (i + 1) & (n - 1)) {
-        if (b->summ_slots[i].v == s) return b->summ_slots[i].fp;
-        if (!b->summ_slots[i].v) {            /* not a summary: cannot be */
-            buf *k = encode_buf();
-            fp_encode_value(k, s);
-            return fp_bytes(k->ptr, k->len);
-        }
-    }
+    build *b = ud;
+    const doc *dc = b->c.docs[i];
+    buf *k = encode_buf();
+    const char *f[] = {dc->title, dc->url, dc->date, dc->date_zh, dc->datetime, dc->kind,
+                       dc->section, dc->slug, dc->doc_number, dc->issuer, dc->category,
+                       dc->summary ? dc->summary : dc->md.excerpt ? dc->md.excerpt : ""};
+    for (size_t n = 0; n < sizeof f / sizeof *f; n++) fp_encode_str(k, f[n]);
+    buf_printf(k, "%d", dc->year);
+    b->summ_fp[i] = fp_bytes(k->ptr, k->len);
 }
 
-static void index_summaries(build *b)
+static void fingerprint_summaries(build *b)
 {
-    size_t n = 16;
-    while (n < b->c.n * 2 + 2) n *= 2;
-    b->nsumm_slots = n;
-    b->summ_slots = xcalloc(n, sizeof *b->summ_slots);
-    buf k = BUF_INIT;
-    for (size_t d = 0; d < b->c.n; d++) {
-        size_t h = ((uintptr_t)b->summ[d] >> 4) * 0x9E3779B97F4A7C15ull;
-        size_t i = h & (n - 1);
-        while (b->summ_slots[i].v) i = (i + 1) & (n - 1);
-        buf_clear(&k);
-        fp_encode_value(&k, b->summ[d]);
-        b->summ_slots[i].v = b->summ[d];
-        b->summ_slots[i].fp = fp_bytes(k.ptr, k.len);
-    }
-    buf_free(&k);
+    b->summ_fp = xcalloc(b->c.n ? b->c.n : 1, sizeof *b->summ_fp);
+    parallel_for(b->c.n, b->o->threads, summary_fp_one, b);
 }
 
 /* The previous (dir > 0: older) or next document's title and URL. */
@@ -779,13 +791,13 @@ static void encode_doc_inputs(buf *k, build *b, size_t i)
 /* What list_context reads for page pg of ls. */
 static void encode_list_inputs(buf *k, build *b, const list_spec *ls, size_t pg)
 {
-    size_t n = value_len(ls->items), per = b->paginate;
+    size_t n = ls->n, per = b->paginate;
     buf_printf(k, "L%zu/%zu/%zu", pg, n, per);
     fp_encode_str(k, ls->base);
     fp_encode_str(k, ls->title);
     fp_encode_value(k, ls->extra);
     for (size_t i = (pg - 1) * per; i < n && i < pg * per; i++)
-        put_fp(k, summary_fp(b, value_at(ls->items, i)));
+        put_fp(k, b->summ_fp[ls->items[i]]);
 }
 
 static fp128 page_fp(build *b, const job *j)
@@ -898,7 +910,7 @@ static int write_feed(build *b)
             buf_puts(&f, "\"/>\n");
         }
         buf_puts(&f, "    <summary>");
-        xml_text(&f, value_str_ptr(value_get(b->summ[i], "excerpt")));
+        xml_text(&f, value_str_ptr(value_get(summary(b, i), "excerpt")));
         buf_puts(&f, "</summary>\n  </entry>\n");
     }
     buf_puts(&f, "</feed>\n");
@@ -1141,7 +1153,7 @@ static int write_stats(build *b)
             const char *id = value_str_ptr(value_at(dc->districts, k));
             value *l = value_get(by_district, id);
             if (!l) { l = value_list(); value_set(by_district, id, l); }
-            value_push(l, value_ref(b->summ[i]));
+            value_push(l, value_ref(summary(b, i)));
         }
     }
     int rc = stats_write(b->st, b->r, by_district, by_slug, b->d);
@@ -1421,7 +1433,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         phase(&b, "cache keys");
     }
     make_model(&b);
-    if (b.pc) index_summaries(&b);
+    if (b.pc) fingerprint_summaries(&b);
     make_jobs(&b);
     phase(&b, "model");
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
@@ -1475,9 +1487,9 @@ done:
     free(b.lists);
     if (b.summ) for (size_t i = 0; i < b.c.n; i++) value_unref(b.summ[i]);
     free(b.summ);
-    free(b.summ_slots);
+    free(b.summ_fp);
     free(b.by_url);
-    for (int s = 0; s < 2; s++) value_unref(b.sections[s]);
+    for (int s = 0; s < 2; s++) free(b.sections[s].v);
     for (int t = 0; t < NTAX; t++) tax_free(&b.tax[t]);
     renderer_free(b.r);
     mdcache_close(b.c.mc, d);
