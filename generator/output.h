@@ -18,10 +18,21 @@ typedef struct {
     size_t written;     /* new or changed files */
     size_t unchanged;   /* same bytes already there */
     size_t removed;     /* stale files deleted by out_finish */
+    size_t dirs_read;   /* directories out_open read (with a state file,
+                           the others' listings came from it) */
 } out_stats;
 
 /* root is created if missing. Errors go to d. */
 outdir *out_open(const char *root, diag *d);
+/* The same, with a state file (state_path NULL: none): out_finish records
+ * in it every directory of the tree with its mtime, ctime and inode and
+ * its entries, and the next out_open_state reads only the directories
+ * whose stamp changed since (a file added or removed by hand changes its
+ * directory's). Same results as the full scan: stray files are swept,
+ * links removed. A missing, damaged, truncated or foreign (other root)
+ * state file means a full scan. Keep it outside root, e.g. in the build
+ * cache directory. */
+outdir *out_open_state(const char *root, const char *state_path, diag *d);
 /* relpath like "notices/2017/x/index.html" (no leading slash, no "..").
  * Returns 0 or -1 (reported to d). Writing one path twice is an error
  * (two sources claim one URL): the second call returns -1. */
