@@ -168,6 +168,11 @@ TEST(state_skips_unchanged_directories)
     CHECK(path_exists(state));
     CHECK(build(t, state, &st, d) == 0 && st.unchanged == 5 && st.written == 0);
     CHECK(st.dirs_read == 0);
+    /* Nothing changed: the state file is not written again. */
+    struct stat s1, s2;
+    CHECK(stat(state, &s1) == 0);
+    CHECK(build(t, state, &st, d) == 0 && st.dirs_read == 0);
+    CHECK(stat(state, &s2) == 0 && s1.st_ino == s2.st_ino);
     /* Without the state file: every directory read, same result. */
     CHECK(build(t, NULL, &st, d) == 0 && st.unchanged == 5 && st.dirs_read == NDIRS);
     CHECK(diag_count(d, DIAG_ERROR) == 0 && diag_count(d, DIAG_WARNING) == 0);
