@@ -1,8 +1,9 @@
 /* output.h - writes the site into its output directory.
  *
- * Each file is written atomically (temp file in the same directory, then
- * rename), and only when its bytes differ from what is there, so unchanged
- * files keep their mtime. out_finish() removes every file that this build
+ * Each file is written atomically: a new one (not there when out_open
+ * scanned the tree) is linked to its name once complete, an existing one
+ * replaced through a temp file and rename, and only when its bytes differ,
+ * so unchanged files keep their mtime. out_finish() removes every file that this build
  * did not write (never touching the release repository in .git), and empty
  * directories. Thread-safe: any number of threads may call out_write().
  */
