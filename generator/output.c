@@ -411,43 +411,67 @@ static void put_str(buf *b, const char *s)
 
 /* ---- scanning ---- */
 
-/* Read the directory full into dn's listing (kept only with a state file)
- * and return the entries with their types through *out (caller frees the
- * names and the array). With a state file the directory is stat'ed first
- * through the open descriptor. Returns the count or -1 (reported). */
+/* A directory's entries in the order getdents64 gives them. opendir
+ * would add an fstat and a 32 KB allocation per directory (13.8k of them
+ * in the 10k site). The d_type of each entry ('l' link, 'd', 'f' anything
+ * else; DT_UNKNOWN resolved with fstatat). Returns the count (names and
+ * array for the caller to free), or -1 with errno set. */
+static long list_fd(int fd, ent **out)
+{
+    char dbuf[16384] __attribute__((aligned(8)));
+    ent *v = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        ssize_t got = getdents64(fd, dbuf, sizeof dbuf);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int e = errno;
+            for (size_t i = 0; i < n; i++) free(v[i].name);
+            free(v);
+            errno = e;
+            return -1;
+        }
+        if (got == 0) break;
+        for (ssize_t off = 0; off < got;) {
+            struct dirent64 *e = (struct dirent64 *)(void *)(dbuf + off);
+            off += e->d_reclen;
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            unsigned char type = e->d_type;
+            if (type == DT_UNKNOWN) {
+                struct stat st;
+                type = fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? DT_UNKNOWN
+                     : S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+            }
+            if (n == cap) { cap = cap ? cap * 2 : 16; v = xrealloc(v, cap * sizeof *v); }
+            v[n].name = xstrdup(e->d_name);
+            v[n++].type = type == DT_LNK ? 'l' : type == DT_DIR ? 'd' : type == DT_UNKNOWN ? '?' : 'f';
+        }
+    }
+    *out = v;
+    return (long)n;
+}
+
+/* Read the directory full into a fresh listing (*out; see list_fd). With
+ * a state file the directory is stat'ed first through the descriptor (its
+ * stamp). Returns the count or -1 (reported). */
 static long read_dir(outdir *o, dnode *dn, const char *full, ent **out)
 {
-    DIR *dh = opendir(full);
-    if (!dh) {
-        diag_error(o->d, full, 0, "cannot read directory: %s", strerror(errno));
-        return -1;
-    }
-    o->dirs_read++;
-    if (o->state_path) {
+    int fd = open(full, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+    long n = -1;
+    if (fd >= 0) {
+        o->dirs_read++;
         struct stat st;
-        if (fstat(dirfd(dh), &st) == 0) {
+        if (o->state_path && fstat(fd, &st) == 0) {
             note_stat(dn, &st);
             dn->listed = settled(&st, o->stamp);
         }
+        n = list_fd(fd, out);
+        int e = errno;
+        close(fd);
+        errno = e;
     }
-    ent *v = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(dh))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        unsigned char type = e->d_type;
-        if (type == DT_UNKNOWN) {
-            struct stat st;
-            type = fstatat(dirfd(dh), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? DT_UNKNOWN
-                 : S_ISLNK(st.st_mode) ? DT_LNK : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
-        }
-        if (n == cap) { cap = cap ? cap * 2 : 16; v = xrealloc(v, cap * sizeof *v); }
-        v[n].name = xstrdup(e->d_name);
-        v[n++].type = type == DT_LNK ? 'l' : type == DT_DIR ? 'd' : 'f';
-    }
-    closedir(dh);
-    *out = v;
-    return (long)n;
+    if (n < 0) diag_error(o->d, full, 0, "cannot read directory: %s", strerror(errno));
+    return n;
 }
 
 static long scan(outdir *o, const char *full, const char *rel, const struct stat *st);
@@ -480,8 +504,11 @@ static int scan_entry(outdir *o, dnode *dn, int dfd, const char *full, const cha
         long k = scan(o, path, r, o->state_path ? &st : NULL);
         if (k < 0) err = 1;
         else if (k == 0) list_add(&o->dirs, &o->ndirs, &o->capdirs, r);
-    } else if (e->type == 'f') {
+    } else if (e->type == 'f' || e->type == '?') {
+        /* '?': could not tell (it vanished?); swept like a file, and the
+         * listing is not trusted for the state file. */
         list_add(&o->existing, &o->nexisting, &o->capexisting, r);
+        if (e->type == '?') dn->listed = 0;
     }
     if (o->state_path && (e->type == 'f' || e->type == 'd')) {
         ent_add_owned(dn, e->name, e->type);      /* the listing takes the name */
@@ -777,23 +804,20 @@ static void relist(outdir *o, dnode *dn, struct timespec stamp)
     dn->listed = 0;
     if (fd < 0) { dn->gone = 1; return; }
     struct stat st;
-    DIR *dh = fstat(fd, &st) == 0 ? fdopendir(fd) : NULL;
-    if (!dh) { close(fd); return; }
-    note_stat(dn, &st);
-    int ok = settled(&st, stamp);
-    struct dirent *e;
-    while (ok && (e = readdir(dh))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        unsigned char type = e->d_type;
-        if (type == DT_UNKNOWN) {
-            struct stat es;
-            type = fstatat(fd, e->d_name, &es, AT_SYMLINK_NOFOLLOW) < 0 ? DT_UNKNOWN
-                 : S_ISLNK(es.st_mode) ? DT_LNK : S_ISDIR(es.st_mode) ? DT_DIR : DT_REG;
-        }
-        if (type == DT_LNK || type == DT_UNKNOWN) ok = 0;
-        else ent_add(dn, e->d_name, type == DT_DIR ? 'd' : 'f');
+    ent *v = NULL;
+    long n = -1;
+    if (fstat(fd, &st) == 0 && settled(&st, stamp)) {
+        note_stat(dn, &st);
+        n = list_fd(fd, &v);
     }
-    closedir(dh);
+    close(fd);
+    int ok = n >= 0;
+    for (long i = 0; i < n; i++) {
+        if (v[i].type != 'f' && v[i].type != 'd') ok = 0;    /* a link, or unknown */
+        ent_add_owned(dn, v[i].name, v[i].type);
+    }
+    free(v);
+    if (!ok) ents_clear(dn);
     dn->listed = ok;
 }
 
