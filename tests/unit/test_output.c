@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 static char *mktree(void)
 {
@@ -282,6 +283,66 @@ TEST(state_damaged_means_full_scan)
     diag_free(d);
 }
 
+static void put32(buf *b, uint32_t v) { buf_put(b, &v, 4); }
+static void put64(buf *b, uint64_t v) { buf_put(b, &v, 8); }
+static void putstr(buf *b, const char *s) { put32(b, (uint32_t)strlen(s)); buf_puts(b, s); }
+
+/* A well-formed state file (right checksum, root and stamp) whose root
+ * listing names "..": refused as a whole, so the scan cannot reach the
+ * parent directory and the sweep cannot remove anything there. */
+TEST(state_crafted_names_refused)
+{
+    char *t = mktree(), *state = xasprintf("%s.state", t);
+    char *sentinel = xasprintf("%s.sentinel", t);
+    diag *d = diag_new();
+    out_stats st;
+    CHECK(write_file_atomic(sentinel, "keep", 4) == 0);
+    CHECK(build(t, state, &st, d) == 0);
+    struct stat rs;
+    CHECK(stat(t, &rs) == 0);
+    const char *bad_names[] = {"..", ".", "a/../..", ""};
+    for (size_t k = 0; k < sizeof bad_names / sizeof *bad_names; k++) {
+        buf b = BUF_INIT;
+        buf_put(&b, "GZOUTST\0", 8);
+        put32(&b, 1);
+        put32(&b, 0x01020304u);
+        put64(&b, 0);
+        put64(&b, 0);
+        putstr(&b, t);
+        put32(&b, 1);                                   /* one directory: the root */
+        putstr(&b, "");
+        put64(&b, (uint64_t)rs.st_ino);
+        put64(&b, (uint64_t)((int64_t)rs.st_mtim.tv_sec * 1000000000 + rs.st_mtim.tv_nsec));
+        put64(&b, (uint64_t)((int64_t)rs.st_ctim.tv_sec * 1000000000 + rs.st_ctim.tv_nsec));
+        put32(&b, 1);
+        buf_putc(&b, 'd');
+        putstr(&b, bad_names[k]);
+        uint64_t plen = b.len - 32, sum = XXH64(b.ptr + 32, plen, 0);
+        memcpy(b.ptr + 16, &plen, 8);
+        memcpy(b.ptr + 24, &sum, 8);
+        CHECK(write_file_atomic(state, b.ptr, b.len) == 0);
+        buf_free(&b);
+        outdir *o = out_open_state(t, state, d);
+        CHECK(o != NULL);
+        CHECK(out_finish(o, &st) == 0);
+        CHECK(st.dirs_read == NDIRS && st.removed == 5);   /* a full scan; wrote nothing */
+        out_close(o);
+        CHECK(build(t, state, &st, d) == 0);
+        CHECK(stat(t, &rs) == 0);
+    }
+    char *got;
+    size_t n;
+    CHECK(read_file(sentinel, &got, &n) == 0 && n == 4);
+    free(got);
+    unlink(sentinel);
+    free(sentinel);
+    rm_rf(t);
+    unlink(state);
+    free(state);
+    free(t);
+    diag_free(d);
+}
+
 int main(void)
 {
     RUN(fresh_files_linked_in_place);
@@ -290,5 +351,6 @@ int main(void)
     RUN(state_skips_unchanged_directories);
     RUN(state_finds_stray_files_and_links);
     RUN(state_damaged_means_full_scan);
+    RUN(state_crafted_names_refused);
     return test_summary();
 }
