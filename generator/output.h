@@ -1,8 +1,9 @@
 /* output.h - writes the site into its output directory.
  *
- * Each file is written atomically (temp file in the same directory, then
- * rename), and only when its bytes differ from what is there, so unchanged
- * files keep their mtime. out_finish() removes every file that this build
+ * Each file is written atomically: a new one (not there when out_open
+ * scanned the tree) is linked to its name once complete, an existing one
+ * replaced through a temp file and rename, and only when its bytes differ,
+ * so unchanged files keep their mtime. out_finish() removes every file that this build
  * did not write (never touching the release repository in .git), and empty
  * directories. Thread-safe: any number of threads may call out_write().
  */
@@ -18,10 +19,21 @@ typedef struct {
     size_t written;     /* new or changed files */
     size_t unchanged;   /* same bytes already there */
     size_t removed;     /* stale files deleted by out_finish */
+    size_t dirs_read;   /* directories out_open read (with a state file,
+                           the others' listings came from it) */
 } out_stats;
 
 /* root is created if missing. Errors go to d. */
 outdir *out_open(const char *root, diag *d);
+/* The same, with a state file (state_path NULL: none): out_finish records
+ * in it every directory of the tree with its mtime, ctime and inode and
+ * its entries, and the next out_open_state reads only the directories
+ * whose stamp changed since (a file added or removed by hand changes its
+ * directory's). Same results as the full scan: stray files are swept,
+ * links removed. A missing, damaged, truncated or foreign (other root)
+ * state file means a full scan. Keep it outside root, e.g. in the build
+ * cache directory. */
+outdir *out_open_state(const char *root, const char *state_path, diag *d);
 /* relpath like "notices/2017/x/index.html" (no leading slash, no "..").
  * Returns 0 or -1 (reported to d). Writing one path twice is an error
  * (two sources claim one URL): the second call returns -1. */

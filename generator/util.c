@@ -476,68 +476,120 @@ static int write_all(int fd, const void *data, size_t len)
 }
 
 /* The preferred way: an unnamed O_TMPFILE inode in the target directory,
- * given the temporary name only once it is complete, then renamed over
- * path. A process killed while writing (kill -9, OOM) leaves nothing
- * behind, since an unlinked inode just vanishes: interrupted builds do not
- * litter the site with *.tmp-gz* files, and a full disk fails the write
- * before any name exists. Returns 0, -1 with errno set, or 1 when O_TMPFILE
- * or /proc is not available (the caller falls back to a named temp file). */
-static int write_tmpfile(const char *dir, const char *tmp, const char *path,
-                         const void *data, size_t len)
+ * given a name only once it is complete. A process killed while writing
+ * (kill -9, OOM) leaves nothing behind, since an unlinked inode just
+ * vanishes: interrupted builds do not litter the site with *.tmp-gz*
+ * files, and a full disk fails the write before any name exists.
+ * Returns the open fd holding data, -1 with errno set, or -2 when
+ * O_TMPFILE is not available (the caller falls back to a named temp file). */
+static int tmpfile_with(const char *dir, const void *data, size_t len)
 {
     int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0) return (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) ? 1 : -1;
+    if (fd < 0) return (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) ? -2 : -1;
     if (write_all(fd, data, len) < 0) { int e = errno; close(fd); errno = e; return -1; }
+    return fd;
+}
+
+/* Give the unnamed inode fd the name path (fails with EEXIST if taken). */
+static int link_fd(int fd, const char *path)
+{
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    int r = linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+/* Close fd; on failure remove the name it was given. */
+static int close_named(int fd, const char *name)
+{
+    if (close(fd) < 0) { int e = errno; unlink(name); errno = e; return -1; }
+    return 0;
+}
+
+/* Publish the complete inode fd as path. When fresh (path is believed not
+ * to exist) it is linked straight to its final name: one linkat, no temp
+ * name, no rename, and still atomic since the name appears only on a
+ * complete file. Otherwise, or if path appeared meanwhile (EEXIST), it
+ * gets a temporary name and is renamed over path. Closes fd. Returns 0,
+ * -1 with errno set, or 1 when /proc is missing (nothing done). */
+static int publish_fd(int fd, const char *path, int fresh)
+{
+    if (fresh) {
+        if (link_fd(fd, path) == 0) return close_named(fd, path);
+        if (errno != EEXIST) {
+            int e = errno;
+            close(fd);
+            if (e == ENOENT) return 1;    /* no /proc */
+            errno = e;
+            return -1;
+        }
+    }
+    char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
+    int r = link_fd(fd, tmp);
     if (r < 0 && errno == EEXIST) {   /* left by a killed run with our pid */
         unlink(tmp);
-        r = linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW);
+        r = link_fd(fd, tmp);
     }
     if (r < 0) {
         int e = errno;
         close(fd);
+        free(tmp);
         if (e == ENOENT) return 1;    /* no /proc */
         errno = e;
         return -1;
     }
-    if (close(fd) < 0) { int e = errno; unlink(tmp); errno = e; return -1; }
-    if (rename(tmp, path) < 0) { int e = errno; unlink(tmp); errno = e; return -1; }
+    if (close_named(fd, tmp) < 0 || rename(tmp, path) < 0) {
+        int e = errno; unlink(tmp); free(tmp); errno = e; return -1;
+    }
+    free(tmp);
     return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len)
+/* Without O_TMPFILE or /proc: a named temp file, then rename. A killed
+ * process can leave the temp file behind. */
+static int write_named_tmp(const char *path, const void *data, size_t len)
 {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
-                      : xstrdup(".");
     char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
-    int r = write_tmpfile(dir, tmp, path, data, len);
-    /* Parent directories are made only when missing, so writing many files
-     * into existing directories costs no mkdir calls. */
-    if (r < 0 && errno == ENOENT && slash && slash != path) {
-        if (mkdir_p(dir) < 0) { int e = errno; free(dir); free(tmp); errno = e; return -1; }
-        r = write_tmpfile(dir, tmp, path, data, len);
-    }
-    free(dir);
-    if (r <= 0) { int e = errno; free(tmp); errno = e; return r; }
-
-    if (slash && slash != path) {
-        char *parent = xstrndup(path, (size_t)(slash - path));
-        int m = mkdir_p(parent);
-        free(parent);
-        if (m < 0) { int e = errno; free(tmp); errno = e; return -1; }
-    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) { int e = errno; free(tmp); errno = e; return -1; }
     if (write_all(fd, data, len) < 0) {
         int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
     }
-    if (close(fd) < 0) { int e = errno; unlink(tmp); free(tmp); errno = e; return -1; }
-    if (rename(tmp, path) < 0) { int e = errno; unlink(tmp); free(tmp); errno = e; return -1; }
+    if (close_named(fd, tmp) < 0 || rename(tmp, path) < 0) {
+        int e = errno; unlink(tmp); free(tmp); errno = e; return -1;
+    }
     free(tmp);
     return 0;
+}
+
+static int write_atomic(const char *path, const void *data, size_t len, int fresh)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
+                      : xstrdup(".");
+    int fd = tmpfile_with(dir, data, len);
+    /* Parent directories are made only when missing, so writing many files
+     * into existing directories costs no mkdir calls. */
+    if (fd == -1 && errno == ENOENT && slash && slash != path) {
+        if (mkdir_p(dir) < 0) { int e = errno; free(dir); errno = e; return -1; }
+        fd = tmpfile_with(dir, data, len);
+    }
+    int r = fd >= 0 ? publish_fd(fd, path, fresh) : fd == -2 ? 1 : -1;
+    if (r <= 0) { int e = errno; free(dir); errno = e; return r; }
+    /* The fallback needs the directory too (O_TMPFILE may have failed
+     * before telling whether it exists). */
+    int m = slash && slash != path ? mkdir_p(dir) : 0;
+    free(dir);
+    return m < 0 ? -1 : write_named_tmp(path, data, len);
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len)
+{
+    return write_atomic(path, data, len, 0);
+}
+
+int write_file_fresh(const char *path, const void *data, size_t len)
+{
+    return write_atomic(path, data, len, 1);
 }
 
 char *path_join(const char *a, const char *b)

@@ -136,6 +136,22 @@ for i in $(seq 1 "$KILLS"); do
   else echo "FAIL $E2E_NAME:kill-build-$i-rebuild: build failed"; head -5 "$T/err" | sed 's/^/      /'; fi
 done
 
+# --- kill -9 during a build into an empty directory ----------------------
+# Every file is new: each is linked straight to its name once complete, so
+# not even a temporary file may be left (allow_tmp 0), only whole files.
+for i in $(seq 1 $(( (KILLS + 1) / 2 ))); do
+  S=$T/killnew/site; rm -rf "$T/killnew"; mkdir -p "$S"
+  delay=$(python3 -c "import random; print('%.3f' % random.uniform(0.02, 0.8))")
+  fault
+  "$GAZETTE" build --quiet --content "$BIG" --out "$S" >/dev/null 2>&1 &
+  pid=$!
+  sleep "$delay"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  consistent "kill-fresh-$i-after-${delay}s" "$S" "$T/ref-big" "$T/ref-big" 0
+  if gz_build "$BIG" "$S" >"$T/err" 2>&1; then
+    same_as "kill-fresh-$i-rebuild-identical" "$S" "$T/ref-big" && survive
+  else echo "FAIL $E2E_NAME:kill-fresh-$i-rebuild: build failed"; head -5 "$T/err" | sed 's/^/      /'; fi
+done
+
 # --- kill -9 during a release ------------------------------------------
 if "$GAZETTE" release --help >/dev/null 2>&1; then
   R=$T/rel
