@@ -1423,7 +1423,19 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         value_unref(b.c.docs[i]->fm_lines);
         b.c.docs[i]->fm_lines = NULL;
     }
-    b.out = out_open(o->out_dir, d);
+    /* With a build cache, the output tree's directories are recorded too,
+     * so the next build reads only those that changed (output.h). */
+    char *state = NULL;
+    if (o->cache_dir) {
+        char *real = resolve(o->out_dir);
+        const char *key = real ? real : o->out_dir;
+        char *name = xasprintf("out-%016llx.state", (unsigned long long)fp_bytes(key, strlen(key)).lo);
+        state = path_join(o->cache_dir, name);
+        free(name);
+        free(real);
+    }
+    b.out = out_open_state(o->out_dir, state, d);
+    free(state);
     if (!b.out) goto done;
     phase(&b, "scan");
     renderer_set_out(b.r, b.out);
