@@ -38,8 +38,7 @@ typedef struct kchunk {
 } kchunk;
 
 struct value {
-    int refs;
-    vtype type;
+    value_head h;          /* first: value.h reads the type through it */
     union {
         bool b;
         long long i;
@@ -62,8 +61,8 @@ static value *alloc_extra(vtype t, size_t extra)
 {
     value *v = xmalloc(sizeof *v + extra);
     memset(v, 0, sizeof *v);
-    v->refs = 1;
-    v->type = t;
+    v->h.refs = 1;
+    v->h.type = t;
     return v;
 }
 
@@ -110,7 +109,7 @@ value *value_strf(const char *fmt, ...)
 
 value *value_ref(value *v)
 {
-    if (v) __atomic_add_fetch(&v->refs, 1, __ATOMIC_RELAXED);
+    if (v) __atomic_add_fetch(&v->h.refs, 1, __ATOMIC_RELAXED);
     return v;
 }
 
@@ -126,8 +125,8 @@ static void free_keys(kchunk *c)
 void value_unref(value *v)
 {
     if (!v) return;
-    if (__atomic_sub_fetch(&v->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
-    switch (v->type) {
+    if (__atomic_sub_fetch(&v->h.refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+    switch (v->h.type) {
     case V_LIST:
         for (size_t i = 0; i < v->u.list.n; i++) value_unref(v->u.list.items[i]);
         free(v->u.list.items);
@@ -142,53 +141,52 @@ void value_unref(value *v)
     }
     free(v);
 }
-vtype value_type(const value *v) { return v ? v->type : V_NULL; }
 
 bool value_bool_of(const value *v)
 {
-    return v && v->type == V_BOOL ? v->u.b : value_truthy(v);
+    return v && v->h.type == V_BOOL ? v->u.b : value_truthy(v);
 }
 
 long long value_int_of(const value *v)
 {
     if (!v) return 0;
-    if (v->type == V_INT) return v->u.i;
-    if (v->type == V_DOUBLE) return (long long)v->u.d;
-    if (v->type == V_BOOL) return v->u.b;
-    if (v->type == V_STRING) return strtoll(v->u.str.s, NULL, 10);
+    if (v->h.type == V_INT) return v->u.i;
+    if (v->h.type == V_DOUBLE) return (long long)v->u.d;
+    if (v->h.type == V_BOOL) return v->u.b;
+    if (v->h.type == V_STRING) return strtoll(v->u.str.s, NULL, 10);
     return 0;
 }
 
 double value_double_of(const value *v)
 {
     if (!v) return 0;
-    if (v->type == V_DOUBLE) return v->u.d;
-    if (v->type == V_INT) return (double)v->u.i;
-    if (v->type == V_STRING) return strtod(v->u.str.s, NULL);
+    if (v->h.type == V_DOUBLE) return v->u.d;
+    if (v->h.type == V_INT) return (double)v->u.i;
+    if (v->h.type == V_STRING) return strtod(v->u.str.s, NULL);
     return 0;
 }
 
 const char *value_str_ptr(const value *v)
 {
-    return v && v->type == V_STRING ? v->u.str.s : "";
+    return v && v->h.type == V_STRING ? v->u.str.s : "";
 }
 
 size_t value_str_len(const value *v)
 {
-    return v && v->type == V_STRING ? v->u.str.n : 0;
+    return v && v->h.type == V_STRING ? v->u.str.n : 0;
 }
 
 size_t value_len(const value *v)
 {
     if (!v) return 0;
-    if (v->type == V_LIST) return v->u.list.n;
-    if (v->type == V_MAP) return v->u.map.n;
+    if (v->h.type == V_LIST) return v->u.list.n;
+    if (v->h.type == V_MAP) return v->u.map.n;
     return 0;
 }
 
 void value_push(value *list, value *item)
 {
-    if (!list || list->type != V_LIST) { value_unref(item); return; }
+    if (!list || list->h.type != V_LIST) { value_unref(item); return; }
     if (list->u.list.n == list->u.list.cap) {
         list->u.list.cap = list->u.list.cap ? list->u.list.cap * 2 : 4;
         list->u.list.items = xrealloc(list->u.list.items,
@@ -199,7 +197,7 @@ void value_push(value *list, value *item)
 
 value *value_at(const value *list, size_t i)
 {
-    if (!list || list->type != V_LIST || i >= list->u.list.n) return NULL;
+    if (!list || list->h.type != V_LIST || i >= list->u.list.n) return NULL;
     return list->u.list.items[i];
 }
 
@@ -293,14 +291,14 @@ static void append_entry(value *map, const char *key, size_t klen, uint32_t h, v
 
 value *value_getnh(const value *map, const char *key, size_t klen, uint32_t hash)
 {
-    if (!map || map->type != V_MAP) return NULL;
+    if (!map || map->h.type != V_MAP) return NULL;
     long k = find_entry(map, key, klen, hash);
     return k < 0 ? NULL : map->u.map.e[k].val;
 }
 
 value *value_getn(const value *map, const char *key, size_t klen)
 {
-    if (!map || map->type != V_MAP) return NULL;
+    if (!map || map->h.type != V_MAP) return NULL;
     return value_getnh(map, key, klen, value_hash(key, klen));
 }
 
@@ -311,7 +309,7 @@ value *value_get(const value *map, const char *key)
 
 void value_setn(value *map, const char *key, size_t klen, value *v)
 {
-    if (!map || map->type != V_MAP) { value_unref(v); return; }
+    if (!map || map->h.type != V_MAP) { value_unref(v); return; }
     if (!v) v = value_null();
     uint32_t h = value_hash(key, klen);
     long k = find_entry(map, key, klen, h);
@@ -335,13 +333,13 @@ void value_set_str(value *map, const char *key, const char *s)
 
 const char *value_key_at(const value *map, size_t i)
 {
-    if (!map || map->type != V_MAP || i >= map->u.map.n) return NULL;
+    if (!map || map->h.type != V_MAP || i >= map->u.map.n) return NULL;
     return map->u.map.e[i].key;
 }
 
 value *value_val_at(const value *map, size_t i)
 {
-    if (!map || map->type != V_MAP || i >= map->u.map.n) return NULL;
+    if (!map || map->h.type != V_MAP || i >= map->u.map.n) return NULL;
     return map->u.map.e[i].val;
 }
 
@@ -350,7 +348,7 @@ value *value_val_at(const value *map, size_t i)
 value *value_map_copy(const value *map)
 {
     value *c = value_map();
-    uint32_t n = map && map->type == V_MAP ? map->u.map.n : 0;
+    uint32_t n = map && map->h.type == V_MAP ? map->u.map.n : 0;
     if (!n) return c;
     size_t total = 0;
     for (uint32_t k = 0; k < n; k++) total += map->u.map.e[k].klen + 1;
@@ -377,7 +375,7 @@ value *value_map_copy(const value *map)
 bool value_truthy(const value *v)
 {
     if (!v) return false;
-    switch (v->type) {
+    switch (v->h.type) {
     case V_NULL: return false;
     case V_BOOL: return v->u.b;
     case V_STRING: return v->u.str.n > 0;
@@ -411,7 +409,7 @@ static void int_text(buf *out, long long i)
 void value_to_text(buf *out, const value *v)
 {
     if (!v) return;
-    switch (v->type) {
+    switch (v->h.type) {
     case V_BOOL: buf_puts(out, v->u.b ? "true" : "false"); break;
     case V_INT: int_text(out, v->u.i); break;
     case V_DOUBLE: double_text(out, v->u.d); break;

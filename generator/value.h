@@ -36,7 +36,13 @@ value *value_map(void);
 value *value_ref(value *v);          /* NULL-safe; returns v */
 void value_unref(value *v);          /* NULL-safe */
 
-vtype value_type(const value *v);    /* NULL counts as V_NULL */
+/* The first member of every value, so that the commonest question (the
+ * type: asked for every name a template looks up) needs no call. */
+typedef struct { int refs; vtype type; } value_head;
+static inline vtype value_type(const value *v)   /* NULL counts as V_NULL */
+{
+    return v ? ((const value_head *)(const void *)v)->type : V_NULL;
+}
 bool value_bool_of(const value *v);
 long long value_int_of(const value *v);
 double value_double_of(const value *v);
