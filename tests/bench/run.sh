@@ -23,13 +23,16 @@ W=${BENCH_DIR:-$(mktemp -d /tmp/gazette-bench.XXXXXX)}
 command -v hugo >/dev/null || { echo "bench: installing hugo"; apt-get install -y -qq hugo >/dev/null; }
 [ -x /usr/bin/time ] || { echo "bench: installing time"; apt-get install -y -qq time >/dev/null; }
 
-# measure LABEL CMD... -> prints "LABEL  seconds  peakMB", sets SECS and RSS
+# measure LABEL CMD... -> prints "LABEL  seconds  peakMB  cpu", sets SECS,
+# RSS and CPU (user + system seconds: what a shared machine cannot blur)
 measure() {
   local label=$1; shift
-  /usr/bin/time -f '%e %M' -o "$W/time.txt" "$@" >"$W/out.txt" 2>&1 || { cat "$W/out.txt"; return 1; }
-  read -r SECS KB < "$W/time.txt"
+  /usr/bin/time -f '%e %M %U %S' -o "$W/time.txt" "$@" >"$W/out.txt" 2>&1 || { cat "$W/out.txt"; return 1; }
+  local u s
+  read -r SECS KB u s < "$W/time.txt"
   RSS=$((KB / 1024))
-  printf '%-44s %8.2f s %7d MB\n' "$label" "$SECS" "$RSS"
+  CPU=$(python3 -c "print(f'{$u+$s:.2f}')")
+  printf '%-44s %8.2f s %7d MB  cpu %6.2f s\n' "$label" "$SECS" "$RSS" "$CPU"
 }
 ratio() { python3 -c "print(f'{$1/$2:.1f}')"; }
 REPEAT=${REPEAT:-3}
@@ -37,14 +40,14 @@ REPEAT=${REPEAT:-3}
 # (untimed) each time; reports the fastest run (and its peak RSS).
 best() {
   local label=$1 setup=$2; shift 2
-  local bs= br=
+  local bs= br= bc=
   for _ in $(seq "$REPEAT"); do
     bash -c "$setup"
     measure "$label" "$@" >/dev/null
-    if [ -z "$bs" ] || python3 -c "import sys; sys.exit(0 if $SECS < $bs else 1)"; then bs=$SECS; br=$RSS; fi
+    if [ -z "$bs" ] || python3 -c "import sys; sys.exit(0 if $SECS < $bs else 1)"; then bs=$SECS; br=$RSS; bc=$CPU; fi
   done
-  SECS=$bs; RSS=$br
-  printf '%-44s %8.2f s %7d MB   (best of %d)\n' "$label" "$SECS" "$RSS" "$REPEAT"
+  SECS=$bs; RSS=$br; CPU=$bc
+  printf '%-44s %8.2f s %7d MB  cpu %6.2f s   (best of %d)\n' "$label" "$SECS" "$RSS" "$CPU" "$REPEAT"
 }
 
 corpus() { # N DIR
@@ -62,28 +65,28 @@ best "hugo build ($N docs)" "rm -rf '$C/hugo/public' '$C/hugo/resources'" hugo -
 HUGO=$SECS; HUGO_RSS=$RSS
 # From nothing: no site/, no build cache (the build writes the cache).
 best "gazette build, full ($N docs)" "rm -rf '$C/site' '$C/.gazette-cache'" "$G" build --content "$C/content" --out "$C/site" --quiet
-FULL=$SECS
+FULL=$SECS; FULL_CPU=$CPU
 echo "  ratio: gazette is $(ratio "$HUGO" "$FULL")x faster than hugo; peak RSS ${RSS} MB (hugo ${HUGO_RSS} MB)"
 measure "gazette build, nothing changed" "$G" build --content "$C/content" --out "$C/site" --quiet
 # (a glob, not ls | head: with pipefail, ls killed by SIGPIPE ends the script)
 docs=("$C"/content/notices/2016/*.md); f=${docs[0]##*/}
 echo "edited paragraph." >> "$C/content/notices/2016/$f"
 measure "gazette build, one document edited" "$G" build --content "$C/content" --out "$C/site" --quiet
-echo "  rebuild after one edit: $(python3 -c "print(f'{100*$SECS/$FULL:.1f}')")% of a full build"
+echo "  rebuild after one edit: $(python3 -c "print(f'{100*$SECS/$FULL:.1f}')")% of a full build (cpu: $(python3 -c "print(f'{100*$CPU/$FULL_CPU:.1f}')")%)"
 
 # Releases: first release vs git add -A && git commit of the same tree
 # (the released files, .git left out), then a one-page and a no-op release.
 rm -rf "$C/rel" "$C/gitcmp" "$C/.gazette-cache"
 if "$G" release --help >/dev/null 2>&1; then
   measure "gazette release, first" "$G" release --content "$C/content" --out "$C/rel" -m bench
-  FIRST=$SECS; FIRST_RSS=$RSS
+  FIRST=$SECS; FIRST_RSS=$RSS; FIRST_CPU=$CPU
   mkdir "$C/gitcmp" && (cd "$C/rel" && tar --exclude=./.git -cf - .) | (cd "$C/gitcmp" && tar xf -)
   sync
   measure "git add -A && git commit (same tree)" bash -c "cd '$C/gitcmp' && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm bench"
   echo "  first release: $(ratio "$SECS" "$FIRST")x the speed of git add+commit; peak RSS ${FIRST_RSS} MB"
   echo "edited again." >> "$C/content/notices/2016/$f"
   measure "gazette release, one document edited" "$G" release --content "$C/content" --out "$C/rel" -m bench2
-  echo "  one-page release: $(python3 -c "print(f'{100*$SECS/$FIRST:.1f}')")% of the first"
+  echo "  one-page release: $(python3 -c "print(f'{100*$SECS/$FIRST:.1f}')")% of the first (cpu: $(python3 -c "print(f'{100*$CPU/$FIRST_CPU:.1f}')")%)"
   measure "gazette release, nothing changed" "$G" release --content "$C/content" --out "$C/rel" -m bench3
   git -C "$C/rel" fsck --strict --no-dangling >/dev/null 2>&1 && echo "  git fsck --strict: clean" \
     || { echo "  git fsck --strict: FAILED"; exit 1; }
