@@ -101,6 +101,7 @@ typedef struct {
     size_t skipped;        /* pages the cache said were already there */
     fp128 search_fp;       /* of a search index written in this build */
     int search_written;    /* ... and its files are to be noted */
+    struct scan_job *scan; /* the output tree being read on its own thread */
 } build;
 
 /* Search index files in the page cache (see search.h for the layout). */
@@ -1341,6 +1342,53 @@ static void note_search(build *b)
     free(paths);
 }
 
+/* The output directory's scan, on its own thread (see build_site). */
+typedef struct scan_job {
+    const build_opts *o;
+    diag *d;
+    outdir *out;
+    pthread_t tid;
+} scan_job;
+
+/* With a build cache, the output tree's directories are recorded too, so
+ * the next build reads only those that changed (output.h). */
+static char *out_state_path(const build_opts *o)
+{
+    if (!o->cache_dir) return NULL;
+    char *real = resolve(o->out_dir);
+    const char *key = real ? real : o->out_dir;
+    char *name = xasprintf("out-%016llx.state", (unsigned long long)fp_bytes(key, strlen(key)).lo);
+    char *state = path_join(o->cache_dir, name);
+    free(name);
+    free(real);
+    return state;
+}
+
+static void *scan_thread(void *arg)
+{
+    scan_job *sj = arg;
+    char *state = out_state_path(sj->o);
+    sj->out = out_scan(sj->o->out_dir, state, sj->d);
+    free(state);
+    return NULL;
+}
+
+/* The scanned output directory, ready to write into (b->out). */
+static int out_join_scan(build *b)
+{
+    if (b->scan) {
+        pthread_join(b->scan->tid, NULL);
+        b->out = b->scan->out;
+        b->scan = NULL;
+        if (b->out && out_begin(b->out) < 0) return -1;
+    } else {
+        char *state = out_state_path(b->o);
+        b->out = out_open_state(b->o->out_dir, state, b->d);
+        free(state);
+    }
+    return b->out ? 0 : -1;
+}
+
 char *build_default_cache_dir(const char *content_dir)
 {
     size_t n = strlen(content_dir);
@@ -1401,6 +1449,12 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     size_t errors0 = diag_count(d, DIAG_ERROR);
 
     if (o->cache_dir && check_cache_dir(o, d) < 0) return -1;   /* nothing made yet */
+    /* The output tree is read while the content loads (out_scan changes
+     * nothing: whether the build writes is known only after validation). */
+    scan_job sj = {.o = o, .d = d};
+    bool scanning = !o->check_only && o->threads != 1 &&
+                    pthread_create(&sj.tid, NULL, scan_thread, &sj) == 0;
+    b.scan = scanning ? &sj : NULL;
     content_load_cached(o->content_dir, o->drafts, o->threads, o->cache_dir, &b.c, d);
     phase(&b, "load");
     if (stats_load(o->content_dir, &b.st, d) < 0) b.st = NULL;
@@ -1423,20 +1477,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         value_unref(b.c.docs[i]->fm_lines);
         b.c.docs[i]->fm_lines = NULL;
     }
-    /* With a build cache, the output tree's directories are recorded too,
-     * so the next build reads only those that changed (output.h). */
-    char *state = NULL;
-    if (o->cache_dir) {
-        char *real = resolve(o->out_dir);
-        const char *key = real ? real : o->out_dir;
-        char *name = xasprintf("out-%016llx.state", (unsigned long long)fp_bytes(key, strlen(key)).lo);
-        state = path_join(o->cache_dir, name);
-        free(name);
-        free(real);
-    }
-    b.out = out_open_state(o->out_dir, state, d);
-    free(state);
-    if (!b.out) goto done;
+    if (out_join_scan(&b) < 0) goto done;
     phase(&b, "scan");
     renderer_set_out(b.r, b.out);
     if (o->cache_dir) {
@@ -1493,6 +1534,10 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     fill_result(&b, res, t0);
     rc = 0;
 done:
+    if (b.scan) {                      /* the build stopped before using it */
+        pthread_join(b.scan->tid, NULL);
+        out_close(b.scan->out);
+    }
     for (size_t i = 0; i < b.njobs; i++) { free(b.jobs[i].relpath); value_unref(b.jobs[i].ctx); }
     free(b.jobs);
     for (size_t i = 0; i < b.nlists; i++) list_spec_free(b.lists[i]);

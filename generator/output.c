@@ -54,6 +54,8 @@ struct outdir {
     char **removed; size_t nremoved, capremoved;
     char **existing; size_t nexisting, capexisting;   /* files found by out_open */
     char **dirs; size_t ndirs, capdirs;               /* directories that may end empty */
+    char **links; size_t nlinks, caplinks;            /* found by the scan, removed by out_begin */
+    int begun;           /* out_begin done: root made, links removed */
     map exist;           /* the same files, for lookups (keys in existing) */
     map dmap;            /* rel -> dnode: every directory known to exist */
     dnode **dnodes; size_t ndnodes, capdnodes;
@@ -493,13 +495,9 @@ static int scan_entry(outdir *o, dnode *dn, int dfd, const char *full, const cha
         else e->type = S_ISLNK(st.st_mode) ? 'l' : S_ISDIR(st.st_mode) ? 'd' : 'f';
     }
     if (e->type == 'l') {
-        if (unlink(path) < 0) {
-            diag_error(o->d, path, 0, "cannot remove symbolic link: %s", strerror(errno));
-            err = 1;
-        } else {
-            diag_warn(o->d, path, 0, "removed a symbolic link from the output directory");
-            dn->touched = 1;
-        }
+        /* Removed by out_begin, once the build knows it will write. */
+        list_add(&o->links, &o->nlinks, &o->caplinks, path);
+        dn->touched = 1;
     } else if (e->type == 'd') {
         long k = scan(o, path, r, o->state_path ? &st : NULL);
         if (k < 0) err = 1;
@@ -565,29 +563,27 @@ static long scan(outdir *o, const char *full, const char *rel, const struct stat
     return err ? -1 : n;
 }
 
-outdir *out_open_state(const char *root, const char *state_path, diag *d)
+outdir *out_scan(const char *root, const char *state_path, diag *d)
 {
-    /* The output directory itself may be a link (a deliberate choice of
-     * where the site lives); links inside it are not. */
-    if (mkdir_p(root) < 0) {
-        diag_error(d, root, 0, "cannot create output directory: %s", strerror(errno));
-        return NULL;
-    }
     outdir *o = xcalloc(1, sizeof *o);
     o->root = xstrdup(root);
     o->d = d;
     pthread_mutex_init(&o->mu, NULL);
     set_grow(o);
     struct stat st, *stp = NULL;
+    /* The output directory itself may be a link (a deliberate choice of
+     * where the site lives); links inside it are not. Missing: nothing to
+     * scan (out_begin makes it). */
+    if (stat(root, &st) < 0) {
+        if (errno == ENOENT) return o;
+        diag_error(d, root, 0, "cannot read directory: %s", strerror(errno));
+        out_close(o);
+        return NULL;
+    }
     if (state_path) {
         o->state_path = xstrdup(state_path);
         o->stamp = coarse_now();
         state_load(o);
-        if (stat(root, &st) < 0) {
-            diag_error(d, root, 0, "cannot read directory: %s", strerror(errno));
-            out_close(o);
-            return NULL;
-        }
         stp = &st;
     }
     if (scan(o, root, "", stp) < 0) { out_close(o); return NULL; }
@@ -596,6 +592,34 @@ outdir *out_open_state(const char *root, const char *state_path, diag *d)
     map_free(&o->srecs, 1);
     free(o->sblob);
     o->sblob = NULL;
+    return o;
+}
+
+int out_begin(outdir *o)
+{
+    if (o->begun) return 0;
+    o->begun = 1;
+    if (mkdir_p(o->root) < 0) {
+        diag_error(o->d, o->root, 0, "cannot create output directory: %s", strerror(errno));
+        return -1;
+    }
+    if (!dir_get(o, "")) dir_add(o, "");
+    int err = 0;
+    for (size_t i = 0; i < o->nlinks; i++) {
+        if (unlink(o->links[i]) < 0 && errno != ENOENT) {
+            diag_error(o->d, o->links[i], 0, "cannot remove symbolic link: %s", strerror(errno));
+            err = 1;
+        } else {
+            diag_warn(o->d, o->links[i], 0, "removed a symbolic link from the output directory");
+        }
+    }
+    return err ? -1 : 0;
+}
+
+outdir *out_open_state(const char *root, const char *state_path, diag *d)
+{
+    outdir *o = out_scan(root, state_path, d);
+    if (o && out_begin(o) < 0) { out_close(o); return NULL; }
     return o;
 }
 
@@ -942,6 +966,8 @@ void out_close(outdir *o)
     for (size_t i = 0; i < o->nremoved; i++) free(o->removed[i]);
     for (size_t i = 0; i < o->nexisting; i++) free(o->existing[i]);
     for (size_t i = 0; i < o->ndirs; i++) free(o->dirs[i]);
+    for (size_t i = 0; i < o->nlinks; i++) free(o->links[i]);
+    free(o->links);
     free(o->changed);
     free(o->removed);
     free(o->existing);

@@ -34,6 +34,12 @@ outdir *out_open(const char *root, diag *d);
  * state file means a full scan. Keep it outside root, e.g. in the build
  * cache directory. */
 outdir *out_open_state(const char *root, const char *state_path, diag *d);
+/* out_open_state in two steps: out_scan only reads (creates nothing,
+ * removes no link), so it may run while the content loads, before the
+ * build knows whether it will write at all; out_begin then makes root and
+ * removes the links the scan found. Write only after out_begin. */
+outdir *out_scan(const char *root, const char *state_path, diag *d);
+int out_begin(outdir *o);
 /* relpath like "notices/2017/x/index.html" (no leading slash, no "..").
  * Returns 0 or -1 (reported to d). Writing one path twice is an error
  * (two sources claim one URL): the second call returns -1. */

@@ -83,10 +83,15 @@ printf -- '---\ntitle: x\ndate: 2020-02-31\n---\n' > "$B/notices/2020/bad-date.m
 printf -- '---\ntitle: [x\n---\n' > "$B/notices/2020/bad-yaml.md"
 printf -- '---\ntitle: x\ndate: 2020-01-01\n---\n\xff\xfe\n' > "$B/notices/2020/bad-utf8.md"
 printf -- '---\ntitle: x\ndate: 2020-01-01\nlayout: nosuch\n---\n' > "$B/notices/2020/bad-layout.md"
+# (a link in the output: a good build removes it; a failed one touches
+# nothing, though the output is read while the content loads)
+ln -s ../index.html "$S/notices/linked.html"
 cp -r "$S" "$T/before"
 "$GAZETTE" build --content "$B" --out "$S" >"$T/err" 2>&1; rc=$?
 expect bad-exit "$rc" 1
 ok bad-untouched diff -r "$T/before" "$S"
+ok bad-link-kept test -L "$S/notices/linked.html"
+rm "$S/notices/linked.html" "$T/before/notices/linked.html"
 ok bad-no-title has "$T/err" "bad/notices/2020/no-title.md:1: error: missing required 'title'"
 ok bad-date has "$T/err" "bad-date.md:3: error: cannot parse date '2020-02-31'"
 ok bad-yaml grep -q 'bad-yaml.md:[0-9]*: error: invalid YAML' "$T/err"
