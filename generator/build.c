@@ -942,6 +942,9 @@ static int write_search(build *b)
     const char ***names = xcalloc(b->c.n ? b->c.n : 1, sizeof *names);
     const char ***tags = xcalloc(b->c.n ? b->c.n : 1, sizeof *tags);
     const char ***dists = xcalloc(b->c.n ? b->c.n : 1, sizeof *dists);
+    /* a text kept in the build cache is told by its body's fingerprint and
+     * the settings it was rendered with (in the global key) */
+    char (*text_ids)[64] = xcalloc(b->c.n ? b->c.n : 1, sizeof *text_ids);
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
         size_t nt = value_len(dc->tags), nd = value_len(dc->districts);
@@ -958,6 +961,13 @@ static int write_search(build *b)
                              .category = dc->category, .tags = tags[i], .ntags = nt,
                              .districts = dists[i], .ndistricts = nd, .district_names = names[i],
                              .text = dc->md_on_disk ? NULL : dc->md.text ? dc->md.text : ""};
+        if (dc->md_on_disk) {
+            int len = snprintf(text_ids[i], sizeof text_ids[i], "%016llx%016llx%.*s",
+                               (unsigned long long)dc->md_key.hi, (unsigned long long)dc->md_key.lo,
+                               (int)(b->global.len < 32 ? b->global.len : 32), b->global.ptr);
+            sd[i].text_id = text_ids[i];
+            sd[i].text_id_len = len > 0 ? (size_t)len : 0;
+        }
     }
     fp128 fp = {0, 0};
     int rc = 0;
@@ -975,8 +985,18 @@ static int write_search(build *b)
         if (n) goto done;
     }
     text_owner owner = {b, sd};
-    search_hooks hooks = {fetch_text, release_text, &owner};
+    /* with a build cache, the index is patched from the last build's
+     * (search.h): one file per output directory, as the page cache */
+    char *state = NULL;
+    if (b->pc && b->o->cache_dir) {
+        fp128 r = fp_bytes(out_root(b->out), strlen(out_root(b->out)));
+        char name[64];
+        snprintf(name, sizeof name, "search-%016llx.cache", (unsigned long long)r.lo);
+        state = path_join(b->o->cache_dir, name);
+    }
+    search_hooks hooks = {fetch_text, release_text, &owner, state};
     rc = search_write_hooks(sd, b->c.n, b->out, b->d, &hooks);
+    free(state);
     b->search_fp = fp;
     b->search_written = b->pc != NULL;
 done:
@@ -984,6 +1004,7 @@ done:
     free(tags);
     free(dists);
     free(names);
+    free(text_ids);
     free(sd);
     return rc;
 }

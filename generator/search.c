@@ -1,10 +1,15 @@
 /* search.c - see search.h for the index format and the token rules. */
 #include "search.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
 
 #define TOKEN_MAX 64          /* bytes; longer words are cut at a char boundary */
 #define DOC_CHUNK 8           /* docs per docs/N.json: a result page of 10
@@ -561,7 +566,10 @@ static int doc_cmp(const void *a, const void *b)
 typedef struct {
     const char *tok;        /* a long token's bytes (short ones are in buf) */
     size_t len;
-    const term *t;
+    const term *t;          /* its postings in the index, or (NULL) in post */
+    const char *post;
+    size_t plen;
+    uint32_t np;
     char buf[KEY_MAX];
 } term_ref;
 
@@ -698,19 +706,81 @@ static int write_meta(const search_doc *const *ord, size_t n, unsigned nshards,
     return rc;
 }
 
+/* What the incremental index knows of one idx/ or docs/ file: the
+ * fingerprint of its bytes and the file's stat once written (as the page
+ * cache keeps them), so a rebuild that makes the same bytes keeps the
+ * file without reading it. */
+typedef struct {
+    fp128 fp;
+    uint64_t size, ino, mtime_ns, ctime_ns;
+} fstamp;
+
+/* The idx/ or docs/ files of a build: written through o; with stamp,
+ * also stamped in cur (file i in cur[i]), and kept when old says the same
+ * bytes are still there. */
+typedef struct {
+    outdir *o;
+    const fstamp *old;
+    size_t nold;
+    fstamp *cur;
+    size_t ncur;
+    bool stamp;
+} fileset;
+
+static uint64_t ns_of(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
+
+static int stat_out(outdir *o, const char *rel, fstamp *st)
+{
+    char *full = path_join(out_root(o), rel);
+    struct stat sb;
+    int r = lstat(full, &sb);
+    free(full);
+    if (r < 0 || !S_ISREG(sb.st_mode)) return -1;
+    st->size = (uint64_t)sb.st_size;
+    st->ino = (uint64_t)sb.st_ino;
+    st->mtime_ns = ns_of(sb.st_mtim);
+    st->ctime_ns = ns_of(sb.st_ctim);
+    return 0;
+}
+
+/* File i of fs, with the bytes in b. A stamp that cannot be taken stays
+ * zero, which no file's fingerprint and stat match. */
+static int put_file(fileset *fs, size_t i, const char *rel, buf *b)
+{
+    if (!fs->stamp) return write_buf(fs->o, rel, b);
+    if (i >= fs->ncur) {
+        fs->cur = xrealloc(fs->cur, (i + 1) * sizeof *fs->cur);
+        memset(fs->cur + fs->ncur, 0, (i + 1 - fs->ncur) * sizeof *fs->cur);
+        fs->ncur = i + 1;
+    }
+    fstamp now = {.fp = fp_bytes(b->ptr ? b->ptr : "", b->len)}, disk;
+    if (i < fs->nold && fp_eq(fs->old[i].fp, now.fp) && (fs->old[i].fp.lo || fs->old[i].fp.hi) &&
+        stat_out(fs->o, rel, &disk) == 0 && disk.size == fs->old[i].size &&
+        disk.ino == fs->old[i].ino && disk.mtime_ns == fs->old[i].mtime_ns &&
+        disk.ctime_ns == fs->old[i].ctime_ns) {
+        fs->cur[i] = fs->old[i];
+        return out_keep(fs->o, rel);
+    }
+    fs->cur[i] = (fstamp){{0, 0}, 0, 0, 0, 0};
+    int rc = write_buf(fs->o, rel, b);
+    if (rc == 0 && stat_out(fs->o, rel, &disk) == 0) {
+        fs->cur[i] = disk;
+        fs->cur[i].fp = now.fp;
+    }
+    return rc;
+}
+
 /* search/docs/N.json: chunk c, held in b until its last document. */
-static int flush_docs(buf *b, size_t c, outdir *o)
+static int flush_docs(buf *b, size_t c, fileset *fs)
 {
     buf_puts(b, "]\n");
     char rel[64];
     snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
-    int rc = write_buf(o, rel, b);
+    int rc = put_file(fs, c, rel, b);
     buf_clear(b);
     return rc;
 }
 
-/* Rough size of a term's JSON, to pick the shard count. */
-static size_t term_bytes(size_t len, const term *t) { return len + 6 + (size_t)t->np * 2; }
 
 /* t's postings, already encoded, appended to b. */
 static void put_postings(buf *b, const index_t *ix, const term *t, buf *chain)
@@ -732,37 +802,39 @@ static void put_postings(buf *b, const index_t *ix, const term *t, buf *chain)
     }
 }
 
-/* Terms go to shard hash % shards, sorted by their bytes within a shard;
- * one shard is built and written at a time, so the whole index never
- * exists twice in memory. */
-static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
+/* The shard count for terms of this many JSON bytes (term_bytes). */
+static unsigned shard_count(size_t total)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < ix->n; i++)
-        total += term_bytes(term_len(ix, &ix->terms[i]), &ix->terms[i]);
     unsigned ns = 1;
     while (ns < SHARD_MAX && total / ns > SHARD_TARGET) ns *= 2;
+    return ns;
+}
+
+/* refs (nr, postings np > 0) go to shard hash % shards, sorted by their
+ * bytes within a shard; one shard is built and written at a time, so the
+ * whole index never exists twice in memory. refs are reordered. */
+static int write_refs(const index_t *ix, term_ref *refs, size_t nr, fileset *fs,
+                      unsigned *nshards_out)
+{
+    size_t total = 0;           /* rough JSON size of a term: len + 6 + 2 per posting */
+    for (size_t i = 0; i < nr; i++) total += refs[i].len + 6 + (size_t)refs[i].np * 2;
+    unsigned ns = shard_count(total);
     *nshards_out = ns;
 
     /* bucket the terms by shard: start[s] .. start[s + 1] */
-    uint32_t *shard = xmalloc((ix->n ? ix->n : 1) * sizeof *shard);
+    uint32_t *shard = xmalloc((nr ? nr : 1) * sizeof *shard);
     size_t *start = xcalloc(ns + 1, sizeof *start);
-    for (size_t i = 0; i < ix->n; i++) {
-        char tmp[KEY_MAX];
-        const term *t = &ix->terms[i];
-        shard[i] = search_hash(term_tok(ix, t, tmp), term_len(ix, t)) % ns;
+    for (size_t i = 0; i < nr; i++) {
+        shard[i] = search_hash(ref_tok(&refs[i]), refs[i].len) % ns;
         start[shard[i] + 1]++;
     }
     for (unsigned s = 0; s < ns; s++) start[s + 1] += start[s];
-    term_ref *refs = xmalloc((ix->n ? ix->n : 1) * sizeof *refs);
+    term_ref *sorted = xmalloc((nr ? nr : 1) * sizeof *sorted);
     size_t *fill = xmalloc(ns * sizeof *fill);
     memcpy(fill, start, ns * sizeof *fill);
-    for (size_t i = 0; i < ix->n; i++) {
-        const term *t = &ix->terms[i];
-        term_ref *r = &refs[fill[shard[i]]++];
-        r->t = t;
-        r->len = term_len(ix, t);
-        r->tok = term_tok(ix, t, r->buf);
+    for (size_t i = 0; i < nr; i++) {
+        term_ref *r = &sorted[fill[shard[i]]++];
+        *r = refs[i];           /* a short token's bytes come along in buf */
     }
     free(fill);
     free(shard);
@@ -770,26 +842,44 @@ static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
     int rc = 0;
     buf b = BUF_INIT, chain = BUF_INIT;
     for (unsigned s = 0; s < ns; s++) {
-        term_ref *r = refs + start[s];
-        size_t nr = start[s + 1] - start[s];
-        if (nr > 1) qsort(r, nr, sizeof *r, term_cmp);
+        term_ref *r = sorted + start[s];
+        size_t n = start[s + 1] - start[s];
+        if (n > 1) qsort(r, n, sizeof *r, term_cmp);
         buf_clear(&b);
-        for (size_t i = 0; i < nr; i++) {
+        for (size_t i = 0; i < n; i++) {
             buf_puts(&b, i ? ",\n\"" : "{\"");
             esc_json(&b, ref_tok(&r[i]), r[i].len);
             buf_puts(&b, "\":\"");
-            put_postings(&b, ix, r[i].t, &chain);
+            if (r[i].t) put_postings(&b, ix, r[i].t, &chain);
+            else buf_put(&b, r[i].post, r[i].plen);
             buf_putc(&b, '"');
         }
-        buf_puts(&b, nr ? "}\n" : "{}\n");
+        buf_puts(&b, n ? "}\n" : "{}\n");
         char rel[64];
         snprintf(rel, sizeof rel, "search/idx/%u.json", s);
-        if (write_buf(o, rel, &b) < 0) rc = -1;
+        if (put_file(fs, s, rel, &b) < 0) rc = -1;
     }
     buf_free(&b);
     buf_free(&chain);
-    free(refs);
+    free(sorted);
     free(start);
+    return rc;
+}
+
+/* The shards of a whole index. */
+static int write_shards(const index_t *ix, fileset *fs, unsigned *nshards_out)
+{
+    term_ref *refs = xmalloc((ix->n ? ix->n : 1) * sizeof *refs);
+    for (size_t i = 0; i < ix->n; i++) {
+        const term *t = &ix->terms[i];
+        term_ref *r = &refs[i];
+        r->t = t;
+        r->np = t->np;
+        r->len = term_len(ix, t);
+        r->tok = term_tok(ix, t, r->buf);
+    }
+    int rc = write_refs(ix, refs, ix->n, fs, nshards_out);
+    free(refs);
     return rc;
 }
 
@@ -829,8 +919,636 @@ int search_write(const search_doc *docs, size_t n, outdir *o, diag *d)
 int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
                     void (*consumed)(const search_doc *doc, void *ud), void *ud)
 {
-    search_hooks h = {NULL, consumed, ud};
+    search_hooks h = {.consumed = consumed, .ud = ud};
     return search_write_hooks(docs, n, o, d, &h);
+}
+
+/* ---- the incremental index (search_hooks.cache_path) ---------------- */
+
+/* A document's fingerprint: everything index_doc and doc_json read. Zero
+ * (never matched) when its text cannot be told without reading it. */
+static fp128 doc_key(const search_doc *d)
+{
+    if (!d->text && !d->text_id) return (fp128){0, 0};
+    buf k = BUF_INIT;
+    const char *f[] = {d->url, d->title, d->doc_number, d->issuer, d->date, d->kind, d->category};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) fp_encode_str(&k, f[i]);
+    buf_printf(&k, "t%zu", d->ntags);
+    for (size_t i = 0; i < d->ntags; i++) fp_encode_str(&k, d->tags[i]);
+    buf_printf(&k, "d%zu", d->ndistricts);
+    for (size_t i = 0; i < d->ndistricts; i++) {
+        fp_encode_str(&k, d->districts[i]);
+        fp_encode_str(&k, d->district_names ? d->district_names[i] : NULL);
+    }
+    if (d->text) {
+        fp128 t = fp_bytes(d->text, strlen(d->text));
+        buf_printf(&k, "x%016llx%016llx", (unsigned long long)t.hi, (unsigned long long)t.lo);
+    } else {
+        buf_printf(&k, "i%zu:", d->text_id_len);
+        buf_put(&k, d->text_id, d->text_id_len);
+    }
+    fp128 r = fp_bytes(k.ptr, k.len);
+    buf_free(&k);
+    if (!r.lo && !r.hi) r.lo = 1;
+    return r;
+}
+
+/* The index as the next build needs it. Doc i (in id order) has the
+ * fingerprint key[i], its docs/N.json entry json[json_off[i] ..
+ * json_off[i + 1]) and its term ids toks[tok_off[i] ..) (ascending, as
+ * LEB128 deltas). Term t is strs[str_off[t] .. str_off[t + 1]) with np[t]
+ * postings post[post_off[t] ..) (0: no document holds it any more; kept so
+ * that term ids stay put). */
+typedef struct {
+    size_t ndocs, nterms, ns, nchunks;
+    fp128 *key;
+    uint32_t *json_off, *tok_off;           /* ndocs + 1 */
+    uint32_t *str_off, *post_off;           /* nterms + 1 */
+    uint32_t *np;                           /* nterms */
+    fstamp *shard_st, *chunk_st;            /* ns, nchunks */
+    const char *json, *toks, *strs, *post;  /* into file, or the bufs */
+    buf bjson, btoks, bstrs, bpost;         /* a new state's blobs */
+    char *file;                             /* a loaded state's bytes */
+} sstate;
+
+#define STATE_MAGIC "GZSIDX1\n"
+#define STATE_HEAD 32       /* magic, body length u64, fingerprint of the body */
+
+static void state_free(sstate *st)
+{
+    free(st->key);
+    free(st->json_off);
+    free(st->tok_off);
+    free(st->str_off);
+    free(st->post_off);
+    free(st->np);
+    free(st->shard_st);
+    free(st->chunk_st);
+    buf_free(&st->bjson);
+    buf_free(&st->btoks);
+    buf_free(&st->bstrs);
+    buf_free(&st->bpost);
+    free(st->file);
+    *st = (sstate){0};
+}
+
+static bool self_known(fp128 self) { return self.lo || self.hi; }
+
+/* Host byte order: the file is a cache of this machine's gazette (its
+ * fingerprint is in the file), never shared. */
+static int state_save(const char *path, const sstate *st, diag *d)
+{
+    fp128 self = fp_self();
+    if (!self_known(self)) return 0;
+    buf b = BUF_INIT;
+    uint64_t c[4] = {st->ndocs, st->nterms, st->ns, st->nchunks};
+    buf_put(&b, STATE_MAGIC, 8);
+    buf_put(&b, c, 8);                              /* placeholders */
+    buf_put(&b, c, 16);
+    buf_put(&b, &self, sizeof self);
+    buf_put(&b, c, sizeof c);
+    buf_put(&b, st->key, st->ndocs * sizeof *st->key);
+    buf_put(&b, st->json_off, (st->ndocs + 1) * 4);
+    buf_put(&b, st->tok_off, (st->ndocs + 1) * 4);
+    buf_put(&b, st->str_off, (st->nterms + 1) * 4);
+    buf_put(&b, st->post_off, (st->nterms + 1) * 4);
+    buf_put(&b, st->np, st->nterms * 4);
+    buf_put(&b, st->shard_st, st->ns * sizeof(fstamp));
+    buf_put(&b, st->chunk_st, st->nchunks * sizeof(fstamp));
+    buf_put(&b, st->json, st->json_off[st->ndocs]);
+    buf_put(&b, st->toks, st->tok_off[st->ndocs]);
+    buf_put(&b, st->strs, st->str_off[st->nterms]);
+    buf_put(&b, st->post, st->post_off[st->nterms]);
+    uint64_t body = b.len - STATE_HEAD;
+    fp128 sum = fp_bytes(b.ptr + STATE_HEAD, body);
+    memcpy(b.ptr + 8, &body, 8);
+    memcpy(b.ptr + 16, &sum, 16);
+    int rc = write_file_atomic(path, b.ptr, b.len);
+    if (rc < 0) diag_warn(d, path, 0, "cannot write the search index cache: %s", strerror(errno));
+    buf_free(&b);
+    return rc;
+}
+
+/* count items of size bytes from *p (a copy), or NULL past end. */
+static void *take(const char **p, const char *end, size_t count, size_t size)
+{
+    if (count > (size_t)(end - *p) / size) return NULL;
+    size_t n = count * size;
+    void *v = xmalloc(n ? n : 1);
+    memcpy(v, *p, n);
+    *p += n;
+    return v;
+}
+
+/* off[0 .. n]: from 0, never down. */
+static bool offsets_ok(const uint32_t *off, size_t n)
+{
+    if (off[0]) return false;
+    for (size_t i = 0; i < n; i++)
+        if (off[i + 1] < off[i]) return false;
+    return true;
+}
+
+/* A blob of len bytes at *p, or NULL past end. */
+static const char *blob(const char **p, const char *end, size_t len)
+{
+    if (len > (size_t)(end - *p)) return NULL;
+    const char *b = *p;
+    *p += len;
+    return b;
+}
+
+/* The state in path, checked from end to end; -1 (st empty) when it is
+ * missing, damaged, or not this gazette's. */
+static int state_load(const char *path, sstate *st)
+{
+    *st = (sstate){0};
+    fp128 self = fp_self();
+    size_t len;
+    if (!self_known(self) || read_file(path, &st->file, &len) < 0) return -1;
+    const char *p = st->file, *end = st->file + len;
+    uint64_t body, c[4];
+    fp128 sum, fself;
+    if (len < STATE_HEAD + sizeof fself + sizeof c || memcmp(p, STATE_MAGIC, 8)) goto bad;
+    memcpy(&body, p + 8, 8);
+    memcpy(&sum, p + 16, 16);
+    if (body != len - STATE_HEAD || !fp_eq(sum, fp_bytes(p + STATE_HEAD, body))) goto bad;
+    p += STATE_HEAD;
+    memcpy(&fself, p, sizeof fself);
+    memcpy(c, p + sizeof fself, sizeof c);
+    p += sizeof fself + sizeof c;
+    if (!fp_eq(fself, self)) goto bad;
+    for (int i = 0; i < 4; i++)
+        if (c[i] > len) goto bad;
+    st->ndocs = c[0];
+    st->nterms = c[1];
+    st->ns = c[2];
+    st->nchunks = c[3];
+    if (!(st->key = take(&p, end, st->ndocs, sizeof *st->key)) ||
+        !(st->json_off = take(&p, end, st->ndocs + 1, 4)) ||
+        !(st->tok_off = take(&p, end, st->ndocs + 1, 4)) ||
+        !(st->str_off = take(&p, end, st->nterms + 1, 4)) ||
+        !(st->post_off = take(&p, end, st->nterms + 1, 4)) ||
+        !(st->np = take(&p, end, st->nterms, 4)) ||
+        !(st->shard_st = take(&p, end, st->ns, sizeof(fstamp))) ||
+        !(st->chunk_st = take(&p, end, st->nchunks, sizeof(fstamp))))
+        goto bad;
+    if (!offsets_ok(st->json_off, st->ndocs) || !offsets_ok(st->tok_off, st->ndocs) ||
+        !offsets_ok(st->str_off, st->nterms) || !offsets_ok(st->post_off, st->nterms))
+        goto bad;
+    for (size_t t = 0; t < st->nterms; t++)
+        if (st->str_off[t + 1] == st->str_off[t]) goto bad;     /* tokens are not empty */
+    if (!(st->json = blob(&p, end, st->json_off[st->ndocs])) ||
+        !(st->toks = blob(&p, end, st->tok_off[st->ndocs])) ||
+        !(st->strs = blob(&p, end, st->str_off[st->nterms])) ||
+        !(st->post = blob(&p, end, st->post_off[st->nterms])) || p != end)
+        goto bad;
+    return 0;
+bad:
+    state_free(st);
+    return -1;
+}
+
+/* A base-64 varint at p (< end); returns the chars used, 0 if malformed. */
+static size_t get_b64(const char *p, const char *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (size_t k = 0; k < 13 && p + k < end; k++) {
+        char c = p[k];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'z' ? c - 'a' + 10
+              : c >= 'A' && c <= 'Z' ? c - 'A' + 36 : c == '-' ? 62 : c == '_' ? 63 : -1;
+        if (d < 0) return 0;
+        r |= (uint64_t)(d & 31) << (5 * k);
+        if (!(d & 32)) { *v = r; return k + 1; }
+    }
+    return 0;
+}
+
+/* One posting (search.h): the doc id delta, tf and field mask. */
+static size_t get_posting(const char *p, const char *end, uint64_t *delta, unsigned *tf,
+                          unsigned *mask)
+{
+    uint64_t v, m = 0;
+    size_t k = get_b64(p, end, &v);
+    if (!k) return 0;
+    if (v & 1) {
+        size_t k2 = get_b64(p + k, end, &m);
+        if (!k2 || !m || m > 255) return 0;
+        k += k2;
+    }
+    *delta = v >> 3;
+    *tf = (v >> 1) & 3;
+    *mask = (unsigned)m;
+    return k;
+}
+
+/* Append one posting to b; *prev is the previous doc id (0 at first). */
+static void put_posting(buf *b, uint32_t *prev, uint32_t id, unsigned tf, unsigned mask)
+{
+    char e[32];
+    size_t k = b64_varint(e, (uint64_t)(id - *prev) << 3 | tf << 1 | (mask != 0));
+    if (mask) k += b64_varint(e + k, mask);
+    buf_put(b, e, k);
+    *prev = id;
+}
+
+/* Calls fn(id, tf, mask, ctx) for each posting of term t; -1 when they do
+ * not decode or an id is not below ndocs. */
+typedef void (*posting_fn)(uint32_t id, unsigned tf, unsigned mask, void *ctx);
+static int each_posting(const sstate *st, size_t t, posting_fn fn, void *ctx)
+{
+    const char *p = st->post + st->post_off[t], *end = st->post + st->post_off[t + 1];
+    uint64_t id = 0;
+    for (size_t i = 0; p < end; i++) {
+        uint64_t delta;
+        unsigned tf, mask;
+        size_t k = get_posting(p, end, &delta, &tf, &mask);
+        id = i ? id + delta : delta;
+        if (!k || (i && !delta) || id >= st->ndocs) return -1;
+        fn((uint32_t)id, tf, mask, ctx);
+        p += k;
+    }
+    return 0;
+}
+
+static void put_leb(buf *b, uint32_t v)
+{
+    do {
+        unsigned char c = v & 127;
+        v >>= 7;
+        if (v) c |= 128;
+        buf_putc(b, c);
+    } while (v);
+}
+
+/* Doc j's term ids into ids (ascending); -1 when malformed. */
+static int doc_terms(const sstate *st, size_t j, uint32_t **ids, size_t *n, size_t *cap)
+{
+    const unsigned char *p = (const unsigned char *)st->toks + st->tok_off[j];
+    const unsigned char *end = (const unsigned char *)st->toks + st->tok_off[j + 1];
+    uint64_t id = 0;
+    *n = 0;
+    while (p < end) {
+        uint64_t v = 0;
+        unsigned shift = 0;
+        for (;;) {
+            if (p == end || shift > 28) return -1;
+            v |= (uint64_t)(*p & 127) << shift;
+            shift += 7;
+            if (!(*p++ & 128)) break;
+        }
+        id = *n ? id + v : v;
+        if ((*n && !v) || id >= st->nterms) return -1;
+        if (*n == *cap) *ids = xrealloc(*ids, (*cap = *cap ? *cap * 2 : 512) * sizeof **ids);
+        (*ids)[(*n)++] = (uint32_t)id;
+    }
+    return 0;
+}
+
+/* Each doc's term ids, from the postings: a doc lists term t when t's
+ * postings hold it, and terms come in id order, so lists are ascending. */
+typedef struct { uint32_t *cnt; uint32_t *all; uint32_t t; } invert;
+static void count_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx) { ((invert *)ctx)->cnt[id]++; }
+static void fill_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx)
+{
+    invert *v = ctx;
+    v->all[v->cnt[id]++] = v->t;
+}
+
+static void state_doc_tokens(sstate *st)
+{
+    invert v = {xcalloc(st->ndocs + 1, sizeof *v.cnt), NULL, 0};
+    for (size_t t = 0; t < st->nterms; t++) each_posting(st, t, count_doc, &v);
+    size_t total = 0;
+    for (size_t i = 0; i < st->ndocs; i++) {
+        size_t c = v.cnt[i];
+        v.cnt[i] = (uint32_t)total;
+        total += c;
+    }
+    v.all = xmalloc((total ? total : 1) * sizeof *v.all);
+    for (v.t = 0; v.t < st->nterms; v.t++) each_posting(st, v.t, fill_doc, &v);
+    /* cnt[i] is now the end of doc i's ids, and the start of doc i + 1's */
+    st->tok_off = xmalloc((st->ndocs + 1) * sizeof *st->tok_off);
+    size_t from = 0;
+    for (size_t i = 0; i < st->ndocs; i++) {
+        st->tok_off[i] = (uint32_t)st->btoks.len;
+        for (size_t k = from; k < v.cnt[i]; k++) put_leb(&st->btoks, k > from ? v.all[k] - v.all[k - 1] : v.all[k]);
+        from = v.cnt[i];
+    }
+    st->tok_off[st->ndocs] = (uint32_t)st->btoks.len;
+    st->toks = st->btoks.ptr ? st->btoks.ptr : "";
+    free(v.cnt);
+    free(v.all);
+}
+
+/* The state of an index built from nothing: docs (keys, json_off and
+ * bjson) were filled as they were written; terms and token lists come
+ * from ix. Returns -1 when a blob passed 4 GB (no state then). */
+static int state_from_index(sstate *st, const index_t *ix)
+{
+    st->nterms = ix->n;
+    st->str_off = xmalloc((ix->n + 1) * sizeof *st->str_off);
+    st->post_off = xmalloc((ix->n + 1) * sizeof *st->post_off);
+    st->np = xmalloc((ix->n ? ix->n : 1) * sizeof *st->np);
+    buf chain = BUF_INIT;
+    for (size_t t = 0; t < ix->n; t++) {
+        char tmp[KEY_MAX];
+        const term *x = &ix->terms[t];
+        st->str_off[t] = (uint32_t)st->bstrs.len;
+        st->post_off[t] = (uint32_t)st->bpost.len;
+        st->np[t] = x->np;
+        buf_put(&st->bstrs, term_tok(ix, x, tmp), term_len(ix, x));
+        put_postings(&st->bpost, ix, x, &chain);
+    }
+    buf_free(&chain);
+    st->str_off[ix->n] = (uint32_t)st->bstrs.len;
+    st->post_off[ix->n] = (uint32_t)st->bpost.len;
+    if (st->bstrs.len > UINT32_MAX || st->bpost.len > UINT32_MAX || st->bjson.len > UINT32_MAX)
+        return -1;
+    st->strs = st->bstrs.ptr ? st->bstrs.ptr : "";
+    st->post = st->bpost.ptr ? st->bpost.ptr : "";
+    st->json = st->bjson.ptr ? st->bjson.ptr : "";
+    state_doc_tokens(st);
+    return st->btoks.len > UINT32_MAX ? -1 : 0;
+}
+
+/* A posting of a document new to the index. */
+typedef struct { uint32_t term, doc; uint8_t tf, mask; } triple;
+
+static int triple_cmp(const void *a, const void *b)
+{
+    const triple *x = a, *y = b;
+    if (x->term != y->term) return x->term < y->term ? -1 : 1;
+    return (x->doc > y->doc) - (x->doc < y->doc);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Where a doc's json or token bytes are: in the old state, or (fresh) in
+ * this build's buffer. */
+typedef struct { uint32_t off, len; bool fresh; } span;
+
+/* Re-encoding one term: the old postings with ids mapped (dropped when
+ * -1), merged with the new docs' postings (tr, sorted by doc). */
+typedef struct {
+    buf *out;
+    const int64_t *newid;
+    const triple *tr, *trend;
+    uint32_t prev, np;
+} merge;
+
+static void merge_old(uint32_t id, unsigned tf, unsigned mask, void *ctx)
+{
+    merge *m = ctx;
+    int64_t nid = m->newid[id];
+    if (nid < 0) return;
+    for (; m->tr < m->trend && m->tr->doc < nid; m->tr++, m->np++)
+        put_posting(m->out, &m->prev, m->tr->doc, m->tr->tf, m->tr->mask);
+    put_posting(m->out, &m->prev, (uint32_t)nid, tf, mask);
+    m->np++;
+}
+
+/* An index patched from old: only new documents (no fingerprint in old)
+ * are fetched and tokenized. Returns 1 and fills nw when it did the job
+ * (files written, *rc set), 0 when old does not fit (nothing written). */
+typedef struct {
+    const search_doc *const *ord;
+    size_t n;
+    const fp128 *keys;
+    outdir *o;
+    diag *d;
+    const search_hooks *h;
+} job;
+
+static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, unsigned *ns_out)
+{
+    size_t n = jb->n;
+    /* match each doc to an old one of the same fingerprint */
+    size_t cap = 16;
+    while (cap < old->ndocs * 2) cap *= 2;
+    uint32_t *tab = xcalloc(cap, sizeof *tab);
+    for (size_t j = 0; j < old->ndocs; j++) {
+        if (!old->key[j].lo && !old->key[j].hi) continue;
+        size_t s = old->key[j].lo & (cap - 1);
+        while (tab[s]) s = (s + 1) & (cap - 1);
+        tab[s] = (uint32_t)j + 1;
+    }
+    int64_t *match = xmalloc((n ? n : 1) * sizeof *match);
+    int64_t *newid = xmalloc((old->ndocs ? old->ndocs : 1) * sizeof *newid);
+    for (size_t j = 0; j < old->ndocs; j++) newid[j] = -1;
+    size_t fresh = 0;
+    for (size_t i = 0; i < n; i++) {
+        match[i] = -1;
+        fp128 k = jb->keys[i];
+        if (k.lo || k.hi)
+            for (size_t s = k.lo & (cap - 1); tab[s]; s = (s + 1) & (cap - 1)) {
+                size_t j = tab[s] - 1;
+                if (newid[j] < 0 && fp_eq(old->key[j], k)) {
+                    match[i] = (int64_t)j;
+                    newid[j] = (int64_t)i;
+                    break;
+                }
+            }
+        if (match[i] < 0) fresh++;
+    }
+    free(tab);
+    int ok = 0;
+    index_t dict = {0};
+    triple *tr = NULL;
+    size_t ntr = 0, trcap = 0;
+    span *js = NULL, *ts = NULL;
+    uint8_t *dirty = NULL;
+    uint32_t *ids = NULL;
+    size_t nids = 0, idcap = 0;
+    term_ref *refs = NULL;
+    /* more than a quarter new: building from nothing is about as quick */
+    if (!n || fresh > n / 4 + 16) goto out;
+
+    /* the old terms, in id order, as a dictionary */
+    for (size_t t = 0; t < old->nterms; t++) {
+        const char *s = old->strs + old->str_off[t];
+        size_t len = old->str_off[t + 1] - old->str_off[t];
+        lookup(&dict, s, len, key_of(s, len));
+        if (dict.n != t + 1) goto out;              /* a token twice */
+    }
+
+    /* tokenize the new documents */
+    js = xcalloc(n, sizeof *js);
+    ts = xcalloc(n, sizeof *ts);
+    for (size_t i = 0; i < n; i++) {
+        const search_doc *sd = jb->ord[i];
+        if (match[i] >= 0) {
+            size_t j = (size_t)match[i];
+            js[i] = (span){old->json_off[j], old->json_off[j + 1] - old->json_off[j], false};
+            ts[i] = (span){old->tok_off[j], old->tok_off[j + 1] - old->tok_off[j], false};
+            continue;
+        }
+        char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud) : NULL;
+        const char *text = sd->text ? sd->text : fetched;
+        js[i].off = (uint32_t)nw->bjson.len;
+        doc_json(&nw->bjson, sd, text);
+        js[i].len = (uint32_t)(nw->bjson.len - js[i].off);
+        js[i].fresh = true;
+        index_t one = {0};
+        index_doc(&one, sd, text);
+        free(fetched);
+        nids = 0;
+        for (size_t k = 0; k < one.n; k++) {
+            const term *x = &one.terms[k];
+            char tmp[KEY_MAX];
+            const char *tok = term_tok(&one, x, tmp);
+            size_t len = term_len(&one, x);
+            const term *gt = lookup(&dict, tok, len, key_of(tok, len));
+            uint32_t g = (uint32_t)(gt - dict.terms);       /* after the call: terms may move */
+            if (ntr == trcap) tr = xrealloc(tr, (trcap = trcap ? trcap * 2 : 4096) * sizeof *tr);
+            tr[ntr++] = (triple){g, (uint32_t)i, x->tf, x->mask};
+            if (nids == idcap) ids = xrealloc(ids, (idcap = idcap ? idcap * 2 : 512) * sizeof *ids);
+            ids[nids++] = g;
+        }
+        index_free(&one);
+        if (nids > 1) qsort(ids, nids, sizeof *ids, u32_cmp);
+        ts[i].off = (uint32_t)nw->btoks.len;
+        for (size_t k = 0; k < nids; k++) put_leb(&nw->btoks, k ? ids[k] - ids[k - 1] : ids[k]);
+        ts[i].len = (uint32_t)(nw->btoks.len - ts[i].off);
+        ts[i].fresh = true;
+    }
+    if (dict.overflow || nw->bjson.len > UINT32_MAX || nw->btoks.len > UINT32_MAX) goto out;
+
+    /* dirty terms: those of new docs, and of old docs gone or moved */
+    dirty = xcalloc(dict.n ? dict.n : 1, 1);
+    for (size_t k = 0; k < ntr; k++) dirty[tr[k].term] = 1;
+    for (size_t j = 0; j < old->ndocs; j++) {
+        if (newid[j] == (int64_t)j) continue;
+        if (doc_terms(old, j, &ids, &nids, &idcap) < 0) goto out;
+        for (size_t k = 0; k < nids; k++) dirty[ids[k]] = 1;
+    }
+    if (ntr > 1) qsort(tr, ntr, sizeof *tr, triple_cmp);
+
+    /* the terms: clean ones as they were, dirty ones re-encoded */
+    nw->nterms = dict.n;
+    nw->str_off = xmalloc((dict.n + 1) * sizeof *nw->str_off);
+    nw->post_off = xmalloc((dict.n + 1) * sizeof *nw->post_off);
+    nw->np = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->np);
+    buf_put(&nw->bstrs, old->strs, old->str_off[old->nterms]);
+    const triple *tp = tr, *tend = tr + ntr;
+    size_t live = 0;
+    for (size_t t = 0; t < dict.n; t++) {
+        if (t < old->nterms) {
+            nw->str_off[t] = old->str_off[t];
+        } else {
+            char tmp[KEY_MAX];
+            nw->str_off[t] = (uint32_t)nw->bstrs.len;
+            buf_put(&nw->bstrs, term_tok(&dict, &dict.terms[t], tmp), term_len(&dict, &dict.terms[t]));
+        }
+        nw->post_off[t] = (uint32_t)nw->bpost.len;
+        const triple *te = tp;
+        while (te < tend && te->term == t) te++;
+        if (!dirty[t]) {
+            buf_put(&nw->bpost, old->post + old->post_off[t], old->post_off[t + 1] - old->post_off[t]);
+            nw->np[t] = old->np[t];
+        } else {
+            merge m = {&nw->bpost, newid, tp, te, 0, 0};
+            if (t < old->nterms && each_posting(old, t, merge_old, &m) < 0) goto out;
+            for (; m.tr < m.trend; m.tr++, m.np++) put_posting(m.out, &m.prev, m.tr->doc, m.tr->tf, m.tr->mask);
+            nw->np[t] = m.np;
+        }
+        tp = te;
+        if (nw->np[t]) live++;
+    }
+    nw->str_off[dict.n] = (uint32_t)nw->bstrs.len;
+    nw->post_off[dict.n] = (uint32_t)nw->bpost.len;
+    if (nw->bstrs.len > UINT32_MAX || nw->bpost.len > UINT32_MAX) goto out;
+    nw->strs = nw->bstrs.ptr ? nw->bstrs.ptr : "";
+    nw->post = nw->bpost.ptr ? nw->bpost.ptr : "";
+
+    /* the docs, in id order */
+    nw->ndocs = n;
+    nw->key = xmalloc(n * sizeof *nw->key);
+    memcpy(nw->key, jb->keys, n * sizeof *nw->key);
+    nw->json_off = xmalloc((n + 1) * sizeof *nw->json_off);
+    nw->tok_off = xmalloc((n + 1) * sizeof *nw->tok_off);
+    buf json = BUF_INIT, toks = BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        nw->json_off[i] = (uint32_t)json.len;
+        nw->tok_off[i] = (uint32_t)toks.len;
+        buf_put(&json, (js[i].fresh ? nw->bjson.ptr : old->json) + js[i].off, js[i].len);
+        buf_put(&toks, (ts[i].fresh ? nw->btoks.ptr : old->toks) + ts[i].off, ts[i].len);
+    }
+    nw->json_off[n] = (uint32_t)json.len;
+    nw->tok_off[n] = (uint32_t)toks.len;
+    buf_free(&nw->bjson);
+    buf_free(&nw->btoks);
+    nw->bjson = json;
+    nw->btoks = toks;
+    nw->json = json.ptr ? json.ptr : "";
+    nw->toks = toks.ptr ? toks.ptr : "";
+    if (json.len > UINT32_MAX || toks.len > UINT32_MAX) goto out;
+    ok = 1;
+    /* only now: a caller's consumed may free a text the fallback (a build
+     * from nothing) would still read */
+    if (jb->h->consumed)
+        for (size_t i = 0; i < n; i++) jb->h->consumed(jb->ord[i], jb->h->ud);
+
+    /* the files: from here on, the job is done here */
+    refs = xmalloc((live ? live : 1) * sizeof *refs);
+    size_t nr = 0;
+    for (size_t t = 0; t < dict.n; t++) {
+        if (!nw->np[t]) continue;
+        term_ref *r = &refs[nr++];
+        r->t = NULL;
+        r->len = nw->str_off[t + 1] - nw->str_off[t];
+        r->tok = nw->strs + nw->str_off[t];
+        if (r->len <= KEY_MAX) memcpy(r->buf, r->tok, r->len);
+        r->post = nw->post + nw->post_off[t];
+        r->plen = nw->post_off[t + 1] - nw->post_off[t];
+        r->np = nw->np[t];
+    }
+    unsigned ns = 1;
+    fileset shards = {jb->o, old->shard_st, old->ns, NULL, 0, true};
+    if (write_refs(NULL, refs, nr, &shards, &ns) < 0) *rc = -1;
+    nw->ns = ns;
+    nw->shard_st = shards.cur;
+    *ns_out = ns;
+    fileset chunks = {jb->o, old->chunk_st, old->nchunks, NULL, 0, true};
+    buf chunk = BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
+        if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
+        buf_put(&chunk, nw->json + nw->json_off[i], nw->json_off[i + 1] - nw->json_off[i]);
+        if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
+            if (flush_docs(&chunk, i / DOC_CHUNK, &chunks) < 0) *rc = -1;
+    }
+    buf_free(&chunk);
+    nw->nchunks = chunks.ncur;
+    nw->chunk_st = chunks.cur;
+out:
+    free(match);
+    free(newid);
+    free(tr);
+    free(js);
+    free(ts);
+    free(dirty);
+    free(ids);
+    free(refs);
+    index_free(&dict);
+    return ok;
+}
+
+/* The state's file: a new one, or the same (gone) when it holds too many
+ * dead terms (a build from nothing makes it small again). */
+static void state_store(const char *path, sstate *st, diag *d)
+{
+    size_t live = 0;
+    for (size_t t = 0; t < st->nterms; t++) live += st->np[t] != 0;
+    if (st->nterms - live > live / 2 + 1024) {
+        unlink(path);
+        return;
+    }
+    state_save(path, st, d);
 }
 
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h)
@@ -848,21 +1566,58 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
     if (n) qsort(ord, n, sizeof *ord, doc_cmp);
 
-    /* One pass: each document's text (fetched when the caller keeps it
-     * elsewhere) goes into its docs chunk (the snippet) and the index, and
-     * is then released, so no more than one text is needed at a time. */
     int rc = 0;
+    unsigned ns = 1;
+    const bool keep_state = h->cache_path != NULL && self_known(fp_self());
+    bool store = keep_state;
+    sstate nw = {0};
+    fp128 *keys = NULL;
+    if (keep_state) {
+        keys = xmalloc((n ? n : 1) * sizeof *keys);
+        for (size_t i = 0; i < n; i++) keys[i] = doc_key(ord[i]);
+        timing_step(&tm, "keys");
+        sstate old;
+        int lrc = n ? state_load(h->cache_path, &old) : -1;
+        timing_step(&tm, "load");
+        if (lrc == 0) {
+            job jb = {ord, n, keys, o, d, h};
+            int done = write_patched(&jb, &old, &nw, &rc, &ns);
+            state_free(&old);
+            if (done) {
+                timing_step(&tm, "patch");
+                goto meta;
+            }
+            state_free(&nw);
+        }
+    }
+
+    /* From nothing, in one pass: each document's text (fetched when the
+     * caller keeps it elsewhere) goes into its docs chunk (the snippet)
+     * and the index, and is then released, so no more than one text is
+     * needed at a time. */
     index_t ix = {0};
     buf chunk = BUF_INIT;
+    fileset chunks = {o, NULL, 0, NULL, 0, keep_state};
+    if (keep_state) {
+        nw.ndocs = n;
+        nw.key = keys;
+        keys = NULL;
+        nw.json_off = xmalloc((n + 1) * sizeof *nw.json_off);
+    }
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
         char *fetched = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud) : NULL;
         const char *text = sd->text ? sd->text : fetched;
         buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
         if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
+        size_t at = chunk.len;
         doc_json(&chunk, sd, text);
+        if (keep_state) {
+            nw.json_off[i] = (uint32_t)nw.bjson.len;
+            buf_put(&nw.bjson, chunk.ptr + at, chunk.len - at);
+        }
         if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
-            if (flush_docs(&chunk, i / DOC_CHUNK, o) < 0) rc = -1;
+            if (flush_docs(&chunk, i / DOC_CHUNK, &chunks) < 0) rc = -1;
         ix.doc = (uint32_t)i;
         index_doc(&ix, sd, text);
         free(fetched);
@@ -870,7 +1625,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     }
     if (n == 0) {
         buf_putc(&chunk, '[');
-        if (flush_docs(&chunk, 0, o) < 0) rc = -1;
+        if (flush_docs(&chunk, 0, &chunks) < 0) rc = -1;
     }
     buf_free(&chunk);
     index_finish(&ix);
@@ -878,16 +1633,32 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     if (tm.on)
         fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings, %zu KB table\n",
                 ix.n, ix.plen / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024);
-    unsigned ns = 1;
+    fileset shards = {o, NULL, 0, NULL, 0, keep_state};
     if (ix.overflow) {
         diag_error(d, NULL, 0, "search: the index of %zu documents passed 4 GB", n);
         rc = -1;
-    } else if (write_shards(&ix, o, &ns) < 0) {
+    } else if (write_shards(&ix, &shards, &ns) < 0) {
         rc = -1;
+    }
+    if (keep_state) {
+        nw.json_off[n] = (uint32_t)nw.bjson.len;
+        nw.ns = ns;
+        nw.shard_st = shards.cur;
+        nw.nchunks = chunks.ncur;
+        nw.chunk_st = chunks.cur;
+        if (ix.overflow || state_from_index(&nw, &ix) < 0) store = false;
+    } else {
+        free(shards.cur);
+        free(chunks.cur);
     }
     timing_step(&tm, "shards");
     index_free(&ix);
+meta:
     if (write_meta(ord, n, ns, o) < 0) rc = -1;
+    if (store && rc == 0) state_store(h->cache_path, &nw, d);
+    timing_step(&tm, "state");
+    state_free(&nw);
+    free(keys);
     free(ord);
     return rc;
 }
