@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -927,10 +929,11 @@ int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
 
 /* A document's fingerprint: everything index_doc and doc_json read. Zero
  * (never matched) when its text cannot be told without reading it. */
-static fp128 doc_key(const search_doc *d)
+static fp128 doc_key(const search_doc *d, buf *kb)
 {
     if (!d->text && !d->text_id) return (fp128){0, 0};
-    buf k = BUF_INIT;
+    buf k = *kb;
+    buf_clear(&k);
     const char *f[] = {d->url, d->title, d->doc_number, d->issuer, d->date, d->kind, d->category};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) fp_encode_str(&k, f[i]);
     buf_printf(&k, "t%zu", d->ntags);
@@ -948,39 +951,43 @@ static fp128 doc_key(const search_doc *d)
         buf_put(&k, d->text_id, d->text_id_len);
     }
     fp128 r = fp_bytes(k.ptr, k.len);
-    buf_free(&k);
+    *kb = k;
     if (!r.lo && !r.hi) r.lo = 1;
     return r;
 }
 
+/* A run of bytes in memory. */
+typedef struct { const char *p; size_t len; } piece;
+
 /* The index as the next build needs it. Doc i (in id order) has the
- * fingerprint key[i], its docs/N.json entry json[json_off[i] ..
- * json_off[i + 1]) and its term ids toks[tok_off[i] ..) (ascending, as
- * LEB128 deltas). Term t is strs[str_off[t] .. str_off[t + 1]) with np[t]
- * postings post[post_off[t] ..) (0: no document holds it any more; kept so
- * that term ids stay put). */
+ * fingerprint key[i], its docs/N.json entry json[i] and its term ids
+ * toks[i] (ascending, as LEB128 deltas). Term t is str[t] with np[t]
+ * postings post[t] (np 0: no document holds it any more; kept so that
+ * term ids stay put). Pieces point into a loaded file, into the b* blobs,
+ * or into the state a patched one was made from (which then lives until
+ * this one is saved): unchanged bytes are never copied. On disk, each
+ * list of pieces is a table of offsets and one blob. */
 typedef struct {
     size_t ndocs, nterms, ns, nchunks;
     fp128 *key;
-    uint32_t *json_off, *tok_off;           /* ndocs + 1 */
-    uint32_t *str_off, *post_off;           /* nterms + 1 */
+    piece *json, *toks;                     /* ndocs */
+    piece *str, *post;                      /* nterms */
     uint32_t *np;                           /* nterms */
     fstamp *shard_st, *chunk_st;            /* ns, nchunks */
-    const char *json, *toks, *strs, *post;  /* into file, or the bufs */
-    buf bjson, btoks, bstrs, bpost;         /* a new state's blobs */
+    buf bjson, btoks, bstrs, bpost;         /* bytes made in this build */
     char *file;                             /* a loaded state's bytes */
 } sstate;
 
-#define STATE_MAGIC "GZSIDX1\n"
+#define STATE_MAGIC "GZSIDX2\n"
 #define STATE_HEAD 32       /* magic, body length u64, fingerprint of the body */
 
 static void state_free(sstate *st)
 {
     free(st->key);
-    free(st->json_off);
-    free(st->tok_off);
-    free(st->str_off);
-    free(st->post_off);
+    free(st->json);
+    free(st->toks);
+    free(st->str);
+    free(st->post);
     free(st->np);
     free(st->shard_st);
     free(st->chunk_st);
@@ -994,38 +1001,117 @@ static void state_free(sstate *st)
 
 static bool self_known(fp128 self) { return self.lo || self.hi; }
 
+/* The pieces to write, neighbours in memory joined. */
+typedef struct {
+    struct iovec *v;
+    size_t n, cap, len;
+} gather;
+
+static void gather_add(gather *g, const void *p, size_t len)
+{
+    if (!len) return;
+    g->len += len;
+    if (g->n && (const char *)g->v[g->n - 1].iov_base + g->v[g->n - 1].iov_len == p) {
+        g->v[g->n - 1].iov_len += len;
+        return;
+    }
+    if (g->n == g->cap) g->v = xrealloc(g->v, (g->cap = g->cap ? g->cap * 2 : 256) * sizeof *g->v);
+    g->v[g->n++] = (struct iovec){(void *)p, len};
+}
+
+/* The offsets table of pieces (n + 1 entries, into tab) and their bytes
+ * (into g); false past 4 GB. */
+static bool gather_pieces(gather *g, buf *tab, const piece *pc, size_t n)
+{
+    uint64_t off = 0;
+    for (size_t i = 0; i <= n; i++) {
+        uint32_t o32 = (uint32_t)off;
+        buf_put(tab, &o32, 4);
+        if (i == n) break;
+        off += pc[i].len;
+        if (off > UINT32_MAX) return false;
+    }
+    for (size_t i = 0; i < n; i++) gather_add(g, pc[i].p, pc[i].len);
+    return true;
+}
+
+static int write_gather(int fd, const gather *g)
+{
+    for (size_t i = 0; i < g->n;) {
+        size_t k = g->n - i < 512 ? g->n - i : 512;
+        ssize_t w = writev(fd, g->v + i, (int)k);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        /* a short write: finish the pieces one by one */
+        size_t done = (size_t)w;
+        for (; k && done >= g->v[i].iov_len; k--) done -= g->v[i++].iov_len;
+        if (k && done) {
+            const char *p = (const char *)g->v[i].iov_base + done;
+            size_t left = g->v[i].iov_len - done;
+            while (left) {
+                ssize_t r = write(fd, p, left);
+                if (r < 0 && errno == EINTR) continue;
+                if (r <= 0) return -1;
+                p += r;
+                left -= (size_t)r;
+            }
+            i++;
+        }
+    }
+    return 0;
+}
+
 /* Host byte order: the file is a cache of this machine's gazette (its
- * fingerprint is in the file), never shared. */
+ * fingerprint is in the file), never shared. Written from the pieces
+ * where they lie (no 17 MB copy), into a temporary file renamed over the
+ * old one, as write_file_atomic does. */
 static int state_save(const char *path, const sstate *st, diag *d)
 {
     fp128 self = fp_self();
     if (!self_known(self)) return 0;
-    buf b = BUF_INIT;
     uint64_t c[4] = {st->ndocs, st->nterms, st->ns, st->nchunks};
-    buf_put(&b, STATE_MAGIC, 8);
-    buf_put(&b, c, 8);                              /* placeholders */
-    buf_put(&b, c, 16);
-    buf_put(&b, &self, sizeof self);
-    buf_put(&b, c, sizeof c);
-    buf_put(&b, st->key, st->ndocs * sizeof *st->key);
-    buf_put(&b, st->json_off, (st->ndocs + 1) * 4);
-    buf_put(&b, st->tok_off, (st->ndocs + 1) * 4);
-    buf_put(&b, st->str_off, (st->nterms + 1) * 4);
-    buf_put(&b, st->post_off, (st->nterms + 1) * 4);
-    buf_put(&b, st->np, st->nterms * 4);
-    buf_put(&b, st->shard_st, st->ns * sizeof(fstamp));
-    buf_put(&b, st->chunk_st, st->nchunks * sizeof(fstamp));
-    buf_put(&b, st->json, st->json_off[st->ndocs]);
-    buf_put(&b, st->toks, st->tok_off[st->ndocs]);
-    buf_put(&b, st->strs, st->str_off[st->nterms]);
-    buf_put(&b, st->post, st->post_off[st->nterms]);
-    uint64_t body = b.len - STATE_HEAD;
-    fp128 sum = fp_bytes(b.ptr + STATE_HEAD, body);
-    memcpy(b.ptr + 8, &body, 8);
-    memcpy(b.ptr + 16, &sum, 16);
-    int rc = write_file_atomic(path, b.ptr, b.len);
-    if (rc < 0) diag_warn(d, path, 0, "cannot write the search index cache: %s", strerror(errno));
-    buf_free(&b);
+    buf tabs = BUF_INIT;            /* the offset tables, then np */
+    gather blobs = {0};
+    bool ok = gather_pieces(&blobs, &tabs, st->json, st->ndocs) &&
+              gather_pieces(&blobs, &tabs, st->toks, st->ndocs) &&
+              gather_pieces(&blobs, &tabs, st->str, st->nterms) &&
+              gather_pieces(&blobs, &tabs, st->post, st->nterms);
+    buf_put(&tabs, st->np, st->nterms * 4);
+    gather g = {0};
+    char head[STATE_HEAD];
+    gather_add(&g, head, sizeof head);
+    gather_add(&g, &self, sizeof self);
+    gather_add(&g, c, sizeof c);
+    gather_add(&g, st->key, st->ndocs * sizeof *st->key);
+    gather_add(&g, tabs.ptr, tabs.len);
+    gather_add(&g, st->shard_st, st->ns * sizeof(fstamp));
+    gather_add(&g, st->chunk_st, st->nchunks * sizeof(fstamp));
+    for (size_t i = 0; i < blobs.n; i++) gather_add(&g, blobs.v[i].iov_base, blobs.v[i].iov_len);
+    uint64_t body = g.len - STATE_HEAD;
+    fp128 sum = fp_pieces(g.v + 1, g.n - 1);
+    memcpy(head, STATE_MAGIC, 8);
+    memcpy(head + 8, &body, 8);
+    memcpy(head + 16, &sum, 16);
+    int rc = -1;
+    char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
+    int fd = ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (fd >= 0) {
+        rc = write_gather(fd, &g);
+        if (close(fd) < 0) rc = -1;
+        if (rc == 0 && rename(tmp, path) < 0) rc = -1;
+        if (rc < 0) {
+            int e = errno;
+            unlink(tmp);
+            errno = e;
+        }
+    }
+    if (rc < 0 && ok) diag_warn(d, path, 0, "cannot write the search index cache: %s", strerror(errno));
+    free(tmp);
+    free(g.v);
+    free(blobs.v);
+    buf_free(&tabs);
     return rc;
 }
 
@@ -1040,22 +1126,23 @@ static void *take(const char **p, const char *end, size_t count, size_t size)
     return v;
 }
 
-/* off[0 .. n]: from 0, never down. */
-static bool offsets_ok(const uint32_t *off, size_t n)
+/* n pieces from an offsets table of n + 1 entries at *p and the blob at
+ * *bp (moved past it); NULL when the table is malformed or the blob
+ * passes end. */
+static piece *take_pieces(const char **p, const char **bp, const char *end, size_t n)
 {
-    if (off[0]) return false;
-    for (size_t i = 0; i < n; i++)
-        if (off[i + 1] < off[i]) return false;
-    return true;
-}
-
-/* A blob of len bytes at *p, or NULL past end. */
-static const char *blob(const char **p, const char *end, size_t len)
-{
-    if (len > (size_t)(end - *p)) return NULL;
-    const char *b = *p;
-    *p += len;
-    return b;
+    uint32_t *off = take(p, end, n + 1, 4);
+    if (!off) return NULL;
+    piece *pc = NULL;
+    bool ok = off[0] == 0;
+    for (size_t i = 0; ok && i < n; i++) ok = off[i + 1] >= off[i];
+    if (ok && off[n] <= (size_t)(end - *bp)) {
+        pc = xmalloc((n ? n : 1) * sizeof *pc);
+        for (size_t i = 0; i < n; i++) pc[i] = (piece){*bp + off[i], off[i + 1] - off[i]};
+        *bp += off[n];
+    }
+    free(off);
+    return pc;
 }
 
 /* The state in path, checked from end to end; -1 (st empty) when it is
@@ -1084,25 +1171,22 @@ static int state_load(const char *path, sstate *st)
     st->nterms = c[1];
     st->ns = c[2];
     st->nchunks = c[3];
-    if (!(st->key = take(&p, end, st->ndocs, sizeof *st->key)) ||
-        !(st->json_off = take(&p, end, st->ndocs + 1, 4)) ||
-        !(st->tok_off = take(&p, end, st->ndocs + 1, 4)) ||
-        !(st->str_off = take(&p, end, st->nterms + 1, 4)) ||
-        !(st->post_off = take(&p, end, st->nterms + 1, 4)) ||
+    if (!(st->key = take(&p, end, st->ndocs, sizeof *st->key))) goto bad;
+    /* the blobs follow the tables and np and stamps: find where */
+    size_t tables = (st->ndocs + 1) * 8 + (st->nterms + 1) * 8 + st->nterms * 4 +
+                    (st->ns + st->nchunks) * sizeof(fstamp);
+    if (tables > (size_t)(end - p)) goto bad;
+    const char *bp = p + tables;
+    if (!(st->json = take_pieces(&p, &bp, end, st->ndocs)) ||
+        !(st->toks = take_pieces(&p, &bp, end, st->ndocs)) ||
+        !(st->str = take_pieces(&p, &bp, end, st->nterms)) ||
+        !(st->post = take_pieces(&p, &bp, end, st->nterms)) ||
         !(st->np = take(&p, end, st->nterms, 4)) ||
         !(st->shard_st = take(&p, end, st->ns, sizeof(fstamp))) ||
-        !(st->chunk_st = take(&p, end, st->nchunks, sizeof(fstamp))))
-        goto bad;
-    if (!offsets_ok(st->json_off, st->ndocs) || !offsets_ok(st->tok_off, st->ndocs) ||
-        !offsets_ok(st->str_off, st->nterms) || !offsets_ok(st->post_off, st->nterms))
+        !(st->chunk_st = take(&p, end, st->nchunks, sizeof(fstamp))) || bp != end)
         goto bad;
     for (size_t t = 0; t < st->nterms; t++)
-        if (st->str_off[t + 1] == st->str_off[t]) goto bad;     /* tokens are not empty */
-    if (!(st->json = blob(&p, end, st->json_off[st->ndocs])) ||
-        !(st->toks = blob(&p, end, st->tok_off[st->ndocs])) ||
-        !(st->strs = blob(&p, end, st->str_off[st->nterms])) ||
-        !(st->post = blob(&p, end, st->post_off[st->nterms])) || p != end)
-        goto bad;
+        if (!st->str[t].len) goto bad;                  /* tokens are not empty */
     return 0;
 bad:
     state_free(st);
@@ -1157,7 +1241,7 @@ static void put_posting(buf *b, uint32_t *prev, uint32_t id, unsigned tf, unsign
 typedef void (*posting_fn)(uint32_t id, unsigned tf, unsigned mask, void *ctx);
 static int each_posting(const sstate *st, size_t t, posting_fn fn, void *ctx)
 {
-    const char *p = st->post + st->post_off[t], *end = st->post + st->post_off[t + 1];
+    const char *p = st->post[t].p, *end = p + st->post[t].len;
     uint64_t id = 0;
     for (size_t i = 0; p < end; i++) {
         uint64_t delta;
@@ -1184,8 +1268,8 @@ static void put_leb(buf *b, uint32_t v)
 /* Doc j's term ids into ids (ascending); -1 when malformed. */
 static int doc_terms(const sstate *st, size_t j, uint32_t **ids, size_t *n, size_t *cap)
 {
-    const unsigned char *p = (const unsigned char *)st->toks + st->tok_off[j];
-    const unsigned char *end = (const unsigned char *)st->toks + st->tok_off[j + 1];
+    const unsigned char *p = (const unsigned char *)st->toks[j].p;
+    const unsigned char *end = p + st->toks[j].len;
     uint64_t id = 0;
     *n = 0;
     while (p < end) {
@@ -1228,48 +1312,53 @@ static void state_doc_tokens(sstate *st)
     v.all = xmalloc((total ? total : 1) * sizeof *v.all);
     for (v.t = 0; v.t < st->nterms; v.t++) each_posting(st, v.t, fill_doc, &v);
     /* cnt[i] is now the end of doc i's ids, and the start of doc i + 1's */
-    st->tok_off = xmalloc((st->ndocs + 1) * sizeof *st->tok_off);
+    size_t *at = xmalloc((st->ndocs + 1) * sizeof *at);
     size_t from = 0;
     for (size_t i = 0; i < st->ndocs; i++) {
-        st->tok_off[i] = (uint32_t)st->btoks.len;
+        at[i] = st->btoks.len;
         for (size_t k = from; k < v.cnt[i]; k++) put_leb(&st->btoks, k > from ? v.all[k] - v.all[k - 1] : v.all[k]);
         from = v.cnt[i];
     }
-    st->tok_off[st->ndocs] = (uint32_t)st->btoks.len;
-    st->toks = st->btoks.ptr ? st->btoks.ptr : "";
+    at[st->ndocs] = st->btoks.len;
+    st->toks = xmalloc((st->ndocs ? st->ndocs : 1) * sizeof *st->toks);
+    for (size_t i = 0; i < st->ndocs; i++) st->toks[i] = (piece){st->btoks.ptr + at[i], at[i + 1] - at[i]};
+    free(at);
     free(v.cnt);
     free(v.all);
 }
 
-/* The state of an index built from nothing: docs (keys, json_off and
- * bjson) were filled as they were written; terms and token lists come
- * from ix. Returns -1 when a blob passed 4 GB (no state then). */
-static int state_from_index(sstate *st, const index_t *ix)
+/* The state of an index built from nothing: docs (keys, and json at the
+ * offsets jat into bjson) were filled as they were written; terms and
+ * token lists come from ix. */
+static void state_from_index(sstate *st, const index_t *ix, const size_t *jat)
 {
+    st->json = xmalloc((st->ndocs ? st->ndocs : 1) * sizeof *st->json);
+    for (size_t i = 0; i < st->ndocs; i++) st->json[i] = (piece){st->bjson.ptr + jat[i], jat[i + 1] - jat[i]};
     st->nterms = ix->n;
-    st->str_off = xmalloc((ix->n + 1) * sizeof *st->str_off);
-    st->post_off = xmalloc((ix->n + 1) * sizeof *st->post_off);
+    size_t *sat = xmalloc((ix->n + 1) * sizeof *sat), *pat = xmalloc((ix->n + 1) * sizeof *pat);
     st->np = xmalloc((ix->n ? ix->n : 1) * sizeof *st->np);
     buf chain = BUF_INIT;
     for (size_t t = 0; t < ix->n; t++) {
         char tmp[KEY_MAX];
         const term *x = &ix->terms[t];
-        st->str_off[t] = (uint32_t)st->bstrs.len;
-        st->post_off[t] = (uint32_t)st->bpost.len;
+        sat[t] = st->bstrs.len;
+        pat[t] = st->bpost.len;
         st->np[t] = x->np;
         buf_put(&st->bstrs, term_tok(ix, x, tmp), term_len(ix, x));
         put_postings(&st->bpost, ix, x, &chain);
     }
     buf_free(&chain);
-    st->str_off[ix->n] = (uint32_t)st->bstrs.len;
-    st->post_off[ix->n] = (uint32_t)st->bpost.len;
-    if (st->bstrs.len > UINT32_MAX || st->bpost.len > UINT32_MAX || st->bjson.len > UINT32_MAX)
-        return -1;
-    st->strs = st->bstrs.ptr ? st->bstrs.ptr : "";
-    st->post = st->bpost.ptr ? st->bpost.ptr : "";
-    st->json = st->bjson.ptr ? st->bjson.ptr : "";
+    sat[ix->n] = st->bstrs.len;
+    pat[ix->n] = st->bpost.len;
+    st->str = xmalloc((ix->n ? ix->n : 1) * sizeof *st->str);
+    st->post = xmalloc((ix->n ? ix->n : 1) * sizeof *st->post);
+    for (size_t t = 0; t < ix->n; t++) {
+        st->str[t] = (piece){st->bstrs.ptr + sat[t], sat[t + 1] - sat[t]};
+        st->post[t] = (piece){st->bpost.ptr + pat[t], pat[t + 1] - pat[t]};
+    }
+    free(sat);
+    free(pat);
     state_doc_tokens(st);
-    return st->btoks.len > UINT32_MAX ? -1 : 0;
 }
 
 /* A posting of a document new to the index. */
@@ -1288,28 +1377,75 @@ static int u32_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Where a doc's json or token bytes are: in the old state, or (fresh) in
- * this build's buffer. */
-typedef struct { uint32_t off, len; bool fresh; } span;
 
-/* Re-encoding one term: the old postings with ids mapped (dropped when
- * -1), merged with the new docs' postings (tr, sorted by doc). */
-typedef struct {
-    buf *out;
-    const int64_t *newid;
-    const triple *tr, *trend;
-    uint32_t prev, np;
-} merge;
-
-static void merge_old(uint32_t id, unsigned tf, unsigned mask, void *ctx)
+static inline int b64_val(unsigned char c)
 {
-    merge *m = ctx;
-    int64_t nid = m->newid[id];
-    if (nid < 0) return;
-    for (; m->tr < m->trend && m->tr->doc < nid; m->tr++, m->np++)
-        put_posting(m->out, &m->prev, m->tr->doc, m->tr->tf, m->tr->mask);
-    put_posting(m->out, &m->prev, (uint32_t)nid, tf, mask);
-    m->np++;
+    if (c >= 'a' && c <= 'z') return c - 'a' + 10;
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'Z') return c - 'A' + 36;
+    return c == '-' ? 62 : c == '_' ? 63 : -1;
+}
+
+/* One varint at *p (< end) into *v, moving *p; false if malformed. */
+static inline bool next_b64(const char **p, const char *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned shift = 0; *p < end && shift < 65; shift += 5) {
+        int d = b64_val((unsigned char)*(*p)++);
+        if (d < 0) return false;
+        r |= (uint64_t)(d & 31) << shift;
+        if (!(d & 32)) { *v = r; return true; }
+    }
+    return false;
+}
+
+/* Term t's postings in the new ids: the old ones mapped through newid
+ * (dropped at -1) merged with the new docs' (tr .. te, by doc), appended
+ * to out; *np gets the count. A run of postings whose id and whose
+ * predecessor's id are unchanged is copied as it is (on a body edit that
+ * is all but one or two of a term's postings), not decoded and encoded
+ * again. -1 when the old postings do not decode. */
+static int remap_term(const sstate *old, size_t t, const int64_t *newid, const triple *tr,
+                      const triple *te, buf *out, uint32_t *np)
+{
+    const char *p = t < old->nterms ? old->post[t].p : NULL;
+    const char *end = t < old->nterms ? p + old->post[t].len : NULL;
+    const char *run = NULL;                 /* start of the bytes to copy as they are */
+    uint64_t id = 0, oprev = 0;             /* old ids: this posting's, the one before */
+    uint32_t prev = 0, n = 0;               /* new: last id written, postings */
+    bool first = true;
+    while (p < end) {
+        const char *at = p;
+        uint64_t v, m = 0;
+        if (!next_b64(&p, end, &v) || ((v & 1) && (!next_b64(&p, end, &m) || !m || m > 255)))
+            return -1;
+        id = first ? v >> 3 : id + (v >> 3);
+        if ((!first && !(v >> 3)) || id >= old->ndocs) return -1;
+        first = false;
+        int64_t nid = newid[id];
+        if (nid >= 0) {
+            for (; tr < te && tr->doc < nid; tr++, n++) {
+                if (run) buf_put(out, run, (size_t)(at - run)), run = NULL;
+                put_posting(out, &prev, tr->doc, tr->tf, tr->mask);
+            }
+            if ((uint64_t)nid == id && prev == oprev) {
+                if (!run) run = at;
+                prev = (uint32_t)id;
+            } else {
+                if (run) buf_put(out, run, (size_t)(at - run)), run = NULL;
+                put_posting(out, &prev, (uint32_t)nid, (v >> 1) & 3, (unsigned)m);
+            }
+            n++;
+        } else if (run) {
+            buf_put(out, run, (size_t)(at - run));
+            run = NULL;
+        }
+        oprev = id;
+    }
+    if (run) buf_put(out, run, (size_t)(end - run));
+    for (; tr < te; tr++, n++) put_posting(out, &prev, tr->doc, tr->tf, tr->mask);
+    *np = n;
+    return 0;
 }
 
 /* An index patched from old: only new documents (no fingerprint in old)
@@ -1322,6 +1458,7 @@ typedef struct {
     outdir *o;
     diag *d;
     const search_hooks *h;
+    timing *tm;
 } job;
 
 static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, unsigned *ns_out)
@@ -1360,7 +1497,7 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     index_t dict = {0};
     triple *tr = NULL;
     size_t ntr = 0, trcap = 0;
-    span *js = NULL, *ts = NULL;
+    size_t *jat = NULL, *tat = NULL, *pat = NULL;   /* offsets in nw's blobs */
     uint8_t *dirty = NULL;
     uint32_t *ids = NULL;
     size_t nids = 0, idcap = 0;
@@ -1370,29 +1507,21 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
 
     /* the old terms, in id order, as a dictionary */
     for (size_t t = 0; t < old->nterms; t++) {
-        const char *s = old->strs + old->str_off[t];
-        size_t len = old->str_off[t + 1] - old->str_off[t];
-        lookup(&dict, s, len, key_of(s, len));
+        lookup(&dict, old->str[t].p, old->str[t].len, key_of(old->str[t].p, old->str[t].len));
         if (dict.n != t + 1) goto out;              /* a token twice */
     }
 
     /* tokenize the new documents */
-    js = xcalloc(n, sizeof *js);
-    ts = xcalloc(n, sizeof *ts);
+    jat = xmalloc((n + 1) * sizeof *jat);
+    tat = xmalloc((n + 1) * sizeof *tat);
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = jb->ord[i];
-        if (match[i] >= 0) {
-            size_t j = (size_t)match[i];
-            js[i] = (span){old->json_off[j], old->json_off[j + 1] - old->json_off[j], false};
-            ts[i] = (span){old->tok_off[j], old->tok_off[j + 1] - old->tok_off[j], false};
-            continue;
-        }
+        jat[i] = nw->bjson.len;
+        tat[i] = nw->btoks.len;
+        if (match[i] >= 0) continue;
         char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud) : NULL;
         const char *text = sd->text ? sd->text : fetched;
-        js[i].off = (uint32_t)nw->bjson.len;
         doc_json(&nw->bjson, sd, text);
-        js[i].len = (uint32_t)(nw->bjson.len - js[i].off);
-        js[i].fresh = true;
         index_t one = {0};
         index_doc(&one, sd, text);
         free(fetched);
@@ -1411,12 +1540,12 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
         }
         index_free(&one);
         if (nids > 1) qsort(ids, nids, sizeof *ids, u32_cmp);
-        ts[i].off = (uint32_t)nw->btoks.len;
         for (size_t k = 0; k < nids; k++) put_leb(&nw->btoks, k ? ids[k] - ids[k - 1] : ids[k]);
-        ts[i].len = (uint32_t)(nw->btoks.len - ts[i].off);
-        ts[i].fresh = true;
     }
-    if (dict.overflow || nw->bjson.len > UINT32_MAX || nw->btoks.len > UINT32_MAX) goto out;
+    jat[n] = nw->bjson.len;
+    tat[n] = nw->btoks.len;
+    if (dict.overflow) goto out;
+    timing_step(jb->tm, "tokenize");
 
     /* dirty terms: those of new docs, and of old docs gone or moved */
     dirty = xcalloc(dict.n ? dict.n : 1, 1);
@@ -1428,70 +1557,64 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     }
     if (ntr > 1) qsort(tr, ntr, sizeof *tr, triple_cmp);
 
-    /* the terms: clean ones as they were, dirty ones re-encoded */
+    /* the terms: clean ones where they are, dirty ones encoded again */
     nw->nterms = dict.n;
-    nw->str_off = xmalloc((dict.n + 1) * sizeof *nw->str_off);
-    nw->post_off = xmalloc((dict.n + 1) * sizeof *nw->post_off);
+    nw->str = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->str);
+    nw->post = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->post);
     nw->np = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->np);
-    buf_put(&nw->bstrs, old->strs, old->str_off[old->nterms]);
+    pat = xmalloc((dict.n + 1) * sizeof *pat);
     const triple *tp = tr, *tend = tr + ntr;
     size_t live = 0;
     for (size_t t = 0; t < dict.n; t++) {
-        if (t < old->nterms) {
-            nw->str_off[t] = old->str_off[t];
-        } else {
-            char tmp[KEY_MAX];
-            nw->str_off[t] = (uint32_t)nw->bstrs.len;
-            buf_put(&nw->bstrs, term_tok(&dict, &dict.terms[t], tmp), term_len(&dict, &dict.terms[t]));
-        }
-        nw->post_off[t] = (uint32_t)nw->bpost.len;
         const triple *te = tp;
         while (te < tend && te->term == t) te++;
+        pat[t] = nw->bpost.len;
         if (!dirty[t]) {
-            buf_put(&nw->bpost, old->post + old->post_off[t], old->post_off[t + 1] - old->post_off[t]);
+            nw->post[t] = old->post[t];
             nw->np[t] = old->np[t];
         } else {
-            merge m = {&nw->bpost, newid, tp, te, 0, 0};
-            if (t < old->nterms && each_posting(old, t, merge_old, &m) < 0) goto out;
-            for (; m.tr < m.trend; m.tr++, m.np++) put_posting(m.out, &m.prev, m.tr->doc, m.tr->tf, m.tr->mask);
-            nw->np[t] = m.np;
+            if (remap_term(old, t, newid, tp, te, &nw->bpost, &nw->np[t]) < 0) goto out;
+            nw->post[t].p = NULL;                   /* in bpost: set below */
         }
         tp = te;
+        if (t < old->nterms) {
+            nw->str[t] = old->str[t];
+        } else {
+            char tmp[KEY_MAX];
+            size_t at = nw->bstrs.len;
+            buf_put(&nw->bstrs, term_tok(&dict, &dict.terms[t], tmp), term_len(&dict, &dict.terms[t]));
+            nw->str[t] = (piece){(const char *)(uintptr_t)at, nw->bstrs.len - at};
+        }
         if (nw->np[t]) live++;
     }
-    nw->str_off[dict.n] = (uint32_t)nw->bstrs.len;
-    nw->post_off[dict.n] = (uint32_t)nw->bpost.len;
-    if (nw->bstrs.len > UINT32_MAX || nw->bpost.len > UINT32_MAX) goto out;
-    nw->strs = nw->bstrs.ptr ? nw->bstrs.ptr : "";
-    nw->post = nw->bpost.ptr ? nw->bpost.ptr : "";
+    pat[dict.n] = nw->bpost.len;
+    for (size_t t = 0; t < dict.n; t++) {
+        if (!nw->post[t].p) nw->post[t] = (piece){nw->bpost.ptr + pat[t], pat[t + 1] - pat[t]};
+        if (t >= old->nterms) nw->str[t].p = nw->bstrs.ptr + (uintptr_t)nw->str[t].p;
+    }
+    timing_step(jb->tm, "terms");
 
     /* the docs, in id order */
     nw->ndocs = n;
     nw->key = xmalloc(n * sizeof *nw->key);
     memcpy(nw->key, jb->keys, n * sizeof *nw->key);
-    nw->json_off = xmalloc((n + 1) * sizeof *nw->json_off);
-    nw->tok_off = xmalloc((n + 1) * sizeof *nw->tok_off);
-    buf json = BUF_INIT, toks = BUF_INIT;
+    nw->json = xmalloc(n * sizeof *nw->json);
+    nw->toks = xmalloc(n * sizeof *nw->toks);
     for (size_t i = 0; i < n; i++) {
-        nw->json_off[i] = (uint32_t)json.len;
-        nw->tok_off[i] = (uint32_t)toks.len;
-        buf_put(&json, (js[i].fresh ? nw->bjson.ptr : old->json) + js[i].off, js[i].len);
-        buf_put(&toks, (ts[i].fresh ? nw->btoks.ptr : old->toks) + ts[i].off, ts[i].len);
+        if (match[i] >= 0) {
+            nw->json[i] = old->json[match[i]];
+            nw->toks[i] = old->toks[match[i]];
+        } else {
+            nw->json[i] = (piece){nw->bjson.ptr + jat[i], jat[i + 1] - jat[i]};
+            nw->toks[i] = (piece){nw->btoks.ptr + tat[i], tat[i + 1] - tat[i]};
+        }
     }
-    nw->json_off[n] = (uint32_t)json.len;
-    nw->tok_off[n] = (uint32_t)toks.len;
-    buf_free(&nw->bjson);
-    buf_free(&nw->btoks);
-    nw->bjson = json;
-    nw->btoks = toks;
-    nw->json = json.ptr ? json.ptr : "";
-    nw->toks = toks.ptr ? toks.ptr : "";
-    if (json.len > UINT32_MAX || toks.len > UINT32_MAX) goto out;
     ok = 1;
     /* only now: a caller's consumed may free a text the fallback (a build
      * from nothing) would still read */
     if (jb->h->consumed)
         for (size_t i = 0; i < n; i++) jb->h->consumed(jb->ord[i], jb->h->ud);
+    timing_step(jb->tm, "docs");
 
     /* the files: from here on, the job is done here */
     refs = xmalloc((live ? live : 1) * sizeof *refs);
@@ -1500,11 +1623,11 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
         if (!nw->np[t]) continue;
         term_ref *r = &refs[nr++];
         r->t = NULL;
-        r->len = nw->str_off[t + 1] - nw->str_off[t];
-        r->tok = nw->strs + nw->str_off[t];
+        r->len = nw->str[t].len;
+        r->tok = nw->str[t].p;
         if (r->len <= KEY_MAX) memcpy(r->buf, r->tok, r->len);
-        r->post = nw->post + nw->post_off[t];
-        r->plen = nw->post_off[t + 1] - nw->post_off[t];
+        r->post = nw->post[t].p;
+        r->plen = nw->post[t].len;
         r->np = nw->np[t];
     }
     unsigned ns = 1;
@@ -1513,24 +1636,27 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     nw->ns = ns;
     nw->shard_st = shards.cur;
     *ns_out = ns;
+    timing_step(jb->tm, "shards");
     fileset chunks = {jb->o, old->chunk_st, old->nchunks, NULL, 0, true};
     buf chunk = BUF_INIT;
     for (size_t i = 0; i < n; i++) {
         buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
         if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
-        buf_put(&chunk, nw->json + nw->json_off[i], nw->json_off[i + 1] - nw->json_off[i]);
+        buf_put(&chunk, nw->json[i].p, nw->json[i].len);
         if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
             if (flush_docs(&chunk, i / DOC_CHUNK, &chunks) < 0) *rc = -1;
     }
     buf_free(&chunk);
     nw->nchunks = chunks.ncur;
     nw->chunk_st = chunks.cur;
+    timing_step(jb->tm, "chunks");
 out:
     free(match);
     free(newid);
     free(tr);
-    free(js);
-    free(ts);
+    free(jat);
+    free(tat);
+    free(pat);
     free(dirty);
     free(ids);
     free(refs);
@@ -1570,24 +1696,23 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     unsigned ns = 1;
     const bool keep_state = h->cache_path != NULL && self_known(fp_self());
     bool store = keep_state;
-    sstate nw = {0};
+    sstate nw = {0}, old = {0};         /* nw may point into old */
     fp128 *keys = NULL;
+    size_t *jat = NULL;
     if (keep_state) {
+        timing_step(&tm, "sort");
         keys = xmalloc((n ? n : 1) * sizeof *keys);
-        for (size_t i = 0; i < n; i++) keys[i] = doc_key(ord[i]);
+        buf kb = BUF_INIT;
+        for (size_t i = 0; i < n; i++) keys[i] = doc_key(ord[i], &kb);
+        buf_free(&kb);
         timing_step(&tm, "keys");
-        sstate old;
         int lrc = n ? state_load(h->cache_path, &old) : -1;
         timing_step(&tm, "load");
         if (lrc == 0) {
-            job jb = {ord, n, keys, o, d, h};
-            int done = write_patched(&jb, &old, &nw, &rc, &ns);
-            state_free(&old);
-            if (done) {
-                timing_step(&tm, "patch");
-                goto meta;
-            }
+            job jb = {ord, n, keys, o, d, h, &tm};
+            if (write_patched(&jb, &old, &nw, &rc, &ns)) goto meta;
             state_free(&nw);
+            state_free(&old);
         }
     }
 
@@ -1602,7 +1727,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         nw.ndocs = n;
         nw.key = keys;
         keys = NULL;
-        nw.json_off = xmalloc((n + 1) * sizeof *nw.json_off);
+        jat = xmalloc((n + 1) * sizeof *jat);
     }
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
@@ -1613,7 +1738,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         size_t at = chunk.len;
         doc_json(&chunk, sd, text);
         if (keep_state) {
-            nw.json_off[i] = (uint32_t)nw.bjson.len;
+            jat[i] = nw.bjson.len;
             buf_put(&nw.bjson, chunk.ptr + at, chunk.len - at);
         }
         if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
@@ -1641,12 +1766,13 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         rc = -1;
     }
     if (keep_state) {
-        nw.json_off[n] = (uint32_t)nw.bjson.len;
+        jat[n] = nw.bjson.len;
         nw.ns = ns;
         nw.shard_st = shards.cur;
         nw.nchunks = chunks.ncur;
         nw.chunk_st = chunks.cur;
-        if (ix.overflow || state_from_index(&nw, &ix) < 0) store = false;
+        if (ix.overflow) store = false;
+        else state_from_index(&nw, &ix, jat);
     } else {
         free(shards.cur);
         free(chunks.cur);
@@ -1658,7 +1784,9 @@ meta:
     if (store && rc == 0) state_store(h->cache_path, &nw, d);
     timing_step(&tm, "state");
     state_free(&nw);
+    state_free(&old);
     free(keys);
+    free(jat);
     free(ord);
     return rc;
 }
