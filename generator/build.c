@@ -914,26 +914,14 @@ static void release_text(const search_doc *sd, void *ud)
     dc->md.text = NULL;
 }
 
-/* Everything the search index is made of, for its fingerprint. A text
- * kept in the build cache stands in by the body's fingerprint. */
-static void search_encode(buf *k, const search_doc *sd, size_t n, doc *const *docs)
+/* Everything the search index is made of, for its fingerprint: each
+ * document's search key (its fields, and its text or, kept in the build
+ * cache, the text's id), also handed to the index (keys, n entries). */
+static void search_encode(buf *k, const search_doc *sd, size_t n, fp128 *keys)
 {
-    for (size_t i = 0; i < n; i++) {
-        const search_doc *x = &sd[i];
-        const char *f[] = {x->url, x->title, x->doc_number, x->issuer, x->date, x->kind,
-                           x->category, x->text};
-        for (size_t j = 0; j < sizeof f / sizeof *f; j++) fp_encode_str(k, f[j]);
-        if (!x->text)
-            buf_printf(k, "md%016llx%016llx", (unsigned long long)docs[i]->md_key.hi,
-                       (unsigned long long)docs[i]->md_key.lo);
-        buf_printf(k, "t%zu", x->ntags);
-        for (size_t j = 0; j < x->ntags; j++) fp_encode_str(k, x->tags[j]);
-        buf_printf(k, "d%zu", x->ndistricts);
-        for (size_t j = 0; j < x->ndistricts; j++) {
-            fp_encode_str(k, x->districts[j]);
-            fp_encode_str(k, x->district_names ? x->district_names[j] : NULL);
-        }
-    }
+    search_doc_keys(sd, n, keys);
+    buf_printf(k, "search %zu", n);
+    buf_put(k, keys, n * sizeof *keys);
 }
 
 static int write_search(build *b)
@@ -971,10 +959,12 @@ static int write_search(build *b)
     }
     fp128 fp = {0, 0};
     int rc = 0;
+    fp128 *keys = NULL;
     if (b->pc) {
         buf k = BUF_INIT;
         buf_put(&k, b->global.ptr, b->global.len);
-        search_encode(&k, sd, b->c.n, b->c.docs);
+        keys = xmalloc((b->c.n ? b->c.n : 1) * sizeof *keys);
+        search_encode(&k, sd, b->c.n, keys);
         fp = fp_bytes(k.ptr, k.len);
         buf_free(&k);
         const char **paths;
@@ -994,7 +984,7 @@ static int write_search(build *b)
         snprintf(name, sizeof name, "search-%016llx.cache", (unsigned long long)r.lo);
         state = path_join(b->o->cache_dir, name);
     }
-    search_hooks hooks = {fetch_text, release_text, &owner, state};
+    search_hooks hooks = {fetch_text, release_text, &owner, state, keys};
     rc = search_write_hooks(sd, b->c.n, b->out, b->d, &hooks);
     free(state);
     b->search_fp = fp;
@@ -1005,6 +995,7 @@ done:
     free(dists);
     free(names);
     free(text_ids);
+    free(keys);
     free(sd);
     return rc;
 }

@@ -772,6 +772,25 @@ static int put_file(fileset *fs, size_t i, const char *rel, buf *b)
     return rc;
 }
 
+/* Keep file i of fs when the last build wrote it with the bytes this one
+ * would write (the caller knows) and it is still as written; true then. */
+static bool keep_fresh(fileset *fs, size_t i, const char *rel)
+{
+    fstamp disk;
+    if (!fs->stamp || i >= fs->nold || (!fs->old[i].fp.lo && !fs->old[i].fp.hi) ||
+        stat_out(fs->o, rel, &disk) < 0 || disk.size != fs->old[i].size ||
+        disk.ino != fs->old[i].ino || disk.mtime_ns != fs->old[i].mtime_ns ||
+        disk.ctime_ns != fs->old[i].ctime_ns || out_keep(fs->o, rel) < 0)
+        return false;
+    if (i >= fs->ncur) {
+        fs->cur = xrealloc(fs->cur, (i + 1) * sizeof *fs->cur);
+        memset(fs->cur + fs->ncur, 0, (i + 1 - fs->ncur) * sizeof *fs->cur);
+        fs->ncur = i + 1;
+    }
+    fs->cur[i] = fs->old[i];
+    return true;
+}
+
 /* search/docs/N.json: chunk c, held in b until its last document. */
 static int flush_docs(buf *b, size_t c, fileset *fs)
 {
@@ -812,15 +831,24 @@ static unsigned shard_count(size_t total)
     return ns;
 }
 
+/* The shard count for these terms: by their rough JSON size (len + 6 +
+ * 2 per posting). */
+static unsigned refs_shards(const term_ref *refs, size_t nr)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < nr; i++) total += refs[i].len + 6 + (size_t)refs[i].np * 2;
+    return shard_count(total);
+}
+
 /* refs (nr, postings np > 0) go to shard hash % shards, sorted by their
  * bytes within a shard; one shard is built and written at a time, so the
- * whole index never exists twice in memory. refs are reordered. */
+ * whole index never exists twice in memory. A shard s with dirty[s] 0
+ * (dirty non-NULL) holds what it held in the last build: kept as it is
+ * when still fresh. */
 static int write_refs(const index_t *ix, term_ref *refs, size_t nr, fileset *fs,
-                      unsigned *nshards_out)
+                      const uint8_t *dirty, unsigned *nshards_out)
 {
-    size_t total = 0;           /* rough JSON size of a term: len + 6 + 2 per posting */
-    for (size_t i = 0; i < nr; i++) total += refs[i].len + 6 + (size_t)refs[i].np * 2;
-    unsigned ns = shard_count(total);
+    unsigned ns = refs_shards(refs, nr);
     *nshards_out = ns;
 
     /* bucket the terms by shard: start[s] .. start[s + 1] */
@@ -846,6 +874,9 @@ static int write_refs(const index_t *ix, term_ref *refs, size_t nr, fileset *fs,
     for (unsigned s = 0; s < ns; s++) {
         term_ref *r = sorted + start[s];
         size_t n = start[s + 1] - start[s];
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/idx/%u.json", s);
+        if (dirty && !dirty[s] && keep_fresh(fs, s, rel)) continue;
         if (n > 1) qsort(r, n, sizeof *r, term_cmp);
         buf_clear(&b);
         for (size_t i = 0; i < n; i++) {
@@ -857,8 +888,6 @@ static int write_refs(const index_t *ix, term_ref *refs, size_t nr, fileset *fs,
             buf_putc(&b, '"');
         }
         buf_puts(&b, n ? "}\n" : "{}\n");
-        char rel[64];
-        snprintf(rel, sizeof rel, "search/idx/%u.json", s);
         if (put_file(fs, s, rel, &b) < 0) rc = -1;
     }
     buf_free(&b);
@@ -880,7 +909,7 @@ static int write_shards(const index_t *ix, fileset *fs, unsigned *nshards_out)
         r->len = term_len(ix, t);
         r->tok = term_tok(ix, t, r->buf);
     }
-    int rc = write_refs(ix, refs, ix->n, fs, nshards_out);
+    int rc = write_refs(ix, refs, ix->n, fs, NULL, nshards_out);
     free(refs);
     return rc;
 }
@@ -932,7 +961,7 @@ int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
 static fp128 doc_key(const search_doc *d, buf *kb)
 {
     if (!d->text && !d->text_id) return (fp128){0, 0};
-    buf k = *kb;
+    buf k = *kb;                /* one buffer for all: no malloc per doc */
     buf_clear(&k);
     const char *f[] = {d->url, d->title, d->doc_number, d->issuer, d->date, d->kind, d->category};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) fp_encode_str(&k, f[i]);
@@ -954,6 +983,13 @@ static fp128 doc_key(const search_doc *d, buf *kb)
     *kb = k;
     if (!r.lo && !r.hi) r.lo = 1;
     return r;
+}
+
+void search_doc_keys(const search_doc *docs, size_t n, fp128 *keys)
+{
+    buf k = BUF_INIT;
+    for (size_t i = 0; i < n; i++) keys[i] = doc_key(&docs[i], &k);
+    buf_free(&k);
 }
 
 /* A run of bytes in memory. */
@@ -1630,9 +1666,16 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
         r->plen = nw->post[t].len;
         r->np = nw->np[t];
     }
-    unsigned ns = 1;
+    /* a shard is dirty when one of its terms is (live or not), or when
+     * the shard count changes */
+    unsigned ns = refs_shards(refs, nr);
+    uint8_t *sdirty = xcalloc(ns, 1);
+    for (size_t t = 0; t < dict.n; t++)
+        if (ns != old->ns || (dirty[t] && (nw->np[t] || t < old->nterms)))
+            sdirty[search_hash(nw->str[t].p, nw->str[t].len) % ns] = 1;
     fileset shards = {jb->o, old->shard_st, old->ns, NULL, 0, true};
-    if (write_refs(NULL, refs, nr, &shards, &ns) < 0) *rc = -1;
+    if (write_refs(NULL, refs, nr, &shards, sdirty, &ns) < 0) *rc = -1;
+    free(sdirty);
     nw->ns = ns;
     nw->shard_st = shards.cur;
     *ns_out = ns;
@@ -1640,6 +1683,20 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     fileset chunks = {jb->o, old->chunk_st, old->nchunks, NULL, 0, true};
     buf chunk = BUF_INIT;
     for (size_t i = 0; i < n; i++) {
+        if (i % DOC_CHUNK == 0) {
+            /* the same docs at the same ids as in the last build: the
+             * same bytes */
+            size_t end = i + DOC_CHUNK < n ? i + DOC_CHUNK : n;
+            bool same = (end - i) == (i + DOC_CHUNK < old->ndocs ? DOC_CHUNK : old->ndocs - i) &&
+                        i < old->ndocs;
+            for (size_t k = i; same && k < end; k++) same = match[k] == (int64_t)k;
+            char rel[64];
+            snprintf(rel, sizeof rel, "search/docs/%zu.json", i / DOC_CHUNK);
+            if (same && keep_fresh(&chunks, i / DOC_CHUNK, rel)) {
+                i = end - 1;
+                continue;
+            }
+        }
         buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
         if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
         buf_put(&chunk, nw->json[i].p, nw->json[i].len);
@@ -1702,9 +1759,14 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     if (keep_state) {
         timing_step(&tm, "sort");
         keys = xmalloc((n ? n : 1) * sizeof *keys);
-        buf kb = BUF_INIT;
-        for (size_t i = 0; i < n; i++) keys[i] = doc_key(ord[i], &kb);
-        buf_free(&kb);
+        if (h->keys) {
+            for (size_t i = 0; i < n; i++) keys[i] = h->keys[ord[i] - docs];
+        } else {
+            fp128 *given = xmalloc((n ? n : 1) * sizeof *given);
+            search_doc_keys(docs, n, given);
+            for (size_t i = 0; i < n; i++) keys[i] = given[ord[i] - docs];
+            free(given);
+        }
         timing_step(&tm, "keys");
         int lrc = n ? state_load(h->cache_path, &old) : -1;
         timing_step(&tm, "load");

@@ -52,6 +52,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cache.h"
 #include "diag.h"
 #include "output.h"
 #include "util.h"
@@ -120,8 +121,16 @@ typedef struct {
      * that is still as written. A missing, damaged or foreign file means
      * a build from nothing, with the same output. */
     const char *cache_path;
+    /* With cache_path: the keys search_doc_keys gives for docs, when the
+     * caller has them already (NULL: computed here). */
+    const fp128 *keys;
 } search_hooks;
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h);
+
+/* For each doc the fingerprint of everything it gives the index: its
+ * fields, and its text or (text NULL) text_id. Zero, which matches
+ * nothing, when it has neither. */
+void search_doc_keys(const search_doc *docs, size_t n, fp128 *keys);
 
 /* Building blocks, exposed for the unit tests. */
 
