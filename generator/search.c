@@ -1229,37 +1229,44 @@ bad:
     return -1;
 }
 
-/* A base-64 varint at p (< end); returns the chars used, 0 if malformed. */
-static size_t get_b64(const char *p, const char *end, uint64_t *v)
+/* The value of each SEARCH_B64 char, -1 for any other byte. */
+static const signed char B64_VAL[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1, -1, -1, -1,
+    -1, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,
+    51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, 63,
+    -1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/* One varint at *p (< end) into *v, moving *p; false if malformed. */
+static inline bool next_b64(const char **p, const char *end, uint64_t *v)
 {
     uint64_t r = 0;
-    for (size_t k = 0; k < 13 && p + k < end; k++) {
-        char c = p[k];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'z' ? c - 'a' + 10
-              : c >= 'A' && c <= 'Z' ? c - 'A' + 36 : c == '-' ? 62 : c == '_' ? 63 : -1;
-        if (d < 0) return 0;
-        r |= (uint64_t)(d & 31) << (5 * k);
-        if (!(d & 32)) { *v = r; return k + 1; }
+    for (unsigned shift = 0; *p < end && shift < 65; shift += 5) {
+        int d = B64_VAL[(unsigned char)*(*p)++];
+        if (d < 0) return false;
+        r |= (uint64_t)(d & 31) << shift;
+        if (!(d & 32)) { *v = r; return true; }
     }
-    return 0;
+    return false;
 }
 
-/* One posting (search.h): the doc id delta, tf and field mask. */
-static size_t get_posting(const char *p, const char *end, uint64_t *delta, unsigned *tf,
-                          unsigned *mask)
+/* One posting at *p: v (delta << 3 | tf << 1 | has mask) and the mask. */
+static inline bool next_posting(const char **p, const char *end, uint64_t *v, uint64_t *m)
 {
-    uint64_t v, m = 0;
-    size_t k = get_b64(p, end, &v);
-    if (!k) return 0;
-    if (v & 1) {
-        size_t k2 = get_b64(p + k, end, &m);
-        if (!k2 || !m || m > 255) return 0;
-        k += k2;
-    }
-    *delta = v >> 3;
-    *tf = (v >> 1) & 3;
-    *mask = (unsigned)m;
-    return k;
+    *m = 0;
+    return next_b64(p, end, v) && (!(*v & 1) || (next_b64(p, end, m) && *m && *m <= 255));
 }
 
 /* Append one posting to b; *prev is the previous doc id (0 at first). */
@@ -1280,13 +1287,11 @@ static int each_posting(const sstate *st, size_t t, posting_fn fn, void *ctx)
     const char *p = st->post[t].p, *end = p + st->post[t].len;
     uint64_t id = 0;
     for (size_t i = 0; p < end; i++) {
-        uint64_t delta;
-        unsigned tf, mask;
-        size_t k = get_posting(p, end, &delta, &tf, &mask);
-        id = i ? id + delta : delta;
-        if (!k || (i && !delta) || id >= st->ndocs) return -1;
-        fn((uint32_t)id, tf, mask, ctx);
-        p += k;
+        uint64_t v, m;
+        if (!next_posting(&p, end, &v, &m)) return -1;
+        id = i ? id + (v >> 3) : v >> 3;
+        if ((i && !(v >> 3)) || id >= st->ndocs) return -1;
+        fn((uint32_t)id, (v >> 1) & 3, (unsigned)m, ctx);
     }
     return 0;
 }
@@ -1414,35 +1419,15 @@ static int u32_cmp(const void *a, const void *b)
 }
 
 
-static inline int b64_val(unsigned char c)
-{
-    if (c >= 'a' && c <= 'z') return c - 'a' + 10;
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'Z') return c - 'A' + 36;
-    return c == '-' ? 62 : c == '_' ? 63 : -1;
-}
-
-/* One varint at *p (< end) into *v, moving *p; false if malformed. */
-static inline bool next_b64(const char **p, const char *end, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (unsigned shift = 0; *p < end && shift < 65; shift += 5) {
-        int d = b64_val((unsigned char)*(*p)++);
-        if (d < 0) return false;
-        r |= (uint64_t)(d & 31) << shift;
-        if (!(d & 32)) { *v = r; return true; }
-    }
-    return false;
-}
-
 /* Term t's postings in the new ids: the old ones mapped through newid
  * (dropped at -1) merged with the new docs' (tr .. te, by doc), appended
- * to out; *np gets the count. A run of postings whose id and whose
- * predecessor's id are unchanged is copied as it is (on a body edit that
- * is all but one or two of a term's postings), not decoded and encoded
- * again. -1 when the old postings do not decode. */
-static int remap_term(const sstate *old, size_t t, const int64_t *newid, const triple *tr,
-                      const triple *te, buf *out, uint32_t *np)
+ * to out; *np gets the count. Postings whose id and whose predecessor's
+ * id are unchanged are copied as they are: up to the next id that changes
+ * (nextchg[id]: the first old id >= id whose new id differs) they are only
+ * scanned, not decoded into the merge. On a body edit that is all but one
+ * or two of a term's postings. -1 when the old postings do not decode. */
+static int remap_term(const sstate *old, size_t t, const int64_t *newid, const uint32_t *nextchg,
+                      const triple *tr, const triple *te, buf *out, uint32_t *np)
 {
     const char *p = t < old->nterms ? old->post[t].p : NULL;
     const char *end = t < old->nterms ? p + old->post[t].len : NULL;
@@ -1451,10 +1436,39 @@ static int remap_term(const sstate *old, size_t t, const int64_t *newid, const t
     uint32_t prev = 0, n = 0;               /* new: last id written, postings */
     bool first = true;
     while (p < end) {
+        if (prev == oprev) {
+            /* the fast part: ids below lim are unchanged, with nothing
+             * new before them */
+            uint64_t lim = nextchg[first ? 0 : id + 1 < old->ndocs ? id + 1 : old->ndocs];
+            if (tr < te && tr->doc < lim) lim = tr->doc;
+            const char *q = p;
+            uint64_t qid = id;
+            bool qfirst = first;
+            uint32_t k = 0;
+            while (q < end) {
+                const char *at = q;
+                uint64_t v, m;
+                if (!next_posting(&q, end, &v, &m)) return -1;
+                uint64_t nid = qfirst ? v >> 3 : qid + (v >> 3);
+                if (nid >= lim) { q = at; break; }
+                if (!qfirst && !(v >> 3)) return -1;
+                qid = nid;
+                qfirst = false;
+                k++;
+            }
+            if (k) {
+                if (!run) run = p;
+                p = q;
+                id = oprev = qid;
+                prev = (uint32_t)qid;
+                first = false;
+                n += k;
+                continue;
+            }
+        }
         const char *at = p;
-        uint64_t v, m = 0;
-        if (!next_b64(&p, end, &v) || ((v & 1) && (!next_b64(&p, end, &m) || !m || m > 255)))
-            return -1;
+        uint64_t v, m;
+        if (!next_posting(&p, end, &v, &m)) return -1;
         id = first ? v >> 3 : id + (v >> 3);
         if ((!first && !(v >> 3)) || id >= old->ndocs) return -1;
         first = false;
@@ -1535,7 +1549,7 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     size_t ntr = 0, trcap = 0;
     size_t *jat = NULL, *tat = NULL, *pat = NULL;   /* offsets in nw's blobs */
     uint8_t *dirty = NULL;
-    uint32_t *ids = NULL;
+    uint32_t *ids = NULL, *nextchg = NULL;
     size_t nids = 0, idcap = 0;
     term_ref *refs = NULL;
     /* more than a quarter new: building from nothing is about as quick */
@@ -1592,6 +1606,9 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
         for (size_t k = 0; k < nids; k++) dirty[ids[k]] = 1;
     }
     if (ntr > 1) qsort(tr, ntr, sizeof *tr, triple_cmp);
+    nextchg = xmalloc((old->ndocs + 1) * sizeof *nextchg);
+    nextchg[old->ndocs] = (uint32_t)old->ndocs;
+    for (size_t j = old->ndocs; j-- > 0;) nextchg[j] = newid[j] == (int64_t)j ? nextchg[j + 1] : (uint32_t)j;
 
     /* the terms: clean ones where they are, dirty ones encoded again */
     nw->nterms = dict.n;
@@ -1609,7 +1626,7 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
             nw->post[t] = old->post[t];
             nw->np[t] = old->np[t];
         } else {
-            if (remap_term(old, t, newid, tp, te, &nw->bpost, &nw->np[t]) < 0) goto out;
+            if (remap_term(old, t, newid, nextchg, tp, te, &nw->bpost, &nw->np[t]) < 0) goto out;
             nw->post[t].p = NULL;                   /* in bpost: set below */
         }
         tp = te;
@@ -1716,6 +1733,7 @@ out:
     free(pat);
     free(dirty);
     free(ids);
+    free(nextchg);
     free(refs);
     index_free(&dict);
     return ok;
