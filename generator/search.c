@@ -772,23 +772,33 @@ static int put_file(fileset *fs, size_t i, const char *rel, buf *b)
     return rc;
 }
 
-/* Keep file i of fs when the last build wrote it with the bytes this one
- * would write (the caller knows) and it is still as written; true then. */
-static bool keep_fresh(fileset *fs, size_t i, const char *rel)
+/* Is file i of fs still as the last build wrote it (by its stat)? */
+static bool stamp_fresh(fileset *fs, size_t i, const char *rel)
 {
     fstamp disk;
-    if (!fs->stamp || i >= fs->nold || (!fs->old[i].fp.lo && !fs->old[i].fp.hi) ||
-        stat_out(fs->o, rel, &disk) < 0 || disk.size != fs->old[i].size ||
-        disk.ino != fs->old[i].ino || disk.mtime_ns != fs->old[i].mtime_ns ||
-        disk.ctime_ns != fs->old[i].ctime_ns || out_keep(fs->o, rel) < 0)
-        return false;
+    return fs->stamp && i < fs->nold && (fs->old[i].fp.lo || fs->old[i].fp.hi) &&
+           stat_out(fs->o, rel, &disk) == 0 && disk.size == fs->old[i].size &&
+           disk.ino == fs->old[i].ino && disk.mtime_ns == fs->old[i].mtime_ns &&
+           disk.ctime_ns == fs->old[i].ctime_ns;
+}
+
+/* Claim file i as written, with the last build's stamp. */
+static int keep_stamped(fileset *fs, size_t i, const char *rel)
+{
     if (i >= fs->ncur) {
         fs->cur = xrealloc(fs->cur, (i + 1) * sizeof *fs->cur);
         memset(fs->cur + fs->ncur, 0, (i + 1 - fs->ncur) * sizeof *fs->cur);
         fs->ncur = i + 1;
     }
     fs->cur[i] = fs->old[i];
-    return true;
+    return out_keep(fs->o, rel);
+}
+
+/* Keep file i of fs when the last build wrote it with the bytes this one
+ * would write (the caller knows) and it is still as written; true then. */
+static bool keep_fresh(fileset *fs, size_t i, const char *rel)
+{
+    return stamp_fresh(fs, i, rel) && keep_stamped(fs, i, rel) == 0;
 }
 
 /* search/docs/N.json: chunk c, held in b until its last document. */
@@ -1014,7 +1024,7 @@ typedef struct {
     char *file;                             /* a loaded state's bytes */
 } sstate;
 
-#define STATE_MAGIC "GZSIDX2\n"
+#define STATE_MAGIC "GZSIDX3\n"
 #define STATE_HEAD 32       /* magic, body length u64, fingerprint of the body */
 
 static void state_free(sstate *st)
@@ -1055,9 +1065,9 @@ static void gather_add(gather *g, const void *p, size_t len)
     g->v[g->n++] = (struct iovec){(void *)p, len};
 }
 
-/* The offsets table of pieces (n + 1 entries, into tab) and their bytes
- * (into g); false past 4 GB. */
-static bool gather_pieces(gather *g, buf *tab, const piece *pc, size_t n)
+/* The offsets table of pieces (n + 1 entries, into tab) and, with bytes,
+ * their bytes (into g); false past 4 GB. */
+static bool gather_pieces(gather *g, buf *tab, const piece *pc, size_t n, bool bytes)
 {
     uint64_t off = 0;
     for (size_t i = 0; i <= n; i++) {
@@ -1067,7 +1077,8 @@ static bool gather_pieces(gather *g, buf *tab, const piece *pc, size_t n)
         off += pc[i].len;
         if (off > UINT32_MAX) return false;
     }
-    for (size_t i = 0; i < n; i++) gather_add(g, pc[i].p, pc[i].len);
+    if (bytes)
+        for (size_t i = 0; i < n; i++) gather_add(g, pc[i].p, pc[i].len);
     return true;
 }
 
@@ -1110,10 +1121,11 @@ static int state_save(const char *path, const sstate *st, diag *d)
     uint64_t c[4] = {st->ndocs, st->nterms, st->ns, st->nchunks};
     buf tabs = BUF_INIT;            /* the offset tables, then np */
     gather blobs = {0};
-    bool ok = gather_pieces(&blobs, &tabs, st->json, st->ndocs) &&
-              gather_pieces(&blobs, &tabs, st->toks, st->ndocs) &&
-              gather_pieces(&blobs, &tabs, st->str, st->nterms) &&
-              gather_pieces(&blobs, &tabs, st->post, st->nterms);
+    /* a doc's json only by its length: the bytes are in docs/N.json */
+    bool ok = gather_pieces(&blobs, &tabs, st->json, st->ndocs, false) &&
+              gather_pieces(&blobs, &tabs, st->toks, st->ndocs, true) &&
+              gather_pieces(&blobs, &tabs, st->str, st->nterms, true) &&
+              gather_pieces(&blobs, &tabs, st->post, st->nterms, true);
     buf_put(&tabs, st->np, st->nterms * 4);
     gather g = {0};
     char head[STATE_HEAD];
@@ -1162,20 +1174,21 @@ static void *take(const char **p, const char *end, size_t count, size_t size)
     return v;
 }
 
-/* n pieces from an offsets table of n + 1 entries at *p and the blob at
- * *bp (moved past it); NULL when the table is malformed or the blob
- * passes end. */
-static piece *take_pieces(const char **p, const char **bp, const char *end, size_t n)
+/* n pieces from an offsets table of n + 1 entries at *p and (with
+ * bytes; else their p is NULL) the blob at *bp (moved past it); NULL when
+ * the table is malformed or the blob passes end. */
+static piece *take_pieces(const char **p, const char **bp, const char *end, size_t n, bool bytes)
 {
     uint32_t *off = take(p, end, n + 1, 4);
     if (!off) return NULL;
     piece *pc = NULL;
     bool ok = off[0] == 0;
     for (size_t i = 0; ok && i < n; i++) ok = off[i + 1] >= off[i];
-    if (ok && off[n] <= (size_t)(end - *bp)) {
+    if (ok && (!bytes || off[n] <= (size_t)(end - *bp))) {
         pc = xmalloc((n ? n : 1) * sizeof *pc);
-        for (size_t i = 0; i < n; i++) pc[i] = (piece){*bp + off[i], off[i + 1] - off[i]};
-        *bp += off[n];
+        for (size_t i = 0; i < n; i++)
+            pc[i] = (piece){bytes ? *bp + off[i] : NULL, off[i + 1] - off[i]};
+        if (bytes) *bp += off[n];
     }
     free(off);
     return pc;
@@ -1213,10 +1226,10 @@ static int state_load(const char *path, sstate *st)
                     (st->ns + st->nchunks) * sizeof(fstamp);
     if (tables > (size_t)(end - p)) goto bad;
     const char *bp = p + tables;
-    if (!(st->json = take_pieces(&p, &bp, end, st->ndocs)) ||
-        !(st->toks = take_pieces(&p, &bp, end, st->ndocs)) ||
-        !(st->str = take_pieces(&p, &bp, end, st->nterms)) ||
-        !(st->post = take_pieces(&p, &bp, end, st->nterms)) ||
+    if (!(st->json = take_pieces(&p, &bp, end, st->ndocs, false)) ||
+        !(st->toks = take_pieces(&p, &bp, end, st->ndocs, true)) ||
+        !(st->str = take_pieces(&p, &bp, end, st->nterms, true)) ||
+        !(st->post = take_pieces(&p, &bp, end, st->nterms, true)) ||
         !(st->np = take(&p, end, st->nterms, 4)) ||
         !(st->shard_st = take(&p, end, st->ns, sizeof(fstamp))) ||
         !(st->chunk_st = take(&p, end, st->nchunks, sizeof(fstamp))) || bp != end)
@@ -1368,13 +1381,13 @@ static void state_doc_tokens(sstate *st)
     free(v.all);
 }
 
-/* The state of an index built from nothing: docs (keys, and json at the
- * offsets jat into bjson) were filled as they were written; terms and
- * token lists come from ix. */
-static void state_from_index(sstate *st, const index_t *ix, const size_t *jat)
+/* The state of an index built from nothing: docs (keys, and the lengths
+ * of their json, jlen) were filled as they were written; terms and token
+ * lists come from ix. */
+static void state_from_index(sstate *st, const index_t *ix, const size_t *jlen)
 {
     st->json = xmalloc((st->ndocs ? st->ndocs : 1) * sizeof *st->json);
-    for (size_t i = 0; i < st->ndocs; i++) st->json[i] = (piece){st->bjson.ptr + jat[i], jat[i + 1] - jat[i]};
+    for (size_t i = 0; i < st->ndocs; i++) st->json[i] = (piece){NULL, jlen[i]};
     st->nterms = ix->n;
     size_t *sat = xmalloc((ix->n + 1) * sizeof *sat), *pat = xmalloc((ix->n + 1) * sizeof *pat);
     st->np = xmalloc((ix->n ? ix->n : 1) * sizeof *st->np);
@@ -1511,6 +1524,56 @@ typedef struct {
     timing *tm;
 } job;
 
+/* The last build's docs chunks, read when an entry of theirs is needed. */
+typedef struct {
+    const sstate *old;
+    outdir *o;
+    char **data;            /* chunk c's bytes, when state[c] is 1 */
+    uint8_t *state;         /* 0 not read, 1 good, 2 not what was written */
+    char **made;            /* entries made again */
+    size_t nmade;
+} old_chunks;
+
+/* Old doc j's entry (as new doc i, whose document it is): from the last
+ * build's chunk file when that still holds exactly what it wrote (its
+ * fingerprint), else made again from the document. */
+static piece old_entry(old_chunks *oc, size_t j, const job *jb, size_t i)
+{
+    const sstate *old = oc->old;
+    size_t c = j / DOC_CHUNK, first = c * DOC_CHUNK;
+    if (c < old->nchunks && !oc->state[c]) {
+        oc->state[c] = 2;
+        size_t want = 1, last = first + DOC_CHUNK < old->ndocs ? first + DOC_CHUNK : old->ndocs;
+        for (size_t k = first; k < last; k++) want += old->json[k].len + 2;
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
+        char *path = path_join(out_root(oc->o), rel), *data = NULL;
+        size_t len = 0;
+        if (read_file(path, &data, &len) == 0 && len == want &&
+            fp_eq(fp_bytes(data, len), old->chunk_st[c].fp)) {
+            oc->data[c] = data;
+            oc->state[c] = 1;
+        } else {
+            free(data);
+        }
+        free(path);
+    }
+    if (c < old->nchunks && oc->state[c] == 1) {
+        size_t at = 1;
+        for (size_t k = first; k < j; k++) at += old->json[k].len + 2;
+        return (piece){oc->data[c] + at, old->json[j].len};
+    }
+    const search_doc *sd = jb->ord[i];
+    char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud) : NULL;
+    buf b = BUF_INIT;
+    doc_json(&b, sd, sd->text ? sd->text : fetched);
+    free(fetched);
+    size_t len = b.len;
+    oc->made = xrealloc(oc->made, (oc->nmade + 1) * sizeof *oc->made);
+    oc->made[oc->nmade++] = buf_detach(&b);
+    return (piece){oc->made[oc->nmade - 1], len};
+}
+
 static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, unsigned *ns_out)
 {
     size_t n = jb->n;
@@ -1550,6 +1613,10 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     size_t *jat = NULL, *tat = NULL, *pat = NULL;   /* offsets in nw's blobs */
     uint8_t *dirty = NULL;
     uint32_t *ids = NULL, *nextchg = NULL;
+    size_t nchunks = 0;
+    uint8_t *keepc = NULL;
+    old_chunks oc = {0};
+    fileset chunks = {jb->o, old->chunk_st, old->nchunks, NULL, 0, true};
     size_t nids = 0, idcap = 0;
     term_ref *refs = NULL;
     /* more than a quarter new: building from nothing is about as quick */
@@ -1662,6 +1729,30 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
             nw->toks[i] = (piece){nw->btoks.ptr + tat[i], tat[i + 1] - tat[i]};
         }
     }
+    /* the docs chunks: one with the same docs at the same ids as in the
+     * last build, still as written, is kept; the others are built, from
+     * the entries in the last build's chunks (those still as written) or
+     * entries made again */
+    nchunks = (n + DOC_CHUNK - 1) / DOC_CHUNK;
+    keepc = xcalloc(nchunks, 1);
+    oc.old = old;
+    oc.o = jb->o;
+    oc.data = xcalloc(old->nchunks ? old->nchunks : 1, sizeof *oc.data);
+    oc.state = xcalloc(old->nchunks ? old->nchunks : 1, 1);
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t i0 = c * DOC_CHUNK, end = i0 + DOC_CHUNK < n ? i0 + DOC_CHUNK : n;
+        bool same = i0 < old->ndocs &&
+                    end - i0 == (i0 + DOC_CHUNK < old->ndocs ? DOC_CHUNK : old->ndocs - i0);
+        for (size_t k = i0; same && k < end; k++) same = match[k] == (int64_t)k;
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
+        if (same && stamp_fresh(&chunks, c, rel)) {
+            keepc[c] = 1;
+            continue;
+        }
+        for (size_t i = i0; i < end; i++)
+            if (!nw->json[i].p) nw->json[i] = old_entry(&oc, (size_t)match[i], jb, i);
+    }
     ok = 1;
     /* only now: a caller's consumed may free a text the fallback (a build
      * from nothing) would still read */
@@ -1697,33 +1788,27 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     nw->shard_st = shards.cur;
     *ns_out = ns;
     timing_step(jb->tm, "shards");
-    fileset chunks = {jb->o, old->chunk_st, old->nchunks, NULL, 0, true};
     buf chunk = BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
-        if (i % DOC_CHUNK == 0) {
-            /* the same docs at the same ids as in the last build: the
-             * same bytes */
-            size_t end = i + DOC_CHUNK < n ? i + DOC_CHUNK : n;
-            bool same = (end - i) == (i + DOC_CHUNK < old->ndocs ? DOC_CHUNK : old->ndocs - i) &&
-                        i < old->ndocs;
-            for (size_t k = i; same && k < end; k++) same = match[k] == (int64_t)k;
-            char rel[64];
-            snprintf(rel, sizeof rel, "search/docs/%zu.json", i / DOC_CHUNK);
-            if (same && keep_fresh(&chunks, i / DOC_CHUNK, rel)) {
-                i = end - 1;
-                continue;
-            }
+    for (size_t c = 0; c < nchunks; c++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
+        if (keepc[c]) {
+            if (keep_stamped(&chunks, c, rel) < 0) *rc = -1;
+            continue;
         }
-        buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
-        if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
-        buf_put(&chunk, nw->json[i].p, nw->json[i].len);
-        if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
-            if (flush_docs(&chunk, i / DOC_CHUNK, &chunks) < 0) *rc = -1;
+        for (size_t i = c * DOC_CHUNK; i < n && i < (c + 1) * DOC_CHUNK; i++) {
+            buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
+            if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
+            buf_put(&chunk, nw->json[i].p, nw->json[i].len);
+        }
+        if (flush_docs(&chunk, c, &chunks) < 0) *rc = -1;
     }
     buf_free(&chunk);
     nw->nchunks = chunks.ncur;
     nw->chunk_st = chunks.cur;
     timing_step(jb->tm, "chunks");
+    /* the state keeps only the entries' lengths: the bytes may go */
+    for (size_t i = 0; i < n; i++) nw->json[i].p = NULL;
 out:
     free(match);
     free(newid);
@@ -1735,6 +1820,12 @@ out:
     free(ids);
     free(nextchg);
     free(refs);
+    free(keepc);
+    for (size_t c = 0; oc.data && c < old->nchunks; c++) free(oc.data[c]);
+    free(oc.data);
+    free(oc.state);
+    for (size_t k = 0; k < oc.nmade; k++) free(oc.made[k]);
+    free(oc.made);
     index_free(&dict);
     return ok;
 }
@@ -1807,7 +1898,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         nw.ndocs = n;
         nw.key = keys;
         keys = NULL;
-        jat = xmalloc((n + 1) * sizeof *jat);
+        jat = xmalloc((n + 1) * sizeof *jat);       /* json lengths */
     }
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
@@ -1817,10 +1908,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
         size_t at = chunk.len;
         doc_json(&chunk, sd, text);
-        if (keep_state) {
-            jat[i] = nw.bjson.len;
-            buf_put(&nw.bjson, chunk.ptr + at, chunk.len - at);
-        }
+        if (keep_state) jat[i] = chunk.len - at;
         if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
             if (flush_docs(&chunk, i / DOC_CHUNK, &chunks) < 0) rc = -1;
         ix.doc = (uint32_t)i;
@@ -1846,7 +1934,6 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         rc = -1;
     }
     if (keep_state) {
-        jat[n] = nw.bjson.len;
         nw.ns = ns;
         nw.shard_st = shards.cur;
         nw.nchunks = chunks.ncur;
