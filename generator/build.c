@@ -932,7 +932,7 @@ static int write_search(build *b)
     const char ***dists = xcalloc(b->c.n ? b->c.n : 1, sizeof *dists);
     /* a text kept in the build cache is told by its body's fingerprint and
      * the settings it was rendered with (in the global key) */
-    char (*text_ids)[64] = xcalloc(b->c.n ? b->c.n : 1, sizeof *text_ids);
+    char (*text_ids)[80] = xcalloc(b->c.n ? b->c.n : 1, sizeof *text_ids);
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
         size_t nt = value_len(dc->tags), nd = value_len(dc->districts);
@@ -950,11 +950,12 @@ static int write_search(build *b)
                              .districts = dists[i], .ndistricts = nd, .district_names = names[i],
                              .text = dc->md_on_disk ? NULL : dc->md.text ? dc->md.text : ""};
         if (dc->md_on_disk) {
-            int len = snprintf(text_ids[i], sizeof text_ids[i], "%016llx%016llx%.*s",
-                               (unsigned long long)dc->md_key.hi, (unsigned long long)dc->md_key.lo,
-                               (int)(b->global.len < 32 ? b->global.len : 32), b->global.ptr);
+            /* 64 chars: always fits */
+            snprintf(text_ids[i], sizeof text_ids[i], "%016llx%016llx%.*s",
+                     (unsigned long long)dc->md_key.hi, (unsigned long long)dc->md_key.lo,
+                     (int)(b->global.len < 32 ? b->global.len : 32), b->global.ptr);
             sd[i].text_id = text_ids[i];
-            sd[i].text_id_len = len > 0 ? (size_t)len : 0;
+            sd[i].text_id_len = strlen(text_ids[i]);
         }
     }
     fp128 fp = {0, 0};

@@ -153,7 +153,7 @@ ok search-add-same same
 rm -f "$new"
 ok search-remove-build build
 ok search-remove-same same
-sc=$(ls "$K"/search-*.cache | head -1)
+sc=$(ls -t "$K"/search-*.cache | head -1)   # the one of $S: written last
 head -c 1000 "$sc" > "$sc.cut" && mv "$sc.cut" "$sc"
 echo "再改一次。" >> "$sdoc"
 ok search-damaged-build build
