@@ -1060,26 +1060,14 @@ static void release_text(const search_doc *sd, void *ud)
     dc->md.text = NULL;
 }
 
-/* Everything the search index is made of, for its fingerprint. A text
- * kept in the build cache stands in by the body's fingerprint. */
-static void search_encode(buf *k, const search_doc *sd, size_t n, doc *const *docs)
+/* Everything the search index is made of, for its fingerprint: each
+ * document's search key (its fields, and its text or, kept in the build
+ * cache, the text's id), also handed to the index (keys, n entries). */
+static void search_encode(buf *k, const search_doc *sd, size_t n, fp128 *keys)
 {
-    for (size_t i = 0; i < n; i++) {
-        const search_doc *x = &sd[i];
-        const char *f[] = {x->url, x->title, x->doc_number, x->issuer, x->date, x->kind,
-                           x->category, x->text};
-        for (size_t j = 0; j < sizeof f / sizeof *f; j++) fp_encode_str(k, f[j]);
-        if (!x->text)
-            buf_printf(k, "md%016llx%016llx", (unsigned long long)docs[i]->md_key.hi,
-                       (unsigned long long)docs[i]->md_key.lo);
-        buf_printf(k, "t%zu", x->ntags);
-        for (size_t j = 0; j < x->ntags; j++) fp_encode_str(k, x->tags[j]);
-        buf_printf(k, "d%zu", x->ndistricts);
-        for (size_t j = 0; j < x->ndistricts; j++) {
-            fp_encode_str(k, x->districts[j]);
-            fp_encode_str(k, x->district_names ? x->district_names[j] : NULL);
-        }
-    }
+    search_doc_keys(sd, n, keys);
+    buf_printf(k, "search %zu", n);
+    buf_put(k, keys, n * sizeof *keys);
 }
 
 static int write_search(build *b)
@@ -1088,6 +1076,9 @@ static int write_search(build *b)
     const char ***names = xcalloc(b->c.n ? b->c.n : 1, sizeof *names);
     const char ***tags = xcalloc(b->c.n ? b->c.n : 1, sizeof *tags);
     const char ***dists = xcalloc(b->c.n ? b->c.n : 1, sizeof *dists);
+    /* a text kept in the build cache is told by its body's fingerprint and
+     * the settings it was rendered with (in the global key) */
+    char (*text_ids)[80] = xcalloc(b->c.n ? b->c.n : 1, sizeof *text_ids);
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
         size_t nt = value_len(dc->tags), nd = value_len(dc->districts);
@@ -1104,13 +1095,23 @@ static int write_search(build *b)
                              .category = dc->category, .tags = tags[i], .ntags = nt,
                              .districts = dists[i], .ndistricts = nd, .district_names = names[i],
                              .text = dc->md_on_disk ? NULL : dc->md.text ? dc->md.text : ""};
+        if (dc->md_on_disk) {
+            /* 64 chars: always fits */
+            snprintf(text_ids[i], sizeof text_ids[i], "%016llx%016llx%.*s",
+                     (unsigned long long)dc->md_key.hi, (unsigned long long)dc->md_key.lo,
+                     (int)(b->global.len < 32 ? b->global.len : 32), b->global.ptr);
+            sd[i].text_id = text_ids[i];
+            sd[i].text_id_len = strlen(text_ids[i]);
+        }
     }
     fp128 fp = {0, 0};
     int rc = 0;
+    fp128 *keys = NULL;
     if (b->pc) {
         buf k = BUF_INIT;
         buf_put(&k, b->global.ptr, b->global.len);
-        search_encode(&k, sd, b->c.n, b->c.docs);
+        keys = xmalloc((b->c.n ? b->c.n : 1) * sizeof *keys);
+        search_encode(&k, sd, b->c.n, keys);
         fp = fp_bytes(k.ptr, k.len);
         buf_free(&k);
         const char **paths;
@@ -1121,8 +1122,18 @@ static int write_search(build *b)
         if (n) goto done;
     }
     text_owner owner = {b, sd};
-    search_hooks hooks = {fetch_text, release_text, &owner};
+    /* with a build cache, the index is patched from the last build's
+     * (search.h): one file per output directory, as the page cache */
+    char *state = NULL;
+    if (b->pc && b->o->cache_dir) {
+        fp128 r = fp_bytes(out_root(b->out), strlen(out_root(b->out)));
+        char name[64];
+        snprintf(name, sizeof name, "search-%016llx.cache", (unsigned long long)r.lo);
+        state = path_join(b->o->cache_dir, name);
+    }
+    search_hooks hooks = {fetch_text, release_text, &owner, state, keys};
     rc = search_write_hooks(sd, b->c.n, b->out, b->d, &hooks);
+    free(state);
     b->search_fp = fp;
     b->search_written = b->pc != NULL;
 done:
@@ -1130,6 +1141,8 @@ done:
     free(tags);
     free(dists);
     free(names);
+    free(text_ids);
+    free(keys);
     free(sd);
     return rc;
 }

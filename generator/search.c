@@ -1,10 +1,17 @@
 /* search.c - see search.h for the index format and the token rules. */
 #include "search.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
 
 #define TOKEN_MAX 64          /* bytes; longer words are cut at a char boundary */
 #define DOC_CHUNK 8           /* docs per docs/N.json: a result page of 10
@@ -561,7 +568,10 @@ static int doc_cmp(const void *a, const void *b)
 typedef struct {
     const char *tok;        /* a long token's bytes (short ones are in buf) */
     size_t len;
-    const term *t;
+    const term *t;          /* its postings in the index, or (NULL) in post */
+    const char *post;
+    size_t plen;
+    uint32_t np;
     char buf[KEY_MAX];
 } term_ref;
 
@@ -698,19 +708,110 @@ static int write_meta(const search_doc *const *ord, size_t n, unsigned nshards,
     return rc;
 }
 
+/* What the incremental index knows of one idx/ or docs/ file: the
+ * fingerprint of its bytes and the file's stat once written (as the page
+ * cache keeps them), so a rebuild that makes the same bytes keeps the
+ * file without reading it. */
+typedef struct {
+    fp128 fp;
+    uint64_t size, ino, mtime_ns, ctime_ns;
+} fstamp;
+
+/* The idx/ or docs/ files of a build: written through o; with stamp,
+ * also stamped in cur (file i in cur[i]), and kept when old says the same
+ * bytes are still there. */
+typedef struct {
+    outdir *o;
+    const fstamp *old;
+    size_t nold;
+    fstamp *cur;
+    size_t ncur;
+    bool stamp;
+} fileset;
+
+static uint64_t ns_of(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
+
+static int stat_out(outdir *o, const char *rel, fstamp *st)
+{
+    char *full = path_join(out_root(o), rel);
+    struct stat sb;
+    int r = lstat(full, &sb);
+    free(full);
+    if (r < 0 || !S_ISREG(sb.st_mode)) return -1;
+    st->size = (uint64_t)sb.st_size;
+    st->ino = (uint64_t)sb.st_ino;
+    st->mtime_ns = ns_of(sb.st_mtim);
+    st->ctime_ns = ns_of(sb.st_ctim);
+    return 0;
+}
+
+/* File i of fs, with the bytes in b. A stamp that cannot be taken stays
+ * zero, which no file's fingerprint and stat match. */
+static int put_file(fileset *fs, size_t i, const char *rel, buf *b)
+{
+    if (!fs->stamp) return write_buf(fs->o, rel, b);
+    if (i >= fs->ncur) {
+        fs->cur = xrealloc(fs->cur, (i + 1) * sizeof *fs->cur);
+        memset(fs->cur + fs->ncur, 0, (i + 1 - fs->ncur) * sizeof *fs->cur);
+        fs->ncur = i + 1;
+    }
+    fstamp now = {.fp = fp_bytes(b->ptr ? b->ptr : "", b->len)}, disk;
+    if (i < fs->nold && fp_eq(fs->old[i].fp, now.fp) && (fs->old[i].fp.lo || fs->old[i].fp.hi) &&
+        stat_out(fs->o, rel, &disk) == 0 && disk.size == fs->old[i].size &&
+        disk.ino == fs->old[i].ino && disk.mtime_ns == fs->old[i].mtime_ns &&
+        disk.ctime_ns == fs->old[i].ctime_ns) {
+        fs->cur[i] = fs->old[i];
+        return out_keep(fs->o, rel);
+    }
+    fs->cur[i] = (fstamp){{0, 0}, 0, 0, 0, 0};
+    int rc = write_buf(fs->o, rel, b);
+    if (rc == 0 && stat_out(fs->o, rel, &disk) == 0) {
+        fs->cur[i] = disk;
+        fs->cur[i].fp = now.fp;
+    }
+    return rc;
+}
+
+/* Is file i of fs still as the last build wrote it (by its stat)? */
+static bool stamp_fresh(fileset *fs, size_t i, const char *rel)
+{
+    fstamp disk;
+    return fs->stamp && i < fs->nold && (fs->old[i].fp.lo || fs->old[i].fp.hi) &&
+           stat_out(fs->o, rel, &disk) == 0 && disk.size == fs->old[i].size &&
+           disk.ino == fs->old[i].ino && disk.mtime_ns == fs->old[i].mtime_ns &&
+           disk.ctime_ns == fs->old[i].ctime_ns;
+}
+
+/* Claim file i as written, with the last build's stamp. */
+static int keep_stamped(fileset *fs, size_t i, const char *rel)
+{
+    if (i >= fs->ncur) {
+        fs->cur = xrealloc(fs->cur, (i + 1) * sizeof *fs->cur);
+        memset(fs->cur + fs->ncur, 0, (i + 1 - fs->ncur) * sizeof *fs->cur);
+        fs->ncur = i + 1;
+    }
+    fs->cur[i] = fs->old[i];
+    return out_keep(fs->o, rel);
+}
+
+/* Keep file i of fs when the last build wrote it with the bytes this one
+ * would write (the caller knows) and it is still as written; true then. */
+static bool keep_fresh(fileset *fs, size_t i, const char *rel)
+{
+    return stamp_fresh(fs, i, rel) && keep_stamped(fs, i, rel) == 0;
+}
+
 /* search/docs/N.json: chunk c, held in b until its last document. */
-static int flush_docs(buf *b, size_t c, outdir *o)
+static int flush_docs(buf *b, size_t c, fileset *fs)
 {
     buf_puts(b, "]\n");
     char rel[64];
     snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
-    int rc = write_buf(o, rel, b);
+    int rc = put_file(fs, c, rel, b);
     buf_clear(b);
     return rc;
 }
 
-/* Rough size of a term's JSON, to pick the shard count. */
-static size_t term_bytes(size_t len, const term *t) { return len + 6 + (size_t)t->np * 2; }
 
 /* t's postings, already encoded, appended to b. */
 static void put_postings(buf *b, const index_t *ix, const term *t, buf *chain)
@@ -732,37 +833,48 @@ static void put_postings(buf *b, const index_t *ix, const term *t, buf *chain)
     }
 }
 
-/* Terms go to shard hash % shards, sorted by their bytes within a shard;
- * one shard is built and written at a time, so the whole index never
- * exists twice in memory. */
-static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
+/* The shard count for terms of this many JSON bytes (term_bytes). */
+static unsigned shard_count(size_t total)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < ix->n; i++)
-        total += term_bytes(term_len(ix, &ix->terms[i]), &ix->terms[i]);
     unsigned ns = 1;
     while (ns < SHARD_MAX && total / ns > SHARD_TARGET) ns *= 2;
+    return ns;
+}
+
+/* The shard count for these terms: by their rough JSON size (len + 6 +
+ * 2 per posting). */
+static unsigned refs_shards(const term_ref *refs, size_t nr)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < nr; i++) total += refs[i].len + 6 + (size_t)refs[i].np * 2;
+    return shard_count(total);
+}
+
+/* refs (nr, postings np > 0) go to shard hash % shards, sorted by their
+ * bytes within a shard; one shard is built and written at a time, so the
+ * whole index never exists twice in memory. A shard s with dirty[s] 0
+ * (dirty non-NULL) holds what it held in the last build: kept as it is
+ * when still fresh. */
+static int write_refs(const index_t *ix, term_ref *refs, size_t nr, fileset *fs,
+                      const uint8_t *dirty, unsigned *nshards_out)
+{
+    unsigned ns = refs_shards(refs, nr);
     *nshards_out = ns;
 
     /* bucket the terms by shard: start[s] .. start[s + 1] */
-    uint32_t *shard = xmalloc((ix->n ? ix->n : 1) * sizeof *shard);
+    uint32_t *shard = xmalloc((nr ? nr : 1) * sizeof *shard);
     size_t *start = xcalloc(ns + 1, sizeof *start);
-    for (size_t i = 0; i < ix->n; i++) {
-        char tmp[KEY_MAX];
-        const term *t = &ix->terms[i];
-        shard[i] = search_hash(term_tok(ix, t, tmp), term_len(ix, t)) % ns;
+    for (size_t i = 0; i < nr; i++) {
+        shard[i] = search_hash(ref_tok(&refs[i]), refs[i].len) % ns;
         start[shard[i] + 1]++;
     }
     for (unsigned s = 0; s < ns; s++) start[s + 1] += start[s];
-    term_ref *refs = xmalloc((ix->n ? ix->n : 1) * sizeof *refs);
+    term_ref *sorted = xmalloc((nr ? nr : 1) * sizeof *sorted);
     size_t *fill = xmalloc(ns * sizeof *fill);
     memcpy(fill, start, ns * sizeof *fill);
-    for (size_t i = 0; i < ix->n; i++) {
-        const term *t = &ix->terms[i];
-        term_ref *r = &refs[fill[shard[i]]++];
-        r->t = t;
-        r->len = term_len(ix, t);
-        r->tok = term_tok(ix, t, r->buf);
+    for (size_t i = 0; i < nr; i++) {
+        term_ref *r = &sorted[fill[shard[i]]++];
+        *r = refs[i];           /* a short token's bytes come along in buf */
     }
     free(fill);
     free(shard);
@@ -770,26 +882,45 @@ static int write_shards(const index_t *ix, outdir *o, unsigned *nshards_out)
     int rc = 0;
     buf b = BUF_INIT, chain = BUF_INIT;
     for (unsigned s = 0; s < ns; s++) {
-        term_ref *r = refs + start[s];
-        size_t nr = start[s + 1] - start[s];
-        if (nr > 1) qsort(r, nr, sizeof *r, term_cmp);
+        term_ref *r = sorted + start[s];
+        size_t n = start[s + 1] - start[s];
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/idx/%u.json", s);
+        if (dirty && !dirty[s] && keep_fresh(fs, s, rel)) continue;
+        if (n > 1) qsort(r, n, sizeof *r, term_cmp);
         buf_clear(&b);
-        for (size_t i = 0; i < nr; i++) {
+        for (size_t i = 0; i < n; i++) {
             buf_puts(&b, i ? ",\n\"" : "{\"");
             esc_json(&b, ref_tok(&r[i]), r[i].len);
             buf_puts(&b, "\":\"");
-            put_postings(&b, ix, r[i].t, &chain);
+            if (r[i].t) put_postings(&b, ix, r[i].t, &chain);
+            else buf_put(&b, r[i].post, r[i].plen);
             buf_putc(&b, '"');
         }
-        buf_puts(&b, nr ? "}\n" : "{}\n");
-        char rel[64];
-        snprintf(rel, sizeof rel, "search/idx/%u.json", s);
-        if (write_buf(o, rel, &b) < 0) rc = -1;
+        buf_puts(&b, n ? "}\n" : "{}\n");
+        if (put_file(fs, s, rel, &b) < 0) rc = -1;
     }
     buf_free(&b);
     buf_free(&chain);
-    free(refs);
+    free(sorted);
     free(start);
+    return rc;
+}
+
+/* The shards of a whole index. */
+static int write_shards(const index_t *ix, fileset *fs, unsigned *nshards_out)
+{
+    term_ref *refs = xmalloc((ix->n ? ix->n : 1) * sizeof *refs);
+    for (size_t i = 0; i < ix->n; i++) {
+        const term *t = &ix->terms[i];
+        term_ref *r = &refs[i];
+        r->t = t;
+        r->np = t->np;
+        r->len = term_len(ix, t);
+        r->tok = term_tok(ix, t, r->buf);
+    }
+    int rc = write_refs(ix, refs, ix->n, fs, NULL, nshards_out);
+    free(refs);
     return rc;
 }
 
@@ -829,8 +960,887 @@ int search_write(const search_doc *docs, size_t n, outdir *o, diag *d)
 int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
                     void (*consumed)(const search_doc *doc, void *ud), void *ud)
 {
-    search_hooks h = {NULL, consumed, ud};
+    search_hooks h = {.consumed = consumed, .ud = ud};
     return search_write_hooks(docs, n, o, d, &h);
+}
+
+/* ---- the incremental index (search_hooks.cache_path) ---------------- */
+
+/* A document's fingerprint: everything index_doc and doc_json read. Zero
+ * (never matched) when its text cannot be told without reading it. */
+static fp128 doc_key(const search_doc *d, buf *kb)
+{
+    if (!d->text && !d->text_id) return (fp128){0, 0};
+    buf k = *kb;                /* one buffer for all: no malloc per doc */
+    buf_clear(&k);
+    const char *f[] = {d->url, d->title, d->doc_number, d->issuer, d->date, d->kind, d->category};
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) fp_encode_str(&k, f[i]);
+    buf_printf(&k, "t%zu", d->ntags);
+    for (size_t i = 0; i < d->ntags; i++) fp_encode_str(&k, d->tags[i]);
+    buf_printf(&k, "d%zu", d->ndistricts);
+    for (size_t i = 0; i < d->ndistricts; i++) {
+        fp_encode_str(&k, d->districts[i]);
+        fp_encode_str(&k, d->district_names ? d->district_names[i] : NULL);
+    }
+    if (d->text) {
+        fp128 t = fp_bytes(d->text, strlen(d->text));
+        buf_printf(&k, "x%016llx%016llx", (unsigned long long)t.hi, (unsigned long long)t.lo);
+    } else {
+        buf_printf(&k, "i%zu:", d->text_id_len);
+        buf_put(&k, d->text_id, d->text_id_len);
+    }
+    fp128 r = fp_bytes(k.ptr, k.len);
+    *kb = k;
+    if (!r.lo && !r.hi) r.lo = 1;
+    return r;
+}
+
+void search_doc_keys(const search_doc *docs, size_t n, fp128 *keys)
+{
+    buf k = BUF_INIT;
+    for (size_t i = 0; i < n; i++) keys[i] = doc_key(&docs[i], &k);
+    buf_free(&k);
+}
+
+/* A run of bytes in memory. */
+typedef struct { const char *p; size_t len; } piece;
+
+/* The index as the next build needs it. Doc i (in id order) has the
+ * fingerprint key[i], its docs/N.json entry json[i] and its term ids
+ * toks[i] (ascending, as LEB128 deltas). Term t is str[t] with np[t]
+ * postings post[t] (np 0: no document holds it any more; kept so that
+ * term ids stay put). Pieces point into a loaded file, into the b* blobs,
+ * or into the state a patched one was made from (which then lives until
+ * this one is saved): unchanged bytes are never copied. On disk, each
+ * list of pieces is a table of offsets and one blob. */
+typedef struct {
+    size_t ndocs, nterms, ns, nchunks;
+    fp128 *key;
+    piece *json, *toks;                     /* ndocs */
+    piece *str, *post;                      /* nterms */
+    uint32_t *np;                           /* nterms */
+    fstamp *shard_st, *chunk_st;            /* ns, nchunks */
+    buf bjson, btoks, bstrs, bpost;         /* bytes made in this build */
+    char *file;                             /* a loaded state's bytes */
+} sstate;
+
+#define STATE_MAGIC "GZSIDX3\n"
+#define STATE_HEAD 32       /* magic, body length u64, fingerprint of the body */
+
+static void state_free(sstate *st)
+{
+    free(st->key);
+    free(st->json);
+    free(st->toks);
+    free(st->str);
+    free(st->post);
+    free(st->np);
+    free(st->shard_st);
+    free(st->chunk_st);
+    buf_free(&st->bjson);
+    buf_free(&st->btoks);
+    buf_free(&st->bstrs);
+    buf_free(&st->bpost);
+    free(st->file);
+    *st = (sstate){0};
+}
+
+static bool self_known(fp128 self) { return self.lo || self.hi; }
+
+/* The pieces to write, neighbours in memory joined. */
+typedef struct {
+    struct iovec *v;
+    size_t n, cap, len;
+} gather;
+
+static void gather_add(gather *g, const void *p, size_t len)
+{
+    if (!len) return;
+    g->len += len;
+    if (g->n && (const char *)g->v[g->n - 1].iov_base + g->v[g->n - 1].iov_len == p) {
+        g->v[g->n - 1].iov_len += len;
+        return;
+    }
+    if (g->n == g->cap) g->v = xrealloc(g->v, (g->cap = g->cap ? g->cap * 2 : 256) * sizeof *g->v);
+    g->v[g->n++] = (struct iovec){(void *)p, len};
+}
+
+/* The offsets table of pieces (n + 1 entries, into tab) and, with bytes,
+ * their bytes (into g); false past 4 GB. */
+static bool gather_pieces(gather *g, buf *tab, const piece *pc, size_t n, bool bytes)
+{
+    uint64_t off = 0;
+    for (size_t i = 0; i <= n; i++) {
+        uint32_t o32 = (uint32_t)off;
+        buf_put(tab, &o32, 4);
+        if (i == n) break;
+        off += pc[i].len;
+        if (off > UINT32_MAX) return false;
+    }
+    if (bytes)
+        for (size_t i = 0; i < n; i++) gather_add(g, pc[i].p, pc[i].len);
+    return true;
+}
+
+static int write_gather(int fd, const gather *g)
+{
+    for (size_t i = 0; i < g->n;) {
+        size_t k = g->n - i < 512 ? g->n - i : 512;
+        ssize_t w = writev(fd, g->v + i, (int)k);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        /* a short write: finish the pieces one by one */
+        size_t done = (size_t)w;
+        for (; k && done >= g->v[i].iov_len; k--) done -= g->v[i++].iov_len;
+        if (k && done) {
+            const char *p = (const char *)g->v[i].iov_base + done;
+            size_t left = g->v[i].iov_len - done;
+            while (left) {
+                ssize_t r = write(fd, p, left);
+                if (r < 0 && errno == EINTR) continue;
+                if (r <= 0) return -1;
+                p += r;
+                left -= (size_t)r;
+            }
+            i++;
+        }
+    }
+    return 0;
+}
+
+/* Host byte order: the file is a cache of this machine's gazette (its
+ * fingerprint is in the file), never shared. Written from the pieces
+ * where they lie (no 17 MB copy), into a temporary file renamed over the
+ * old one, as write_file_atomic does. */
+static int state_save(const char *path, const sstate *st, diag *d)
+{
+    fp128 self = fp_self();
+    if (!self_known(self)) return 0;
+    uint64_t c[4] = {st->ndocs, st->nterms, st->ns, st->nchunks};
+    buf tabs = BUF_INIT;            /* the offset tables, then np */
+    gather blobs = {0};
+    /* a doc's json only by its length: the bytes are in docs/N.json */
+    bool ok = gather_pieces(&blobs, &tabs, st->json, st->ndocs, false) &&
+              gather_pieces(&blobs, &tabs, st->toks, st->ndocs, true) &&
+              gather_pieces(&blobs, &tabs, st->str, st->nterms, true) &&
+              gather_pieces(&blobs, &tabs, st->post, st->nterms, true);
+    buf_put(&tabs, st->np, st->nterms * 4);
+    gather g = {0};
+    char head[STATE_HEAD];
+    gather_add(&g, head, sizeof head);
+    gather_add(&g, &self, sizeof self);
+    gather_add(&g, c, sizeof c);
+    gather_add(&g, st->key, st->ndocs * sizeof *st->key);
+    gather_add(&g, tabs.ptr, tabs.len);
+    gather_add(&g, st->shard_st, st->ns * sizeof(fstamp));
+    gather_add(&g, st->chunk_st, st->nchunks * sizeof(fstamp));
+    for (size_t i = 0; i < blobs.n; i++) gather_add(&g, blobs.v[i].iov_base, blobs.v[i].iov_len);
+    uint64_t body = g.len - STATE_HEAD;
+    fp128 sum = fp_pieces(g.v + 1, g.n - 1);
+    memcpy(head, STATE_MAGIC, 8);
+    memcpy(head + 8, &body, 8);
+    memcpy(head + 16, &sum, 16);
+    int rc = -1;
+    char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
+    int fd = ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    if (fd >= 0) {
+        rc = write_gather(fd, &g);
+        if (close(fd) < 0) rc = -1;
+        if (rc == 0 && rename(tmp, path) < 0) rc = -1;
+        if (rc < 0) {
+            int e = errno;
+            unlink(tmp);
+            errno = e;
+        }
+    }
+    if (rc < 0 && ok) diag_warn(d, path, 0, "cannot write the search index cache: %s", strerror(errno));
+    free(tmp);
+    free(g.v);
+    free(blobs.v);
+    buf_free(&tabs);
+    return rc;
+}
+
+/* count items of size bytes from *p (a copy), or NULL past end. */
+static void *take(const char **p, const char *end, size_t count, size_t size)
+{
+    if (count > (size_t)(end - *p) / size) return NULL;
+    size_t n = count * size;
+    void *v = xmalloc(n ? n : 1);
+    memcpy(v, *p, n);
+    *p += n;
+    return v;
+}
+
+/* n pieces from an offsets table of n + 1 entries at *p and (with
+ * bytes; else their p is NULL) the blob at *bp (moved past it); NULL when
+ * the table is malformed or the blob passes end. */
+static piece *take_pieces(const char **p, const char **bp, const char *end, size_t n, bool bytes)
+{
+    uint32_t *off = take(p, end, n + 1, 4);
+    if (!off) return NULL;
+    piece *pc = NULL;
+    bool ok = off[0] == 0;
+    for (size_t i = 0; ok && i < n; i++) ok = off[i + 1] >= off[i];
+    if (ok && (!bytes || off[n] <= (size_t)(end - *bp))) {
+        pc = xmalloc((n ? n : 1) * sizeof *pc);
+        for (size_t i = 0; i < n; i++)
+            pc[i] = (piece){bytes ? *bp + off[i] : NULL, off[i + 1] - off[i]};
+        if (bytes) *bp += off[n];
+    }
+    free(off);
+    return pc;
+}
+
+/* The state in path, checked from end to end; -1 (st empty) when it is
+ * missing, damaged, or not this gazette's. */
+static int state_load(const char *path, sstate *st)
+{
+    *st = (sstate){0};
+    fp128 self = fp_self();
+    size_t len;
+    if (!self_known(self) || read_file(path, &st->file, &len) < 0) return -1;
+    const char *p = st->file, *end = st->file + len;
+    uint64_t body, c[4];
+    fp128 sum, fself;
+    if (len < STATE_HEAD + sizeof fself + sizeof c || memcmp(p, STATE_MAGIC, 8)) goto bad;
+    memcpy(&body, p + 8, 8);
+    memcpy(&sum, p + 16, 16);
+    if (body != len - STATE_HEAD || !fp_eq(sum, fp_bytes(p + STATE_HEAD, body))) goto bad;
+    p += STATE_HEAD;
+    memcpy(&fself, p, sizeof fself);
+    memcpy(c, p + sizeof fself, sizeof c);
+    p += sizeof fself + sizeof c;
+    if (!fp_eq(fself, self)) goto bad;
+    for (int i = 0; i < 4; i++)
+        if (c[i] > len) goto bad;
+    st->ndocs = c[0];
+    st->nterms = c[1];
+    st->ns = c[2];
+    st->nchunks = c[3];
+    if (!(st->key = take(&p, end, st->ndocs, sizeof *st->key))) goto bad;
+    /* the blobs follow the tables and np and stamps: find where */
+    size_t tables = (st->ndocs + 1) * 8 + (st->nterms + 1) * 8 + st->nterms * 4 +
+                    (st->ns + st->nchunks) * sizeof(fstamp);
+    if (tables > (size_t)(end - p)) goto bad;
+    const char *bp = p + tables;
+    if (!(st->json = take_pieces(&p, &bp, end, st->ndocs, false)) ||
+        !(st->toks = take_pieces(&p, &bp, end, st->ndocs, true)) ||
+        !(st->str = take_pieces(&p, &bp, end, st->nterms, true)) ||
+        !(st->post = take_pieces(&p, &bp, end, st->nterms, true)) ||
+        !(st->np = take(&p, end, st->nterms, 4)) ||
+        !(st->shard_st = take(&p, end, st->ns, sizeof(fstamp))) ||
+        !(st->chunk_st = take(&p, end, st->nchunks, sizeof(fstamp))) || bp != end)
+        goto bad;
+    for (size_t t = 0; t < st->nterms; t++)
+        if (!st->str[t].len) goto bad;                  /* tokens are not empty */
+    return 0;
+bad:
+    state_free(st);
+    return -1;
+}
+
+/* The value of each SEARCH_B64 char, -1 for any other byte. */
+static const signed char B64_VAL[256] = {
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1, -1, -1, -1, -1, -1,
+    -1, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50,
+    51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, 63,
+    -1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/* One varint at *p (< end) into *v, moving *p; false if malformed. */
+static inline bool next_b64(const char **p, const char *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned shift = 0; *p < end && shift < 65; shift += 5) {
+        int d = B64_VAL[(unsigned char)*(*p)++];
+        if (d < 0) return false;
+        r |= (uint64_t)(d & 31) << shift;
+        if (!(d & 32)) { *v = r; return true; }
+    }
+    return false;
+}
+
+/* One posting at *p: v (delta << 3 | tf << 1 | has mask) and the mask. */
+static inline bool next_posting(const char **p, const char *end, uint64_t *v, uint64_t *m)
+{
+    *m = 0;
+    return next_b64(p, end, v) && (!(*v & 1) || (next_b64(p, end, m) && *m && *m <= 255));
+}
+
+/* Append one posting to b; *prev is the previous doc id (0 at first). */
+static void put_posting(buf *b, uint32_t *prev, uint32_t id, unsigned tf, unsigned mask)
+{
+    char e[32];
+    size_t k = b64_varint(e, (uint64_t)(id - *prev) << 3 | tf << 1 | (mask != 0));
+    if (mask) k += b64_varint(e + k, mask);
+    buf_put(b, e, k);
+    *prev = id;
+}
+
+/* Calls fn(id, tf, mask, ctx) for each posting of term t; -1 when they do
+ * not decode or an id is not below ndocs. */
+typedef void (*posting_fn)(uint32_t id, unsigned tf, unsigned mask, void *ctx);
+static int each_posting(const sstate *st, size_t t, posting_fn fn, void *ctx)
+{
+    const char *p = st->post[t].p, *end = p + st->post[t].len;
+    uint64_t id = 0;
+    for (size_t i = 0; p < end; i++) {
+        uint64_t v, m;
+        if (!next_posting(&p, end, &v, &m)) return -1;
+        id = i ? id + (v >> 3) : v >> 3;
+        if ((i && !(v >> 3)) || id >= st->ndocs) return -1;
+        fn((uint32_t)id, (v >> 1) & 3, (unsigned)m, ctx);
+    }
+    return 0;
+}
+
+static void put_leb(buf *b, uint32_t v)
+{
+    do {
+        unsigned char c = v & 127;
+        v >>= 7;
+        if (v) c |= 128;
+        buf_putc(b, c);
+    } while (v);
+}
+
+/* Doc j's term ids into ids (ascending); -1 when malformed. */
+static int doc_terms(const sstate *st, size_t j, uint32_t **ids, size_t *n, size_t *cap)
+{
+    const unsigned char *p = (const unsigned char *)st->toks[j].p;
+    const unsigned char *end = p + st->toks[j].len;
+    uint64_t id = 0;
+    *n = 0;
+    while (p < end) {
+        uint64_t v = 0;
+        unsigned shift = 0;
+        for (;;) {
+            if (p == end || shift > 28) return -1;
+            v |= (uint64_t)(*p & 127) << shift;
+            shift += 7;
+            if (!(*p++ & 128)) break;
+        }
+        id = *n ? id + v : v;
+        if ((*n && !v) || id >= st->nterms) return -1;
+        if (*n == *cap) *ids = xrealloc(*ids, (*cap = *cap ? *cap * 2 : 512) * sizeof **ids);
+        (*ids)[(*n)++] = (uint32_t)id;
+    }
+    return 0;
+}
+
+/* Each doc's term ids, from the postings: a doc lists term t when t's
+ * postings hold it, and terms come in id order, so lists are ascending. */
+typedef struct { uint32_t *cnt; uint32_t *all; uint32_t t; } invert;
+static void count_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx) { ((invert *)ctx)->cnt[id]++; }
+static void fill_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx)
+{
+    invert *v = ctx;
+    v->all[v->cnt[id]++] = v->t;
+}
+
+static void state_doc_tokens(sstate *st)
+{
+    invert v = {xcalloc(st->ndocs + 1, sizeof *v.cnt), NULL, 0};
+    for (size_t t = 0; t < st->nterms; t++) each_posting(st, t, count_doc, &v);
+    size_t total = 0;
+    for (size_t i = 0; i < st->ndocs; i++) {
+        size_t c = v.cnt[i];
+        v.cnt[i] = (uint32_t)total;
+        total += c;
+    }
+    v.all = xmalloc((total ? total : 1) * sizeof *v.all);
+    for (v.t = 0; v.t < st->nterms; v.t++) each_posting(st, v.t, fill_doc, &v);
+    /* cnt[i] is now the end of doc i's ids, and the start of doc i + 1's */
+    size_t *at = xmalloc((st->ndocs + 1) * sizeof *at);
+    size_t from = 0;
+    for (size_t i = 0; i < st->ndocs; i++) {
+        at[i] = st->btoks.len;
+        for (size_t k = from; k < v.cnt[i]; k++) put_leb(&st->btoks, k > from ? v.all[k] - v.all[k - 1] : v.all[k]);
+        from = v.cnt[i];
+    }
+    at[st->ndocs] = st->btoks.len;
+    st->toks = xmalloc((st->ndocs ? st->ndocs : 1) * sizeof *st->toks);
+    for (size_t i = 0; i < st->ndocs; i++) st->toks[i] = (piece){st->btoks.ptr + at[i], at[i + 1] - at[i]};
+    free(at);
+    free(v.cnt);
+    free(v.all);
+}
+
+/* The state of an index built from nothing: docs (keys, and the lengths
+ * of their json, jlen) were filled as they were written; terms and token
+ * lists come from ix. */
+static void state_from_index(sstate *st, const index_t *ix, const size_t *jlen)
+{
+    st->json = xmalloc((st->ndocs ? st->ndocs : 1) * sizeof *st->json);
+    for (size_t i = 0; i < st->ndocs; i++) st->json[i] = (piece){NULL, jlen[i]};
+    st->nterms = ix->n;
+    size_t *sat = xmalloc((ix->n + 1) * sizeof *sat), *pat = xmalloc((ix->n + 1) * sizeof *pat);
+    st->np = xmalloc((ix->n ? ix->n : 1) * sizeof *st->np);
+    buf chain = BUF_INIT;
+    for (size_t t = 0; t < ix->n; t++) {
+        char tmp[KEY_MAX];
+        const term *x = &ix->terms[t];
+        sat[t] = st->bstrs.len;
+        pat[t] = st->bpost.len;
+        st->np[t] = x->np;
+        buf_put(&st->bstrs, term_tok(ix, x, tmp), term_len(ix, x));
+        put_postings(&st->bpost, ix, x, &chain);
+    }
+    buf_free(&chain);
+    sat[ix->n] = st->bstrs.len;
+    pat[ix->n] = st->bpost.len;
+    st->str = xmalloc((ix->n ? ix->n : 1) * sizeof *st->str);
+    st->post = xmalloc((ix->n ? ix->n : 1) * sizeof *st->post);
+    for (size_t t = 0; t < ix->n; t++) {
+        st->str[t] = (piece){st->bstrs.ptr + sat[t], sat[t + 1] - sat[t]};
+        st->post[t] = (piece){st->bpost.ptr + pat[t], pat[t + 1] - pat[t]};
+    }
+    free(sat);
+    free(pat);
+    state_doc_tokens(st);
+}
+
+/* A posting of a document new to the index. */
+typedef struct { uint32_t term, doc; uint8_t tf, mask; } triple;
+
+static int triple_cmp(const void *a, const void *b)
+{
+    const triple *x = a, *y = b;
+    if (x->term != y->term) return x->term < y->term ? -1 : 1;
+    return (x->doc > y->doc) - (x->doc < y->doc);
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+
+/* Term t's postings in the new ids: the old ones mapped through newid
+ * (dropped at -1) merged with the new docs' (tr .. te, by doc), appended
+ * to out; *np gets the count. Postings whose id and whose predecessor's
+ * id are unchanged are copied as they are: up to the next id that changes
+ * (nextchg[id]: the first old id >= id whose new id differs) they are only
+ * scanned, not decoded into the merge. On a body edit that is all but one
+ * or two of a term's postings. -1 when the old postings do not decode. */
+static int remap_term(const sstate *old, size_t t, const int64_t *newid, const uint32_t *nextchg,
+                      const triple *tr, const triple *te, buf *out, uint32_t *np)
+{
+    const char *p = t < old->nterms ? old->post[t].p : NULL;
+    const char *end = t < old->nterms ? p + old->post[t].len : NULL;
+    const char *run = NULL;                 /* start of the bytes to copy as they are */
+    uint64_t id = 0, oprev = 0;             /* old ids: this posting's, the one before */
+    uint32_t prev = 0, n = 0;               /* new: last id written, postings */
+    bool first = true;
+    while (p < end) {
+        if (prev == oprev) {
+            /* the fast part: ids below lim are unchanged, with nothing
+             * new before them */
+            uint64_t lim = nextchg[first ? 0 : id + 1 < old->ndocs ? id + 1 : old->ndocs];
+            if (tr < te && tr->doc < lim) lim = tr->doc;
+            const char *q = p;
+            uint64_t qid = id;
+            bool qfirst = first;
+            uint32_t k = 0;
+            while (q < end) {
+                const char *at = q;
+                uint64_t v, m;
+                if (!next_posting(&q, end, &v, &m)) return -1;
+                uint64_t nid = qfirst ? v >> 3 : qid + (v >> 3);
+                if (nid >= lim) { q = at; break; }
+                if (!qfirst && !(v >> 3)) return -1;
+                qid = nid;
+                qfirst = false;
+                k++;
+            }
+            if (k) {
+                if (!run) run = p;
+                p = q;
+                id = oprev = qid;
+                prev = (uint32_t)qid;
+                first = false;
+                n += k;
+                continue;
+            }
+        }
+        const char *at = p;
+        uint64_t v, m;
+        if (!next_posting(&p, end, &v, &m)) return -1;
+        id = first ? v >> 3 : id + (v >> 3);
+        if ((!first && !(v >> 3)) || id >= old->ndocs) return -1;
+        first = false;
+        int64_t nid = newid[id];
+        if (nid >= 0) {
+            for (; tr < te && tr->doc < nid; tr++, n++) {
+                if (run) buf_put(out, run, (size_t)(at - run)), run = NULL;
+                put_posting(out, &prev, tr->doc, tr->tf, tr->mask);
+            }
+            if ((uint64_t)nid == id && prev == oprev) {
+                if (!run) run = at;
+                prev = (uint32_t)id;
+            } else {
+                if (run) buf_put(out, run, (size_t)(at - run)), run = NULL;
+                put_posting(out, &prev, (uint32_t)nid, (v >> 1) & 3, (unsigned)m);
+            }
+            n++;
+        } else if (run) {
+            buf_put(out, run, (size_t)(at - run));
+            run = NULL;
+        }
+        oprev = id;
+    }
+    if (run) buf_put(out, run, (size_t)(end - run));
+    for (; tr < te; tr++, n++) put_posting(out, &prev, tr->doc, tr->tf, tr->mask);
+    *np = n;
+    return 0;
+}
+
+/* An index patched from old: only new documents (no fingerprint in old)
+ * are fetched and tokenized. Returns 1 and fills nw when it did the job
+ * (files written, *rc set), 0 when old does not fit (nothing written). */
+typedef struct {
+    const search_doc *const *ord;
+    size_t n;
+    const fp128 *keys;
+    outdir *o;
+    diag *d;
+    const search_hooks *h;
+    timing *tm;
+} job;
+
+/* The last build's docs chunks, read when an entry of theirs is needed. */
+typedef struct {
+    const sstate *old;
+    outdir *o;
+    char **data;            /* chunk c's bytes, when state[c] is 1 */
+    uint8_t *state;         /* 0 not read, 1 good, 2 not what was written */
+    char **made;            /* entries made again */
+    size_t nmade;
+} old_chunks;
+
+/* Old doc j's entry (as new doc i, whose document it is): from the last
+ * build's chunk file when that still holds exactly what it wrote (its
+ * fingerprint), else made again from the document. */
+static piece old_entry(old_chunks *oc, size_t j, const job *jb, size_t i)
+{
+    const sstate *old = oc->old;
+    size_t c = j / DOC_CHUNK, first = c * DOC_CHUNK;
+    if (c < old->nchunks && !oc->state[c]) {
+        oc->state[c] = 2;
+        size_t want = 1, last = first + DOC_CHUNK < old->ndocs ? first + DOC_CHUNK : old->ndocs;
+        for (size_t k = first; k < last; k++) want += old->json[k].len + 2;
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
+        char *path = path_join(out_root(oc->o), rel), *data = NULL;
+        size_t len = 0;
+        if (read_file(path, &data, &len) == 0 && len == want &&
+            fp_eq(fp_bytes(data, len), old->chunk_st[c].fp)) {
+            oc->data[c] = data;
+            oc->state[c] = 1;
+        } else {
+            free(data);
+        }
+        free(path);
+    }
+    if (c < old->nchunks && oc->state[c] == 1) {
+        size_t at = 1;
+        for (size_t k = first; k < j; k++) at += old->json[k].len + 2;
+        return (piece){oc->data[c] + at, old->json[j].len};
+    }
+    const search_doc *sd = jb->ord[i];
+    char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud) : NULL;
+    buf b = BUF_INIT;
+    doc_json(&b, sd, sd->text ? sd->text : fetched);
+    free(fetched);
+    size_t len = b.len;
+    oc->made = xrealloc(oc->made, (oc->nmade + 1) * sizeof *oc->made);
+    oc->made[oc->nmade++] = buf_detach(&b);
+    return (piece){oc->made[oc->nmade - 1], len};
+}
+
+static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, unsigned *ns_out)
+{
+    size_t n = jb->n;
+    /* match each doc to an old one of the same fingerprint */
+    size_t cap = 16;
+    while (cap < old->ndocs * 2) cap *= 2;
+    uint32_t *tab = xcalloc(cap, sizeof *tab);
+    for (size_t j = 0; j < old->ndocs; j++) {
+        if (!old->key[j].lo && !old->key[j].hi) continue;
+        size_t s = old->key[j].lo & (cap - 1);
+        while (tab[s]) s = (s + 1) & (cap - 1);
+        tab[s] = (uint32_t)j + 1;
+    }
+    int64_t *match = xmalloc((n ? n : 1) * sizeof *match);
+    int64_t *newid = xmalloc((old->ndocs ? old->ndocs : 1) * sizeof *newid);
+    for (size_t j = 0; j < old->ndocs; j++) newid[j] = -1;
+    size_t fresh = 0;
+    for (size_t i = 0; i < n; i++) {
+        match[i] = -1;
+        fp128 k = jb->keys[i];
+        if (k.lo || k.hi)
+            for (size_t s = k.lo & (cap - 1); tab[s]; s = (s + 1) & (cap - 1)) {
+                size_t j = tab[s] - 1;
+                if (newid[j] < 0 && fp_eq(old->key[j], k)) {
+                    match[i] = (int64_t)j;
+                    newid[j] = (int64_t)i;
+                    break;
+                }
+            }
+        if (match[i] < 0) fresh++;
+    }
+    free(tab);
+    int ok = 0;
+    index_t dict = {0};
+    triple *tr = NULL;
+    size_t ntr = 0, trcap = 0;
+    size_t *jat = NULL, *tat = NULL, *pat = NULL;   /* offsets in nw's blobs */
+    uint8_t *dirty = NULL;
+    uint32_t *ids = NULL, *nextchg = NULL;
+    size_t nchunks = 0;
+    uint8_t *keepc = NULL;
+    old_chunks oc = {0};
+    fileset chunks = {jb->o, old->chunk_st, old->nchunks, NULL, 0, true};
+    size_t nids = 0, idcap = 0;
+    term_ref *refs = NULL;
+    /* more than a quarter new: building from nothing is about as quick */
+    if (!n || fresh > n / 4 + 16) goto out;
+
+    /* the old terms, in id order, as a dictionary */
+    for (size_t t = 0; t < old->nterms; t++) {
+        lookup(&dict, old->str[t].p, old->str[t].len, key_of(old->str[t].p, old->str[t].len));
+        if (dict.n != t + 1) goto out;              /* a token twice */
+    }
+
+    /* tokenize the new documents */
+    jat = xmalloc((n + 1) * sizeof *jat);
+    tat = xmalloc((n + 1) * sizeof *tat);
+    for (size_t i = 0; i < n; i++) {
+        const search_doc *sd = jb->ord[i];
+        jat[i] = nw->bjson.len;
+        tat[i] = nw->btoks.len;
+        if (match[i] >= 0) continue;
+        char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud) : NULL;
+        const char *text = sd->text ? sd->text : fetched;
+        doc_json(&nw->bjson, sd, text);
+        index_t one = {0};
+        index_doc(&one, sd, text);
+        free(fetched);
+        nids = 0;
+        for (size_t k = 0; k < one.n; k++) {
+            const term *x = &one.terms[k];
+            char tmp[KEY_MAX];
+            const char *tok = term_tok(&one, x, tmp);
+            size_t len = term_len(&one, x);
+            const term *gt = lookup(&dict, tok, len, key_of(tok, len));
+            uint32_t g = (uint32_t)(gt - dict.terms);       /* after the call: terms may move */
+            if (ntr == trcap) tr = xrealloc(tr, (trcap = trcap ? trcap * 2 : 4096) * sizeof *tr);
+            tr[ntr++] = (triple){g, (uint32_t)i, x->tf, x->mask};
+            if (nids == idcap) ids = xrealloc(ids, (idcap = idcap ? idcap * 2 : 512) * sizeof *ids);
+            ids[nids++] = g;
+        }
+        index_free(&one);
+        if (nids > 1) qsort(ids, nids, sizeof *ids, u32_cmp);
+        for (size_t k = 0; k < nids; k++) put_leb(&nw->btoks, k ? ids[k] - ids[k - 1] : ids[k]);
+    }
+    jat[n] = nw->bjson.len;
+    tat[n] = nw->btoks.len;
+    if (dict.overflow) goto out;
+    timing_step(jb->tm, "tokenize");
+
+    /* dirty terms: those of new docs, and of old docs gone or moved */
+    dirty = xcalloc(dict.n ? dict.n : 1, 1);
+    for (size_t k = 0; k < ntr; k++) dirty[tr[k].term] = 1;
+    for (size_t j = 0; j < old->ndocs; j++) {
+        if (newid[j] == (int64_t)j) continue;
+        if (doc_terms(old, j, &ids, &nids, &idcap) < 0) goto out;
+        for (size_t k = 0; k < nids; k++) dirty[ids[k]] = 1;
+    }
+    if (ntr > 1) qsort(tr, ntr, sizeof *tr, triple_cmp);
+    nextchg = xmalloc((old->ndocs + 1) * sizeof *nextchg);
+    nextchg[old->ndocs] = (uint32_t)old->ndocs;
+    for (size_t j = old->ndocs; j-- > 0;) nextchg[j] = newid[j] == (int64_t)j ? nextchg[j + 1] : (uint32_t)j;
+
+    /* the terms: clean ones where they are, dirty ones encoded again */
+    nw->nterms = dict.n;
+    nw->str = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->str);
+    nw->post = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->post);
+    nw->np = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->np);
+    pat = xmalloc((dict.n + 1) * sizeof *pat);
+    const triple *tp = tr, *tend = tr + ntr;
+    size_t live = 0;
+    for (size_t t = 0; t < dict.n; t++) {
+        const triple *te = tp;
+        while (te < tend && te->term == t) te++;
+        pat[t] = nw->bpost.len;
+        if (!dirty[t]) {
+            nw->post[t] = old->post[t];
+            nw->np[t] = old->np[t];
+        } else {
+            if (remap_term(old, t, newid, nextchg, tp, te, &nw->bpost, &nw->np[t]) < 0) goto out;
+            nw->post[t].p = NULL;                   /* in bpost: set below */
+        }
+        tp = te;
+        if (t < old->nterms) {
+            nw->str[t] = old->str[t];
+        } else {
+            char tmp[KEY_MAX];
+            size_t at = nw->bstrs.len;
+            buf_put(&nw->bstrs, term_tok(&dict, &dict.terms[t], tmp), term_len(&dict, &dict.terms[t]));
+            nw->str[t] = (piece){(const char *)(uintptr_t)at, nw->bstrs.len - at};
+        }
+        if (nw->np[t]) live++;
+    }
+    pat[dict.n] = nw->bpost.len;
+    for (size_t t = 0; t < dict.n; t++) {
+        if (!nw->post[t].p) nw->post[t] = (piece){nw->bpost.ptr + pat[t], pat[t + 1] - pat[t]};
+        if (t >= old->nterms) nw->str[t].p = nw->bstrs.ptr + (uintptr_t)nw->str[t].p;
+    }
+    timing_step(jb->tm, "terms");
+
+    /* the docs, in id order */
+    nw->ndocs = n;
+    nw->key = xmalloc(n * sizeof *nw->key);
+    memcpy(nw->key, jb->keys, n * sizeof *nw->key);
+    nw->json = xmalloc(n * sizeof *nw->json);
+    nw->toks = xmalloc(n * sizeof *nw->toks);
+    for (size_t i = 0; i < n; i++) {
+        if (match[i] >= 0) {
+            nw->json[i] = old->json[match[i]];
+            nw->toks[i] = old->toks[match[i]];
+        } else {
+            nw->json[i] = (piece){nw->bjson.ptr + jat[i], jat[i + 1] - jat[i]};
+            nw->toks[i] = (piece){nw->btoks.ptr + tat[i], tat[i + 1] - tat[i]};
+        }
+    }
+    /* the docs chunks: one with the same docs at the same ids as in the
+     * last build, still as written, is kept; the others are built, from
+     * the entries in the last build's chunks (those still as written) or
+     * entries made again */
+    nchunks = (n + DOC_CHUNK - 1) / DOC_CHUNK;
+    keepc = xcalloc(nchunks, 1);
+    oc.old = old;
+    oc.o = jb->o;
+    oc.data = xcalloc(old->nchunks ? old->nchunks : 1, sizeof *oc.data);
+    oc.state = xcalloc(old->nchunks ? old->nchunks : 1, 1);
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t i0 = c * DOC_CHUNK, end = i0 + DOC_CHUNK < n ? i0 + DOC_CHUNK : n;
+        bool same = i0 < old->ndocs &&
+                    end - i0 == (i0 + DOC_CHUNK < old->ndocs ? DOC_CHUNK : old->ndocs - i0);
+        for (size_t k = i0; same && k < end; k++) same = match[k] == (int64_t)k;
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
+        if (same && stamp_fresh(&chunks, c, rel)) {
+            keepc[c] = 1;
+            continue;
+        }
+        for (size_t i = i0; i < end; i++)
+            if (!nw->json[i].p) nw->json[i] = old_entry(&oc, (size_t)match[i], jb, i);
+    }
+    ok = 1;
+    /* only now: a caller's consumed may free a text the fallback (a build
+     * from nothing) would still read */
+    if (jb->h->consumed)
+        for (size_t i = 0; i < n; i++) jb->h->consumed(jb->ord[i], jb->h->ud);
+    timing_step(jb->tm, "docs");
+
+    /* the files: from here on, the job is done here */
+    refs = xmalloc((live ? live : 1) * sizeof *refs);
+    size_t nr = 0;
+    for (size_t t = 0; t < dict.n; t++) {
+        if (!nw->np[t]) continue;
+        term_ref *r = &refs[nr++];
+        r->t = NULL;
+        r->len = nw->str[t].len;
+        r->tok = nw->str[t].p;
+        if (r->len <= KEY_MAX) memcpy(r->buf, r->tok, r->len);
+        r->post = nw->post[t].p;
+        r->plen = nw->post[t].len;
+        r->np = nw->np[t];
+    }
+    /* a shard is dirty when one of its terms is (live or not), or when
+     * the shard count changes */
+    unsigned ns = refs_shards(refs, nr);
+    uint8_t *sdirty = xcalloc(ns, 1);
+    for (size_t t = 0; t < dict.n; t++)
+        if (ns != old->ns || (dirty[t] && (nw->np[t] || t < old->nterms)))
+            sdirty[search_hash(nw->str[t].p, nw->str[t].len) % ns] = 1;
+    fileset shards = {jb->o, old->shard_st, old->ns, NULL, 0, true};
+    if (write_refs(NULL, refs, nr, &shards, sdirty, &ns) < 0) *rc = -1;
+    free(sdirty);
+    nw->ns = ns;
+    nw->shard_st = shards.cur;
+    *ns_out = ns;
+    timing_step(jb->tm, "shards");
+    buf chunk = BUF_INIT;
+    for (size_t c = 0; c < nchunks; c++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "search/docs/%zu.json", c);
+        if (keepc[c]) {
+            if (keep_stamped(&chunks, c, rel) < 0) *rc = -1;
+            continue;
+        }
+        for (size_t i = c * DOC_CHUNK; i < n && i < (c + 1) * DOC_CHUNK; i++) {
+            buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
+            if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
+            buf_put(&chunk, nw->json[i].p, nw->json[i].len);
+        }
+        if (flush_docs(&chunk, c, &chunks) < 0) *rc = -1;
+    }
+    buf_free(&chunk);
+    nw->nchunks = chunks.ncur;
+    nw->chunk_st = chunks.cur;
+    timing_step(jb->tm, "chunks");
+    /* the state keeps only the entries' lengths: the bytes may go */
+    for (size_t i = 0; i < n; i++) nw->json[i].p = NULL;
+out:
+    free(match);
+    free(newid);
+    free(tr);
+    free(jat);
+    free(tat);
+    free(pat);
+    free(dirty);
+    free(ids);
+    free(nextchg);
+    free(refs);
+    free(keepc);
+    for (size_t c = 0; oc.data && c < old->nchunks; c++) free(oc.data[c]);
+    free(oc.data);
+    free(oc.state);
+    for (size_t k = 0; k < oc.nmade; k++) free(oc.made[k]);
+    free(oc.made);
+    index_free(&dict);
+    return ok;
+}
+
+/* The state's file: a new one, or the same (gone) when it holds too many
+ * dead terms (a build from nothing makes it small again). */
+static void state_store(const char *path, sstate *st, diag *d)
+{
+    size_t live = 0;
+    for (size_t t = 0; t < st->nterms; t++) live += st->np[t] != 0;
+    if (st->nterms - live > live / 2 + 1024) {
+        unlink(path);
+        return;
+    }
+    state_save(path, st, d);
 }
 
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h)
@@ -848,21 +1858,59 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
     if (n) qsort(ord, n, sizeof *ord, doc_cmp);
 
-    /* One pass: each document's text (fetched when the caller keeps it
-     * elsewhere) goes into its docs chunk (the snippet) and the index, and
-     * is then released, so no more than one text is needed at a time. */
     int rc = 0;
+    unsigned ns = 1;
+    const bool keep_state = h->cache_path != NULL && self_known(fp_self());
+    bool store = keep_state;
+    sstate nw = {0}, old = {0};         /* nw may point into old */
+    fp128 *keys = NULL;
+    size_t *jat = NULL;
+    if (keep_state) {
+        timing_step(&tm, "sort");
+        keys = xmalloc((n ? n : 1) * sizeof *keys);
+        if (h->keys) {
+            for (size_t i = 0; i < n; i++) keys[i] = h->keys[ord[i] - docs];
+        } else {
+            fp128 *given = xmalloc((n ? n : 1) * sizeof *given);
+            search_doc_keys(docs, n, given);
+            for (size_t i = 0; i < n; i++) keys[i] = given[ord[i] - docs];
+            free(given);
+        }
+        timing_step(&tm, "keys");
+        int lrc = n ? state_load(h->cache_path, &old) : -1;
+        timing_step(&tm, "load");
+        if (lrc == 0) {
+            job jb = {ord, n, keys, o, d, h, &tm};
+            if (write_patched(&jb, &old, &nw, &rc, &ns)) goto meta;
+            state_free(&nw);
+            state_free(&old);
+        }
+    }
+
+    /* From nothing, in one pass: each document's text (fetched when the
+     * caller keeps it elsewhere) goes into its docs chunk (the snippet)
+     * and the index, and is then released, so no more than one text is
+     * needed at a time. */
     index_t ix = {0};
     buf chunk = BUF_INIT;
+    fileset chunks = {o, NULL, 0, NULL, 0, keep_state};
+    if (keep_state) {
+        nw.ndocs = n;
+        nw.key = keys;
+        keys = NULL;
+        jat = xmalloc((n + 1) * sizeof *jat);       /* json lengths */
+    }
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
         char *fetched = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud) : NULL;
         const char *text = sd->text ? sd->text : fetched;
         buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
         if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
+        size_t at = chunk.len;
         doc_json(&chunk, sd, text);
+        if (keep_state) jat[i] = chunk.len - at;
         if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
-            if (flush_docs(&chunk, i / DOC_CHUNK, o) < 0) rc = -1;
+            if (flush_docs(&chunk, i / DOC_CHUNK, &chunks) < 0) rc = -1;
         ix.doc = (uint32_t)i;
         index_doc(&ix, sd, text);
         free(fetched);
@@ -870,7 +1918,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     }
     if (n == 0) {
         buf_putc(&chunk, '[');
-        if (flush_docs(&chunk, 0, o) < 0) rc = -1;
+        if (flush_docs(&chunk, 0, &chunks) < 0) rc = -1;
     }
     buf_free(&chunk);
     index_finish(&ix);
@@ -878,16 +1926,34 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     if (tm.on)
         fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings, %zu KB table\n",
                 ix.n, ix.plen / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024);
-    unsigned ns = 1;
+    fileset shards = {o, NULL, 0, NULL, 0, keep_state};
     if (ix.overflow) {
         diag_error(d, NULL, 0, "search: the index of %zu documents passed 4 GB", n);
         rc = -1;
-    } else if (write_shards(&ix, o, &ns) < 0) {
+    } else if (write_shards(&ix, &shards, &ns) < 0) {
         rc = -1;
+    }
+    if (keep_state) {
+        nw.ns = ns;
+        nw.shard_st = shards.cur;
+        nw.nchunks = chunks.ncur;
+        nw.chunk_st = chunks.cur;
+        if (ix.overflow) store = false;
+        else state_from_index(&nw, &ix, jat);
+    } else {
+        free(shards.cur);
+        free(chunks.cur);
     }
     timing_step(&tm, "shards");
     index_free(&ix);
+meta:
     if (write_meta(ord, n, ns, o) < 0) rc = -1;
+    if (store && rc == 0) state_store(h->cache_path, &nw, d);
+    timing_step(&tm, "state");
+    state_free(&nw);
+    state_free(&old);
+    free(keys);
+    free(jat);
     free(ord);
     return rc;
 }

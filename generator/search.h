@@ -52,6 +52,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "cache.h"
 #include "diag.h"
 #include "output.h"
 #include "util.h"
@@ -70,6 +71,12 @@ typedef struct {
     size_t ndistricts;
     const char *const *district_names;  /* parallel to districts, may be NULL */
     const char *text;           /* plain body text, UTF-8 */
+    /* When text is NULL (fetched through the hooks): bytes that identify
+     * it, like its cache key, so the incremental index (cache_path) knows
+     * an unchanged text without fetching it. NULL: the document counts as
+     * changed in every build. */
+    const void *text_id;
+    size_t text_id_len;
 } search_doc;
 
 #define SEARCH_B64 "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_"
@@ -103,8 +110,27 @@ typedef struct {
     char *(*fetch_text)(const search_doc *doc, void *ud);
     void (*consumed)(const search_doc *doc, void *ud);
     void *ud;
+    /* The incremental index, NULL for none. A file (checksummed, written
+     * atomically) holding, per document, the fingerprint of everything it
+     * gives the index, its docs/N.json entry and its token ids, and per
+     * token its postings, plus the fingerprint and stat of each idx/ and
+     * docs/ file written. The next build with the same path fetches and
+     * tokenizes only the documents whose fingerprint is new, re-encodes
+     * only the postings of the tokens those touch (all, when doc ids
+     * shift), and keeps (out_keep) each file whose bytes are the same and
+     * that is still as written. A missing, damaged or foreign file means
+     * a build from nothing, with the same output. */
+    const char *cache_path;
+    /* With cache_path: the keys search_doc_keys gives for docs, when the
+     * caller has them already (NULL: computed here). */
+    const fp128 *keys;
 } search_hooks;
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h);
+
+/* For each doc the fingerprint of everything it gives the index: its
+ * fields, and its text or (text NULL) text_id. Zero, which matches
+ * nothing, when it has neither. */
+void search_doc_keys(const search_doc *docs, size_t n, fp128 *keys);
 
 /* Building blocks, exposed for the unit tests. */
 

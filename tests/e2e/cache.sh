@@ -176,3 +176,33 @@ rm -rf "$T/inside"
 expect inside-refused "$?" 1
 ok inside-message grep -q 'cannot be inside the output directory' "$T/inside.err"
 ok inside-nothing-written test ! -e "$T/inside"
+
+# The search index is patched from the last build's (search-*.cache): only
+# the changed documents are read and tokenized again, and the result is
+# byte for byte the index built from nothing, through edits, a new
+# document, a removed one, a damaged cache file and an index file changed
+# by hand.
+sdoc=$(ls "$C"/notices/*/*.md | sed -n 9p)
+ok search-base-build build
+ok search-cache-made test -s "$(ls "$K"/search-*.cache | head -1)"
+echo "检索用的新段落：patchword。" >> "$sdoc"
+ok search-edit-build build
+ok search-edit-patched grep -q '^gazette: search terms' "$T/timing"
+ok search-edit-same same
+new="$(dirname "$sdoc")/search-new-doc.md"
+sed 's/^date: .*/date: 2031-01-02/' "$sdoc" > "$new"
+ok search-add-build build
+ok search-add-same same
+rm -f "$new"
+ok search-remove-build build
+ok search-remove-same same
+sc=$(ls -t "$K"/search-*.cache | head -1)   # the one of $S: written last
+head -c 1000 "$sc" > "$sc.cut" && mv "$sc.cut" "$sc"
+echo "再改一次。" >> "$sdoc"
+ok search-damaged-build build
+ok search-damaged-rebuilt grep -q '^gazette: search index ' "$T/timing"
+ok search-damaged-same same
+echo '{}' > "$S/search/idx/0.json"
+echo "又改一次。" >> "$sdoc"
+ok search-handedit-build build
+ok search-handedit-same same
