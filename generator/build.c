@@ -108,6 +108,7 @@ typedef struct {
 enum { GROUP_SEARCH = 1 };
 
 static double now_seconds(void);
+static char *out_cache_file(const build_opts *o, const char *prefix, const char *suffix);
 
 /* With GAZETTE_TIMING set, print how long each phase took (profiling aid). */
 static void phase(build *b, const char *name)
@@ -1124,13 +1125,7 @@ static int write_search(build *b)
     text_owner owner = {b, sd};
     /* with a build cache, the index is patched from the last build's
      * (search.h): one file per output directory, as the page cache */
-    char *state = NULL;
-    if (b->pc && b->o->cache_dir) {
-        fp128 r = fp_bytes(out_root(b->out), strlen(out_root(b->out)));
-        char name[64];
-        snprintf(name, sizeof name, "search-%016llx.cache", (unsigned long long)r.lo);
-        state = path_join(b->o->cache_dir, name);
-    }
+    char *state = b->pc ? out_cache_file(b->o, "search-", ".cache") : NULL;
     search_hooks hooks = {fetch_text, release_text, &owner, state, keys};
     rc = search_write_hooks(sd, b->c.n, b->out, b->d, &hooks);
     free(state);
@@ -1311,6 +1306,21 @@ static char *resolve(const char *p)
     }
 }
 
+/* The build cache's file PREFIX<hex>SUFFIX for this output directory:
+ * pages-, out- and search- files share the hex (of the directory's
+ * resolved path), so that the pages record's pruning (cache.c) removes
+ * all three once the directory is gone. */
+static char *out_cache_file(const build_opts *o, const char *prefix, const char *suffix)
+{
+    char *real = resolve(o->out_dir);
+    const char *key = real ? real : o->out_dir;
+    char *name = xasprintf("%s%016llx%s", prefix, (unsigned long long)fp_bytes(key, strlen(key)).lo, suffix);
+    char *path = path_join(o->cache_dir, name);
+    free(name);
+    free(real);
+    return path;
+}
+
 /* The build cache must not live in the output directory: the sweep would
  * delete it and a release would publish it. */
 static int check_cache_dir(const build_opts *o, diag *d)
@@ -1330,13 +1340,9 @@ static int check_cache_dir(const build_opts *o, diag *d)
 static pagecache *open_pages(const build_opts *o)
 {
     char *real = realpath(o->out_dir, NULL);
-    const char *key = real ? real : o->out_dir;
-    fp128 f = fp_bytes(key, strlen(key));
-    char *name = xasprintf("pages-%016llx.cache", (unsigned long long)f.lo);
-    char *path = path_join(o->cache_dir, name);
+    char *path = out_cache_file(o, "pages-", ".cache");
     pagecache *pc = pagecache_open(path, o->out_dir, real);
     free(path);
-    free(name);
     free(real);
     return pc;
 }
@@ -1367,14 +1373,7 @@ typedef struct scan_job {
  * the next build reads only those that changed (output.h). */
 static char *out_state_path(const build_opts *o)
 {
-    if (!o->cache_dir) return NULL;
-    char *real = resolve(o->out_dir);
-    const char *key = real ? real : o->out_dir;
-    char *name = xasprintf("out-%016llx.state", (unsigned long long)fp_bytes(key, strlen(key)).lo);
-    char *state = path_join(o->cache_dir, name);
-    free(name);
-    free(real);
-    return state;
+    return o->cache_dir ? out_cache_file(o, "out-", ".state") : NULL;
 }
 
 static void *scan_thread(void *arg)

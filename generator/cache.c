@@ -983,7 +983,18 @@ static void prune_records(const pagecache *pc)
                 free(root);
             }
         }
-        if (gone) (void)unlink(p);
+        if (gone) {
+            (void)unlink(p);
+            /* The same directory's other records (build.c, out_cache_file). */
+            const char *hex = e->d_name + 6;             /* after "pages-" */
+            size_t hl = strlen(hex) - 6;                 /* before ".cache" */
+            char *o1 = xasprintf("%s/out-%.*s.state", dir, (int)hl, hex);
+            char *o2 = xasprintf("%s/search-%.*s.cache", dir, (int)hl, hex);
+            (void)unlink(o1);
+            (void)unlink(o2);
+            free(o1);
+            free(o2);
+        }
         free(p);
     }
     if (dh) closedir(dh);

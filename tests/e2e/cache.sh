@@ -168,6 +168,8 @@ expect two-records "$(ls "$K"/pages-*.cache | wc -l)" 2
 rm -rf "$T/other"
 ok after-rm-build "$GAZETTE" build --content "$C" --out "$S" --quiet
 expect gone-record-pruned "$(ls "$K"/pages-*.cache | wc -l)" 1
+expect gone-state-pruned "$(ls "$K"/out-*.state | wc -l)" 1
+expect gone-search-pruned "$(ls "$K"/search-*.cache | wc -l)" 1
 
 # A cache inside the output directory would be swept and published: refused
 # before anything is written.
