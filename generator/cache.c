@@ -740,7 +740,11 @@ int doccache_save(doccache *c, diag *d)
     for (size_t i = 0; i < c->nslots; i++)
         if (c->old[i].source && c->old[i].kept) all[k++] = c->old[i];
     if (k > 1) qsort(all, k, sizeof *all, doc_entry_cmp);
+    /* One allocation of the final size (doubling copied ~17 MB twice). */
+    size_t total = sizeof DOC_MAGIC - 1 + 16 + 8 + 16;
+    for (size_t i = 0; i < k; i++) total += 4 + strlen(all[i].source) + 53 + all[i].len;
     buf b = BUF_INIT;
+    buf_grow(&b, total);
     buf_puts(&b, DOC_MAGIC);
     put_u64(&b, c->settings.lo);
     put_u64(&b, c->settings.hi);
