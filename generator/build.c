@@ -403,7 +403,8 @@ static const char *const HISTORY_KEEP[] = {"tag", "date", "action", "url"};
 static value *doc_context(build *b, size_t i)
 {
     doc *dc = b->c.docs[i];
-    doc_unpack(dc);
+    value *fm, *toc;
+    doc_fm_toc(dc, &fm, &toc);
     value *d = value_map_copy(summary(b, i));
     int sec = !strcmp(dc->section, "reports");
     /* A body kept in the build cache stands in by its fingerprint (the
@@ -414,7 +415,7 @@ static value *doc_context(build *b, size_t i)
                                            (unsigned long long)dc->md_key.lo));
     else
         value_set(d, "content", value_str(dc->md.html ? dc->md.html : ""));
-    value_set(d, "toc", value_ref(dc->md.toc));
+    value_set(d, "toc", value_ref(toc));
     value_set(d, "recipients", value_ref(dc->recipients));
     value_set(d, "tags", terms_list(b, TAX_TAGS, dc->tags, false));
     value_set(d, "districts", terms_list(b, TAX_DISTRICTS, dc->districts, true));
@@ -458,7 +459,7 @@ static value *doc_context(build *b, size_t i)
     value_set(d, "has_attachments", value_bool(value_len(dc->attachments) > 0));
     value_set(d, "has_tags", value_bool(value_len(dc->tags) > 0));
     value_set(d, "has_districts", value_bool(value_len(dc->districts) > 0));
-    value_set(d, "has_toc", value_bool(value_len(dc->md.toc) > 2));
+    value_set(d, "has_toc", value_bool(value_len(toc) > 2));
     value *hist = b->o->history ? value_get(value_get(b->o->history, "docs"), dc->url) : NULL;
     if (value_len(hist)) {
         value *h = value_list();
@@ -481,7 +482,8 @@ static value *doc_context(build *b, size_t i)
         value_set(d, "history", h);
         value_set(d, "has_history", value_bool(true));
     }
-    value_set(d, "params", value_ref(dc->fm));
+    value_set(d, "params", fm);
+    value_unref(toc);
 
     value *ctx = value_map();
     value *page = page_value(dc->title, dc->url);

@@ -550,40 +550,47 @@ void mdcache_close(mdcache *c, diag *d)
 
 /* ---- loaded documents ---- */
 
-/* File: magic, settings (16), u64 count, entries, and the fingerprint (16)
- * of everything before it. Entry: u32 source length, source, size, ino,
- * mtime_ns, ctime_ns (u64 each), u8 racy, file fingerprint (16), u32
- * payload length, payload. Rewritten whole (atomically) when a build
- * changed it: it is read whole at every build, so one file and one
- * checksum beat an append log here. */
-#define DOC_MAGIC "gazette document cache 1\n"
+/* File: magic, settings (16), entries, u64 count, and the fingerprint
+ * (16) of everything before it. Entry: u32 source length, source, size,
+ * ino, mtime_ns, ctime_ns (u64 each), u8 racy, file fingerprint (16), u32
+ * payload length, payload. The file is read whole at every build (one
+ * file and one checksum beat an append log when everything is needed);
+ * a build that changes it writes a new one: records put during the load
+ * go straight to a temporary file (nothing held in memory: 100k records
+ * are ~170 MB), the kept ones follow at save, then the count and the
+ * checksum, and a rename makes it current. */
+#define DOC_MAGIC "gazette document cache 2\n"
 /* A file changed this recently may change again within the timestamps'
  * granularity without its stat showing it: such a record is used only
  * after its bytes are compared (as git does with "racily clean" entries). */
 #define RACY_NS 2000000000ull
+#define DOC_FIXED 53         /* an entry's fields after its source */
 
 typedef struct {
-    char *source;        /* NULL: empty slot (old), or end of list */
+    char *source;        /* NULL: empty slot */
     uint64_t size, ino, mtime_ns, ctime_ns;
     bool racy;
     fp128 file;          /* fingerprint of the file's bytes */
-    const unsigned char *payload;   /* into data (old) or owned (cur) */
+    const unsigned char *payload;   /* into data */
     uint32_t len;
-    bool kept;           /* old: carried into this build unchanged */
+    bool kept;           /* carried into this build unchanged */
 } doc_entry;
 
 struct doccache {
-    char *path;
+    char *path, *tmp;
     fp128 settings;
-    char *data;          /* the file as read; old entries point into it */
+    char *data;          /* the file as read; entries point into it */
     doc_entry *old;      /* open addressing by source */
     size_t nslots, nold;
-    doc_entry *cur;      /* put in this build */
-    size_t ncur, capcur;
     size_t nkept;
     bool dirty;          /* a kept record changed (no longer racy) */
     uint64_t now_ns;
     pthread_mutex_t mu;
+    /* The new file, once something is put (guarded by mu). */
+    int fd;              /* -1: none yet */
+    bool failed;         /* could not write: save gives up */
+    XXH3_state_t *hash;
+    uint64_t nput;
 };
 
 static uint64_t ns_of(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
@@ -599,32 +606,32 @@ static void doc_read(doccache *c)
 {
     size_t n, ml = sizeof DOC_MAGIC - 1;
     if (read_file(c->path, &c->data, &n) < 0) { c->data = NULL; return; }
-    const unsigned char *p = (unsigned char *)c->data, *end = p + n - 16;
-    if (n < ml + 16 + 8 + 16 || memcmp(p, DOC_MAGIC, ml) ||
-        !fp_eq(fp_bytes(p, n - 16), (fp128){get_u64(end), get_u64(end + 8)}) ||
+    if (n < ml + 16 + 8 + 16) return;
+    const unsigned char *p = (unsigned char *)c->data, *end = p + n - 16 - 8;
+    if (memcmp(p, DOC_MAGIC, ml) ||
+        !fp_eq(fp_bytes(p, n - 16), (fp128){get_u64(end + 8), get_u64(end + 16)}) ||
         !fp_eq(c->settings, (fp128){get_u64(p + ml), get_u64(p + ml + 8)}))
         return;
+    uint64_t count = get_u64(end);
     p += ml + 16;
-    uint64_t count = get_u64(p);
-    p += 8;
-    if (count > (uint64_t)(end - p) / 57) return;     /* 57: an entry's least size */
+    if (count > (uint64_t)(end - p) / (4 + DOC_FIXED)) return;
     while (c->nslots < count * 2 + 2) c->nslots *= 2;
     free(c->old);
     c->old = xcalloc(c->nslots, sizeof *c->old);
     for (uint64_t k = 0; k < count; k++) {
         if (end - p < 4) break;
         uint32_t sl = get_u32(p);
-        if ((uint64_t)(end - p) < 4 + (uint64_t)sl + 53) break;
-        const unsigned char *s = p + 4;
+        if ((uint64_t)(end - p) < 4 + (uint64_t)sl + DOC_FIXED) break;
+        const unsigned char *src = p + 4;
         p += 4 + sl;
         doc_entry e = {.size = get_u64(p), .ino = get_u64(p + 8), .mtime_ns = get_u64(p + 16),
                        .ctime_ns = get_u64(p + 24), .racy = p[32] != 0,
                        .file = {get_u64(p + 33), get_u64(p + 41)}, .len = get_u32(p + 49)};
-        p += 53;
+        p += DOC_FIXED;
         if (e.len > (uint64_t)(end - p)) break;
         e.payload = p;
         p += e.len;
-        e.source = xstrndup((const char *)s, sl);
+        e.source = xstrndup((const char *)src, sl);
         doc_entry *slot = doc_slot(c->old, c->nslots, e.source);
         if (slot->source) { free(e.source); continue; }
         *slot = e;
@@ -637,6 +644,7 @@ doccache *doccache_open(const char *path, fp128 settings)
     doccache *c = xcalloc(1, sizeof *c);
     c->path = xstrdup(path);
     c->settings = settings;
+    c->fd = -1;
     c->nslots = 16;
     c->old = xcalloc(c->nslots, sizeof *c->old);
     struct timespec ts;
@@ -687,89 +695,114 @@ void doccache_keep(doccache *c, const char *source)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* Append bytes to the new file and its checksum (mu held). */
+static void doc_emit(doccache *c, const void *p, size_t n)
+{
+    if (c->failed) return;
+    if (write_all_fd(c->fd, p, n) < 0) { c->failed = true; return; }
+    XXH3_128bits_update(c->hash, p, n);
+}
+
+/* Start the new file if not yet (mu held). */
+static void doc_start(doccache *c)
+{
+    if (c->fd >= 0 || c->failed) return;
+    c->tmp = xasprintf("%s.tmp-%ld", c->path, (long)getpid());
+    c->fd = open(c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    c->hash = XXH3_createState();
+    if (c->fd < 0 || !c->hash || XXH3_128bits_reset(c->hash) != XXH_OK) { c->failed = true; return; }
+    buf h = BUF_INIT;
+    buf_puts(&h, DOC_MAGIC);
+    put_u64(&h, c->settings.lo);
+    put_u64(&h, c->settings.hi);
+    doc_emit(c, h.ptr, h.len);
+    buf_free(&h);
+}
+
+static void doc_emit_entry(doccache *c, const char *source, const doc_entry *e)
+{
+    size_t sl = strlen(source);
+    buf b = BUF_INIT;
+    buf_grow(&b, 4 + sl + DOC_FIXED);
+    put_u32(&b, (uint32_t)sl);
+    buf_put(&b, source, sl);
+    put_u64(&b, e->size);
+    put_u64(&b, e->ino);
+    put_u64(&b, e->mtime_ns);
+    put_u64(&b, e->ctime_ns);
+    buf_putc(&b, e->racy);
+    put_u64(&b, e->file.lo);
+    put_u64(&b, e->file.hi);
+    put_u32(&b, e->len);
+    doc_emit(c, b.ptr, b.len);
+    doc_emit(c, e->payload, e->len);
+    buf_free(&b);
+    c->nput++;
+}
+
 void doccache_put(doccache *c, const char *source, const struct stat *st, fp128 file,
                   const void *payload, size_t len)
 {
     if (len > UINT32_MAX) return;
-    doc_entry e = {.source = xstrdup(source), .size = (uint64_t)st->st_size,
-                   .ino = (uint64_t)st->st_ino, .mtime_ns = ns_of(st->st_mtim),
-                   .ctime_ns = ns_of(st->st_ctim), .file = file, .len = (uint32_t)len};
+    doc_entry e = {.size = (uint64_t)st->st_size, .ino = (uint64_t)st->st_ino,
+                   .mtime_ns = ns_of(st->st_mtim), .ctime_ns = ns_of(st->st_ctim), .file = file,
+                   .payload = payload, .len = (uint32_t)len};
     uint64_t changed = e.mtime_ns > e.ctime_ns ? e.mtime_ns : e.ctime_ns;
     e.racy = changed + RACY_NS > c->now_ns;
-    unsigned char *p = xmalloc(len ? len : 1);
-    memcpy(p, payload, len);
-    e.payload = p;
     pthread_mutex_lock(&c->mu);
-    if (c->ncur == c->capcur) {
-        c->capcur = c->capcur ? c->capcur * 2 : 64;
-        c->cur = xrealloc(c->cur, c->capcur * sizeof *c->cur);
-    }
-    c->cur[c->ncur++] = e;
+    doc_start(c);
+    doc_emit_entry(c, source, &e);
     pthread_mutex_unlock(&c->mu);
 }
 
-static int doc_entry_cmp(const void *a, const void *b)
+static void doc_abandon(doccache *c)
 {
-    return strcmp(((const doc_entry *)a)->source, ((const doc_entry *)b)->source);
-}
-
-static void put_doc_entry(buf *b, const doc_entry *e)
-{
-    size_t sl = strlen(e->source);
-    put_u32(b, (uint32_t)sl);
-    buf_put(b, e->source, sl);
-    put_u64(b, e->size);
-    put_u64(b, e->ino);
-    put_u64(b, e->mtime_ns);
-    put_u64(b, e->ctime_ns);
-    buf_putc(b, e->racy);
-    put_u64(b, e->file.lo);
-    put_u64(b, e->file.hi);
-    put_u32(b, e->len);
-    buf_put(b, e->payload, e->len);
+    if (c->fd >= 0) close(c->fd);
+    if (c->tmp) unlink(c->tmp);
+    c->fd = -1;
 }
 
 int doccache_save(doccache *c, diag *d)
 {
     /* Nothing new and nothing dropped: the file already says it all. */
-    if (c->ncur == 0 && c->nkept == c->nold && !c->dirty) return 0;
-    size_t n = c->ncur + c->nkept;
-    doc_entry *all = xmalloc((n ? n : 1) * sizeof *all);
-    size_t k = 0;
-    for (size_t i = 0; i < c->ncur; i++) all[k++] = c->cur[i];
+    if (c->nput == 0 && c->nkept == c->nold && !c->dirty) return 0;
+    pthread_mutex_lock(&c->mu);
+    doc_start(c);
     for (size_t i = 0; i < c->nslots; i++)
-        if (c->old[i].source && c->old[i].kept) all[k++] = c->old[i];
-    if (k > 1) qsort(all, k, sizeof *all, doc_entry_cmp);
-    /* One allocation of the final size (doubling copied ~17 MB twice). */
-    size_t total = sizeof DOC_MAGIC - 1 + 16 + 8 + 16;
-    for (size_t i = 0; i < k; i++) total += 4 + strlen(all[i].source) + 53 + all[i].len;
-    buf b = BUF_INIT;
-    buf_grow(&b, total);
-    buf_puts(&b, DOC_MAGIC);
-    put_u64(&b, c->settings.lo);
-    put_u64(&b, c->settings.hi);
-    put_u64(&b, k);
-    for (size_t i = 0; i < k; i++) put_doc_entry(&b, &all[i]);
-    free(all);
-    fp128 f = fp_bytes(b.ptr, b.len);
-    put_u64(&b, f.lo);
-    put_u64(&b, f.hi);
-    int rc = write_file_atomic(c->path, b.ptr, b.len);
-    if (rc < 0) diag_warn(d, c->path, 0, "cannot write the build cache: %s", strerror(errno));
-    buf_free(&b);
+        if (c->old[i].source && c->old[i].kept) doc_emit_entry(c, c->old[i].source, &c->old[i]);
+    buf t = BUF_INIT;
+    put_u64(&t, c->nput);
+    doc_emit(c, t.ptr, t.len);
+    buf_clear(&t);
+    if (!c->failed) {
+        XXH128_hash_t h = XXH3_128bits_digest(c->hash);
+        put_u64(&t, h.low64);
+        put_u64(&t, h.high64);
+        if (write_all_fd(c->fd, t.ptr, t.len) < 0) c->failed = true;
+    }
+    buf_free(&t);
+    int e = errno;
+    if (c->fd >= 0 && close(c->fd) < 0 && !c->failed) { c->failed = true; e = errno; }
+    c->fd = -1;
+    if (!c->failed && rename(c->tmp, c->path) < 0) { c->failed = true; e = errno; }
+    int rc = 0;
+    if (c->failed) {
+        diag_warn(d, c->path, 0, "cannot write the build cache: %s", strerror(e));
+        doc_abandon(c);
+        rc = -1;
+    }
+    pthread_mutex_unlock(&c->mu);
     return rc;
 }
 
 void doccache_free(doccache *c)
 {
     if (!c) return;
+    doc_abandon(c);                   /* a file save did not finish */
+    free(c->tmp);
+    if (c->hash) XXH3_freeState(c->hash);
     for (size_t i = 0; i < c->nslots; i++) free(c->old[i].source);
     free(c->old);
-    for (size_t i = 0; i < c->ncur; i++) {
-        free(c->cur[i].source);
-        free((void *)c->cur[i].payload);
-    }
-    free(c->cur);
     free(c->data);
     pthread_mutex_destroy(&c->mu);
     free(c->path);

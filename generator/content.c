@@ -471,7 +471,9 @@ static void rec_strings(buf *b, const value *l)
     for (size_t i = 0; i < value_len(l); i++) rec_str(b, value_str_ptr(value_at(l, i)));
 }
 
-static void record_encode(buf *out, const doc *dc)
+/* Returns the offset of the encoded front matter, lines and toc (the
+ * record's tail). */
+static size_t record_encode(buf *out, const doc *dc)
 {
     rec_u32(out, (uint32_t)dc->year);
     rec_u32(out, (uint32_t)dc->month);
@@ -500,8 +502,10 @@ static void record_encode(buf *out, const doc *dc)
     fp_encode_value(&lazy, l);
     value_unref(l);
     rec_u32(out, (uint32_t)lazy.len);
+    size_t at = out->len;
     buf_put(out, lazy.ptr, lazy.len);
     buf_free(&lazy);
+    return at;
 }
 
 typedef struct {
@@ -603,11 +607,28 @@ doc *content_record_decode(const void *p, size_t n, const char *path, const char
     return record_decode(p, n, path, section);
 }
 
+void doc_fm_toc(const doc *dc, value **fm, value **toc)
+{
+    if (!dc->lazy) {
+        *fm = value_ref(dc->fm);
+        *toc = value_ref(dc->md.toc);
+        return;
+    }
+    value *l = fp_decode_value(dc->lazy, dc->lazy_len);
+    value *f = value_at(l, 0), *t = value_at(l, 2);
+    bool ok = value_len(l) == 3 && value_type(f) == V_MAP && value_type(t) == V_LIST;
+    *fm = ok ? value_ref(f) : value_map();
+    *toc = ok ? value_ref(t) : value_list();
+    value_unref(l);
+}
+
 int doc_unpack(doc *dc)
 {
     if (!dc->lazy) return 0;
     value *l = fp_decode_value(dc->lazy, dc->lazy_len);
     dc->lazy = NULL;
+    free(dc->lazy_own);
+    dc->lazy_own = NULL;
     value *fm = value_at(l, 0), *lines = value_at(l, 1), *toc = value_at(l, 2);
     int ok = value_len(l) == 3 && value_type(fm) == V_MAP && value_type(lines) == V_MAP &&
              value_type(toc) == V_LIST;
@@ -671,8 +692,19 @@ static doc *load_doc(const md_file *f, const char *section, const load_job *j, d
          * load could not say the warnings again. */
         if (diag_total(d) == 0 && dc->md_on_disk) {
             buf rec = BUF_INIT;
-            record_encode(&rec, dc);
+            size_t lazy_at = record_encode(&rec, dc);
             doccache_put(j->dcache, path, &f->st, file, rec.ptr, rec.len);
+            /* From here the document is as a cached load makes it: its
+             * front matter, lines and toc encoded (a third of the memory
+             * of the values; decoded only for a page that renders). */
+            value_unref(dc->fm);
+            value_unref(dc->fm_lines);
+            value_unref(dc->md.toc);
+            dc->fm = dc->fm_lines = dc->md.toc = NULL;
+            dc->lazy_len = rec.len - lazy_at;
+            dc->lazy_own = xmalloc(dc->lazy_len ? dc->lazy_len : 1);
+            memcpy(dc->lazy_own, rec.ptr + lazy_at, dc->lazy_len);
+            dc->lazy = dc->lazy_own;
             buf_free(&rec);
         }
     }
@@ -844,6 +876,7 @@ void doc_free(doc *dc)
     free(dc->summary); free(dc->layout);
     value_unref(dc->tags); value_unref(dc->districts); value_unref(dc->recipients);
     value_unref(dc->attachments); value_unref(dc->fm); value_unref(dc->fm_lines);
+    free(dc->lazy_own);
     md_free(&dc->md);
     free(dc);
 }

@@ -34,8 +34,9 @@ typedef struct {
     value *fm_lines;       /* key -> line */
     /* From the document cache: fm, fm_lines and md.toc still encoded
      * (NULL, and those set, otherwise); see doc_unpack. */
-    const unsigned char *lazy;   /* borrowed from content.dcache */
+    const unsigned char *lazy;   /* into content.dcache, or lazy_own */
     size_t lazy_len;
+    unsigned char *lazy_own;     /* owned (a document loaded from its file) */
     md_result md;          /* rendered body; html and text NULL when md_on_disk */
     bool md_on_disk;       /* html and text are in the build cache under md_key */
     fp128 md_key;          /* fingerprint of the body (with a build cache) */
@@ -72,6 +73,10 @@ void doc_free(doc *dc);
  * document cache (nothing to do otherwise). Not thread-safe for one
  * document. -1 (and empty values) if the record was damaged. */
 int doc_unpack(doc *dc);
+/* A document's front matter and toc for one page context (new
+ * references), decoded afresh from its record when it has one, so that
+ * the document itself stays encoded. Thread-safe for one document. */
+void doc_fm_toc(const doc *dc, value **fm, value **toc);
 /* A document from a document cache record (a borrowed payload: the
  * document points into it), NULL if the record is not well formed. For
  * the fuzzer; loading uses it through content_load_cached. */

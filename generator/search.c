@@ -1345,40 +1345,71 @@ static int doc_terms(const sstate *st, size_t j, uint32_t **ids, size_t *n, size
 
 /* Each doc's term ids, from the postings: a doc lists term t when t's
  * postings hold it, and terms come in id order, so lists are ascending. */
-typedef struct { uint32_t *cnt; uint32_t *all; uint32_t t; } invert;
-static void count_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx) { ((invert *)ctx)->cnt[id]++; }
+/* Each document's term ids, ascending, as LEB128 deltas in st->btoks,
+ * made in two passes over the postings without holding the (doc, term)
+ * pairs themselves (at 100k documents ~28M pairs, 112 MB): the first pass
+ * sizes each document's bytes, the second writes them in place. */
+typedef struct {
+    size_t *at;          /* pass 1: bytes per doc; pass 2: write cursor */
+    uint32_t *last;      /* the doc's previous term id + 1 (0: none yet) */
+    unsigned char *out;  /* pass 2: btoks */
+    uint32_t t;          /* the term being walked */
+} invert;
+
+static size_t leb_len(uint32_t v)
+{
+    size_t n = 1;
+    while (v >>= 7) n++;
+    return n;
+}
+
+static void size_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx)
+{
+    invert *v = ctx;
+    uint32_t d = v->last[id] ? v->t - (v->last[id] - 1) : v->t;
+    v->at[id] += leb_len(d);
+    v->last[id] = v->t + 1;
+}
+
 static void fill_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx)
 {
     invert *v = ctx;
-    v->all[v->cnt[id]++] = v->t;
+    uint32_t d = v->last[id] ? v->t - (v->last[id] - 1) : v->t;
+    unsigned char *p = v->out + v->at[id];
+    do {
+        unsigned char c = d & 127;
+        d >>= 7;
+        if (d) c |= 128;
+        *p++ = c;
+    } while (d);
+    v->at[id] = (size_t)(p - v->out);
+    v->last[id] = v->t + 1;
 }
 
 static void state_doc_tokens(sstate *st)
 {
-    invert v = {xcalloc(st->ndocs + 1, sizeof *v.cnt), NULL, 0};
-    for (size_t t = 0; t < st->nterms; t++) each_posting(st, t, count_doc, &v);
-    size_t total = 0;
-    for (size_t i = 0; i < st->ndocs; i++) {
-        size_t c = v.cnt[i];
-        v.cnt[i] = (uint32_t)total;
-        total += c;
+    size_t nd = st->ndocs;
+    invert v = {xcalloc(nd + 1, sizeof *v.at), xcalloc(nd + 1, sizeof *v.last), NULL, 0};
+    for (v.t = 0; v.t < st->nterms; v.t++) each_posting(st, v.t, size_doc, &v);
+    size_t *start = xmalloc((nd + 1) * sizeof *start);
+    size_t total = st->btoks.len;
+    for (size_t i = 0; i < nd; i++) {
+        start[i] = total;
+        total += v.at[i];
     }
-    v.all = xmalloc((total ? total : 1) * sizeof *v.all);
+    start[nd] = total;
+    buf_grow(&st->btoks, total - st->btoks.len);
+    v.out = (unsigned char *)st->btoks.ptr;
+    memcpy(v.at, start, nd * sizeof *start);
+    memset(v.last, 0, (nd + 1) * sizeof *v.last);
     for (v.t = 0; v.t < st->nterms; v.t++) each_posting(st, v.t, fill_doc, &v);
-    /* cnt[i] is now the end of doc i's ids, and the start of doc i + 1's */
-    size_t *at = xmalloc((st->ndocs + 1) * sizeof *at);
-    size_t from = 0;
-    for (size_t i = 0; i < st->ndocs; i++) {
-        at[i] = st->btoks.len;
-        for (size_t k = from; k < v.cnt[i]; k++) put_leb(&st->btoks, k > from ? v.all[k] - v.all[k - 1] : v.all[k]);
-        from = v.cnt[i];
-    }
-    at[st->ndocs] = st->btoks.len;
-    st->toks = xmalloc((st->ndocs ? st->ndocs : 1) * sizeof *st->toks);
-    for (size_t i = 0; i < st->ndocs; i++) st->toks[i] = (piece){st->btoks.ptr + at[i], at[i + 1] - at[i]};
-    free(at);
-    free(v.cnt);
-    free(v.all);
+    st->btoks.len = total;
+    st->btoks.ptr[total] = 0;
+    st->toks = xmalloc((nd ? nd : 1) * sizeof *st->toks);
+    for (size_t i = 0; i < nd; i++) st->toks[i] = (piece){st->btoks.ptr + start[i], start[i + 1] - start[i]};
+    free(start);
+    free(v.at);
+    free(v.last);
 }
 
 /* The state of an index built from nothing: docs (keys, and the lengths
@@ -1412,7 +1443,7 @@ static void state_from_index(sstate *st, const index_t *ix, const size_t *jlen)
     }
     free(sat);
     free(pat);
-    state_doc_tokens(st);
+    /* (the caller makes the token lists once ix is freed: state_doc_tokens) */
 }
 
 /* A posting of a document new to the index. */
@@ -1946,6 +1977,8 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     }
     timing_step(&tm, "shards");
     index_free(&ix);
+    /* After the index is gone: the two are the peak of a large build. */
+    if (keep_state && store) state_doc_tokens(&nw);
 meta:
     if (write_meta(ord, n, ns, o) < 0) rc = -1;
     if (store && rc == 0) state_store(h->cache_path, &nw, d);

@@ -104,7 +104,7 @@ static void page_case(const uint8_t *data, size_t size, const char *path, const 
 
 static void doc_case(const uint8_t *data, size_t size, const char *path)
 {
-    static const char magic[] = "gazette document cache 1\n";
+    static const char magic[] = "gazette document cache 2\n";
     fp128 settings = {5, 6};
     size_t ml = sizeof magic - 1, n = ml + 16 + size;
     uint8_t *buf = malloc(n + 16);
@@ -123,14 +123,14 @@ static void doc_case(const uint8_t *data, size_t size, const char *path)
     }
     free(buf);
     doccache *c = doccache_open(path, settings);
-    /* The first entry's source (u64 count, then u32 length + name), with
-     * the stat fields as written, so that a well-formed entry is found. */
-    if (size >= 12) {
-        uint32_t sl = (uint32_t)data[8] | (uint32_t)data[9] << 8 | (uint32_t)data[10] << 16 |
-                      (uint32_t)data[11] << 24;
-        if (sl <= size - 12 && size - 12 - sl >= 33) {
-            char *src = xstrndup((const char *)data + 12, sl);
-            const uint8_t *p = data + 12 + sl;
+    /* The first entry's source (u32 length + name), with the stat fields
+     * as written, so that a well-formed entry is found. */
+    if (size >= 4) {
+        uint32_t sl = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
+                      (uint32_t)data[3] << 24;
+        if (sl <= size - 4 && size - 4 - sl >= 33) {
+            char *src = xstrndup((const char *)data + 4, sl);
+            const uint8_t *p = data + 4 + sl;
             struct stat st;
             memset(&st, 0, sizeof st);
             st.st_size = (off_t)rd64(p);
