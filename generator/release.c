@@ -43,15 +43,25 @@ static double now_sec(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double cpu_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* GAZETTE_TIMING=1 (as for build.c's phases): time spent in each step of
- * a release, on stderr, for benchmarks and profiling. */
+ * a release, on stderr, for benchmarks and profiling; CPU time as well,
+ * as wall time on a shared machine says little. */
 static void rphase(const char *name)
 {
-    static double last;
+    static double last, last_cpu;
     if (!getenv("GAZETTE_TIMING")) return;
-    double t = now_sec();
-    if (last > 0 && *name) fprintf(stderr, "gazette: release %-14s %7.3f s\n", name, t - last);
+    double t = now_sec(), c = cpu_sec();
+    if (last > 0 && *name)
+        fprintf(stderr, "gazette: release %-14s %7.3f s cpu %7.3f s wall\n", name, c - last_cpu, t - last);
     last = t;
+    last_cpu = c;
 }
 
 /* Report the last libgit2 error with what we were doing. Returns -1. */
@@ -1449,10 +1459,15 @@ static void lock_drop(char *path)
 /* ---- local edits ------------------------------------------------------ */
 
 /* site/.git/index as the last release left it (refresh_index), to skip
- * reading files whose stat data it records, as `git status` does. */
+ * reading files whose stat data it records, as `git status` does. It is
+ * opened on its own, not as the repository's: libgit2 then does not
+ * re-check "racily clean" entries against the work tree on every write
+ * (a diff of the work tree); the racy rule is applied when reading
+ * instead (sc_entry_clean), as git also does. */
 typedef struct {
     git_index *idx;            /* NULL: hash every file */
     struct timespec written;   /* the index file's mtime */
+    bool verified;             /* idx holds exactly the last release's tree */
 } statcache;
 
 static void sc_open(git_repository *repo, statcache *sc)
@@ -1460,7 +1475,7 @@ static void sc_open(git_repository *repo, statcache *sc)
     memset(sc, 0, sizeof *sc);
     char *path = path_join(git_repository_path(repo), "index");
     struct stat st;
-    if (stat(path, &st) == 0 && git_repository_index(&sc->idx, repo) == 0)
+    if (stat(path, &st) == 0 && git_index_open(&sc->idx, path) == 0)
         sc->written = st.st_mtim;
     git_error_clear();
     free(path);
@@ -1471,20 +1486,25 @@ static bool ts_before(struct timespec a, struct timespec b)
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+/* Does index entry e vouch for the file with stat st? Only if every stat
+ * field it keeps matches, ctime included (a program can set mtime back,
+ * not ctime), and the file was last changed before the index was written
+ * (a file changed in the same instant as the index is "racy": hashed). */
+static bool sc_entry_clean(const statcache *sc, const git_index_entry *e, const struct stat *st)
+{
+    return e->file_size == (uint32_t)st->st_size && e->ino == (uint32_t)st->st_ino &&
+           e->mtime.seconds == (int32_t)st->st_mtim.tv_sec && e->mtime.nanoseconds == (uint32_t)st->st_mtim.tv_nsec &&
+           e->ctime.seconds == (int32_t)st->st_ctim.tv_sec && e->ctime.nanoseconds == (uint32_t)st->st_ctim.tv_nsec &&
+           ts_before(st->st_mtim, sc->written) && ts_before(st->st_ctim, sc->written);
+}
+
 /* Does the index vouch that the file at rel (stat st) still holds blob
- * id? Only if the index names that blob for it and every stat field it
- * keeps matches, ctime included (a program can set mtime back, not
- * ctime), and the file was last changed before the index was written (a
- * file changed in the same instant as the index is "racy": hashed). */
+ * id? Only if it names that blob for it and its stat data is clean. */
 static bool sc_clean(const statcache *sc, const char *rel, const struct stat *st, const git_oid *id)
 {
     if (!sc->idx) return false;
     const git_index_entry *e = git_index_get_bypath(sc->idx, rel, 0);
-    return e && git_oid_equal(&e->id, id) && e->file_size == (uint32_t)st->st_size &&
-           e->ino == (uint32_t)st->st_ino &&
-           e->mtime.seconds == (int32_t)st->st_mtim.tv_sec && e->mtime.nanoseconds == (uint32_t)st->st_mtim.tv_nsec &&
-           e->ctime.seconds == (int32_t)st->st_ctim.tv_sec && e->ctime.nanoseconds == (uint32_t)st->st_ctim.tv_nsec &&
-           ts_before(st->st_mtim, sc->written) && ts_before(st->st_ctim, sc->written);
+    return e && git_oid_equal(&e->id, id) && sc_entry_clean(sc, e, st);
 }
 
 /* Compare dir (relative rel) with tree t (NULL: absent) file by file and
@@ -1565,16 +1585,276 @@ static int dirty_rec(git_repository *repo, const statcache *sc, const char *dir,
     return rc;
 }
 
-/* "modified: PATH" etc. for every difference between site/ and the last
- * release, sorted. */
-static int find_dirty(git_repository *repo, const char *work, git_tree *head_tree, strlist *dirty, diag *d)
+/* ---- fast local-edit check ---------------------------------------------
+ *
+ * A one-page release should not re-read 14k trees and lstat 30k paths to
+ * learn that nothing was touched. After each release, next to the index
+ * (which keeps every file's stat data), .git/gazette-dirs records the
+ * stat of every directory of the release's tree, with the tree and the
+ * index it goes with. While a directory's mtime, ctime and inode are
+ * what was recorded, no name in it was added, removed or renamed (each
+ * changes the directory's mtime; a program can set mtime back, not
+ * ctime), so only its files need an lstat each, against the index. A
+ * directory that changed is compared with the tree the slow way
+ * (dirty_rec), and anything odd (no record, another index, a file turned
+ * into something else, many changed directories) falls back to the slow
+ * way for the whole site, which is what decides. */
+
+#define DIR_RECORD "gazette-dirs"
+#define DIR_RECORD_MAGIC "gazette-dirs 1"
+#define MAX_SLOW_DIRS 64
+
+typedef struct {
+    char *path;   /* "" for the root */
+    struct timespec mtime, ctime;
+    uint64_t ino;
+} dirstat;
+
+typedef struct {
+    dirstat *v;
+    size_t n, cap;
+    struct timespec written;   /* the record file's mtime */
+} dirrec;
+
+static void dr_add(dirrec *r, const char *path, size_t len)
 {
-    statcache sc;
-    sc_open(repo, &sc);
-    int rc = dirty_rec(repo, &sc, work, "", head_tree, dirty, d);
-    git_index_free(sc.idx);
-    if (dirty->n) qsort(dirty->v, dirty->n, sizeof(char *), str_cmp_ptr);
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 256;
+        r->v = xrealloc(r->v, r->cap * sizeof *r->v);
+    }
+    dirstat *e = &r->v[r->n++];
+    memset(e, 0, sizeof *e);
+    e->path = xstrndup(path, len);
+}
+
+static void dr_free(dirrec *r)
+{
+    for (size_t i = 0; i < r->n; i++) free(r->v[i].path);
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+static bool ts_equal(struct timespec a, struct timespec b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
+
+/* Every directory holding a file of the index, parents before children
+ * ("" first). Index paths are sorted, so the paths under a directory are
+ * one run: a directory is new exactly where it is not a parent of the
+ * previous entry's directory. */
+static void dirs_of_index(git_index *idx, dirrec *out)
+{
+    dr_add(out, "", 0);
+    const char *prev = "";
+    size_t prevlen = 0;   /* length of the previous entry's directory */
+    size_t n = git_index_entrycount(idx);
+    for (size_t i = 0; i < n; i++) {
+        const char *p = git_index_get_byindex(idx, i)->path;
+        const char *slash = strrchr(p, '/');
+        size_t dlen = slash ? (size_t)(slash - p) : 0;
+        size_t common = 0;   /* leading directories shared with prev */
+        for (size_t k = 1; k <= dlen && k <= prevlen && p[k - 1] == prev[k - 1]; k++)
+            if ((k == dlen || p[k] == '/') && (k == prevlen || prev[k] == '/')) common = k;
+        for (size_t k = common + 1; k <= dlen; k++)
+            if (k == dlen || p[k] == '/') dr_add(out, p, k);
+        prev = p;
+        prevlen = dlen;
+    }
+}
+
+static char *record_path(git_repository *repo) { return path_join(git_repository_path(repo), DIR_RECORD); }
+
+/* Write the record for tree (and idx, just written): the stat of each of
+ * its directories now. Failing is not an error (the next check is only
+ * slower); a stale record is removed first so that it can never vouch
+ * for a directory of another tree. */
+static void record_write(git_repository *repo, git_index *idx, const git_tree *tree, const char *work)
+{
+    char *path = record_path(repo);
+    unlink(path);
+    dirrec dr = {0};
+    dirs_of_index(idx, &dr);
+    int root = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    buf b = BUF_INIT;
+    char th[41], ih[41];
+    oid_hex(git_tree_id(tree), th);
+    oid_hex(git_index_checksum(idx), ih);
+    buf_printf(&b, "%s\n%s %s\n", DIR_RECORD_MAGIC, th, ih);
+    bool ok = root >= 0;
+    for (size_t i = 0; i < dr.n && ok; i++) {
+        struct stat st;
+        ok = !strchr(dr.v[i].path, '\n') &&
+             fstatat(root, *dr.v[i].path ? dr.v[i].path : ".", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        if (ok)
+            buf_printf(&b, "%lld %ld %lld %ld %llu %s\n", (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, (unsigned long long)st.st_ino,
+                       dr.v[i].path);
+    }
+    if (ok && write_file_atomic(path, buf_cstr(&b), b.len) < 0) unlink(path);
+    if (root >= 0) close(root);
+    buf_free(&b);
+    dr_free(&dr);
+    free(path);
+}
+
+/* The record, if it was written for tree and for the index as idx holds
+ * it now; else false (check the slow way). */
+static bool record_load(git_repository *repo, git_index *idx, const git_tree *tree, dirrec *out)
+{
+    memset(out, 0, sizeof *out);
+    char *path = record_path(repo), *data = NULL;
+    size_t len = 0;
+    struct stat st;
+    bool ok = stat(path, &st) == 0 && read_file(path, &data, &len) == 0;
+    free(path);
+    if (!ok) return false;
+    out->written = st.st_mtim;
+    char th[41], ih[41];
+    oid_hex(git_tree_id(tree), th);
+    oid_hex(git_index_checksum(idx), ih);
+    char *head = xasprintf("%s\n%s %s\n", DIR_RECORD_MAGIC, th, ih);
+    size_t hl = strlen(head);
+    ok = len >= hl && !memcmp(data, head, hl) && data[len - 1] == '\n';
+    free(head);
+    for (char *p = data + hl, *end = data + len; ok && p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p)), *q;
+        *nl = 0;
+        long long ms = strtoll(p, &q, 10), mns = strtoll(q, &q, 10);
+        long long cs = strtoll(q, &q, 10), cns = strtoll(q, &q, 10);
+        unsigned long long ino = strtoull(q, &q, 10);
+        ok = *q == ' ';
+        if (ok) {
+            dr_add(out, q + 1, strlen(q + 1));
+            dirstat *e = &out->v[out->n - 1];
+            e->mtime.tv_sec = (time_t)ms;
+            e->mtime.tv_nsec = (long)mns;
+            e->ctime.tv_sec = (time_t)cs;
+            e->ctime.tv_nsec = (long)cns;
+            e->ino = ino;
+        }
+        p = nl + 1;
+    }
+    free(data);
+    if (!ok || !out->n || *out->v[0].path) {
+        dr_free(out);
+        return false;
+    }
+    return true;
+}
+
+static bool is_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return !n || (!strncmp(path, dir, n) && (path[n] == '/' || !path[n]));
+}
+
+static bool under_any(const strlist *dirs, const char *path)
+{
+    for (size_t i = 0; i < dirs->n; i++)
+        if (is_under(path, dirs->v[i])) return true;
+    return false;
+}
+
+/* Is the directory as recorded (and recorded after it last changed)? */
+static bool dir_unchanged(int root, const dirstat *e, struct timespec written)
+{
+    struct stat st;
+    return fstatat(root, *e->path ? e->path : ".", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+           (uint64_t)st.st_ino == e->ino && ts_equal(st.st_mtim, e->mtime) && ts_equal(st.st_ctim, e->ctime) &&
+           ts_before(st.st_mtim, written) && ts_before(st.st_ctim, written);
+}
+
+/* A changed directory, compared with its tree the slow way. 1: done, 0:
+ * the tree has no such directory (the record lies: check everything). */
+static int dirty_dir(git_repository *repo, const statcache *sc, const char *work, git_tree *head_tree,
+                     const char *rel, strlist *out, diag *d)
+{
+    git_tree_entry *te = NULL;
+    if (git_tree_entry_bypath(&te, head_tree, rel) < 0 || git_tree_entry_type(te) != GIT_OBJECT_TREE) {
+        git_error_clear();
+        git_tree_entry_free(te);
+        return 0;
+    }
+    git_tree *sub = NULL;
+    int rc = git_tree_lookup(&sub, repo, git_tree_entry_id(te)) < 0 ? gerr(d, rel, "cannot read tree") : 0;
+    git_tree_entry_free(te);
+    char *full = path_join(work, rel);
+    if (rc == 0) rc = dirty_rec(repo, sc, full, rel, sub, out, d);
+    free(full);
+    git_tree_free(sub);
+    return rc < 0 ? -1 : 1;
+}
+
+/* A file of an unchanged directory: clean if its stat is as the index
+ * has it, else by its content. 1: clean or listed, 0: not a regular file
+ * any more (check everything), -1: error. Files found clean by content
+ * go to stale, to be given fresh stat data in the next index. */
+static int dirty_file(const statcache *sc, const char *work, int root, const git_index_entry *e, strlist *out,
+                      strlist *stale, diag *d)
+{
+    struct stat st;
+    if (fstatat(root, e->path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) return 0;
+    if (sc_entry_clean(sc, e, &st)) return 1;
+    char *full = path_join(work, e->path), *data = NULL;
+    size_t len = 0;
+    int rc = read_file(full, &data, &len);
+    if (rc < 0) diag_error(d, full, 0, "cannot read: %s", strerror(errno));
+    free(full);
+    if (rc < 0) return -1;
+    git_oid id;
+    if (git_odb_hash(&id, data, len, GIT_OBJECT_BLOB) < 0) rc = gerr(d, e->path, "cannot hash");
+    else if (!git_oid_equal(&id, &e->id)) sl_add(out, xasprintf("modified: %s", e->path));
+    else sl_add(stale, xstrdup(e->path));
+    free(data);
+    return rc < 0 ? -1 : 1;
+}
+
+/* The check by the record. 1: done, 0: it cannot tell (out emptied;
+ * check the slow way), -1: error. */
+static int fast_dirty(git_repository *repo, const statcache *sc, const dirrec *dr, const char *work,
+                      git_tree *head_tree, strlist *out, strlist *stale, diag *d)
+{
+    int root = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) return 0;
+    strlist slow = {0};
+    int rc = 1;
+    /* Directories: parents come before children, so a changed one is
+     * compared whole and what is under it skipped. */
+    for (size_t i = 0; i < dr->n && rc == 1; i++) {
+        const dirstat *e = &dr->v[i];
+        if (under_any(&slow, e->path) || dir_unchanged(root, e, dr->written)) continue;
+        if (!*e->path || slow.n == MAX_SLOW_DIRS) rc = 0;   /* cheaper the slow way */
+        else rc = dirty_dir(repo, sc, work, head_tree, e->path, out, d);
+        sl_add(&slow, xstrdup(e->path));
+    }
+    size_t n = git_index_entrycount(sc->idx);
+    for (size_t i = 0; i < n && rc == 1; i++) {
+        const git_index_entry *e = git_index_get_byindex(sc->idx, i);
+        if (!under_any(&slow, e->path)) rc = dirty_file(sc, work, root, e, out, stale, d);
+    }
+    close(root);
+    sl_free(&slow);
+    if (rc == 0) {
+        sl_free(out);
+        sl_free(stale);
+    }
     return rc;
+}
+
+/* "modified: PATH" etc. for every difference between site/ and the last
+ * release, sorted. Files found unchanged only by their content go to
+ * stale (their stat data in the index is out of date). */
+static int find_dirty(git_repository *repo, const char *work, git_tree *head_tree, statcache *sc, strlist *dirty,
+                      strlist *stale, diag *d)
+{
+    dirrec dr;
+    int rc = 0;
+    if (sc->idx && record_load(repo, sc->idx, head_tree, &dr)) {
+        sc->verified = true;
+        rc = fast_dirty(repo, sc, &dr, work, head_tree, dirty, stale, d);
+        dr_free(&dr);
+    }
+    if (rc == 0) rc = dirty_rec(repo, sc, work, "", head_tree, dirty, d);
+    if (dirty->n) qsort(dirty->v, dirty->n, sizeof(char *), str_cmp_ptr);
+    return rc < 0 ? -1 : 0;
 }
 
 static void report_dirty(const char *work, const char *tag, const strlist *dirty, diag *d)
@@ -2094,38 +2374,99 @@ static int repair_tag(git_repository *repo, staging *st, git_commit *head, char 
     return rc;
 }
 
-/* Make site/.git/index match the new tree, with stat data filled in so
- * that `git status` in site/ is clean without rehashing every file. */
-static int refresh_index(git_repository *repo, git_tree *tree, const char *work, diag *d)
+/* An index entry for the file at path holding blob id, with its stat
+ * data when it is a regular file (else zeros: git will hash it). */
+static int index_put(git_index *idx, int root, const char *path, const git_oid *id, diag *d)
 {
-    git_index *idx = NULL;
-    if (git_repository_index(&idx, repo) < 0) return gerr(d, work, "cannot open index");
+    git_index_entry e;
+    memset(&e, 0, sizeof e);
+    e.path = path;
+    e.mode = GIT_FILEMODE_BLOB;
+    git_oid_cpy(&e.id, id);
+    struct stat st;
+    if (fstatat(root, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+        e.ctime.seconds = (int32_t)st.st_ctim.tv_sec;
+        e.ctime.nanoseconds = (uint32_t)st.st_ctim.tv_nsec;
+        e.mtime.seconds = (int32_t)st.st_mtim.tv_sec;
+        e.mtime.nanoseconds = (uint32_t)st.st_mtim.tv_nsec;
+        e.dev = (uint32_t)st.st_dev;
+        e.ino = (uint32_t)st.st_ino;
+        e.uid = st.st_uid;
+        e.gid = st.st_gid;
+        e.file_size = (uint32_t)st.st_size;
+    }
+    return git_index_add(idx, &e) < 0 ? gerr(d, path, "cannot update index") : 0;
+}
+
+/* Every entry of tree, each with its stat data (a first release, or an
+ * index that is not known to hold the last release). */
+static int index_whole(git_index *idx, git_tree *tree, int root, diag *d)
+{
+    if (git_index_read_tree(idx, tree) < 0) return gerr(d, NULL, "cannot read tree into index");
+    size_t n = git_index_entrycount(idx);
     int rc = 0;
-    if (git_index_read_tree(idx, tree) < 0) rc = gerr(d, work, "cannot read tree into index");
-    size_t n = rc == 0 ? git_index_entrycount(idx) : 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        git_index_entry e = *git_index_get_byindex(idx, i);
-        char *path = xstrdup(e.path);
-        char *full = path_join(work, path);
-        struct stat st;
-        if (lstat(full, &st) == 0 && S_ISREG(st.st_mode)) {
-            e.path = path;
-            e.ctime.seconds = (int32_t)st.st_ctim.tv_sec;
-            e.ctime.nanoseconds = (uint32_t)st.st_ctim.tv_nsec;
-            e.mtime.seconds = (int32_t)st.st_mtim.tv_sec;
-            e.mtime.nanoseconds = (uint32_t)st.st_mtim.tv_nsec;
-            e.dev = (uint32_t)st.st_dev;
-            e.ino = (uint32_t)st.st_ino;
-            e.uid = st.st_uid;
-            e.gid = st.st_gid;
-            e.file_size = (uint32_t)st.st_size;
-            if (git_index_add(idx, &e) < 0) rc = gerr(d, full, "cannot update index");
-        }
-        free(full);
+        const git_index_entry *e = git_index_get_byindex(idx, i);
+        char *path = xstrdup(e->path);
+        git_oid id;
+        git_oid_cpy(&id, &e->id);
+        rc = index_put(idx, root, path, &id, d);
         free(path);
     }
-    if (rc == 0 && git_index_write(idx) < 0) rc = gerr(d, work, "cannot write index");
+    return rc;
+}
+
+/* The last release's index made the new tree's: only the files the
+ * release changed (all), and those in extra whose stat data may be out of
+ * date (rewritten with the same bytes, or found clean only by content),
+ * are stat-ed again. */
+static int index_apply(git_index *idx, const dlist *all, char *const *extra, size_t nextra, int root, diag *d)
+{
+    int rc = 0;
+    for (size_t i = 0; i < all->n && rc == 0; i++) {
+        const dentry *e = &all->v[i];
+        if (e->st != D_DELETED) rc = index_put(idx, root, e->path, &e->new_id, d);
+        else if (git_index_remove(idx, e->path, 0) < 0) rc = gerr(d, e->path, "cannot update index");
+    }
+    for (size_t i = 0; i < nextra && rc == 0; i++) {
+        const git_index_entry *e = git_index_get_bypath(idx, extra[i], 0);
+        if (!e) continue;
+        git_oid id;
+        git_oid_cpy(&id, &e->id);
+        rc = index_put(idx, root, extra[i], &id, d);
+    }
+    return rc;
+}
+
+/* Make site/.git/index match the new tree, with stat data filled in so
+ * that `git status` in site/ is clean without rehashing every file, and
+ * record the directories for the next release's check. */
+static int refresh_index(git_repository *repo, statcache *sc, git_tree *tree, const dlist *all, char *const *extra,
+                         size_t nextra, const char *work, diag *d)
+{
+    int root = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) {
+        diag_error(d, work, 0, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    char *path = path_join(git_repository_path(repo), "index");
+    git_index *idx = NULL;
+    int rc = 0;
+    if (sc->verified) {
+        idx = sc->idx;
+        sc->idx = NULL;
+        sc->verified = false;
+        rc = index_apply(idx, all, extra, nextra, root, d);
+    } else if (git_index_open(&idx, path) < 0) {
+        rc = gerr(d, path, "cannot open index");
+    } else {
+        rc = index_whole(idx, tree, root, d);
+    }
+    if (rc == 0 && git_index_write(idx) < 0) rc = gerr(d, path, "cannot write index");
+    if (rc == 0) record_write(repo, idx, tree, work);
     git_index_free(idx);
+    free(path);
+    close(root);
     return rc;
 }
 
@@ -2261,6 +2602,9 @@ typedef struct {
     char **generated;         /* paths site/ differs in, as a build wrote them */
     size_t ngenerated;
     diag *d;
+    statcache *sc;            /* the last release's index */
+    char **stale;             /* files whose stat data in it is out of date */
+    size_t nstale;
 } rel_ctx;
 
 /* Build with the new release pending in the history until the documents
@@ -2375,7 +2719,14 @@ static int commit_and_tag(rel_ctx *c, const git_oid *tree_id, const build_result
     if (rc == 0) {
         oid_hex(&id, c->out->commit);
         snprintf(c->out->tag, sizeof c->out->tag, "%s", tag);
-        rc = refresh_index(c->repo, tree, c->o->out_dir, d);
+        /* Stat data to renew: files the build rewrote, or that site/ had
+         * as a build writes them, or that were found clean by content. */
+        strlist extra = {0};
+        for (size_t i = 0; i < res->nchanged; i++) sl_add(&extra, xstrdup(res->changed[i]));
+        for (size_t i = 0; i < c->ngenerated; i++) sl_add(&extra, xstrdup(c->generated[i]));
+        for (size_t i = 0; i < c->nstale; i++) sl_add(&extra, xstrdup(c->stale[i]));
+        rc = refresh_index(c->repo, c->sc, tree, &all, extra.v, extra.n, c->o->out_dir, d);
+        sl_free(&extra);
         rphase("index");
         kill_point("index");
     }
@@ -2514,9 +2865,14 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
         rc = gerr(d, o.out_dir, "cannot read the last release's tree (damaged repository?)");
     /* Local changes: refused, unless they are exactly what a build of
      * today's content writes (gazette build --out site before releasing). */
-    strlist dirty = {0}, generated = {0};
+    strlist dirty = {0}, generated = {0}, stale = {0};
+    statcache sc;
+    memset(&sc, 0, sizeof sc);
     rphase("");
-    if (rc == 0 && parent) rc = find_dirty(repo, o.out_dir, ptree, &dirty, d);
+    if (rc == 0 && parent) {
+        sc_open(repo, &sc);
+        rc = find_dirty(repo, o.out_dir, ptree, &sc, &dirty, &stale, d);
+    }
     rphase("dirty check");
     if (rc == 0 && dirty.n) {
         int g = dirt_is_generated(&o, &s, repo, parent, &dirty, &generated, d);
@@ -2533,12 +2889,15 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     memset(&st, 0, sizeof st);
     if (rc == 0) rc = stage_open(repo, &st, d);
     if (rc == 0) {
-        rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, &st, generated.v, generated.n, d};
+        rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, &st, generated.v, generated.n, d,
+                     &sc, stale.v, stale.n};
         rc = do_release(&c);
         if (rc < 0 && !*out->commit) restore_work_tree(repo, parent, o.out_dir, d);
     }
     stage_close(&st);
     sl_free(&generated);
+    sl_free(&stale);
+    git_index_free(sc.idx);
     lock_drop(lock);
     git_tree_free(ptree);
     git_commit_free(parent);

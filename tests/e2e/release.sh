@@ -181,6 +181,51 @@ ok dirty-inplace-path has out7 "modified: robots.txt"
 git -C site checkout -q -- .
 ok dirty-inplace-restored clean site
 
+# ---- the same checks by the record of directories ----
+# Two releases with no git command between them (git status rewrites the
+# index, which sends the check the slow way): the second one's check goes
+# by site/.git/gazette-dirs and it updates the index in place.
+doc notices/2017/h "辛通知" 2017-07-07 "辛的正文。"
+ok fastcheck-rel1 rel -m h
+doc notices/2017/i "壬通知" 2017-07-08 "壬的正文。"
+ok fastcheck-rel2 rel -m i
+ok fastcheck-record test -s site/.git/gazette-dirs
+ok fastcheck-index-is-head git -C site diff-index --cached --quiet HEAD
+# Local edits of every kind, each in its own directory: an edit in place
+# (same size, mtime put back), a file added to a directory, one removed,
+# a new directory, a file turned into a directory.
+f=site/notices/2017/a/index.html
+cp -p $f inplace.keep
+printf X | dd of=$f bs=1 count=1 conv=notrunc 2>/dev/null
+touch -r inplace.keep $f
+echo extra >site/notices/2017/e/extra.html
+rm site/reports/2015/c/index.html
+mkdir site/reports/new && echo n >site/reports/new/x.html
+rm site/notices/2017/h/index.html && mkdir site/notices/2017/h/index.html && echo y >site/notices/2017/h/index.html/y
+ok fastcheck-still-recorded test -s site/.git/gazette-dirs
+rel >out12 2>&1; rc=$?
+expect fastcheck-rc "$rc" 1
+ok fastcheck-inplace has out12 "modified: notices/2017/a/index.html"
+ok fastcheck-added has out12 "added: notices/2017/e/extra.html"
+ok fastcheck-deleted has out12 "deleted: reports/2015/c/index.html"
+ok fastcheck-newdir has out12 "added: reports/new/x.html"
+ok fastcheck-typechange has out12 "modified: notices/2017/h/index.html (a directory now)"
+# Without the record (the slow way) the same list.
+mv site/.git/gazette-dirs dirs.keep
+rel >out13 2>&1
+expect fastcheck-same-as-slow "$(grep -c '^  ' out12) $(grep '^  ' out12 | md5sum)" "$(grep -c '^  ' out13) $(grep '^  ' out13 | md5sum)"
+mv dirs.keep site/.git/gazette-dirs
+# A record for another index (git rewrote it) is not believed.
+rm -rf site/reports/new site/notices/2017/e/extra.html site/notices/2017/h/index.html
+git -C site checkout -q -- .
+printf X | dd of=$f bs=1 count=1 conv=notrunc 2>/dev/null
+touch -r inplace.keep $f
+rel >out14 2>&1; rc=$?
+expect fastcheck-other-index-rc "$rc" 1
+ok fastcheck-other-index has out14 "modified: notices/2017/a/index.html"
+git -C site checkout -q -- .
+ok fastcheck-restored clean site
+
 # ---- lock ----
 sleep 30 & live=$!
 echo $live >site/.git/gazette-release.lock
