@@ -1456,29 +1456,264 @@ static void lock_drop(char *path)
     free(path);
 }
 
+/* ---- the index, read and written here -----------------------------------
+ *
+ * libgit2 spends ~15 ms loading and ~20 ms writing an index of 15k
+ * entries (checksums, an allocation per entry, the tree cache). When the
+ * last release's record vouches for the index (its inode, size, mtime and
+ * ctime are as the release left it), it is read here without verifying its
+ * checksum, changed in place and written back in git's version 2 format,
+ * without extensions (git rebuilds its tree cache when it wants one). */
+
+typedef struct {
+    const char *path;   /* into ilist.data, or borrowed from the caller */
+    uint32_t st[10];    /* ctime s, ns, mtime s, ns, dev, ino, mode, uid, gid, size */
+    git_oid id;
+    bool gone;
+} ientry;
+
+enum { IE_CS, IE_CNS, IE_MS, IE_MNS, IE_DEV, IE_INO, IE_MODE, IE_UID, IE_GID, IE_SIZE };
+
+typedef struct {
+    ientry *v;
+    size_t n;
+    char *data;   /* the index file */
+} ilist;
+
+static void il_free(ilist *l)
+{
+    free(l->v);
+    free(l->data);
+    memset(l, 0, sizeof *l);
+}
+
+static uint32_t get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A version 2 index of stage-0 entries in order, as this file and libgit2
+ * write it; anything else (another version, conflicts, flags we do not
+ * write) is refused, and the check goes the slow way. */
+static bool il_parse(char *data, size_t len, ilist *out)
+{
+    memset(out, 0, sizeof *out);
+    const unsigned char *p = (const unsigned char *)data;
+    if (len < 12 + 20 || memcmp(p, "DIRC", 4) || get_be32(p + 4) != 2) return false;
+    size_t n = get_be32(p + 8), end = len - 20, off = 12;
+    if (n > end / 64) return false;
+    out->v = xmalloc((n + 1) * sizeof(ientry));
+    for (size_t i = 0; i < n; i++) {
+        if (end - off < 64) goto bad;
+        const unsigned char *e = p + off;
+        unsigned flags = (unsigned)e[60] << 8 | e[61];
+        const char *path = (const char *)e + 62;
+        const char *nul = memchr(path, 0, end - off - 62);
+        if ((flags & 0xF000) || !nul) goto bad;
+        size_t plen = (size_t)(nul - path), elen = (62 + plen + 8) & ~(size_t)7;
+        if (!plen || elen > end - off || (flags & 0xFFF) != (plen < 0xFFF ? plen : 0xFFF)) goto bad;
+        if (i && strcmp(out->v[i - 1].path, path) >= 0) goto bad;
+        ientry *ie = &out->v[i];
+        ie->path = path;
+        for (int k = 0; k < 10; k++) ie->st[k] = get_be32(e + 4 * k);
+        git_oid_fromraw(&ie->id, e + 40);
+        ie->gone = false;
+        off += elen;
+    }
+    out->n = n;
+    out->data = data;
+    return true;
+bad:
+    free(out->v);
+    out->v = NULL;
+    return false;
+}
+
+static int ie_cmp(const void *key, const void *elem) { return strcmp(key, ((const ientry *)elem)->path); }
+
+static ientry *il_find(const ilist *l, const char *path)
+{
+    return l->n ? bsearch(path, l->v, l->n, sizeof(ientry), ie_cmp) : NULL;
+}
+
+/* Stat data of the file at e->path (zeros when it is not a regular file:
+ * git then reads it). */
+static void ie_stat(ientry *e, int root)
+{
+    struct stat st;
+    uint32_t mode = e->st[IE_MODE];
+    memset(e->st, 0, sizeof e->st);
+    e->st[IE_MODE] = mode;
+    if (fstatat(root, e->path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) return;
+    e->st[IE_CS] = (uint32_t)st.st_ctim.tv_sec;
+    e->st[IE_CNS] = (uint32_t)st.st_ctim.tv_nsec;
+    e->st[IE_MS] = (uint32_t)st.st_mtim.tv_sec;
+    e->st[IE_MNS] = (uint32_t)st.st_mtim.tv_nsec;
+    e->st[IE_DEV] = (uint32_t)st.st_dev;
+    e->st[IE_INO] = (uint32_t)st.st_ino;
+    e->st[IE_UID] = (uint32_t)st.st_uid;
+    e->st[IE_GID] = (uint32_t)st.st_gid;
+    e->st[IE_SIZE] = (uint32_t)st.st_size;
+}
+
+/* The changes of a release (all: sorted, paths borrowed) and fresh stat
+ * data for the files in extra. */
+static void il_apply(ilist *l, const dlist *all, char *const *extra, size_t nextra, int root)
+{
+    ientry *add = NULL;
+    size_t nadd = 0;
+    for (size_t i = 0; i < all->n; i++) {
+        const dentry *c = &all->v[i];
+        ientry *e = il_find(l, c->path);
+        if (c->st == D_DELETED) {
+            if (e) e->gone = true;
+            continue;
+        }
+        if (!e) {
+            add = xrealloc(add, (nadd + 1) * sizeof(ientry));
+            e = &add[nadd++];
+            memset(e, 0, sizeof *e);
+            e->path = c->path;
+            e->st[IE_MODE] = 0100644;
+        }
+        e->gone = false;
+        git_oid_cpy(&e->id, &c->new_id);
+        ie_stat(e, root);
+    }
+    for (size_t i = 0; i < nextra; i++) {
+        ientry *e = il_find(l, extra[i]);
+        if (e && !e->gone) ie_stat(e, root);
+    }
+    if (!nadd) return;
+    /* Both runs are sorted: merge them. */
+    ientry *v = xmalloc((l->n + nadd) * sizeof(ientry));
+    size_t i = 0, j = 0, k = 0;
+    while (i < l->n || j < nadd)
+        v[k++] = j == nadd || (i < l->n && strcmp(l->v[i].path, add[j].path) < 0) ? l->v[i++] : add[j++];
+    free(l->v);
+    free(add);
+    l->v = v;
+    l->n = k;
+}
+
+/* Write the entries as site/.git/index (through index.lock, as git does);
+ * *st gets the new file's stat. */
+static int il_write(const ilist *l, const char *path, struct stat *st, diag *d)
+{
+    size_t n = 0, size = 12 + 20;
+    for (size_t i = 0; i < l->n; i++)
+        if (!l->v[i].gone) {
+            n++;
+            size += (62 + strlen(l->v[i].path) + 8) & ~(size_t)7;
+        }
+    unsigned char *b = xcalloc(1, size), *p = b;
+    memcpy(p, "DIRC", 4);
+    put_be32(p + 4, 2);
+    put_be32(p + 8, (uint32_t)n);
+    p += 12;
+    for (size_t i = 0; i < l->n; i++) {
+        const ientry *e = &l->v[i];
+        if (e->gone) continue;
+        size_t plen = strlen(e->path);
+        for (int k = 0; k < 10; k++) put_be32(p + 4 * k, e->st[k]);
+        memcpy(p + 40, e->id.id, 20);
+        unsigned flags = plen < 0xFFF ? (unsigned)plen : 0xFFF;
+        p[60] = (unsigned char)(flags >> 8);
+        p[61] = (unsigned char)flags;
+        memcpy(p + 62, e->path, plen);   /* the padding is calloc's zeros */
+        p += (62 + plen + 8) & ~(size_t)7;
+    }
+    sha1_ctx s;
+    sha1_init(&s);
+    sha1_update(&s, b, (size_t)(p - b));
+    sha1_final(&s, p);
+    char *lock = xasprintf("%s.lock", path);
+    int rc = 0, fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        diag_error(d, lock, 0, "cannot create: %s", strerror(errno));
+        rc = -1;
+    } else {
+        bool ok = write_all(fd, NULL, b, size) == 0;
+        ok = close(fd) == 0 && ok;
+        if (!ok || rename(lock, path) < 0 || stat(path, st) < 0) {
+            diag_error(d, path, 0, "cannot write index: %s", strerror(errno));
+            unlink(lock);
+            rc = -1;
+        }
+    }
+    free(lock);
+    free(b);
+    return rc;
+}
+
 /* ---- local edits ------------------------------------------------------ */
 
-/* site/.git/index as the last release left it (refresh_index), to skip
- * reading files whose stat data it records, as `git status` does. It is
- * opened on its own, not as the repository's: libgit2 then does not
- * re-check "racily clean" entries against the work tree on every write
- * (a diff of the work tree); the racy rule is applied when reading
- * instead (sc_entry_clean), as git also does. */
+/* The last release's record of directories (see fast_dirty). */
 typedef struct {
-    git_index *idx;            /* NULL: hash every file */
+    char *path;   /* "" for the root */
+    struct timespec mtime, ctime;
+    uint64_t ino;
+} dirstat;
+
+typedef struct {
+    dirstat *v;
+    size_t n, cap;
+    struct timespec written;   /* the record file's mtime */
+} dirrec;
+
+static void dr_free(dirrec *r)
+{
+    for (size_t i = 0; i < r->n; i++) free(r->v[i].path);
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
+/* site/.git/index as the last release left it (refresh_index), to skip
+ * reading files whose stat data it records, as `git status` does. Read
+ * here (ilist) when the record vouches for it, else by libgit2, opened on
+ * its own rather than as the repository's: libgit2 then does not diff
+ * the work tree for "racily clean" entries on every write; the racy rule
+ * is applied when reading instead (ie_clean), as git also does. */
+typedef struct {
+    git_index *idx;            /* by libgit2; NULL when verified */
+    ilist il;                  /* read here; verified only */
+    bool verified;             /* the index holds exactly the last release's tree */
     struct timespec written;   /* the index file's mtime */
-    bool verified;             /* idx holds exactly the last release's tree */
+    dirrec dr;                 /* the record; verified only */
+    strlist slow;              /* directories found changed (fast_dirty) */
 } statcache;
 
-static void sc_open(git_repository *repo, statcache *sc)
+static bool record_load(git_repository *repo, const git_tree *tree, const struct stat *ist, dirrec *out);
+
+static void sc_open(git_repository *repo, const git_tree *tree, statcache *sc)
 {
     memset(sc, 0, sizeof *sc);
-    char *path = path_join(git_repository_path(repo), "index");
+    char *path = path_join(git_repository_path(repo), "index"), *data = NULL;
+    size_t len = 0;
     struct stat st;
-    if (stat(path, &st) == 0 && git_index_open(&sc->idx, path) == 0)
+    if (stat(path, &st) == 0) {
         sc->written = st.st_mtim;
+        if (record_load(repo, tree, &st, &sc->dr) && read_file(path, &data, &len) == 0 &&
+            il_parse(data, len, &sc->il))
+            sc->verified = true;
+        else if (git_index_open(&sc->idx, path) < 0)
+            sc->idx = NULL;
+        if (!sc->verified) {
+            free(data);
+            dr_free(&sc->dr);
+        }
+    }
     git_error_clear();
     free(path);
+}
+
+static void sc_free(statcache *sc)
+{
+    git_index_free(sc->idx);
+    il_free(&sc->il);
+    dr_free(&sc->dr);
+    sl_free(&sc->slow);
+    memset(sc, 0, sizeof *sc);
 }
 
 static bool ts_before(struct timespec a, struct timespec b)
@@ -1486,11 +1721,22 @@ static bool ts_before(struct timespec a, struct timespec b)
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+static bool ts_equal(struct timespec a, struct timespec b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
+
 /* Does index entry e vouch for the file with stat st? Only if every stat
  * field it keeps matches, ctime included (a program can set mtime back,
  * not ctime), and the file was last changed before the index was written
  * (a file changed in the same instant as the index is "racy": hashed). */
-static bool sc_entry_clean(const statcache *sc, const git_index_entry *e, const struct stat *st)
+static bool ie_clean(const statcache *sc, const ientry *e, const struct stat *st)
+{
+    return !e->gone && e->st[IE_SIZE] == (uint32_t)st->st_size && e->st[IE_INO] == (uint32_t)st->st_ino &&
+           e->st[IE_MS] == (uint32_t)st->st_mtim.tv_sec && e->st[IE_MNS] == (uint32_t)st->st_mtim.tv_nsec &&
+           e->st[IE_CS] == (uint32_t)st->st_ctim.tv_sec && e->st[IE_CNS] == (uint32_t)st->st_ctim.tv_nsec &&
+           ts_before(st->st_mtim, sc->written) && ts_before(st->st_ctim, sc->written);
+}
+
+/* The same for an entry of libgit2's index. */
+static bool gie_clean(const statcache *sc, const git_index_entry *e, const struct stat *st)
 {
     return e->file_size == (uint32_t)st->st_size && e->ino == (uint32_t)st->st_ino &&
            e->mtime.seconds == (int32_t)st->st_mtim.tv_sec && e->mtime.nanoseconds == (uint32_t)st->st_mtim.tv_nsec &&
@@ -1502,9 +1748,13 @@ static bool sc_entry_clean(const statcache *sc, const git_index_entry *e, const 
  * id? Only if it names that blob for it and its stat data is clean. */
 static bool sc_clean(const statcache *sc, const char *rel, const struct stat *st, const git_oid *id)
 {
+    if (sc->verified) {
+        const ientry *e = il_find(&sc->il, rel);
+        return e && git_oid_equal(&e->id, id) && ie_clean(sc, e, st);
+    }
     if (!sc->idx) return false;
     const git_index_entry *e = git_index_get_bypath(sc->idx, rel, 0);
-    return e && git_oid_equal(&e->id, id) && sc_entry_clean(sc, e, st);
+    return e && git_oid_equal(&e->id, id) && gie_clean(sc, e, st);
 }
 
 /* Compare dir (relative rel) with tree t (NULL: absent) file by file and
@@ -1588,35 +1838,23 @@ static int dirty_rec(git_repository *repo, const statcache *sc, const char *dir,
 /* ---- fast local-edit check ---------------------------------------------
  *
  * A one-page release should not re-read 14k trees and lstat 30k paths to
- * learn that nothing was touched. After each release, next to the index
- * (which keeps every file's stat data), .git/gazette-dirs records the
- * stat of every directory of the release's tree, with the tree and the
- * index it goes with. While a directory's mtime, ctime and inode are
- * what was recorded, no name in it was added, removed or renamed (each
- * changes the directory's mtime; a program can set mtime back, not
- * ctime), so only its files need an lstat each, against the index. A
- * directory that changed is compared with the tree the slow way
- * (dirty_rec), and anything odd (no record, another index, a file turned
- * into something else, many changed directories) falls back to the slow
- * way for the whole site, which is what decides. */
+ * learn that nothing was touched. After each release, .git/gazette-dirs
+ * records the stat of every directory of the release's tree, with the
+ * tree and the stat of the index it goes with (which keeps every file's
+ * stat data). While a directory's mtime, ctime and inode are as recorded,
+ * no name in it was added, removed or renamed (each changes the
+ * directory's mtime; a program can set mtime back, not ctime), so only
+ * its files need an lstat each, against the index. A directory that
+ * changed is compared with the tree the slow way (dirty_rec); anything
+ * odd (no record, an index git rewrote, a file turned into something
+ * else, many changed directories) falls back to the slow way for the
+ * whole site, which is what decides. */
 
 #define DIR_RECORD "gazette-dirs"
-#define DIR_RECORD_MAGIC "gazette-dirs 1"
+#define DIR_RECORD_MAGIC "gazette-dirs 2"
 #define MAX_SLOW_DIRS 64
 
-typedef struct {
-    char *path;   /* "" for the root */
-    struct timespec mtime, ctime;
-    uint64_t ino;
-} dirstat;
-
-typedef struct {
-    dirstat *v;
-    size_t n, cap;
-    struct timespec written;   /* the record file's mtime */
-} dirrec;
-
-static void dr_add(dirrec *r, const char *path, size_t len)
+static dirstat *dr_add(dirrec *r, const char *path, size_t len)
 {
     if (r->n == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 256;
@@ -1625,30 +1863,21 @@ static void dr_add(dirrec *r, const char *path, size_t len)
     dirstat *e = &r->v[r->n++];
     memset(e, 0, sizeof *e);
     e->path = xstrndup(path, len);
+    return e;
 }
 
-static void dr_free(dirrec *r)
-{
-    for (size_t i = 0; i < r->n; i++) free(r->v[i].path);
-    free(r->v);
-    memset(r, 0, sizeof *r);
-}
-
-static bool ts_equal(struct timespec a, struct timespec b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
-
-/* Every directory holding a file of the index, parents before children
- * ("" first). Index paths are sorted, so the paths under a directory are
- * one run: a directory is new exactly where it is not a parent of the
- * previous entry's directory. */
-static void dirs_of_index(git_index *idx, dirrec *out)
+/* Every directory holding one of the sorted paths, parents before
+ * children ("" first). The paths under a directory are one run of a
+ * sorted list, so a directory is new exactly where it is not one of the
+ * previous path's. */
+static void dirs_of_paths(const ilist *l, dirrec *out)
 {
     dr_add(out, "", 0);
     const char *prev = "";
-    size_t prevlen = 0;   /* length of the previous entry's directory */
-    size_t n = git_index_entrycount(idx);
-    for (size_t i = 0; i < n; i++) {
-        const char *p = git_index_get_byindex(idx, i)->path;
-        const char *slash = strrchr(p, '/');
+    size_t prevlen = 0;   /* length of the previous path's directory */
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i].gone) continue;
+        const char *p = l->v[i].path, *slash = strrchr(p, '/');
         size_t dlen = slash ? (size_t)(slash - p) : 0;
         size_t common = 0;   /* leading directories shared with prev */
         for (size_t k = 1; k <= dlen && k <= prevlen && p[k - 1] == prev[k - 1]; k++)
@@ -1662,82 +1891,58 @@ static void dirs_of_index(git_index *idx, dirrec *out)
 
 static char *record_path(git_repository *repo) { return path_join(git_repository_path(repo), DIR_RECORD); }
 
-/* Write the record for tree (and idx, just written): the stat of each of
- * its directories now. Failing is not an error (the next check is only
- * slower); a stale record is removed first so that it can never vouch
- * for a directory of another tree. */
-static void record_write(git_repository *repo, git_index *idx, const git_tree *tree, const char *work)
+static char *put_num(char *p, uint64_t x, char after)
 {
-    char *path = record_path(repo);
-    unlink(path);
-    dirrec dr = {0};
-    dirs_of_index(idx, &dr);
-    int root = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    buf b = BUF_INIT;
-    char th[41], ih[41];
-    oid_hex(git_tree_id(tree), th);
-    oid_hex(git_index_checksum(idx), ih);
-    buf_printf(&b, "%s\n%s %s\n", DIR_RECORD_MAGIC, th, ih);
-    bool ok = root >= 0;
-    for (size_t i = 0; i < dr.n && ok; i++) {
-        struct stat st;
-        ok = !strchr(dr.v[i].path, '\n') &&
-             fstatat(root, *dr.v[i].path ? dr.v[i].path : ".", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
-        if (ok)
-            buf_printf(&b, "%lld %ld %lld %ld %llu %s\n", (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-                       (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec, (unsigned long long)st.st_ino,
-                       dr.v[i].path);
-    }
-    if (ok && write_file_atomic(path, buf_cstr(&b), b.len) < 0) unlink(path);
-    if (root >= 0) close(root);
-    buf_free(&b);
-    dr_free(&dr);
-    free(path);
+    char t[24];
+    int n = 0;
+    do t[n++] = (char)('0' + x % 10); while ((x /= 10));
+    while (n) *p++ = t[--n];
+    *p++ = after;
+    return p;
 }
 
-/* The record, if it was written for tree and for the index as idx holds
- * it now; else false (check the slow way). */
-static bool record_load(git_repository *repo, git_index *idx, const git_tree *tree, dirrec *out)
+static bool get_num(char **p, uint64_t *x, char after)
 {
-    memset(out, 0, sizeof *out);
-    char *path = record_path(repo), *data = NULL;
-    size_t len = 0;
-    struct stat st;
-    bool ok = stat(path, &st) == 0 && read_file(path, &data, &len) == 0;
-    free(path);
-    if (!ok) return false;
-    out->written = st.st_mtim;
-    char th[41], ih[41];
-    oid_hex(git_tree_id(tree), th);
-    oid_hex(git_index_checksum(idx), ih);
-    char *head = xasprintf("%s\n%s %s\n", DIR_RECORD_MAGIC, th, ih);
-    size_t hl = strlen(head);
-    ok = len >= hl && !memcmp(data, head, hl) && data[len - 1] == '\n';
-    free(head);
-    for (char *p = data + hl, *end = data + len; ok && p < end;) {
-        char *nl = memchr(p, '\n', (size_t)(end - p)), *q;
-        *nl = 0;
-        long long ms = strtoll(p, &q, 10), mns = strtoll(q, &q, 10);
-        long long cs = strtoll(q, &q, 10), cns = strtoll(q, &q, 10);
-        unsigned long long ino = strtoull(q, &q, 10);
-        ok = *q == ' ';
-        if (ok) {
-            dr_add(out, q + 1, strlen(q + 1));
-            dirstat *e = &out->v[out->n - 1];
-            e->mtime.tv_sec = (time_t)ms;
-            e->mtime.tv_nsec = (long)mns;
-            e->ctime.tv_sec = (time_t)cs;
-            e->ctime.tv_nsec = (long)cns;
-            e->ino = ino;
-        }
-        p = nl + 1;
+    char *s = *p;
+    uint64_t v = 0;
+    if (*s < '0' || *s > '9') return false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (v > (UINT64_MAX - 9) / 10) return false;
+        v = v * 10 + (uint64_t)(*s - '0');
     }
-    free(data);
-    if (!ok || !out->n || *out->v[0].path) {
-        dr_free(out);
-        return false;
-    }
+    if (*s != after) return false;
+    *x = v;
+    *p = s + 1;
     return true;
+}
+
+/* "tree ino size mtime-s mtime-ns ctime-s ctime-ns\n": the tree the record
+ * is for and the index file it goes with. */
+static char *record_head(const git_tree *tree, const struct stat *ist, char *p)
+{
+    memcpy(p, DIR_RECORD_MAGIC "\n", sizeof DIR_RECORD_MAGIC);
+    p += sizeof DIR_RECORD_MAGIC;
+    oid_hex(git_tree_id(tree), p);
+    p[40] = ' ';
+    p = put_num(p + 41, (uint64_t)ist->st_ino, ' ');
+    p = put_num(p, (uint64_t)ist->st_size, ' ');
+    p = put_num(p, (uint64_t)ist->st_mtim.tv_sec, ' ');
+    p = put_num(p, (uint64_t)ist->st_mtim.tv_nsec, ' ');
+    p = put_num(p, (uint64_t)ist->st_ctim.tv_sec, ' ');
+    return put_num(p, (uint64_t)ist->st_ctim.tv_nsec, '\n');
+}
+
+static int dirstat_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const dirstat *const *)a)->path, (*(const dirstat *const *)b)->path);
+}
+
+/* The old record's entry for path, by the sorted pointers in by. */
+static const dirstat *dr_find(dirstat *const *by, size_t n, const char *path)
+{
+    dirstat key = {.path = (char *)path}, *k = &key;
+    dirstat *const *f = n ? bsearch(&k, by, n, sizeof *by, dirstat_cmp) : NULL;
+    return f ? *f : NULL;
 }
 
 static bool is_under(const char *path, const char *dir)
@@ -1751,6 +1956,121 @@ static bool under_any(const strlist *dirs, const char *path)
     for (size_t i = 0; i < dirs->n; i++)
         if (is_under(path, dirs->v[i])) return true;
     return false;
+}
+
+/* Every directory of the paths (sorted, duplicates kept): those whose
+ * stat a release's changes moved. */
+static void dirs_touched(char *const *paths, size_t n, strlist *out)
+{
+    for (size_t i = 0; i < n; i++)
+        for (const char *s = paths[i]; (s = strchr(s, '/')); s++) sl_add(out, xstrndup(paths[i], (size_t)(s - paths[i])));
+    sl_add(out, xstrdup(""));
+    if (out->n) qsort(out->v, out->n, sizeof(char *), str_cmp_ptr);
+}
+
+static bool sl_has(const strlist *l, const char *s)
+{
+    return l->n && bsearch(&s, l->v, l->n, sizeof(char *), str_cmp_ptr);
+}
+
+/* Write the record for tree and the index entries l (ist: the index
+ * file's stat). A directory is stat-ed again when the release touched a
+ * path under it, when the check found it changed, or when old (a verified
+ * statcache, else NULL) has no entry for it; the others keep their old
+ * stat: a directory that did change since is then only checked the slow
+ * way next time. Failing is not an error (the next check is only
+ * slower); the old record goes first so that it can never vouch for a
+ * directory of another tree. */
+static void record_write(git_repository *repo, const git_tree *tree, const struct stat *ist, const ilist *l,
+                         const statcache *old, const strlist *touched, const char *work)
+{
+    char *path = record_path(repo);
+    unlink(path);
+    dirrec dr = {0};
+    dirs_of_paths(l, &dr);
+    dirstat **by = NULL;
+    size_t nby = old ? old->dr.n : 0;
+    if (nby) {
+        by = xmalloc(nby * sizeof *by);
+        for (size_t i = 0; i < nby; i++) by[i] = &old->dr.v[i];
+        qsort(by, nby, sizeof *by, dirstat_cmp);
+    }
+    int root = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    size_t cap = 256, len = 0;
+    for (size_t i = 0; i < dr.n; i++) cap += strlen(dr.v[i].path) + 6 * 21;
+    char *b = xmalloc(cap), *p = record_head(tree, ist, b);
+    bool ok = root >= 0;
+    for (size_t i = 0; i < dr.n && ok; i++) {
+        dirstat *e = &dr.v[i];
+        const dirstat *o = dr_find(by, nby, e->path);
+        struct stat st;
+        if (o && !sl_has(touched, e->path) && !under_any(&old->slow, e->path)) {
+            e->mtime = o->mtime;
+            e->ctime = o->ctime;
+            e->ino = o->ino;
+        } else if (fstatat(root, *e->path ? e->path : ".", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+            e->mtime = st.st_mtim;
+            e->ctime = st.st_ctim;
+            e->ino = (uint64_t)st.st_ino;
+        } else {
+            ok = false;
+        }
+        ok = ok && !strchr(e->path, '\n') && e->mtime.tv_sec >= 0 && e->ctime.tv_sec >= 0;
+        if (!ok) break;
+        p = put_num(p, (uint64_t)e->mtime.tv_sec, ' ');
+        p = put_num(p, (uint64_t)e->mtime.tv_nsec, ' ');
+        p = put_num(p, (uint64_t)e->ctime.tv_sec, ' ');
+        p = put_num(p, (uint64_t)e->ctime.tv_nsec, ' ');
+        p = put_num(p, e->ino, ' ');
+        size_t pl = strlen(e->path);
+        memcpy(p, e->path, pl);
+        p[pl] = '\n';
+        p += pl + 1;
+    }
+    len = (size_t)(p - b);
+    if (ok && write_file_atomic(path, b, len) < 0) unlink(path);
+    if (root >= 0) close(root);
+    free(b);
+    free(by);
+    dr_free(&dr);
+    free(path);
+}
+
+/* The record, if it was written for tree and for the index file as ist
+ * describes it now; else false (check the slow way). */
+static bool record_load(git_repository *repo, const git_tree *tree, const struct stat *ist, dirrec *out)
+{
+    memset(out, 0, sizeof *out);
+    char *path = record_path(repo), *data = NULL;
+    size_t len = 0;
+    struct stat st;
+    bool ok = stat(path, &st) == 0 && read_file(path, &data, &len) == 0;
+    free(path);
+    if (!ok) return false;
+    out->written = st.st_mtim;
+    char head[256];
+    size_t hl = (size_t)(record_head(tree, ist, head) - head);
+    ok = len > hl && !memcmp(data, head, hl) && data[len - 1] == '\n';
+    for (char *p = data + hl, *end = data + len; ok && p < end;) {
+        uint64_t ms, mns, cs, cns, ino;
+        ok = get_num(&p, &ms, ' ') && get_num(&p, &mns, ' ') && get_num(&p, &cs, ' ') && get_num(&p, &cns, ' ') &&
+             get_num(&p, &ino, ' ');
+        char *nl = ok ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+        if (!nl) break;
+        dirstat *e = dr_add(out, p, (size_t)(nl - p));
+        e->mtime.tv_sec = (time_t)ms;
+        e->mtime.tv_nsec = (long)mns;
+        e->ctime.tv_sec = (time_t)cs;
+        e->ctime.tv_nsec = (long)cns;
+        e->ino = ino;
+        p = nl + 1;
+    }
+    free(data);
+    if (!ok || !out->n || *out->v[0].path) {
+        dr_free(out);
+        return false;
+    }
+    return true;
 }
 
 /* Is the directory as recorded (and recorded after it last changed)? */
@@ -1787,12 +2107,12 @@ static int dirty_dir(git_repository *repo, const statcache *sc, const char *work
  * has it, else by its content. 1: clean or listed, 0: not a regular file
  * any more (check everything), -1: error. Files found clean by content
  * go to stale, to be given fresh stat data in the next index. */
-static int dirty_file(const statcache *sc, const char *work, int root, const git_index_entry *e, strlist *out,
+static int dirty_file(const statcache *sc, const char *work, int root, const ientry *e, strlist *out,
                       strlist *stale, diag *d)
 {
     struct stat st;
     if (fstatat(root, e->path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) return 0;
-    if (sc_entry_clean(sc, e, &st)) return 1;
+    if (ie_clean(sc, e, &st)) return 1;
     char *full = path_join(work, e->path), *data = NULL;
     size_t len = 0;
     int rc = read_file(full, &data, &len);
@@ -1809,29 +2129,26 @@ static int dirty_file(const statcache *sc, const char *work, int root, const git
 
 /* The check by the record. 1: done, 0: it cannot tell (out emptied;
  * check the slow way), -1: error. */
-static int fast_dirty(git_repository *repo, const statcache *sc, const dirrec *dr, const char *work,
-                      git_tree *head_tree, strlist *out, strlist *stale, diag *d)
+static int fast_dirty(git_repository *repo, statcache *sc, const char *work, git_tree *head_tree, strlist *out,
+                      strlist *stale, diag *d)
 {
     int root = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) return 0;
-    strlist slow = {0};
+    const dirrec *dr = &sc->dr;
+    strlist *slow = &sc->slow;
     int rc = 1;
     /* Directories: parents come before children, so a changed one is
      * compared whole and what is under it skipped. */
     for (size_t i = 0; i < dr->n && rc == 1; i++) {
         const dirstat *e = &dr->v[i];
-        if (under_any(&slow, e->path) || dir_unchanged(root, e, dr->written)) continue;
-        if (!*e->path || slow.n == MAX_SLOW_DIRS) rc = 0;   /* cheaper the slow way */
+        if (under_any(slow, e->path) || dir_unchanged(root, e, dr->written)) continue;
+        if (!*e->path || slow->n == MAX_SLOW_DIRS) rc = 0;   /* cheaper the slow way */
         else rc = dirty_dir(repo, sc, work, head_tree, e->path, out, d);
-        sl_add(&slow, xstrdup(e->path));
+        sl_add(slow, xstrdup(e->path));
     }
-    size_t n = git_index_entrycount(sc->idx);
-    for (size_t i = 0; i < n && rc == 1; i++) {
-        const git_index_entry *e = git_index_get_byindex(sc->idx, i);
-        if (!under_any(&slow, e->path)) rc = dirty_file(sc, work, root, e, out, stale, d);
-    }
+    for (size_t i = 0; i < sc->il.n && rc == 1; i++)
+        if (!under_any(slow, sc->il.v[i].path)) rc = dirty_file(sc, work, root, &sc->il.v[i], out, stale, d);
     close(root);
-    sl_free(&slow);
     if (rc == 0) {
         sl_free(out);
         sl_free(stale);
@@ -1845,13 +2162,7 @@ static int fast_dirty(git_repository *repo, const statcache *sc, const dirrec *d
 static int find_dirty(git_repository *repo, const char *work, git_tree *head_tree, statcache *sc, strlist *dirty,
                       strlist *stale, diag *d)
 {
-    dirrec dr;
-    int rc = 0;
-    if (sc->idx && record_load(repo, sc->idx, head_tree, &dr)) {
-        sc->verified = true;
-        rc = fast_dirty(repo, sc, &dr, work, head_tree, dirty, stale, d);
-        dr_free(&dr);
-    }
+    int rc = sc->verified ? fast_dirty(repo, sc, work, head_tree, dirty, stale, d) : 0;
     if (rc == 0) rc = dirty_rec(repo, sc, work, "", head_tree, dirty, d);
     if (dirty->n) qsort(dirty->v, dirty->n, sizeof(char *), str_cmp_ptr);
     return rc < 0 ? -1 : 0;
@@ -2416,31 +2727,13 @@ static int index_whole(git_index *idx, git_tree *tree, int root, diag *d)
     return rc;
 }
 
-/* The last release's index made the new tree's: only the files the
- * release changed (all), and those in extra whose stat data may be out of
- * date (rewritten with the same bytes, or found clean only by content),
- * are stat-ed again. */
-static int index_apply(git_index *idx, const dlist *all, char *const *extra, size_t nextra, int root, diag *d)
-{
-    int rc = 0;
-    for (size_t i = 0; i < all->n && rc == 0; i++) {
-        const dentry *e = &all->v[i];
-        if (e->st != D_DELETED) rc = index_put(idx, root, e->path, &e->new_id, d);
-        else if (git_index_remove(idx, e->path, 0) < 0) rc = gerr(d, e->path, "cannot update index");
-    }
-    for (size_t i = 0; i < nextra && rc == 0; i++) {
-        const git_index_entry *e = git_index_get_bypath(idx, extra[i], 0);
-        if (!e) continue;
-        git_oid id;
-        git_oid_cpy(&id, &e->id);
-        rc = index_put(idx, root, extra[i], &id, d);
-    }
-    return rc;
-}
-
 /* Make site/.git/index match the new tree, with stat data filled in so
  * that `git status` in site/ is clean without rehashing every file, and
- * record the directories for the next release's check. */
+ * record the directories for the next release's check. When the check
+ * went by the record, the last release's index is changed in place: only
+ * the files the release changed (all), and those in extra whose stat data
+ * may be out of date (rewritten with the same bytes, or found clean only
+ * by content), are stat-ed again. */
 static int refresh_index(git_repository *repo, statcache *sc, git_tree *tree, const dlist *all, char *const *extra,
                          size_t nextra, const char *work, diag *d)
 {
@@ -2450,20 +2743,40 @@ static int refresh_index(git_repository *repo, statcache *sc, git_tree *tree, co
         return -1;
     }
     char *path = path_join(git_repository_path(repo), "index");
+    struct stat ist;
+    ilist paths = {0};   /* of libgit2's index: the paths only */
     git_index *idx = NULL;
     int rc = 0;
     if (sc->verified) {
-        idx = sc->idx;
-        sc->idx = NULL;
-        sc->verified = false;
-        rc = index_apply(idx, all, extra, nextra, root, d);
+        il_apply(&sc->il, all, extra, nextra, root);
+        rc = il_write(&sc->il, path, &ist, d);
     } else if (git_index_open(&idx, path) < 0) {
         rc = gerr(d, path, "cannot open index");
     } else {
         rc = index_whole(idx, tree, root, d);
+        if (rc == 0 && git_index_write(idx) < 0) rc = gerr(d, path, "cannot write index");
+        if (rc == 0 && stat(path, &ist) < 0) {
+            diag_error(d, path, 0, "cannot stat: %s", strerror(errno));
+            rc = -1;
+        }
+        paths.n = rc == 0 ? git_index_entrycount(idx) : 0;
+        paths.v = xcalloc(paths.n + 1, sizeof(ientry));
+        for (size_t i = 0; i < paths.n; i++) paths.v[i].path = git_index_get_byindex(idx, i)->path;
     }
-    if (rc == 0 && git_index_write(idx) < 0) rc = gerr(d, path, "cannot write index");
-    if (rc == 0) record_write(repo, idx, tree, work);
+    if (rc == 0) {
+        strlist touched = {0};
+        if (sc->verified) {
+            char **v = xmalloc((all->n + nextra + 1) * sizeof(char *));
+            for (size_t i = 0; i < all->n; i++) v[i] = all->v[i].path;
+            for (size_t i = 0; i < nextra; i++) v[all->n + i] = extra[i];
+            dirs_touched(v, all->n + nextra, &touched);
+            free(v);
+        }
+        record_write(repo, tree, &ist, sc->verified ? &sc->il : &paths, sc->verified ? sc : NULL, &touched, work);
+        sl_free(&touched);
+    }
+    sc->verified = false;   /* sc->il now borrows paths of all */
+    free(paths.v);
     git_index_free(idx);
     free(path);
     close(root);
@@ -2870,7 +3183,7 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     memset(&sc, 0, sizeof sc);
     rphase("");
     if (rc == 0 && parent) {
-        sc_open(repo, &sc);
+        sc_open(repo, ptree, &sc);
         rc = find_dirty(repo, o.out_dir, ptree, &sc, &dirty, &stale, d);
     }
     rphase("dirty check");
@@ -2897,7 +3210,7 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     stage_close(&st);
     sl_free(&generated);
     sl_free(&stale);
-    git_index_free(sc.idx);
+    sc_free(&sc);
     lock_drop(lock);
     git_tree_free(ptree);
     git_commit_free(parent);
