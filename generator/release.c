@@ -1090,6 +1090,127 @@ static int first_parent(git_commit *c, git_commit **p, diag *d)
     return git_commit_parent(p, c, 0) < 0 ? gerr(d, NULL, "cannot read parent commit") : 0;
 }
 
+/* ---- document lists of past releases, kept ------------------------------
+ *
+ * A history lists, for every release, the documents it added and changed:
+ * a diff of its tree with its parent's under notices/ and reports/. For
+ * the first release of 10k documents that walks 10k trees (~30 ms), and a
+ * release computes the history of the same commits two or three times
+ * (as of the last release, then with the new one pending). A commit's id
+ * fixes its tree and its parent's, so its lists never change: a release
+ * keeps them in .git/gazette-history, by commit id, and reads them back. */
+
+#define HISTORY_CACHE "gazette-history"
+#define HISTORY_CACHE_MAGIC "gazette-history 1\n"
+
+typedef struct {
+    git_oid id;
+    long long added, changed, removed;
+    strlist add_urls, chg_urls;
+} ridocs;
+
+typedef struct {
+    ridocs *v;
+    size_t n, cap;
+    bool dirty;   /* has lists the file lacks */
+} ricache;
+
+/* The cache of the release running now (NULL: none; history is only
+ * computed from one thread). */
+static ricache *active_ric;
+
+static ridocs *ric_add(ricache *c, const git_oid *id)
+{
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->v = xrealloc(c->v, c->cap * sizeof *c->v);
+    }
+    ridocs *e = &c->v[c->n++];
+    memset(e, 0, sizeof *e);
+    git_oid_cpy(&e->id, id);
+    return e;
+}
+
+static ridocs *ric_find(ricache *c, const git_oid *id)
+{
+    for (size_t i = 0; c && i < c->n; i++)
+        if (git_oid_equal(&c->v[i].id, id)) return &c->v[i];
+    return NULL;
+}
+
+static void ric_free(ricache *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        sl_free(&c->v[i].add_urls);
+        sl_free(&c->v[i].chg_urls);
+    }
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+static void sl_copy(strlist *to, const strlist *from)
+{
+    for (size_t i = 0; i < from->n; i++) sl_add(to, xstrdup(from->v[i]));
+}
+
+/* "C <id> <added> <changed> <removed>" then "A <url>" / "M <url>" lines.
+ * Anything malformed: the whole file is ignored (recomputed). */
+static void ric_load(ricache *c, git_repository *repo)
+{
+    memset(c, 0, sizeof *c);
+    char *path = path_join(git_repository_path(repo), HISTORY_CACHE), *data = NULL;
+    size_t len = 0;
+    bool ok = read_file(path, &data, &len) == 0 && len >= sizeof HISTORY_CACHE_MAGIC - 1 &&
+              !memcmp(data, HISTORY_CACHE_MAGIC, sizeof HISTORY_CACHE_MAGIC - 1) && data[len - 1] == '\n';
+    free(path);
+    ridocs *e = NULL;
+    for (char *p = ok ? data + sizeof HISTORY_CACHE_MAGIC - 1 : NULL, *end = data + len; ok && p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        *nl = 0;
+        git_oid id;
+        if (p[0] == 'C' && p[1] == ' ' && strlen(p) > 43 && p[42] == ' ' && git_oid_fromstrn(&id, p + 2, 40) == 0) {
+            e = ric_add(c, &id);
+            ok = sscanf(p + 43, "%lld %lld %lld", &e->added, &e->changed, &e->removed) == 3;
+        } else if (e && (p[0] == 'A' || p[0] == 'M') && p[1] == ' ' && p[2] == '/') {
+            sl_add(p[0] == 'A' ? &e->add_urls : &e->chg_urls, xstrdup(p + 2));
+        } else {
+            ok = false;
+        }
+        p = nl + 1;
+    }
+    for (size_t i = 0; ok && i < c->n; i++)
+        ok = c->v[i].add_urls.n == (size_t)c->v[i].added && c->v[i].chg_urls.n == (size_t)c->v[i].changed;
+    git_error_clear();
+    free(data);
+    if (!ok) ric_free(c);
+}
+
+/* Only when it has lists the file lacks; failing only costs time. */
+static void ric_save(ricache *c, git_repository *repo)
+{
+    if (!c->dirty) return;
+    for (size_t i = 0; i < c->n; i++)   /* one URL a line */
+        for (size_t k = 0; k < c->v[i].add_urls.n + c->v[i].chg_urls.n; k++) {
+            const strlist *l = k < c->v[i].add_urls.n ? &c->v[i].add_urls : &c->v[i].chg_urls;
+            if (strchr(l->v[k < c->v[i].add_urls.n ? k : k - c->v[i].add_urls.n], '\n')) return;
+        }
+    buf b = BUF_INIT;
+    buf_printf(&b, "%s", HISTORY_CACHE_MAGIC);
+    for (size_t i = 0; i < c->n; i++) {
+        const ridocs *e = &c->v[i];
+        char hex[41];
+        oid_hex(&e->id, hex);
+        buf_printf(&b, "C %s %lld %lld %lld\n", hex, e->added, e->changed, e->removed);
+        for (size_t k = 0; k < e->add_urls.n; k++) buf_printf(&b, "A %s\n", e->add_urls.v[k]);
+        for (size_t k = 0; k < e->chg_urls.n; k++) buf_printf(&b, "M %s\n", e->chg_urls.v[k]);
+    }
+    char *path = path_join(git_repository_path(repo), HISTORY_CACHE);
+    if (write_file_atomic(path, buf_cstr(&b), b.len) < 0) unlink(path);
+    free(path);
+    buf_free(&b);
+    c->dirty = false;
+}
+
 /* Release info of commit c from its message and its diff with its first
  * parent; pending: leave the commit id out (as when it was being made). */
 static int ri_of_commit(git_repository *repo, git_commit *c, bool pending, relinfo *ri, diag *d)
@@ -1105,6 +1226,15 @@ static int ri_of_commit(git_repository *repo, git_commit *c, bool pending, relin
     ri->summary = xstrdup(git_commit_summary(c) ? git_commit_summary(c) : "");
     commit_date(c, ri->date);
     if (!pending) oid_hex(git_commit_id(c), ri->commit);
+    const ridocs *known = ric_find(active_ric, git_commit_id(c));
+    if (known) {
+        ri->added = known->added;
+        ri->changed = known->changed;
+        ri->removed = known->removed;
+        sl_copy(&ri->add_urls, &known->add_urls);
+        sl_copy(&ri->chg_urls, &known->chg_urls);
+        return 0;
+    }
     git_commit *p = NULL;
     git_tree *tp = NULL, *tc = NULL;
     dlist docs = {0};
@@ -1113,6 +1243,15 @@ static int ri_of_commit(git_repository *repo, git_commit *c, bool pending, relin
     if (rc == 0 && git_commit_tree(&tc, c) < 0) rc = gerr(d, NULL, "cannot read tree");
     if (rc == 0) rc = diff_trees(repo, tp, tc, true, &docs, d);
     if (rc == 0) ri_fill_docs(ri, &docs);
+    if (rc == 0 && active_ric) {
+        ridocs *e = ric_add(active_ric, git_commit_id(c));
+        e->added = ri->added;
+        e->changed = ri->changed;
+        e->removed = ri->removed;
+        sl_copy(&e->add_urls, &ri->add_urls);
+        sl_copy(&e->chg_urls, &ri->chg_urls);
+        active_ric->dirty = true;
+    }
     dl_free(&docs);
     git_tree_free(tp);
     git_tree_free(tc);
@@ -2918,6 +3057,7 @@ typedef struct {
     statcache *sc;            /* the last release's index */
     char **stale;             /* files whose stat data in it is out of date */
     size_t nstale;
+    relinfo docs;             /* the documents the new release adds and changes */
 } rel_ctx;
 
 /* Build with the new release pending in the history until the documents
@@ -3001,6 +3141,7 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
         rc = -1;
     }
     if (rc == 0) git_oid_cpy(tree_out, git_tree_id(cur));
+    if (rc == 0) ri_fill_docs(&c->docs, &S);   /* what ri_of_commit will find for the commit */
     git_tree_free(cur);
     dl_free(&S);
     return rc;
@@ -3029,6 +3170,15 @@ static int commit_and_tag(rel_ctx *c, const git_oid *tree_id, const build_result
     rphase("message");
     if (rc == 0)
         rc = commit_release(c->repo, c->st, c->refname, c->parent, tree, c->out->message, tag, sig, &id, d);
+    if (rc == 0 && active_ric && !ric_find(active_ric, &id)) {
+        ridocs *e = ric_add(active_ric, &id);
+        e->added = c->docs.added;
+        e->changed = c->docs.changed;
+        e->removed = c->docs.removed;
+        sl_copy(&e->add_urls, &c->docs.add_urls);
+        sl_copy(&e->chg_urls, &c->docs.chg_urls);
+        active_ric->dirty = true;
+    }
     if (rc == 0) {
         oid_hex(&id, c->out->commit);
         snprintf(c->out->tag, sizeof c->out->tag, "%s", tag);
@@ -3173,6 +3323,11 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     if (rc == 0 && !(lock = lock_take(repo, o.out_dir, d))) rc = -1;
     if (rc == 0) kill_point("locked");
     if (rc == 0) rc = check_git_locks(repo, d);
+    ricache ric = {0};
+    if (rc == 0) {   /* under the lock: it is written at the end */
+        ric_load(&ric, repo);
+        active_ric = &ric;
+    }
     if (rc == 0) rc = release_head(repo, refname, o.out_dir, &parent, d);
     if (rc == 0 && parent && git_commit_tree(&ptree, parent) < 0)
         rc = gerr(d, o.out_dir, "cannot read the last release's tree (damaged repository?)");
@@ -3203,14 +3358,18 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     if (rc == 0) rc = stage_open(repo, &st, d);
     if (rc == 0) {
         rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, &st, generated.v, generated.n, d,
-                     &sc, stale.v, stale.n};
+                     &sc, stale.v, stale.n, {0}};
         rc = do_release(&c);
+        ri_free(&c.docs);
         if (rc < 0 && !*out->commit) restore_work_tree(repo, parent, o.out_dir, d);
     }
     stage_close(&st);
     sl_free(&generated);
     sl_free(&stale);
     sc_free(&sc);
+    if (active_ric) ric_save(active_ric, repo);
+    active_ric = NULL;
+    ric_free(&ric);
     lock_drop(lock);
     git_tree_free(ptree);
     git_commit_free(parent);

@@ -226,6 +226,25 @@ ok fastcheck-other-index has out14 "modified: notices/2017/a/index.html"
 git -C site checkout -q -- .
 ok fastcheck-restored clean site
 
+# ---- past releases' document lists, kept in site/.git/gazette-history ----
+ok histcache-kept grep -q '^C [0-9a-f]\{40\} ' site/.git/gazette-history
+printf 'gazette-history 1\nC zz\n' >site/.git/gazette-history   # damaged: ignored
+doc notices/2017/j "癸通知" 2017-07-09 "癸的正文。"
+ok histcache-damaged-rel rel -m j
+ok histcache-rewritten grep -q '^A /notices/2017/i/$' site/.git/gazette-history
+ok histcache-new-commit grep -q "^C $(git -C site rev-parse HEAD) 1 " site/.git/gazette-history
+# The history (hence every page) as verify computes it, from the trees.
+ok histcache-verify "$G" verify --content "$C" --out site
+ok histcache-fsck fsck site
+ok histcache-clean clean site
+# The lists kept for a new commit as it was made are those computed later
+# from its tree (a release with nothing to release computes them all).
+sort site/.git/gazette-history >hist.kept
+rm site/.git/gazette-history
+ok histcache-nothing rel
+sort site/.git/gazette-history >hist.computed
+ok histcache-same cmp hist.kept hist.computed
+
 # ---- lock ----
 sleep 30 & live=$!
 echo $live >site/.git/gazette-release.lock
