@@ -281,6 +281,70 @@ static void sha1_block(uint32_t h[5], const unsigned char *p)
     h[0] += a; h[1] += b; h[2] += c; h[3] += dd; h[4] += e;
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define HAVE_SHA_NI 1
+
+/* The same blocks with the CPU's SHA instructions (~8x faster: a 1.7 MB
+ * index, a 46 MB first pack), after Intel's published sequence: 20 groups
+ * of 4 rounds, the message schedule kept in four registers M[0..3]. */
+#define SHA1_GROUP(i)                                                                        \
+    do {                                                                                     \
+        __m128i *cur = (i) % 2 ? &e1 : &e0, *nxt = (i) % 2 ? &e0 : &e1;                      \
+        if ((i) < 4) m[(i) % 4] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * ((i) % 4))), mask); \
+        *cur = (i) == 0 ? _mm_add_epi32(*cur, m[0]) : _mm_sha1nexte_epu32(*cur, m[(i) % 4]); \
+        *nxt = abcd;                                                                         \
+        if ((i) >= 3 && (i) <= 18) m[((i) + 1) % 4] = _mm_sha1msg2_epu32(m[((i) + 1) % 4], m[(i) % 4]); \
+        abcd = _mm_sha1rnds4_epu32(abcd, *cur, (i) / 5);                                     \
+        if ((i) >= 1 && (i) <= 16) m[((i) + 3) % 4] = _mm_sha1msg1_epu32(m[((i) + 3) % 4], m[(i) % 4]); \
+        if ((i) >= 2 && (i) <= 17) m[((i) + 2) % 4] = _mm_xor_si128(m[((i) + 2) % 4], m[(i) % 4]); \
+    } while (0)
+
+__attribute__((target("sha,sse4.1,ssse3"))) static void sha1_blocks_ni(uint32_t h[5], const unsigned char *p,
+                                                                       size_t n)
+{
+    const __m128i mask = _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL);
+    __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0x1B);
+    __m128i e0 = _mm_set_epi32((int)h[4], 0, 0, 0), e1, m[4];
+    for (; n--; p += 64) {
+        __m128i abcd_save = abcd, e0_save = e0;
+        SHA1_GROUP(0); SHA1_GROUP(1); SHA1_GROUP(2); SHA1_GROUP(3); SHA1_GROUP(4);
+        SHA1_GROUP(5); SHA1_GROUP(6); SHA1_GROUP(7); SHA1_GROUP(8); SHA1_GROUP(9);
+        SHA1_GROUP(10); SHA1_GROUP(11); SHA1_GROUP(12); SHA1_GROUP(13); SHA1_GROUP(14);
+        SHA1_GROUP(15); SHA1_GROUP(16); SHA1_GROUP(17); SHA1_GROUP(18); SHA1_GROUP(19);
+        e0 = _mm_sha1nexte_epu32(e0, e0_save);
+        abcd = _mm_add_epi32(abcd, abcd_save);
+    }
+    _mm_storeu_si128((__m128i *)h, _mm_shuffle_epi32(abcd, 0x1B));
+    h[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+#undef SHA1_GROUP
+
+static bool cpu_has_sha(void)
+{
+    static int has = -1;   /* racy but idempotent; GAZETTE_NO_SHA_NI: the portable code */
+    if (has < 0) {
+        unsigned a, b, c, d;
+        bool base = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSSE3) && (c & bit_SSE4_1);
+        has = base && __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA) && !getenv("GAZETTE_NO_SHA_NI");
+    }
+    return has;
+}
+#endif
+
+/* n whole blocks. */
+static void sha1_blocks(uint32_t h[5], const unsigned char *p, size_t n)
+{
+#ifdef HAVE_SHA_NI
+    if (cpu_has_sha()) {
+        sha1_blocks_ni(h, p, n);
+        return;
+    }
+#endif
+    for (; n--; p += 64) sha1_block(h, p);
+}
+
 static void sha1_init(sha1_ctx *s)
 {
     static const uint32_t h0[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
@@ -299,10 +363,12 @@ static void sha1_update(sha1_ctx *s, const void *data, size_t n)
         p += k;
         n -= k;
         if (s->nblk < 64) return;
-        sha1_block(s->h, s->blk);
+        sha1_blocks(s->h, s->blk, 1);
         s->nblk = 0;
     }
-    for (; n >= 64; p += 64, n -= 64) sha1_block(s->h, p);
+    sha1_blocks(s->h, p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
     memcpy(s->blk, p, n);
     s->nblk = n;
 }
