@@ -1385,6 +1385,19 @@ static value *um_get(urlmap *m, const char *key) { return m->cap ? *um_slot(m, k
 static void add_doc_entries(value *docs, urlmap *lists, const relinfo *ri, const strlist *urls,
                             const char *action, const char *repo_url)
 {
+    if (!urls->n) return;
+    /* The fields are the same for every document of the release: made
+     * once and shared (values are immutable and atomically counted), in
+     * the order set_commit_fields gives them. The url links to the
+     * release's row on /releases/, not to the commit: a document page must
+     * look the same before and after its release is committed, or every
+     * release would re-publish the previous release's documents. */
+    value *proto = value_map();
+    value_set_str(proto, "tag", ri->tag);
+    value_set_str(proto, "date", ri->date);
+    set_commit_fields(proto, ri, repo_url);
+    value_set(proto, "url", value_strf("/releases/#%s", ri->tag));
+    value_set_str(proto, "action", action);
     for (size_t i = 0; i < urls->n; i++) {
         value *list = um_get(lists, urls->v[i]);
         if (!list) {
@@ -1392,18 +1405,9 @@ static void add_doc_entries(value *docs, urlmap *lists, const relinfo *ri, const
             value_set(docs, urls->v[i], list);
             um_put(lists, urls->v[i], list);
         }
-        value *e = value_map();
-        value_set_str(e, "tag", ri->tag);
-        value_set_str(e, "date", ri->date);
-        set_commit_fields(e, ri, repo_url);
-        /* Links to the release's row on /releases/, not to the commit: a
-         * document page must look the same before and after its release
-         * is committed, or every release would re-publish the previous
-         * release's documents. */
-        value_set(e, "url", value_strf("/releases/#%s", ri->tag));
-        value_set_str(e, "action", action);
-        value_push(list, e);
+        value_push(list, value_map_copy(proto));
     }
+    value_unref(proto);
 }
 
 /* ris[0..n) newest first. */
