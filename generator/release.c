@@ -1770,7 +1770,7 @@ static void ie_stat(ientry *e, int root)
 static void il_apply(ilist *l, const dlist *all, char *const *extra, size_t nextra, int root)
 {
     ientry *add = NULL;
-    size_t nadd = 0;
+    size_t nadd = 0, cap = 0;
     for (size_t i = 0; i < all->n; i++) {
         const dentry *c = &all->v[i];
         ientry *e = il_find(l, c->path);
@@ -1779,7 +1779,10 @@ static void il_apply(ilist *l, const dlist *all, char *const *extra, size_t next
             continue;
         }
         if (!e) {
-            add = xrealloc(add, (nadd + 1) * sizeof(ientry));
+            if (nadd == cap) {
+                cap = cap ? 2 * cap : 64;
+                add = xrealloc(add, cap * sizeof(ientry));
+            }
             e = &add[nadd++];
             memset(e, 0, sizeof *e);
             e->path = c->path;
