@@ -3398,6 +3398,7 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     memset(out, 0, sizeof *out);
     release_opts o = *oin;
     fill_defaults(&o);
+    rphase("");
     if (o.date && !valid_date(o.date)) {
         diag_error(d, NULL, 0, "--date wants YYYY-MM-DD, not '%s'", o.date);
         return -1;
@@ -3441,7 +3442,7 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     strlist dirty = {0}, generated = {0}, stale = {0};
     statcache sc;
     memset(&sc, 0, sizeof sc);
-    rphase("");
+    rphase("open+lock");
     if (rc == 0 && parent) {
         sc_open(repo, ptree, &sc);
         rc = find_dirty(repo, o.out_dir, ptree, &sc, &dirty, &stale, d);
@@ -3476,6 +3477,7 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     active_ric = NULL;
     ric_free(&ric);
     lock_drop(lock);
+    rphase("finish");
     git_tree_free(ptree);
     git_commit_free(parent);
     git_repository_free(repo);
