@@ -1418,9 +1418,10 @@ static void add_doc_entries(value *docs, urlmap *lists, const relinfo *ri, const
                             const char *action, const char *repo_url)
 {
     if (!urls->n) return;
-    /* The fields are the same for every document of the release: made
-     * once and shared (values are immutable and atomically counted), in
-     * the order set_commit_fields gives them. The url links to the
+    /* The entry is the same for every document of the release: made once
+     * and shared by their lists (values are never changed once built, and
+     * atomically counted; build.c only reads them), its fields in the
+     * order set_commit_fields gives them. The url links to the
      * release's row on /releases/, not to the commit: a document page must
      * look the same before and after its release is committed, or every
      * release would re-publish the previous release's documents. */
@@ -1437,7 +1438,7 @@ static void add_doc_entries(value *docs, urlmap *lists, const relinfo *ri, const
             value_set(docs, urls->v[i], list);
             um_put(lists, urls->v[i], list);
         }
-        value_push(list, value_map_copy(proto));
+        value_push(list, value_ref(proto));
     }
     value_unref(proto);
 }
