@@ -2176,17 +2176,16 @@ static char *record_head(const git_tree *tree, const struct stat *ist, char *p)
     return put_num(p, (uint64_t)ist->st_ctim.tv_nsec, '\n');
 }
 
-static int dirstat_cmp(const void *a, const void *b)
+/* The order of dirs_of_paths: the root, then by path + "/" (the order of
+ * the sorted paths under each directory). */
+static int dir_order(const char *a, const char *b)
 {
-    return strcmp((*(const dirstat *const *)a)->path, (*(const dirstat *const *)b)->path);
-}
-
-/* The old record's entry for path, by the sorted pointers in by. */
-static const dirstat *dr_find(dirstat *const *by, size_t n, const char *path)
-{
-    dirstat key = {.path = (char *)path}, *k = &key;
-    dirstat *const *f = n ? bsearch(&k, by, n, sizeof *by, dirstat_cmp) : NULL;
-    return f ? *f : NULL;
+    if (!*a || !*b) return (*a != 0) - (*b != 0);
+    for (size_t i = 0;; i++) {
+        unsigned ca = a[i] ? (unsigned char)a[i] : '/', cb = b[i] ? (unsigned char)b[i] : '/';
+        if (ca != cb) return ca < cb ? -1 : 1;
+        if (!a[i] || !b[i]) return (a[i] != 0) - (b[i] != 0);
+    }
 }
 
 static bool is_under(const char *path, const char *dir)
@@ -2232,13 +2231,7 @@ static void record_write(git_repository *repo, const git_tree *tree, const struc
     unlink(path);
     dirrec dr = {0};
     dirs_of_paths(l, &dr);
-    dirstat **by = NULL;
-    size_t nby = old ? old->dr.n : 0;
-    if (nby) {
-        by = xmalloc(nby * sizeof *by);
-        for (size_t i = 0; i < nby; i++) by[i] = &old->dr.v[i];
-        qsort(by, nby, sizeof *by, dirstat_cmp);
-    }
+    size_t nold = old ? old->dr.n : 0, j = 0;
     int root = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     size_t cap = 256, len = 0;
     for (size_t i = 0; i < dr.n; i++) cap += strlen(dr.v[i].path) + 6 * 21;
@@ -2246,7 +2239,9 @@ static void record_write(git_repository *repo, const git_tree *tree, const struc
     bool ok = root >= 0;
     for (size_t i = 0; i < dr.n && ok; i++) {
         dirstat *e = &dr.v[i];
-        const dirstat *o = dr_find(by, nby, e->path);
+        /* Both lists are in dirs_of_paths order: walk them together. */
+        while (j < nold && dir_order(old->dr.v[j].path, e->path) < 0) j++;
+        const dirstat *o = j < nold && !dir_order(old->dr.v[j].path, e->path) ? &old->dr.v[j] : NULL;
         struct stat st;
         if (o && !sl_has(touched, e->path) && !under_any(&old->slow, e->path)) {
             e->mtime = o->mtime;
@@ -2275,7 +2270,6 @@ static void record_write(git_repository *repo, const git_tree *tree, const struc
     if (ok && write_file_atomic(path, b, len) < 0) unlink(path);
     if (root >= 0) close(root);
     free(b);
-    free(by);
     dr_free(&dr);
     free(path);
 }
