@@ -181,6 +181,79 @@ ok dirty-inplace-path has out7 "modified: robots.txt"
 git -C site checkout -q -- .
 ok dirty-inplace-restored clean site
 
+# ---- the same checks by the record of directories ----
+# Two releases with no git command between them (git status rewrites the
+# index, which sends the check the slow way): the second one's check goes
+# by site/.git/gazette-dirs and it updates the index in place.
+doc notices/2017/h "辛通知" 2017-07-07 "辛的正文。"
+ok fastcheck-rel1 rel -m h
+doc notices/2017/i "壬通知" 2017-07-08 "壬的正文。"
+# (with the portable SHA-1: the pack's and the index's checksums)
+ok fastcheck-rel2 env GAZETTE_NO_SHA_NI=1 "$G" release --content "$C" -m i
+ok fastcheck-record test -s site/.git/gazette-dirs
+ok fastcheck-index-is-head git -C site diff-index --cached --quiet HEAD
+# Local edits of every kind, each in its own directory: an edit in place
+# (same size, mtime put back), a file added to a directory, one removed,
+# a new directory, a file turned into a directory.
+f=site/notices/2017/a/index.html
+cp -p $f inplace.keep
+printf X | dd of=$f bs=1 count=1 conv=notrunc 2>/dev/null
+touch -r inplace.keep $f
+echo extra >site/notices/2017/e/extra.html
+rm site/reports/2015/c/index.html
+mkdir site/reports/new && echo n >site/reports/new/x.html
+rm site/notices/2017/h/index.html && mkdir site/notices/2017/h/index.html && echo y >site/notices/2017/h/index.html/y
+ok fastcheck-still-recorded test -s site/.git/gazette-dirs
+rel >out12 2>&1; rc=$?
+expect fastcheck-rc "$rc" 1
+ok fastcheck-inplace has out12 "modified: notices/2017/a/index.html"
+ok fastcheck-added has out12 "added: notices/2017/e/extra.html"
+ok fastcheck-deleted has out12 "deleted: reports/2015/c/index.html"
+ok fastcheck-newdir has out12 "added: reports/new/x.html"
+ok fastcheck-typechange has out12 "modified: notices/2017/h/index.html (a directory now)"
+# Without the record (the slow way) the same list.
+mv site/.git/gazette-dirs dirs.keep
+rel >out13 2>&1
+expect fastcheck-same-as-slow "$(grep -c '^  ' out12) $(grep '^  ' out12 | md5sum)" "$(grep -c '^  ' out13) $(grep '^  ' out13 | md5sum)"
+mv dirs.keep site/.git/gazette-dirs
+# A record for another index (git rewrote it) is not believed.
+rm -rf site/reports/new site/notices/2017/e/extra.html site/notices/2017/h/index.html
+git -C site checkout -q -- .
+printf X | dd of=$f bs=1 count=1 conv=notrunc 2>/dev/null
+touch -r inplace.keep $f
+rel >out14 2>&1; rc=$?
+expect fastcheck-other-index-rc "$rc" 1
+ok fastcheck-other-index has out14 "modified: notices/2017/a/index.html"
+git -C site checkout -q -- .
+ok fastcheck-restored clean site
+
+# ---- past releases' document lists, kept in site/.git/gazette-history ----
+ok histcache-kept grep -q '^C [0-9a-f]\{40\} ' site/.git/gazette-history
+printf 'gazette-history 1\nC zz\n' >site/.git/gazette-history   # damaged: ignored
+doc notices/2017/j "癸通知" 2017-07-09 "癸的正文。"
+ok histcache-damaged-rel rel -m j
+ok histcache-rewritten grep -q '^A /notices/2017/i/$' site/.git/gazette-history
+ok histcache-new-commit grep -q "^C $(git -C site rev-parse HEAD) 1 " site/.git/gazette-history
+# The history (hence every page) as verify computes it, from the trees.
+ok histcache-verify "$G" verify --content "$C" --out site
+ok histcache-fsck fsck site
+ok histcache-clean clean site
+# The lists kept for a new commit as it was made are those computed later
+# from its tree (a release with nothing to release computes them all).
+sort site/.git/gazette-history >hist.kept
+rm site/.git/gazette-history
+ok histcache-nothing rel
+sort site/.git/gazette-history >hist.computed
+ok histcache-same cmp hist.kept hist.computed
+# An index written here (the check went by the record), SHA instructions.
+doc notices/2017/k "子通知" 2017-07-10 "子的正文。"
+ok ownindex-rel1 rel -m k
+doc notices/2017/l "丑通知" 2017-07-11 "丑的正文。"
+ok ownindex-rel2 rel -m l
+ok ownindex-is-head git -C site diff-index --cached --quiet HEAD
+ok ownindex-fsck fsck site
+ok ownindex-clean clean site
+
 # ---- lock ----
 sleep 30 & live=$!
 echo $live >site/.git/gazette-release.lock

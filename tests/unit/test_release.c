@@ -8,6 +8,7 @@
 #include "util.h"
 #include "value.h"
 
+#include <fcntl.h>
 #include <git2.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -439,6 +440,79 @@ TEST(dirty_work_tree_refused)
     teardown();
 }
 
+/* A release whose check went by the record of directories writes the
+ * index itself (release.c): libgit2 reads it (checksum verified), it holds
+ * exactly HEAD's tree, and its stat data matches the work tree. Added,
+ * changed and removed documents exercise every kind of index update. */
+TEST(index_written_by_release_is_git_index)
+{
+    setup();
+    diag *d = diag_new();
+    release_outcome ro;
+    CHECK(rel("site", NULL, &ro, d) == 0);
+    release_outcome_free(&ro);
+    char *rec = tpath("site/.git/gazette-dirs");
+    CHECK(path_exists(rec));
+    docs[0].body = "changed";
+    docs[1] = docs[--ndocs];   /* notices/2016/b removed */
+    docs[ndocs++] = (fdoc){"notices/2018/d", "丁", "2018-01-01", "body d"};
+    CHECK(rel("site", NULL, &ro, d) == 0 && !ro.nothing);
+    release_outcome_free(&ro);
+    CHECK(diag_total(d) == 0);
+    CHECK(path_exists(rec));
+    char *site = tpath("site");
+    git_libgit2_init();
+    git_repository *r = NULL;
+    git_index *idx = NULL;
+    git_object *head = NULL;
+    git_tree *tree = NULL;
+    git_diff *staged = NULL, *unstaged = NULL;
+    CHECK(git_repository_open(&r, site) == 0);
+    CHECK(r && git_repository_index(&idx, r) == 0 && git_index_read(idx, 1) == 0);
+    CHECK(idx && git_revparse_single(&head, r, "HEAD^{tree}") == 0);
+    tree = (git_tree *)head;
+    CHECK(tree && git_diff_tree_to_index(&staged, r, tree, idx, NULL) == 0);
+    CHECK(staged && git_diff_num_deltas(staged) == 0);
+    CHECK(idx && git_diff_index_to_workdir(&unstaged, r, idx, NULL) == 0);
+    CHECK(unstaged && git_diff_num_deltas(unstaged) == 0);
+    CHECK(idx && git_index_get_bypath(idx, "notices/2018/d/index.html", 0) != NULL);
+    CHECK(idx && git_index_get_bypath(idx, "notices/2016/b/index.html", 0) == NULL);
+    const git_index_entry *e = idx ? git_index_get_bypath(idx, "notices/2017/a/index.html", 0) : NULL;
+    char *f = tpath("site/notices/2017/a/index.html");
+    struct stat st;
+    CHECK(e && stat(f, &st) == 0 && e->file_size == (uint32_t)st.st_size && e->ino == (uint32_t)st.st_ino &&
+          e->mtime.seconds == (int32_t)st.st_mtim.tv_sec && e->mtime.nanoseconds == (uint32_t)st.st_mtim.tv_nsec);
+    git_diff_free(staged);
+    git_diff_free(unstaged);
+    git_object_free(head);
+    git_index_free(idx);
+    git_repository_free(r);
+    git_libgit2_shutdown();
+    CHECK(sh("git -C %s diff-index --cached --quiet HEAD", site) == 0);
+    CHECK(sh("git -C %s fsck --strict --no-dangling >/dev/null 2>&1", site) == 0);
+    /* Then an edit in place (same size, mtime put back) is still refused. */
+    char *data = NULL;
+    size_t len = 0;
+    CHECK(read_file(f, &data, &len) == 0 && len > 0);
+    if (data && len) {
+        data[0] ^= 1;
+        int fd = open(f, O_WRONLY);
+        CHECK(fd >= 0 && write(fd, data, len) == (ssize_t)len);
+        if (fd >= 0) close(fd);
+        struct timespec ts[2] = {st.st_atim, st.st_mtim};
+        CHECK(utimensat(AT_FDCWD, f, ts, 0) == 0);
+    }
+    free(data);
+    docs[0].body = "changed again";
+    CHECK(rel("site", NULL, &ro, d) < 0 && diag_has(d, "modified: notices/2017/a/index.html"));
+    release_outcome_free(&ro);
+    free(f);
+    free(site);
+    free(rec);
+    diag_free(d);
+    teardown();
+}
+
 /* `gazette build --out site` between releases leaves site/ differing from
  * the last release exactly as a build writes it: that is not refused, and
  * the release contains those changes. */
@@ -644,6 +718,7 @@ int main(void)
     RUN1(verify_ok_and_tampered);
     RUN1(deterministic_across_directories);
     RUN1(dirty_work_tree_refused);
+    RUN1(index_written_by_release_is_git_index);
     RUN1(prebuilt_work_tree_accepted);
     RUN1(lock_refused);
     RUN1(kill_at_every_step);
