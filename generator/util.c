@@ -413,7 +413,9 @@ int read_file(const char *path, char **data, size_t *len)
     struct stat st;
     if (fstat(fd, &st) < 0) { int e = errno; close(fd); errno = e; return -1; }
     if (S_ISDIR(st.st_mode)) { close(fd); errno = EISDIR; return -1; }
-    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
+    /* The size, the NUL, and one byte more for the read that finds the
+     * end (with only +1 every whole read doubled the buffer at EOF). */
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 2 : 4096, n = 0;
     char *p = xmalloc(cap);
     for (;;) {
         if (n + 1 >= cap) { cap *= 2; p = xrealloc(p, cap); }
