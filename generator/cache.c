@@ -567,7 +567,8 @@ void mdcache_close(mdcache *c, diag *d)
 #define DOC_FIXED 53         /* an entry's fields after its source */
 
 typedef struct {
-    char *source;        /* NULL: empty slot */
+    const char *source;  /* into data, not NUL-terminated; NULL: empty slot */
+    uint32_t slen;
     uint64_t size, ino, mtime_ns, ctime_ns;
     bool racy;
     fp128 file;          /* fingerprint of the file's bytes */
@@ -591,14 +592,16 @@ struct doccache {
     bool failed;         /* could not write: save gives up */
     XXH3_state_t *hash;
     uint64_t nput;
+    buf wbuf;            /* written out in 1 MB pieces (an entry is ~1.7 KB) */
 };
 
 static uint64_t ns_of(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
 
-static doc_entry *doc_slot(doc_entry *slots, size_t n, const char *source)
+static doc_entry *doc_slot(doc_entry *slots, size_t n, const char *source, size_t len)
 {
-    size_t i = XXH3_64bits(source, strlen(source)) & (n - 1);
-    while (slots[i].source && strcmp(slots[i].source, source)) i = (i + 1) & (n - 1);
+    size_t i = XXH3_64bits(source, len) & (n - 1);
+    while (slots[i].source && (slots[i].slen != len || memcmp(slots[i].source, source, len)))
+        i = (i + 1) & (n - 1);
     return &slots[i];
 }
 
@@ -631,9 +634,10 @@ static void doc_read(doccache *c)
         if (e.len > (uint64_t)(end - p)) break;
         e.payload = p;
         p += e.len;
-        e.source = xstrndup((const char *)src, sl);
-        doc_entry *slot = doc_slot(c->old, c->nslots, e.source);
-        if (slot->source) { free(e.source); continue; }
+        e.source = (const char *)src;
+        e.slen = sl;
+        doc_entry *slot = doc_slot(c->old, c->nslots, e.source, sl);
+        if (slot->source) continue;
         *slot = e;
         c->nold++;
     }
@@ -664,7 +668,7 @@ static bool stat_matches(const doc_entry *e, const struct stat *st)
 const unsigned char *doccache_get(doccache *c, const char *source, const struct stat *st,
                                   size_t *len, fp128 *file)
 {
-    doc_entry *e = doc_slot(c->old, c->nslots, source);
+    doc_entry *e = doc_slot(c->old, c->nslots, source, strlen(source));
     if (!e->source || !stat_matches(e, st)) return NULL;
     if (e->racy) {
         char *data;
@@ -682,7 +686,7 @@ const unsigned char *doccache_get(doccache *c, const char *source, const struct 
 void doccache_keep(doccache *c, const char *source)
 {
     pthread_mutex_lock(&c->mu);
-    doc_entry *e = doc_slot(c->old, c->nslots, source);
+    doc_entry *e = doc_slot(c->old, c->nslots, source, strlen(source));
     if (e->source && !e->kept) {
         e->kept = true;
         c->nkept++;
@@ -695,12 +699,20 @@ void doccache_keep(doccache *c, const char *source)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* Write out what is buffered (mu held). */
+static void doc_flush(doccache *c)
+{
+    if (!c->failed && c->wbuf.len && write_all_fd(c->fd, c->wbuf.ptr, c->wbuf.len) < 0) c->failed = true;
+    buf_clear(&c->wbuf);
+}
+
 /* Append bytes to the new file and its checksum (mu held). */
 static void doc_emit(doccache *c, const void *p, size_t n)
 {
     if (c->failed) return;
-    if (write_all_fd(c->fd, p, n) < 0) { c->failed = true; return; }
     XXH3_128bits_update(c->hash, p, n);
+    buf_put(&c->wbuf, p, n);
+    if (c->wbuf.len >= (1u << 20)) doc_flush(c);
 }
 
 /* Start the new file if not yet (mu held). */
@@ -719,9 +731,8 @@ static void doc_start(doccache *c)
     buf_free(&h);
 }
 
-static void doc_emit_entry(doccache *c, const char *source, const doc_entry *e)
+static void doc_emit_entry(doccache *c, const char *source, size_t sl, const doc_entry *e)
 {
-    size_t sl = strlen(source);
     buf b = BUF_INIT;
     buf_grow(&b, 4 + sl + DOC_FIXED);
     put_u32(&b, (uint32_t)sl);
@@ -751,7 +762,7 @@ void doccache_put(doccache *c, const char *source, const struct stat *st, fp128 
     e.racy = changed + RACY_NS > c->now_ns;
     pthread_mutex_lock(&c->mu);
     doc_start(c);
-    doc_emit_entry(c, source, &e);
+    doc_emit_entry(c, source, strlen(source), &e);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -769,7 +780,8 @@ int doccache_save(doccache *c, diag *d)
     pthread_mutex_lock(&c->mu);
     doc_start(c);
     for (size_t i = 0; i < c->nslots; i++)
-        if (c->old[i].source && c->old[i].kept) doc_emit_entry(c, c->old[i].source, &c->old[i]);
+        if (c->old[i].source && c->old[i].kept)
+            doc_emit_entry(c, c->old[i].source, c->old[i].slen, &c->old[i]);
     buf t = BUF_INIT;
     put_u64(&t, c->nput);
     doc_emit(c, t.ptr, t.len);
@@ -778,7 +790,8 @@ int doccache_save(doccache *c, diag *d)
         XXH128_hash_t h = XXH3_128bits_digest(c->hash);
         put_u64(&t, h.low64);
         put_u64(&t, h.high64);
-        if (write_all_fd(c->fd, t.ptr, t.len) < 0) c->failed = true;
+        buf_put(&c->wbuf, t.ptr, t.len);
+        doc_flush(c);
     }
     buf_free(&t);
     int e = errno;
@@ -800,8 +813,8 @@ void doccache_free(doccache *c)
     if (!c) return;
     doc_abandon(c);                   /* a file save did not finish */
     free(c->tmp);
+    buf_free(&c->wbuf);
     if (c->hash) XXH3_freeState(c->hash);
-    for (size_t i = 0; i < c->nslots; i++) free(c->old[i].source);
     free(c->old);
     free(c->data);
     pthread_mutex_destroy(&c->mu);
