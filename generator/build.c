@@ -1561,6 +1561,17 @@ done:
         pthread_join(b.scan->tid, NULL);
         out_close(b.scan->out);
     }
+    if (o->exit_after) {
+        /* Only what is not memory: the Markdown cache's compaction. */
+        mdcache_close(b.c.mc, d);
+        b.c.mc = NULL;
+        static build *kept;            /* reachable until exit */
+        kept = xmalloc(sizeof b);
+        memcpy(kept, &b, sizeof b);
+        if (res == &scratch) build_result_free(res);
+        phase(&b, "exit");
+        return rc;
+    }
     for (size_t i = 0; i < b.njobs; i++) { free(b.jobs[i].relpath); value_unref(b.jobs[i].ctx); }
     free(b.jobs);
     for (size_t i = 0; i < b.nlists; i++) list_spec_free(b.lists[i]);
@@ -1581,6 +1592,7 @@ done:
     value_unref(b.site);
     content_free(&b.c);
     if (res == &scratch) build_result_free(res);
+    phase(&b, "free");
     return rc;
 }
 

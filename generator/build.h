@@ -31,6 +31,11 @@ typedef struct {
      *                action: "added"|"changed", url}...] oldest first}}
      * Borrowed; NULL = no history. */
     value *history;
+    /* The process ends right after this build (gazette build): its memory
+     * is kept (reachable, for leak checkers) instead of freed piece by
+     * piece, as git's UNLEAK does: ~30 ms of a 0.2 s rebuild at 10k
+     * documents. Files, caches and descriptors are finished as always. */
+    bool exit_after;
 } build_opts;
 
 void build_opts_default(build_opts *o);
