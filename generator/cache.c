@@ -198,6 +198,7 @@ struct mdcache {
     size_t nslots, n;
     pthread_mutex_t mu;
     size_t hits, misses;
+    bool reindex;        /* the index file (md_index_save) is out of date */
 };
 
 static md_entry *md_slot(mdcache *c, fp128 key)
@@ -249,11 +250,11 @@ static int write_all_fd(int fd, const void *p, size_t n)
 }
 
 /* Read the entry heads; the log ends at the first one that does not fit. */
-static void md_scan(mdcache *c)
+static void md_scan(mdcache *c, off_t from)
 {
     struct stat st;
     if (fstat(c->fd, &st) < 0) return;
-    off_t off = (off_t)MD_HEADER;
+    off_t off = from;
     /* The headers are read through a 1 MB window (one pread per entry was
      * ~10k system calls at every build of a 10k-document site). Not
      * mmap: another build truncating a torn tail would be a SIGBUS. */
@@ -272,6 +273,7 @@ static void md_scan(mdcache *c)
         uint32_t len = get_u32(h + 4);
         if (len == 0 || len > ENTRY_MAX || off + ENTRY_HEAD + (off_t)len > st.st_size) break;
         md_index(c, (fp128){get_u64(h + 8), get_u64(h + 16)}, off + ENTRY_HEAD, len);
+        c->reindex = true;
         off += ENTRY_HEAD + (off_t)len;
     }
     free(win);
@@ -302,6 +304,82 @@ static int md_start(int fd, fp128 settings)
     return rc;
 }
 
+/* markdown.cache.index: where each entry of the log is, so that a build
+ * does not read the whole log (48 MB at 10k documents) to find out.
+ * Magic, settings (16), the log's inode and the size it had (8 each),
+ * count, entries (key 16, offset 8, length 4), fingerprint of all before
+ * (16). Only a shortcut: a log it does not describe (other inode, shorter)
+ * is scanned instead, the log's entries after the indexed size are
+ * scanned as before, and every read checks the entry's own head and
+ * fingerprint, so a stale index can cost a miss, never a wrong body. */
+#define MDX_MAGIC "gazette markdown index 1\n"
+
+static char *md_index_path(const mdcache *c) { return xasprintf("%s.index", c->path); }
+
+/* Load the index; returns where the scan of the log is to go on from. */
+static off_t md_index_load(mdcache *c)
+{
+    struct stat st;
+    char *p = md_index_path(c), *data = NULL;
+    size_t n, ml = sizeof MDX_MAGIC - 1;
+    off_t from = (off_t)MD_HEADER;
+    int r = read_file(p, &data, &n);
+    free(p);
+    const unsigned char *u = (const unsigned char *)data;
+    if (r == 0 && fstat(c->fd, &st) == 0 && n >= ml + 16 + 24 + 16 && !memcmp(u, MDX_MAGIC, ml) &&
+        fp_eq(fp_bytes(u, n - 16), (fp128){get_u64(u + n - 16), get_u64(u + n - 8)}) &&
+        fp_eq(c->settings, (fp128){get_u64(u + ml), get_u64(u + ml + 8)})) {
+        uint64_t ino = get_u64(u + ml + 16), size = get_u64(u + ml + 24), count = get_u64(u + ml + 32);
+        const unsigned char *e = u + ml + 40;
+        if (ino == (uint64_t)st.st_ino && size >= MD_HEADER && size <= (uint64_t)st.st_size &&
+            count == (n - 16 - (ml + 40)) / 28 && (n - 16 - (ml + 40)) % 28 == 0) {
+            for (uint64_t k = 0; k < count; k++, e += 28) {
+                uint64_t off = get_u64(e + 16);
+                uint32_t len = get_u32(e + 24);
+                if (off < ENTRY_HEAD || off + len > size || len == 0 || len > ENTRY_MAX) continue;
+                md_index(c, (fp128){get_u64(e), get_u64(e + 8)}, (off_t)off, len);
+            }
+            from = (off_t)size;
+        }
+    }
+    free(data);
+    c->reindex = from == (off_t)MD_HEADER;
+    return from;
+}
+
+/* Write the index of the log as it is now (after a build that added to it). */
+static void md_index_save(mdcache *c)
+{
+    struct stat st;
+    if (fstat(c->fd, &st) < 0) return;
+    buf b = BUF_INIT;
+    buf_puts(&b, MDX_MAGIC);
+    put_u64(&b, c->settings.lo);
+    put_u64(&b, c->settings.hi);
+    put_u64(&b, (uint64_t)st.st_ino);
+    put_u64(&b, (uint64_t)st.st_size);
+    size_t at = b.len;
+    put_u64(&b, 0);
+    uint64_t count = 0;
+    for (size_t i = 0; i < c->nslots; i++) {
+        const md_entry *e = &c->slots[i];
+        if (!e->len || !e->off) continue;
+        put_u64(&b, e->key.lo);
+        put_u64(&b, e->key.hi);
+        put_u64(&b, (uint64_t)e->off);
+        put_u32(&b, e->len);
+        count++;
+    }
+    for (int k = 0; k < 8; k++) b.ptr[at + k] = (char)(count >> (8 * k));
+    fp128 f = fp_bytes(b.ptr, b.len);
+    put_u64(&b, f.lo);
+    put_u64(&b, f.hi);
+    char *p = md_index_path(c);
+    (void)write_file_atomic(p, b.ptr, b.len);   /* a shortcut: failing costs a scan */
+    free(p);
+    buf_free(&b);
+}
+
 mdcache *mdcache_open(const char *path, fp128 settings, diag *d)
 {
     mdcache *c = xcalloc(1, sizeof *c);
@@ -326,7 +404,7 @@ mdcache *mdcache_open(const char *path, fp128 settings, diag *d)
     bool same = pread_all(c->fd, h, MD_HEADER, 0) == 0 && memcmp(h, want.ptr, MD_HEADER) == 0;
     buf_free(&want);
     if (same) {
-        md_scan(c);
+        md_scan(c, md_index_load(c));
     } else if (md_start(c->fd, settings) < 0) {
         diag_warn(d, path, 0, "cannot write the build cache (%s); building without it", strerror(errno));
         close(c->fd);
@@ -372,12 +450,18 @@ static unsigned char *md_read(mdcache *c, fp128 key, uint32_t *len)
     unsigned char *p = xmalloc(copy.len);
     unsigned char h[ENTRY_HEAD];
     if (pread_all(c->fd, h, ENTRY_HEAD, copy.off - ENTRY_HEAD) == 0 && !memcmp(h, "GZE1", 4) &&
-        get_u32(h + 4) == copy.len && pread_all(c->fd, p, copy.len, copy.off) == 0 &&
-        intact(h, p, copy.len)) {
+        get_u32(h + 4) == copy.len && get_u64(h + 8) == key.lo && get_u64(h + 16) == key.hi &&
+        pread_all(c->fd, p, copy.len, copy.off) == 0 && intact(h, p, copy.len)) {
         *len = copy.len;
         return p;
     }
     free(p);
+    /* Damaged (or a stale index's guess): forget it, so that the next
+     * build renders the body again and appends a good entry. */
+    pthread_mutex_lock(&c->mu);
+    md_entry *e = md_slot(c, key);
+    if (e->off == copy.off) { e->off = 0; c->reindex = true; }
+    pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
@@ -493,6 +577,7 @@ void mdcache_put(mdcache *c, fp128 key, const md_result *r)
             off_t off = end >= (off_t)b.len ? end - (off_t)b.len + ENTRY_HEAD : 0;
             md_index(c, key, off, (uint32_t)(b.len - ENTRY_HEAD));
             md_slot(c, key)->used = 1;
+            c->reindex = true;
         }
         pthread_mutex_unlock(&c->mu);
     }
@@ -508,14 +593,15 @@ void mdcache_counts(const mdcache *c, size_t *hits, size_t *misses)
 /* Rewrite the file with only the entries this build used (read or
  * added), when more than half of it is dead. Damaged entries are left
  * out. */
-static void md_compact(mdcache *c, diag *d)
+/* Returns true when the log was rewritten (the index no longer fits). */
+static bool md_compact(mdcache *c, diag *d)
 {
     struct stat st;
-    if (fstat(c->fd, &st) < 0) return;
+    if (fstat(c->fd, &st) < 0) return false;
     size_t live = 0;
     for (size_t i = 0; i < c->nslots; i++)
         if (c->slots[i].len && c->slots[i].used) live += ENTRY_HEAD + c->slots[i].len;
-    if ((size_t)st.st_size < (4u << 20) || live * 2 >= (size_t)st.st_size) return;
+    if ((size_t)st.st_size < (4u << 20) || live * 2 >= (size_t)st.st_size) return false;
     char *tmp = xasprintf("%s.tmp-%ld", c->path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int ok = fd >= 0 && md_start(fd, c->settings) == 0;
@@ -529,17 +615,24 @@ static void md_compact(mdcache *c, diag *d)
         free(p);
     }
     if (fd >= 0 && close(fd) < 0) ok = 0;
-    if (ok && rename(tmp, c->path) == 0) { free(tmp); return; }
+    if (ok && rename(tmp, c->path) == 0) { free(tmp); return true; }
     if (d) diag_warn(d, c->path, 0, "cannot compact the build cache: %s", strerror(errno));
     unlink(tmp);
     free(tmp);
+    return false;
 }
 
 void mdcache_close(mdcache *c, diag *d)
 {
     if (!c) return;
     if (c->fd >= 0) {
-        md_compact(c, d);
+        if (md_compact(c, d)) {
+            char *p = md_index_path(c);        /* the next build scans the new log */
+            unlink(p);
+            free(p);
+        } else if (c->reindex) {
+            md_index_save(c);
+        }
         close(c->fd);
     }
     pthread_mutex_destroy(&c->mu);

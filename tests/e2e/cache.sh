@@ -92,6 +92,7 @@ ok delete-same same
 # older ones by their stat alone, which still sees an edit that keeps the
 # size and puts the modification time back (the ctime moves).
 ok docs-recorded test -s "$K/docs.cache"
+ok md-indexed test -s "$K/markdown.cache.index"
 sleep 2.1
 ok settle-build build                   # records now past the racy window
 d2=$(ls "$C"/notices/*/*.md | sed -n 3p)
