@@ -1565,9 +1565,13 @@ done:
         /* Only what is not memory: the Markdown cache's compaction. */
         mdcache_close(b.c.mc, d);
         b.c.mc = NULL;
-        static build *kept;            /* reachable until exit */
-        kept = xmalloc(sizeof b);
-        memcpy(kept, &b, sizeof b);
+        /* Reachable until exit, every build's (a release makes two). */
+        typedef struct kept_build { build b; struct kept_build *next; } kept_build;
+        static kept_build *kept;
+        kept_build *k = xmalloc(sizeof *k);
+        k->b = b;
+        k->next = kept;
+        kept = k;
         if (res == &scratch) build_result_free(res);
         phase(&b, "exit");
         return rc;

@@ -2629,6 +2629,7 @@ static int run_build_ex(const release_opts *o, const char *out_dir, value *histo
     bo.history = history;
     bo.quiet = true;
     bo.check_only = check_only;
+    bo.exit_after = o->exit_after;
     /* The build cache serves the work tree only: a page record for each
      * temporary directory would pile up. */
     bo.cache_dir = strcmp(out_dir, o->out_dir) ? NULL : o->cache_dir;

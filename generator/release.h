@@ -51,6 +51,8 @@ typedef struct {
     const char *push_remote;    /* NULL: no push */
     const char *cache_dir;      /* build cache (see cache.h); NULL: none */
     release_build_fn build;     /* NULL: build_site */
+    bool exit_after;            /* the process ends after the release: builds
+                                   keep their memory (build.h, exit_after) */
 } release_opts;
 
 void release_opts_default(release_opts *o);
