@@ -119,21 +119,29 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 chmod u+w "$T/rodir/notices"
 
+# kill_build NAME SRC FROM TO ALLOW_TMP MAXDELAY: start a build of SRC into
+# $S (which holds FROM), kill -9 it after a random delay, check that $S is
+# FROM or TO file by file (consistent), then that a rebuild gives TO.
+kill_build() {
+  local name=$1 src=$2 from=$3 to=$4 allow_tmp=$5 max=$6 delay pid
+  delay=$(python3 -c "import random; print('%.3f' % random.uniform(0.02, $max))")
+  fault
+  "$GAZETTE" build --quiet --content "$src" --out "$S" >/dev/null 2>&1 &
+  pid=$!
+  sleep "$delay"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  consistent "$name-after-${delay}s" "$S" "$from" "$to" "$allow_tmp"
+  if gz_build "$src" "$S" >"$T/err" 2>&1; then
+    same_as "$name-rebuild-identical" "$S" "$to" && survive
+  else echo "FAIL $E2E_NAME:$name-rebuild: build failed"; head -5 "$T/err" | sed 's/^/      /'; fi
+}
+
 # --- kill -9 during a build --------------------------------------------
 for i in $(seq 1 "$KILLS"); do
   S=$T/kill/site; rm -rf "$T/kill"; mkdir -p "$T/kill"; cp -r "$T/ref-small" "$S"
   # Alternate directions: grow the site, or shrink it (removals).
   if [ $((i % 2)) -eq 1 ]; then from=$T/ref-small to=$T/ref-big src=$BIG
   else rm -rf "$S"; cp -r "$T/ref-big" "$S"; from=$T/ref-big to=$T/ref-small src=$SMALL; fi
-  delay=$(python3 -c "import random; print('%.3f' % random.uniform(0.02, 1.2))")
-  fault
-  "$GAZETTE" build --quiet --content "$src" --out "$S" >/dev/null 2>&1 &
-  pid=$!
-  sleep "$delay"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-  consistent "kill-build-$i-after-${delay}s" "$S" "$from" "$to" 1
-  if gz_build "$src" "$S" >"$T/err" 2>&1; then
-    same_as "kill-build-$i-rebuild-identical" "$S" "$to" && survive
-  else echo "FAIL $E2E_NAME:kill-build-$i-rebuild: build failed"; head -5 "$T/err" | sed 's/^/      /'; fi
+  kill_build "kill-build-$i" "$src" "$from" "$to" 1 1.2
 done
 
 # --- kill -9 during a build into an empty directory ----------------------
@@ -141,15 +149,7 @@ done
 # not even a temporary file may be left (allow_tmp 0), only whole files.
 for i in $(seq 1 $(( (KILLS + 1) / 2 ))); do
   S=$T/killnew/site; rm -rf "$T/killnew"; mkdir -p "$S"
-  delay=$(python3 -c "import random; print('%.3f' % random.uniform(0.02, 0.8))")
-  fault
-  "$GAZETTE" build --quiet --content "$BIG" --out "$S" >/dev/null 2>&1 &
-  pid=$!
-  sleep "$delay"; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-  consistent "kill-fresh-$i-after-${delay}s" "$S" "$T/ref-big" "$T/ref-big" 0
-  if gz_build "$BIG" "$S" >"$T/err" 2>&1; then
-    same_as "kill-fresh-$i-rebuild-identical" "$S" "$T/ref-big" && survive
-  else echo "FAIL $E2E_NAME:kill-fresh-$i-rebuild: build failed"; head -5 "$T/err" | sed 's/^/      /'; fi
+  kill_build "kill-fresh-$i" "$BIG" "$T/ref-big" "$T/ref-big" 0 0.8
 done
 
 # --- kill -9 during a release ------------------------------------------

@@ -33,6 +33,28 @@ static void put64(uint8_t *p, uint64_t v)
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* path := magic, head (hlen bytes), data, and the XXH3-128 of all that,
+ * as the cache files end (so that the fuzzer gets past the checksum). */
+static void write_checked(const char *path, const char *magic, const uint8_t *head, size_t hlen,
+                          const uint8_t *data, size_t size)
+{
+    size_t ml = strlen(magic), n = ml + hlen + size;
+    uint8_t *buf = malloc(n + 16);
+    if (!buf) return;
+    memcpy(buf, magic, ml);
+    if (hlen) memcpy(buf + ml, head, hlen);
+    if (size) memcpy(buf + ml + hlen, data, size);
+    fp128 f = fp_bytes(buf, n);
+    put64(buf + n, f.lo);
+    put64(buf + n + 8, f.hi);
+    FILE *fh = fopen(path, "wb");
+    if (fh) {
+        fwrite(buf, 1, n + 16, fh);
+        fclose(fh);
+    }
+    free(buf);
+}
+
 static void md_case(const uint8_t *data, size_t size, const char *path)
 {
     static const char magic[] = "gazette markdown cache 1\n";
@@ -83,21 +105,7 @@ static void md_case(const uint8_t *data, size_t size, const char *path)
 
 static void page_case(const uint8_t *data, size_t size, const char *path, const char *out)
 {
-    static const char magic[] = "gazette page cache 2\n";
-    size_t n = sizeof magic - 1 + size;
-    uint8_t *buf = malloc(n + 16);
-    if (!buf) return;
-    memcpy(buf, magic, sizeof magic - 1);
-    memcpy(buf + sizeof magic - 1, data, size);
-    fp128 f = fp_bytes(buf, n);
-    put64(buf + n, f.lo);
-    put64(buf + n + 8, f.hi);
-    FILE *fh = fopen(path, "wb");
-    if (fh) {
-        fwrite(buf, 1, n + 16, fh);
-        fclose(fh);
-    }
-    free(buf);
+    write_checked(path, "gazette page cache 2\n", NULL, 0, data, size);
     pagecache *pc = pagecache_open(path, out, out);
     (void)pagecache_keep(pc, "index.html", (fp128){1, 1});
     (void)pagecache_keep(pc, "a/index.html", (fp128){0, 0});
@@ -113,24 +121,11 @@ static void page_case(const uint8_t *data, size_t size, const char *path, const 
 
 static void doc_case(const uint8_t *data, size_t size, const char *path)
 {
-    static const char magic[] = "gazette document cache 2\n";
     fp128 settings = {5, 6};
-    size_t ml = sizeof magic - 1, n = ml + 16 + size;
-    uint8_t *buf = malloc(n + 16);
-    if (!buf) return;
-    memcpy(buf, magic, ml);
-    put64(buf + ml, settings.lo);
-    put64(buf + ml + 8, settings.hi);
-    memcpy(buf + ml + 16, data, size);
-    fp128 f = fp_bytes(buf, n);
-    put64(buf + n, f.lo);
-    put64(buf + n + 8, f.hi);
-    FILE *fh = fopen(path, "wb");
-    if (fh) {
-        fwrite(buf, 1, n + 16, fh);
-        fclose(fh);
-    }
-    free(buf);
+    uint8_t set[16];
+    put64(set, settings.lo);
+    put64(set + 8, settings.hi);
+    write_checked(path, "gazette document cache 2\n", set, 16, data, size);
     doccache *c = doccache_open(path, settings);
     /* The first entry's source (u32 length + name), with the stat fields
      * as written, so that a well-formed entry is found. */
