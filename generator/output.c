@@ -47,8 +47,7 @@ struct outdir {
     char *root;
     diag *d;
     pthread_mutex_t mu;
-    char **slots;        /* open-addressing set of written relpaths */
-    size_t nslots, used;
+    map claimed;         /* relpaths written (or kept) by this build; keys owned */
     size_t written, unchanged, dirs_read;
     char **changed; size_t nchanged, capchanged;
     char **removed; size_t nremoved, capremoved;
@@ -134,43 +133,9 @@ static void list_add(char ***list, size_t *n, size_t *cap, const char *s)
  * badly over the low bits that probing was a tenth of a scan. */
 static uint64_t hash_str(const char *s) { return XXH3_64bits(s, strlen(s)); }
 
-static void set_grow(outdir *o);
-
-/* Insert p (owned on success). Returns 1 if inserted, 0 if already there. */
-static int set_add(outdir *o, char *p)
-{
-    if ((o->used + 1) * 2 > o->nslots) set_grow(o);
-    size_t i = hash_str(p) & (o->nslots - 1);
-    while (o->slots[i]) {
-        if (strcmp(o->slots[i], p) == 0) return 0;
-        i = (i + 1) & (o->nslots - 1);
-    }
-    o->slots[i] = p;
-    o->used++;
-    return 1;
-}
-
-static int set_has(const outdir *o, const char *p)
-{
-    size_t i = hash_str(p) & (o->nslots - 1);
-    while (o->slots[i]) {
-        if (strcmp(o->slots[i], p) == 0) return 1;
-        i = (i + 1) & (o->nslots - 1);
-    }
-    return 0;
-}
-
-static void set_grow(outdir *o)
-{
-    char **old = o->slots;
-    size_t n = o->nslots;
-    o->nslots = n ? n * 2 : 1024;
-    o->slots = xcalloc(o->nslots, sizeof(char *));
-    o->used = 0;
-    for (size_t i = 0; i < n; i++)
-        if (old[i]) set_add(o, old[i]);
-    free(old);
-}
+/* The set of claimed relpaths: a map whose values only say "present". */
+static int set_add(outdir *o, char *p) { return map_put(&o->claimed, p, o); }
+static int set_has(const outdir *o, const char *p) { return map_get(&o->claimed, p) != NULL; }
 
 /* ---- directories ---- */
 
@@ -569,7 +534,6 @@ outdir *out_scan(const char *root, const char *state_path, diag *d)
     o->root = xstrdup(root);
     o->d = d;
     pthread_mutex_init(&o->mu, NULL);
-    set_grow(o);
     struct stat st, *stp = NULL;
     /* The output directory itself may be a link (a deliberate choice of
      * where the site lives); links inside it are not. Missing: nothing to
@@ -949,10 +913,10 @@ void out_removed(const outdir *o, char ***paths, size_t *n)
 char **out_paths(outdir *o, size_t *n)
 {
     pthread_mutex_lock(&o->mu);
-    char **v = xmalloc((o->used ? o->used : 1) * sizeof(char *));
+    char **v = xmalloc((o->claimed.used ? o->claimed.used : 1) * sizeof(char *));
     size_t k = 0;
-    for (size_t i = 0; i < o->nslots; i++)
-        if (o->slots[i]) v[k++] = xstrdup(o->slots[i]);
+    for (size_t i = 0; i < o->claimed.nslots; i++)
+        if (o->claimed.keys[i]) v[k++] = xstrdup(o->claimed.keys[i]);
     pthread_mutex_unlock(&o->mu);
     if (k > 1) qsort(v, k, sizeof(char *), str_cmp_ptr);
     *n = k;
@@ -972,8 +936,7 @@ void out_close(outdir *o)
     free(o->removed);
     free(o->existing);
     free(o->dirs);
-    for (size_t i = 0; i < o->nslots; i++) free(o->slots[i]);
-    free(o->slots);
+    map_free(&o->claimed, 1);
     for (size_t i = 0; i < o->ndnodes; i++) {
         ents_clear(o->dnodes[i]);
         free(o->dnodes[i]->ents);
