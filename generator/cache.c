@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -639,6 +640,31 @@ void mdcache_close(mdcache *c, diag *d)
     free(c->slots);
     free(c->path);
     free(c);
+}
+
+/* ---- leftovers ---- */
+
+void cache_sweep_tmp(const char *dir)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) return;
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        /* NAME.tmp-PID or NAME.tmp-gzPID, as written by this file, search.c
+         * and write_file_atomic */
+        const char *t = strstr(e->d_name, ".tmp-");
+        if (!t) continue;
+        t += 5;
+        if (!strncmp(t, "gz", 2)) t += 2;
+        char *end;
+        long pid = strtol(t, &end, 10);
+        if (end == t || *end || pid <= 0) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *p = path_join(dir, e->d_name);
+        (void)unlink(p);                 /* a killed build's: nobody will finish it */
+        free(p);
+    }
+    closedir(dh);
 }
 
 /* ---- loaded documents ---- */

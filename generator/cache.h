@@ -82,6 +82,10 @@ char *mdcache_text(mdcache *c, fp128 key);
 void mdcache_close(mdcache *c, diag *d);
 void mdcache_counts(const mdcache *c, size_t *hits, size_t *misses);
 
+/* Remove temporary files in the cache directory dir left by builds that
+ * were killed (NAME.tmp-PID whose process is gone). */
+void cache_sweep_tmp(const char *dir);
+
 /* ---- loaded documents ---- */
 
 /* docs.cache: per source file, what loading it gave (an opaque payload,

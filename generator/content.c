@@ -758,6 +758,7 @@ typedef struct {
 static void *open_caches(void *arg)
 {
     cache_opener *co = arg;
+    cache_sweep_tmp(co->dir);
     buf k = BUF_INIT;
     fp128 self = fp_self();
     buf_printf(&k, "%d %zu %016llx%016llx", co->unsafe, co->excerpt_chars,
