@@ -10,6 +10,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+TEST(xcalloc_zeroes)
+{
+    /* Small and large (past the size written by hand), over memory that
+     * the allocator hands back dirty. */
+    size_t sizes[] = {16, 4000, 70000, 1u << 20, 3u << 20};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        unsigned char *d = xmalloc(sizes[k]);
+        memset(d, 0xa5, sizes[k]);
+        free(d);
+        unsigned char *z = xcalloc(sizes[k] / 8, 8);
+        size_t bad = 0;
+        for (size_t i = 0; i < sizes[k]; i++) bad += z[i] != 0;
+        CHECK(bad == 0);
+        free(z);
+    }
+    unsigned char *one = xcalloc(0, 0);     /* never NULL */
+    CHECK(one != NULL);
+    free(one);
+}
+
 TEST(buf_printf_grows)
 {
     buf b = BUF_INIT;
@@ -343,6 +363,7 @@ TEST(output_writes_and_sweeps)
 
 int main(void)
 {
+    RUN(xcalloc_zeroes);
     RUN(buf_printf_grows);
     RUN(escapes);
     RUN(utf8_validation);
