@@ -669,16 +669,21 @@ void cache_sweep_tmp(const char *dir)
 
 /* ---- loaded documents ---- */
 
-/* File: magic, settings (16), entries, u64 count, and the fingerprint
- * (16) of everything before it. Entry: u32 source length, source, size,
- * ino, mtime_ns, ctime_ns (u64 each), u8 racy, file fingerprint (16), u32
- * payload length, payload. The file is read whole at every build (one
- * file and one checksum beat an append log when everything is needed);
- * a build that changes it writes a new one: records put during the load
- * go straight to a temporary file (nothing held in memory: 100k records
- * are ~170 MB), the kept ones follow at save, then the count and the
- * checksum, and a rename makes it current. */
+/* Files: NAME.0 ... NAME.f, one shard each of the records, by the hash of
+ * the source's path. Each: magic, settings (16), entries, u64 count, and
+ * the fingerprint (16) of everything before it. Entry: u32 source length,
+ * source, size, ino, mtime_ns, ctime_ns (u64 each), u8 racy, file
+ * fingerprint (16), u32 payload length, payload. Every shard is read
+ * whole at every build (one file and one checksum beat an append log
+ * when everything is needed); a build writes anew only the shards whose
+ * records changed, so that one edit in 10k documents rewrites ~1 MB, not
+ * 17. Records put during the load go straight to their shard's temporary
+ * file (nothing held in memory: 100k records are ~170 MB), the kept ones
+ * follow at save, then the count and the checksum, and a rename makes the
+ * shard current. A record found in another shard than its own (not
+ * written so by this code) is still used, and moved at the next save. */
 #define DOC_MAGIC "gazette document cache 2\n"
+#define DOC_SHARDS 16
 /* A file changed this recently may change again within the timestamps'
  * granularity without its stat showing it: such a record is used only
  * after its bytes are compared (as git does with "racily clean" entries). */
@@ -686,35 +691,46 @@ void cache_sweep_tmp(const char *dir)
 #define DOC_FIXED 53         /* an entry's fields after its source */
 
 typedef struct {
-    const char *source;  /* into data, not NUL-terminated; NULL: empty slot */
+    const char *source;  /* into a shard's data, not NUL-terminated; NULL: empty slot */
     uint32_t slen;
     uint64_t size, ino, mtime_ns, ctime_ns;
     bool racy;
     fp128 file;          /* fingerprint of the file's bytes */
-    const unsigned char *payload;   /* into data */
+    const unsigned char *payload;   /* into a shard's data */
     uint32_t len;
     bool kept;           /* carried into this build unchanged */
+    uint8_t from;        /* the shard it was read from */
 } doc_entry;
 
-struct doccache {
+/* One shard file: as read, and the new one being written. */
+typedef struct {
     char *path, *tmp;
-    fp128 settings;
     char *data;          /* the file as read; entries point into it */
-    doc_entry *old;      /* open addressing by source */
-    size_t nslots, nold;
-    size_t nkept;
-    bool dirty;          /* a kept record changed (no longer racy) */
-    uint64_t now_ns;
-    pthread_mutex_t mu;
-    /* The new file, once something is put (guarded by mu). */
-    int fd;              /* -1: none yet */
-    bool failed;         /* could not write: save gives up */
+    size_t nold, nkept;
+    bool dirty;          /* must be written: a record changed, moved or went */
+    int fd;              /* of the new file; -1: none yet */
+    bool failed;         /* could not write: save gives up on this shard */
     XXH3_state_t *hash;
     uint64_t nput;
     buf wbuf;            /* written out in 1 MB pieces (an entry is ~1.7 KB) */
+} doc_shard;
+
+struct doccache {
+    char *path;          /* the shards' common prefix */
+    fp128 settings;
+    doc_entry *old;      /* open addressing by source, over all shards */
+    size_t nslots, nold;
+    uint64_t now_ns;
+    pthread_mutex_t mu;  /* guards the shards' new files and kept flags */
+    doc_shard sh[DOC_SHARDS];
 };
 
 static uint64_t ns_of(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
+
+static unsigned doc_shard_of(const char *source, size_t len)
+{
+    return (unsigned)(XXH3_64bits(source, len) >> 60);   /* high bits: slots use the low ones */
+}
 
 static doc_entry *doc_slot(doc_entry *slots, size_t n, const char *source, size_t len)
 {
@@ -724,23 +740,33 @@ static doc_entry *doc_slot(doc_entry *slots, size_t n, const char *source, size_
     return &slots[i];
 }
 
-static void doc_read(doccache *c)
+/* The entries of one shard file, checked; 0 if missing, damaged or of
+ * other settings (its records are then simply not there). */
+typedef struct { const unsigned char *p, *end; uint64_t count; } doc_span;
+
+static doc_span doc_read_shard(doccache *c, doc_shard *s)
 {
+    doc_span none = {NULL, NULL, 0};
     size_t n, ml = sizeof DOC_MAGIC - 1;
-    if (read_file(c->path, &c->data, &n) < 0) { c->data = NULL; return; }
-    if (n < ml + 16 + 8 + 16) return;
-    const unsigned char *p = (unsigned char *)c->data, *end = p + n - 16 - 8;
+    if (read_file(s->path, &s->data, &n) < 0) { s->data = NULL; return none; }
+    if (n < ml + 16 + 8 + 16) { s->dirty = true; return none; }
+    const unsigned char *p = (unsigned char *)s->data, *end = p + n - 16 - 8;
     if (memcmp(p, DOC_MAGIC, ml) ||
         !fp_eq(fp_bytes(p, n - 16), (fp128){get_u64(end + 8), get_u64(end + 16)}) ||
-        !fp_eq(c->settings, (fp128){get_u64(p + ml), get_u64(p + ml + 8)}))
-        return;
+        !fp_eq(c->settings, (fp128){get_u64(p + ml), get_u64(p + ml + 8)})) {
+        s->dirty = true;     /* replace it, even if nothing of it is kept */
+        return none;
+    }
     uint64_t count = get_u64(end);
     p += ml + 16;
-    if (count > (uint64_t)(end - p) / (4 + DOC_FIXED)) return;
-    while (c->nslots < count * 2 + 2) c->nslots *= 2;
-    free(c->old);
-    c->old = xcalloc(c->nslots, sizeof *c->old);
-    for (uint64_t k = 0; k < count; k++) {
+    if (count > (uint64_t)(end - p) / (4 + DOC_FIXED)) { s->dirty = true; return none; }
+    return (doc_span){p, end, count};
+}
+
+static void doc_index(doccache *c, unsigned k, doc_span sp)
+{
+    const unsigned char *p = sp.p, *end = sp.end;
+    for (uint64_t i = 0; i < sp.count; i++) {
         if (end - p < 4) break;
         uint32_t sl = get_u32(p);
         if ((uint64_t)(end - p) < 4 + (uint64_t)sl + DOC_FIXED) break;
@@ -748,7 +774,8 @@ static void doc_read(doccache *c)
         p += 4 + sl;
         doc_entry e = {.size = get_u64(p), .ino = get_u64(p + 8), .mtime_ns = get_u64(p + 16),
                        .ctime_ns = get_u64(p + 24), .racy = p[32] != 0,
-                       .file = {get_u64(p + 33), get_u64(p + 41)}, .len = get_u32(p + 49)};
+                       .file = {get_u64(p + 33), get_u64(p + 41)}, .len = get_u32(p + 49),
+                       .from = (uint8_t)k};
         p += DOC_FIXED;
         if (e.len > (uint64_t)(end - p)) break;
         e.payload = p;
@@ -756,10 +783,25 @@ static void doc_read(doccache *c)
         e.source = (const char *)src;
         e.slen = sl;
         doc_entry *slot = doc_slot(c->old, c->nslots, e.source, sl);
-        if (slot->source) continue;
+        if (slot->source) { c->sh[k].dirty = true; continue; }   /* a duplicate: drop it */
         *slot = e;
+        c->sh[k].nold++;
         c->nold++;
     }
+}
+
+static void doc_read(doccache *c)
+{
+    doc_span sp[DOC_SHARDS];
+    uint64_t total = 0;
+    for (unsigned k = 0; k < DOC_SHARDS; k++) {
+        sp[k] = doc_read_shard(c, &c->sh[k]);
+        total += sp[k].count;
+    }
+    while (c->nslots < total * 2 + 2) c->nslots *= 2;
+    free(c->old);
+    c->old = xcalloc(c->nslots, sizeof *c->old);
+    for (unsigned k = 0; k < DOC_SHARDS; k++) doc_index(c, k, sp[k]);
 }
 
 doccache *doccache_open(const char *path, fp128 settings)
@@ -767,7 +809,10 @@ doccache *doccache_open(const char *path, fp128 settings)
     doccache *c = xcalloc(1, sizeof *c);
     c->path = xstrdup(path);
     c->settings = settings;
-    c->fd = -1;
+    for (unsigned k = 0; k < DOC_SHARDS; k++) {
+        c->sh[k].path = xasprintf("%s.%x", path, k);
+        c->sh[k].fd = -1;
+    }
     c->nslots = 16;
     c->old = xcalloc(c->nslots, sizeof *c->old);
     struct timespec ts;
@@ -804,53 +849,56 @@ const unsigned char *doccache_get(doccache *c, const char *source, const struct 
 
 void doccache_keep(doccache *c, const char *source)
 {
+    size_t sl = strlen(source);
     pthread_mutex_lock(&c->mu);
-    doc_entry *e = doc_slot(c->old, c->nslots, source, strlen(source));
+    doc_entry *e = doc_slot(c->old, c->nslots, source, sl);
     if (e->source && !e->kept) {
         e->kept = true;
-        c->nkept++;
+        doc_shard *home = &c->sh[doc_shard_of(source, sl)];
+        c->sh[e->from].nkept++;
+        if (home != &c->sh[e->from]) home->dirty = c->sh[e->from].dirty = true;
         /* Kept means doccache_get checked it, bytes too when racy: once
          * the file is older than the racy window, its stat alone will
          * show any later change. */
         uint64_t changed = e->mtime_ns > e->ctime_ns ? e->mtime_ns : e->ctime_ns;
-        if (e->racy && changed + RACY_NS <= c->now_ns) { e->racy = false; c->dirty = true; }
+        if (e->racy && changed + RACY_NS <= c->now_ns) { e->racy = false; home->dirty = true; }
     }
     pthread_mutex_unlock(&c->mu);
 }
 
 /* Write out what is buffered (mu held). */
-static void doc_flush(doccache *c)
+static void doc_flush(doc_shard *s)
 {
-    if (!c->failed && c->wbuf.len && write_all_fd(c->fd, c->wbuf.ptr, c->wbuf.len) < 0) c->failed = true;
-    buf_clear(&c->wbuf);
+    if (!s->failed && s->wbuf.len && write_all_fd(s->fd, s->wbuf.ptr, s->wbuf.len) < 0) s->failed = true;
+    buf_clear(&s->wbuf);
 }
 
 /* Append bytes to the new file and its checksum (mu held). */
-static void doc_emit(doccache *c, const void *p, size_t n)
+static void doc_emit(doc_shard *s, const void *p, size_t n)
 {
-    if (c->failed) return;
-    XXH3_128bits_update(c->hash, p, n);
-    buf_put(&c->wbuf, p, n);
-    if (c->wbuf.len >= (1u << 20)) doc_flush(c);
+    if (s->failed) return;
+    XXH3_128bits_update(s->hash, p, n);
+    buf_put(&s->wbuf, p, n);
+    if (s->wbuf.len >= (1u << 20)) doc_flush(s);
 }
 
-/* Start the new file if not yet (mu held). */
-static void doc_start(doccache *c)
+/* Start the shard's new file if not yet (mu held). */
+static void doc_start(doccache *c, doc_shard *s)
 {
-    if (c->fd >= 0 || c->failed) return;
-    c->tmp = xasprintf("%s.tmp-%ld", c->path, (long)getpid());
-    c->fd = open(c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    c->hash = XXH3_createState();
-    if (c->fd < 0 || !c->hash || XXH3_128bits_reset(c->hash) != XXH_OK) { c->failed = true; return; }
+    if (s->fd >= 0 || s->failed) return;
+    s->tmp = xasprintf("%s.tmp-%ld", s->path, (long)getpid());
+    s->fd = open(s->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    s->hash = XXH3_createState();
+    if (s->fd < 0 || !s->hash || XXH3_128bits_reset(s->hash) != XXH_OK) { s->failed = true; return; }
     buf h = BUF_INIT;
     buf_puts(&h, DOC_MAGIC);
     put_u64(&h, c->settings.lo);
     put_u64(&h, c->settings.hi);
-    doc_emit(c, h.ptr, h.len);
+    doc_emit(s, h.ptr, h.len);
     buf_free(&h);
 }
 
-static void doc_emit_entry(doccache *c, const char *source, size_t sl, const doc_entry *e)
+static void doc_emit_entry(doc_shard *s, const char *source, size_t sl, const doc_entry *e)
 {
     buf b = BUF_INIT;
     buf_grow(&b, 4 + sl + DOC_FIXED);
@@ -864,10 +912,10 @@ static void doc_emit_entry(doccache *c, const char *source, size_t sl, const doc
     put_u64(&b, e->file.lo);
     put_u64(&b, e->file.hi);
     put_u32(&b, e->len);
-    doc_emit(c, b.ptr, b.len);
-    doc_emit(c, e->payload, e->len);
+    doc_emit(s, b.ptr, b.len);
+    doc_emit(s, e->payload, e->len);
     buf_free(&b);
-    c->nput++;
+    s->nput++;
 }
 
 void doccache_put(doccache *c, const char *source, const struct stat *st, fp128 file,
@@ -879,50 +927,68 @@ void doccache_put(doccache *c, const char *source, const struct stat *st, fp128 
                    .payload = payload, .len = (uint32_t)len};
     uint64_t changed = e.mtime_ns > e.ctime_ns ? e.mtime_ns : e.ctime_ns;
     e.racy = changed + RACY_NS > c->now_ns;
+    size_t sl = strlen(source);
+    doc_shard *s = &c->sh[doc_shard_of(source, sl)];
     pthread_mutex_lock(&c->mu);
-    doc_start(c);
-    doc_emit_entry(c, source, strlen(source), &e);
+    doc_start(c, s);
+    doc_emit_entry(s, source, sl, &e);
     pthread_mutex_unlock(&c->mu);
 }
 
-static void doc_abandon(doccache *c)
+static void doc_abandon(doc_shard *s)
 {
-    if (c->fd >= 0) close(c->fd);
-    if (c->tmp) unlink(c->tmp);
-    c->fd = -1;
+    if (s->fd >= 0) close(s->fd);
+    if (s->tmp) unlink(s->tmp);
+    s->fd = -1;
+}
+
+/* Finish one shard's new file: its kept records, count, checksum, rename
+ * (mu held). Returns 0, or -1 with errno. */
+static int doc_finish(doccache *c, unsigned k)
+{
+    doc_shard *s = &c->sh[k];
+    doc_start(c, s);
+    for (size_t i = 0; i < c->nslots; i++) {
+        const doc_entry *e = &c->old[i];
+        if (e->source && e->kept && doc_shard_of(e->source, e->slen) == k)
+            doc_emit_entry(s, e->source, e->slen, e);
+    }
+    buf t = BUF_INIT;
+    put_u64(&t, s->nput);
+    doc_emit(s, t.ptr, t.len);
+    buf_clear(&t);
+    if (!s->failed) {
+        XXH128_hash_t h = XXH3_128bits_digest(s->hash);
+        put_u64(&t, h.low64);
+        put_u64(&t, h.high64);
+        buf_put(&s->wbuf, t.ptr, t.len);
+        doc_flush(s);
+    }
+    buf_free(&t);
+    int e = s->failed ? EIO : 0;
+    if (s->fd >= 0 && close(s->fd) < 0 && !s->failed) { s->failed = true; e = errno; }
+    s->fd = -1;
+    if (!s->failed && rename(s->tmp, s->path) < 0) { s->failed = true; e = errno; }
+    if (s->failed) {
+        doc_abandon(s);
+        errno = e ? e : EIO;
+        return -1;
+    }
+    return 0;
 }
 
 int doccache_save(doccache *c, diag *d)
 {
-    /* Nothing new and nothing dropped: the file already says it all. */
-    if (c->nput == 0 && c->nkept == c->nold && !c->dirty) return 0;
     pthread_mutex_lock(&c->mu);
-    doc_start(c);
-    for (size_t i = 0; i < c->nslots; i++)
-        if (c->old[i].source && c->old[i].kept)
-            doc_emit_entry(c, c->old[i].source, c->old[i].slen, &c->old[i]);
-    buf t = BUF_INIT;
-    put_u64(&t, c->nput);
-    doc_emit(c, t.ptr, t.len);
-    buf_clear(&t);
-    if (!c->failed) {
-        XXH128_hash_t h = XXH3_128bits_digest(c->hash);
-        put_u64(&t, h.low64);
-        put_u64(&t, h.high64);
-        buf_put(&c->wbuf, t.ptr, t.len);
-        doc_flush(c);
+    int rc = 0, err = 0;
+    for (unsigned k = 0; k < DOC_SHARDS; k++) {
+        doc_shard *s = &c->sh[k];
+        /* Nothing new and nothing dropped: the file already says it all. */
+        if (s->nput == 0 && s->nkept == s->nold && !s->dirty) continue;
+        if (doc_finish(c, k) < 0 && !err) { err = errno; rc = -1; }
     }
-    buf_free(&t);
-    int e = errno;
-    if (c->fd >= 0 && close(c->fd) < 0 && !c->failed) { c->failed = true; e = errno; }
-    c->fd = -1;
-    if (!c->failed && rename(c->tmp, c->path) < 0) { c->failed = true; e = errno; }
-    int rc = 0;
-    if (c->failed) {
-        diag_warn(d, c->path, 0, "cannot write the build cache: %s", strerror(e));
-        doc_abandon(c);
-        rc = -1;
-    }
+    if (rc < 0) diag_warn(d, c->path, 0, "cannot write the build cache: %s", strerror(err));
+    (void)unlink(c->path);       /* the one file of earlier versions, if any */
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
@@ -930,12 +996,16 @@ int doccache_save(doccache *c, diag *d)
 void doccache_free(doccache *c)
 {
     if (!c) return;
-    doc_abandon(c);                   /* a file save did not finish */
-    free(c->tmp);
-    buf_free(&c->wbuf);
-    if (c->hash) XXH3_freeState(c->hash);
+    for (unsigned k = 0; k < DOC_SHARDS; k++) {
+        doc_shard *s = &c->sh[k];
+        doc_abandon(s);               /* a save did not finish */
+        free(s->tmp);
+        buf_free(&s->wbuf);
+        if (s->hash) XXH3_freeState(s->hash);
+        free(s->data);
+        free(s->path);
+    }
     free(c->old);
-    free(c->data);
     pthread_mutex_destroy(&c->mu);
     free(c->path);
     free(c);

@@ -88,14 +88,15 @@ void cache_sweep_tmp(const char *dir);
 
 /* ---- loaded documents ---- */
 
-/* docs.cache: per source file, what loading it gave (an opaque payload,
+/* docs.cache.0 ... .f: per source file, what loading it gave (an opaque payload,
  * see content.c), keyed by the file's size, inode, mtime and ctime, so
  * that a rebuild reads and parses only the files that changed. A record
  * of a file changed within 2 s of being recorded is used only when the
  * file's bytes still have the recorded fingerprint. */
 typedef struct doccache doccache;
 
-/* Never NULL; a missing, damaged or other-settings file is empty. */
+/* Never NULL; a missing, damaged or other-settings shard file is empty.
+ * path is the shards' common prefix (PATH.0 ... PATH.f). */
 doccache *doccache_open(const char *path, fp128 settings);
 /* The payload recorded for source if the file still has this stat (a
  * borrowed pointer, valid until doccache_free), its length and the file's
@@ -107,8 +108,8 @@ void doccache_keep(doccache *c, const char *source);
 /* Record source's payload (copied) for this build. Thread-safe. */
 void doccache_put(doccache *c, const char *source, const struct stat *st, fp128 file,
                   const void *payload, size_t len);
-/* Write the kept and put records, when they differ from the file read.
- * Returns 0, or -1 with a warning in d. */
+/* Write the kept and put records of each shard whose records differ
+ * from the file read. Returns 0, or -1 with a warning in d. */
 int doccache_save(doccache *c, diag *d);
 void doccache_free(doccache *c);
 /* The inverse of fp_encode_value; NULL unless data is exactly one

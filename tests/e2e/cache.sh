@@ -91,15 +91,16 @@ ok delete-same same
 # again. Records of files younger than 2 s are checked by their bytes;
 # older ones by their stat alone, which still sees an edit that keeps the
 # size and puts the modification time back (the ctime moves).
-ok docs-recorded test -s "$K/docs.cache"
+ok docs-recorded bash -c "cat '$K'/docs.cache.? | grep -q 'gazette document cache'"
+ok docs-sharded test "$(ls "$K"/docs.cache.? | wc -l)" -gt 1
 ok md-indexed test -s "$K/markdown.cache.index"
 # Temporary files of a killed build (its pid gone) are removed; another
 # running process's are not.
-: > "$K/docs.cache.tmp-999999999"; : > "$K/search-x.cache.tmp-gz999999998"; : > "$K/docs.cache.tmp-1"
+: > "$K/docs.cache.3.tmp-999999999"; : > "$K/search-x.cache.tmp-gz999999998"; : > "$K/docs.cache.3.tmp-1"
 ok tmp-build build
-ok tmp-gone test ! -e "$K/docs.cache.tmp-999999999" -a ! -e "$K/search-x.cache.tmp-gz999999998"
-ok tmp-live-kept test -e "$K/docs.cache.tmp-1"
-rm -f "$K/docs.cache.tmp-1"
+ok tmp-gone test ! -e "$K/docs.cache.3.tmp-999999999" -a ! -e "$K/search-x.cache.tmp-gz999999998"
+ok tmp-live-kept test -e "$K/docs.cache.3.tmp-1"
+rm -f "$K/docs.cache.3.tmp-1"
 sleep 2.1
 ok settle-build build                   # records now past the racy window
 d2=$(ls "$C"/notices/*/*.md | sed -n 3p)

@@ -125,7 +125,11 @@ static void doc_case(const uint8_t *data, size_t size, const char *path)
     uint8_t set[16];
     put64(set, settings.lo);
     put64(set + 8, settings.hi);
-    write_checked(path, "gazette document cache 2\n", set, 16, data, size);
+    /* The input is the first of the shard files (whose records are used
+     * wherever they are found). */
+    char *shard = xasprintf("%s.0", path);
+    write_checked(shard, "gazette document cache 2\n", set, 16, data, size);
+    free(shard);
     doccache *c = doccache_open(path, settings);
     /* The first entry's source (u32 length + name), with the stat fields
      * as written, so that a well-formed entry is found. */
@@ -159,6 +163,11 @@ static void doc_case(const uint8_t *data, size_t size, const char *path)
     (void)doccache_save(c, d);
     diag_free(d);
     doccache_free(c);
+    for (unsigned k = 0; k < 16; k++) {     /* a save may have moved a record */
+        char *p = xasprintf("%s.%x", path, k);
+        unlink(p);
+        free(p);
+    }
 }
 
 static void record_case(const uint8_t *data, size_t size)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -242,16 +243,109 @@ TEST(documents_by_stat)
     c = doccache_open(rec, fp_bytes("other", 5));
     CHECK(doccache_get(c, src, &st, &n, &got) == NULL);
     doccache_free(c);
-    /* A damaged file is an empty one. */
-    int fd = open(rec, O_RDWR);
-    CHECK(pwrite(fd, "zz", 2, 40) == 2);
-    close(fd);
+    /* A damaged shard is an empty one. */
+    int damaged = 0;
+    for (unsigned k = 0; k < 16; k++) {
+        char *sp = xasprintf("%s.%x", rec, k);
+        int fd = open(sp, O_RDWR);
+        if (fd >= 0) {
+            CHECK(pwrite(fd, "zz", 2, 40) == 2);
+            close(fd);
+            damaged++;
+        }
+        free(sp);
+    }
+    CHECK(damaged >= 1);              /* src's shard at least */
     c = doccache_open(rec, set);
     CHECK(doccache_get(c, src, &st, &n, &got) == NULL);
     doccache_free(c);
     CHECK(diag_total(d) == 0);
     diag_free(d);
     free(src); free(other); free(rec);
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The document cache is sharded so that one changed record rewrites one
+ * shard file only; records survive across shards; a file of the one-file
+ * format of earlier versions is removed. */
+TEST(documents_sharded)
+{
+    diag *d = diag_new();
+    char *sub = path_join(dir, "sharded");
+    CHECK(mkdir_p(sub) == 0);
+    char *rec = path_join(sub, "docs.cache");
+    CHECK(write_file_atomic(rec, "old format", 10) == 0);
+    fp128 set = fp_bytes("settings", 8);
+    enum { N = 64 };
+    char *src[N];
+    struct stat st[N];
+    doccache *c = doccache_open(rec, set);
+    for (int i = 0; i < N; i++) {
+        src[i] = xasprintf("%s/doc-%02d.md", sub, i);
+        CHECK(write_file_atomic(src[i], "x", 1) == 0);
+        CHECK(lstat(src[i], &st[i]) == 0);
+        doccache_put(c, src[i], &st[i], fp_bytes("x", 1), src[i], strlen(src[i]));
+    }
+    CHECK(doccache_save(c, d) == 0);
+    doccache_free(c);
+    struct stat legacy;
+    CHECK(lstat(rec, &legacy) < 0);
+    struct stat before[16];
+    int present = 0;
+    for (unsigned k = 0; k < 16; k++) {
+        char *sp = xasprintf("%s.%x", rec, k);
+        if (lstat(sp, &before[k]) == 0) present++;
+        else before[k].st_ino = 0;
+        free(sp);
+    }
+    CHECK(present > 8);               /* 64 sources spread over the shards */
+
+    /* Everything kept but one record replaced: one shard is rewritten. */
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    c = doccache_open(rec, set);
+    for (int i = 0; i < N; i++) {
+        size_t n;
+        fp128 f;
+        const unsigned char *p = doccache_get(c, src[i], &st[i], &n, &f);
+        CHECK(p && n == strlen(src[i]) && !memcmp(p, src[i], n));
+        if (i != 7) doccache_keep(c, src[i]);
+    }
+    doccache_put(c, src[7], &st[7], fp_bytes("x", 1), "new", 3);
+    CHECK(doccache_save(c, d) == 0);
+    doccache_free(c);
+    int rewritten = 0;
+    for (unsigned k = 0; k < 16; k++) {
+        char *sp = xasprintf("%s.%x", rec, k);
+        struct stat now;
+        if (lstat(sp, &now) == 0 && before[k].st_ino && !same_file(&now, &before[k])) rewritten++;
+        free(sp);
+    }
+    CHECK(rewritten == 1);
+    c = doccache_open(rec, set);
+    size_t n;
+    fp128 f;
+    const unsigned char *p = doccache_get(c, src[7], &st[7], &n, &f);
+    CHECK(p && n == 3 && !memcmp(p, "new", 3));
+    p = doccache_get(c, src[8], &st[8], &n, &f);
+    CHECK(p && n == strlen(src[8]));
+
+    /* Nothing kept: every shard is emptied. */
+    CHECK(doccache_save(c, d) == 0);
+    doccache_free(c);
+    c = doccache_open(rec, set);
+    for (int i = 0; i < N; i++) CHECK(doccache_get(c, src[i], &st[i], &n, &f) == NULL);
+    doccache_free(c);
+    CHECK(diag_total(d) == 0);
+    diag_free(d);
+    for (int i = 0; i < N; i++) free(src[i]);
+    free(rec);
+    free(sub);
 }
 
 int main(void)
@@ -262,6 +356,7 @@ int main(void)
     RUN(markdown_damage_is_a_miss);
     RUN(pages_fresh_only_as_left);
     RUN(documents_by_stat);
+    RUN(documents_sharded);
     rm_rf(dir);
     return test_summary();
 }
