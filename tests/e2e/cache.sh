@@ -50,6 +50,14 @@ ok title-build build
 ok title-same same
 ok title-in-list grep -rqF '改过的标题《测试》' "$S/notices/index.html" "$S/notices/$(basename "$(dirname "$doc")")/index.html"
 
+# A date shows in the sitemap (lastmod), which is otherwise kept as is.
+# (same year: the year is in the URL)
+y=$(sed -n 's/^date: *"\{0,1\}\([0-9]\{4\}\).*/\1/p' "$doc" | head -1)
+sed -i "0,/^date:.*/s//date: $y-12-30/" "$doc"
+ok date-build build
+ok date-same same
+ok date-lastmod grep -qF "<lastmod>$y-12-30</lastmod>" "$S/sitemap.xml"
+
 # A template in templates/ and the site settings change every page.
 mkdir -p "$T/tpl"
 sed 's|</footer>|<p>模板已改</p></footer>|' "$ROOT/templates/layout.mustache" > "$T/tpl/layout.mustache"
@@ -71,6 +79,8 @@ p=$(page)
 cp -p "$p" "$T/orig"
 sed -i 's/</>/' "$p"; touch -r "$T/orig" "$p"
 rm "$S/tags/index.html"
+cp -p "$S/sitemap.xml" "$T/sitemap.orig"
+sed -i 's/<lastmod>/<lastmod>x/' "$S/sitemap.xml"; touch -r "$T/sitemap.orig" "$S/sitemap.xml"
 # Files added by hand go, even where the directory record says nothing
 # changed since the last build (output.h: the state file).
 echo stray > "$(dirname "$p")/stray.html"
@@ -79,6 +89,7 @@ ok repair-build build
 ok repair-stray-gone test ! -e "$(dirname "$p")/stray.html"
 ok repair-link-gone test ! -L "$S/notices/linked.html"
 ok repair-page cmp "$p" "$T/orig"
+ok repair-sitemap cmp "$S/sitemap.xml" "$T/sitemap.orig"
 ok repair-same same
 
 # A deleted document: its page goes, lists follow.
