@@ -93,7 +93,6 @@ typedef struct {
     size_t done;           /* rendered jobs, for progress */
     int progress;          /* show a progress line */
     size_t paginate;
-    doc **by_url;          /* documents sorted by URL (for the sitemap) */
     int timing;            /* GAZETTE_TIMING=1: phase times on stderr */
     double t_phase, cpu_phase;
     pagecache *pc;         /* NULL without a build cache */
@@ -930,16 +929,11 @@ static doc *doc_by_url(build *b, const char *url)
     size_t lo = 0, hi = b->c.n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        int c = strcmp(b->by_url[mid]->url, url);
-        if (c == 0) return b->by_url[mid];
+        int c = strcmp(b->c.by_url[mid]->url, url);
+        if (c == 0) return b->c.by_url[mid];
         if (c < 0) lo = mid + 1; else hi = mid;
     }
     return NULL;
-}
-
-static int by_url_cmp(const void *pa, const void *pb)
-{
-    return strcmp((*(doc *const *)pa)->url, (*(doc *const *)pb)->url);
 }
 
 /* What the sitemap is made of: the site's address, the pages (every
@@ -974,9 +968,6 @@ static int write_sitemap(build *b)
             return out_keep(b->out, "sitemap.xml");
         }
     }
-    b->by_url = xmalloc((b->c.n ? b->c.n : 1) * sizeof(doc *));
-    memcpy(b->by_url, b->c.docs, b->c.n * sizeof(doc *));
-    if (b->c.n > 1) qsort(b->by_url, b->c.n, sizeof(doc *), by_url_cmp);
     buf f = BUF_INIT;
     buf_puts(&f, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
     /* One line per page, with two reused buffers (15k pages at 10k
@@ -1467,21 +1458,15 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int build_doc_cmp(const void *a, const void *b)
-{
-    return strcmp(((const build_doc *)a)->url, ((const build_doc *)b)->url);
-}
-
 static void fill_result(build *b, build_result *res, double t0)
 {
     res->ndocs = b->c.n;
     res->docs = xcalloc(b->c.n ? b->c.n : 1, sizeof(build_doc));
-    for (size_t i = 0; i < b->c.n; i++) {
-        doc *dc = b->c.docs[i];
+    for (size_t i = 0; i < b->c.n; i++) {        /* sorted by URL, as content keeps them */
+        doc *dc = b->c.by_url[i];
         res->docs[i] = (build_doc){xstrdup(dc->url), xasprintf("%sindex.html", dc->url + 1),
                                    xstrdup(dc->title), xstrdup(dc->source), xstrdup(dc->date)};
     }
-    if (b->c.n > 1) qsort(res->docs, b->c.n, sizeof(build_doc), build_doc_cmp);
     if (b->c.n) memcpy(res->newest_date, b->c.docs[0]->date, 11);
     for (size_t i = 0; i < b->c.n; i++)       /* newest date (docs are sorted by datetime) */
         if (strcmp(b->c.docs[i]->date, res->newest_date) > 0) memcpy(res->newest_date, b->c.docs[i]->date, 11);
@@ -1612,7 +1597,6 @@ done:
     if (b.summ) for (size_t i = 0; i < b.c.n; i++) value_unref(b.summ[i]);
     free(b.summ);
     free(b.summ_fp);
-    free(b.by_url);
     for (int s = 0; s < 2; s++) free(b.sections[s].v);
     for (int t = 0; t < NTAX; t++) tax_free(&b.tax[t]);
     renderer_free(b.r);

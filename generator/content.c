@@ -890,7 +890,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
         if (!strcmp(byurl[i - 1]->url, byurl[i]->url))
             diag_error(d, byurl[i]->source, 1, "URL %s is already used by %s",
                        byurl[i]->url, byurl[i - 1]->source);
-    free(byurl);
+    c->by_url = byurl;         /* kept: the sitemap and build results need it */
     return diag_count(d, DIAG_ERROR) == errors_before ? 0 : -1;
 }
 
@@ -936,6 +936,7 @@ void content_free(content *c)
     doccache_free(c->dcache);
     for (size_t i = 0; i < c->n; i++) doc_free(c->docs[i]);
     free(c->docs);
+    free(c->by_url);
     value_unref(c->site);
     free(c->dir);
     memset(c, 0, sizeof *c);

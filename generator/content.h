@@ -48,6 +48,7 @@ typedef struct {
     char *dir;             /* content dir */
     value *site;           /* site.yaml merged over defaults */
     doc **docs;            /* published documents, sorted newest first */
+    doc **by_url;          /* the same, sorted by URL (then source) */
     size_t n;
     size_t drafts_skipped;
     size_t md_hits, md_misses;   /* bodies from the build cache / rendered */
