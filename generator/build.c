@@ -1461,8 +1461,8 @@ static double now_seconds(void)
 static void fill_result(build *b, build_result *res, double t0)
 {
     res->ndocs = b->c.n;
-    res->docs = xcalloc(b->c.n ? b->c.n : 1, sizeof(build_doc));
-    for (size_t i = 0; i < b->c.n; i++) {        /* sorted by URL, as content keeps them */
+    res->docs = b->o->no_result_docs ? NULL : xcalloc(b->c.n ? b->c.n : 1, sizeof(build_doc));
+    for (size_t i = 0; res->docs && i < b->c.n; i++) {   /* sorted by URL, as content keeps them */
         doc *dc = b->c.by_url[i];
         res->docs[i] = (build_doc){xstrdup(dc->url), xasprintf("%sindex.html", dc->url + 1),
                                    xstrdup(dc->title), xstrdup(dc->source), xstrdup(dc->date)};
@@ -1615,7 +1615,7 @@ done:
 
 void build_result_free(build_result *res)
 {
-    for (size_t i = 0; i < res->ndocs; i++) {
+    for (size_t i = 0; res->docs && i < res->ndocs; i++) {
         free(res->docs[i].url); free(res->docs[i].path); free(res->docs[i].title);
         free(res->docs[i].source); free(res->docs[i].date);
     }

@@ -129,6 +129,7 @@ int cmd_build(int argc, char **argv)
      * tests/valgrind.sh sets). */
 #if !defined(__SANITIZE_ADDRESS__)
     o.exit_after = !getenv("GAZETTE_FREE_AT_EXIT");
+    o.no_result_docs = true;
 #endif
     int rc = build_site(&o, &res, d);
     value_unref(history);

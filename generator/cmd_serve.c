@@ -204,6 +204,7 @@ int cmd_serve(int argc, char **argv)
     memset(&s, 0, sizeof s);
     s.ifd = -1;
     build_opts_default(&s.bo);
+    s.bo.no_result_docs = true;
     s.bo.quiet = true;
     int port = 1313, c;
     const char *bind_addr = "127.0.0.1", *out = NULL;
