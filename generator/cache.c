@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -706,6 +707,7 @@ typedef struct {
 typedef struct {
     char *path, *tmp;
     char *data;          /* the file as read; entries point into it */
+    size_t maplen;       /* > 0: data is a read-only mapping of the file */
     size_t nold, nkept;
     bool dirty;          /* must be written: a record changed, moved or went */
     int fd;              /* of the new file; -1: none yet */
@@ -744,11 +746,34 @@ static doc_entry *doc_slot(doc_entry *slots, size_t n, const char *source, size_
  * other settings (its records are then simply not there). */
 typedef struct { const unsigned char *p, *end; uint64_t count; } doc_span;
 
+/* The shard's bytes, mapped: 17 MB at 10k documents, whose read() (a
+ * copy into fresh anonymous pages) was ~6% of a one-edit rebuild's CPU.
+ * A mapping sees the file change under it only if the file is written in
+ * place, which nothing does: every writer renames a new file over it
+ * (the mapping keeps the old one). Falls back to reading. */
+static int doc_load_bytes(doc_shard *s, size_t *n)
+{
+    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (m != MAP_FAILED) {
+            close(fd);
+            s->data = m;
+            s->maplen = *n = (size_t)st.st_size;
+            return 0;
+        }
+    }
+    close(fd);
+    return read_file(s->path, &s->data, n);
+}
+
 static doc_span doc_read_shard(doccache *c, doc_shard *s)
 {
     doc_span none = {NULL, NULL, 0};
     size_t n, ml = sizeof DOC_MAGIC - 1;
-    if (read_file(s->path, &s->data, &n) < 0) { s->data = NULL; return none; }
+    if (doc_load_bytes(s, &n) < 0) { s->data = NULL; return none; }
     if (n < ml + 16 + 8 + 16) { s->dirty = true; return none; }
     const unsigned char *p = (unsigned char *)s->data, *end = p + n - 16 - 8;
     if (memcmp(p, DOC_MAGIC, ml) ||
@@ -1002,7 +1027,8 @@ void doccache_free(doccache *c)
         free(s->tmp);
         buf_free(&s->wbuf);
         if (s->hash) XXH3_freeState(s->hash);
-        free(s->data);
+        if (s->maplen) munmap(s->data, s->maplen);
+        else free(s->data);
         free(s->path);
     }
     free(c->old);
