@@ -1373,6 +1373,7 @@ static pagecache *open_pages(const build_opts *o)
     char *real = realpath(o->out_dir, NULL);
     char *path = out_cache_file(o, "pages-", ".cache");
     pagecache *pc = pagecache_open(path, o->out_dir, real);
+    if (o->trust_out) pagecache_trust(pc);
     free(path);
     free(real);
     return pc;
@@ -1411,7 +1412,7 @@ static void *scan_thread(void *arg)
 {
     scan_job *sj = arg;
     char *state = out_state_path(sj->o);
-    sj->out = out_scan(sj->o->out_dir, state, sj->d);
+    sj->out = out_scan_ex(sj->o->out_dir, state, sj->o->trust_out && sj->o->cache_dir, sj->d);
     free(state);
     return NULL;
 }
@@ -1426,7 +1427,8 @@ static int out_join_scan(build *b)
         if (b->out && out_begin(b->out) < 0) return -1;
     } else {
         char *state = out_state_path(b->o);
-        b->out = out_open_state(b->o->out_dir, state, b->d);
+        b->out = out_scan_ex(b->o->out_dir, state, b->o->trust_out && b->o->cache_dir, b->d);
+        if (b->out && out_begin(b->out) < 0) { out_close(b->out); b->out = NULL; }
         free(state);
     }
     return b->out ? 0 : -1;
@@ -1549,7 +1551,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     if (b.pc) {
         /* Only a good build's pages are trusted next time. */
         if (b.search_written) note_search(&b);
-        pagecache_save(b.pc, d);
+        res->out_recorded = pagecache_save(b.pc, d) == 0 && st.state_current;
         if (b.timing)
             fprintf(stderr, "gazette: cache: %zu of %zu pages kept, %zu of %zu bodies from the cache\n",
                     b.skipped, b.njobs, b.c.md_hits, b.c.md_hits + b.c.md_misses);

@@ -39,6 +39,11 @@ typedef struct {
     /* The caller needs no list of documents in the result (res->docs stays
      * NULL, ndocs is still set): 60k small copies at 10k documents. */
     bool no_result_docs;
+    /* out_dir is exactly as the previous build in this process left it,
+     * with its out_recorded set, and nothing else has written to it since
+     * (a release's second build): the records of the output are taken as
+     * they are, with no stat of every file and directory. */
+    bool trust_out;
 } build_opts;
 
 void build_opts_default(build_opts *o);
@@ -65,6 +70,7 @@ typedef struct {
     value *site;                          /* site.yaml as a map (owned) */
     char **changed;  size_t nchanged;     /* files written (new or changed), sorted */
     char **removed_paths; size_t nremoved; /* stale files removed, sorted */
+    bool out_recorded;    /* the build cache describes out_dir as the build left it */
 } build_result;
 
 /* Returns 0 on success; errors (and warnings) are in d. */

@@ -125,6 +125,10 @@ typedef struct pagecache pagecache;
  * record so that saving can remove the records of directories that are
  * gone. */
 pagecache *pagecache_open(const char *path, const char *out_root, const char *out_real);
+/* The output files are known to be exactly as the records say (the same
+ * process's previous build saved them, and nothing else wrote since):
+ * pagecache_keep and pagecache_group then skip the stat of each file. */
+void pagecache_trust(pagecache *pc);
 /* Was relpath written from a context of fingerprint fp by the last build,
  * and is the file still exactly as that build left it? Then it is noted
  * for this build too (as pagecache_note does) and true. Thread-safe. */

@@ -64,6 +64,8 @@ struct outdir {
     map srecs;                  /* rel -> record in sblob (keys owned) */
     size_t nrecs;               /* records in the state read */
     struct timespec stamp;      /* coarse clock before the scan's first stat */
+    bool trust;                 /* the state is known to be current (out_scan_ex) */
+    bool state_current;         /* out_finish left a state file that describes the tree */
 };
 
 static uint64_t hash_str(const char *s);
@@ -367,6 +369,23 @@ static int from_state(outdir *o, dnode *dn, const struct stat *st)
     return 1;
 }
 
+/* The stamp the state recorded for directory rel, as a stat: for a
+ * trusted state (out_scan_ex), in place of asking the file system. */
+static bool rec_stat(const outdir *o, const char *rel, struct stat *st)
+{
+    const unsigned char *rec = map_get(&o->srecs, rel);
+    if (!rec) return false;
+    rd r = {rec, (const unsigned char *)o->sblob + o->slen, 0};
+    uint64_t ino = rd_u64(&r);
+    int64_t mt = (int64_t)rd_u64(&r), ct = (int64_t)rd_u64(&r);
+    memset(st, 0, sizeof *st);
+    st->st_mode = S_IFDIR | 0755;
+    st->st_ino = (ino_t)ino;
+    st->st_mtim = (struct timespec){mt / 1000000000, mt % 1000000000};
+    st->st_ctim = (struct timespec){ct / 1000000000, ct % 1000000000};
+    return !r.bad;
+}
+
 static void put_u32(buf *b, uint32_t v) { buf_put(b, &v, 4); }
 static void put_u64(buf *b, uint64_t v) { buf_put(b, &v, 8); }
 static void put_str(buf *b, const char *s)
@@ -454,7 +473,9 @@ static int scan_entry(outdir *o, dnode *dn, int dfd, const char *full, const cha
     /* With a state file every directory is stat'ed anyway (its stamp);
      * lstat tells too whether it is still a directory. Relative to the
      * parent's descriptor: the path walk was half of a scan's time. */
-    if (e->type == 'd' && o->state_path) {
+    if (e->type == 'd' && o->state_path && o->trust && rec_stat(o, r, &st)) {
+        /* as recorded: nothing has touched the tree since */
+    } else if (e->type == 'd' && o->state_path) {
         if ((dfd >= 0 ? fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) : lstat(path, &st)) < 0)
             e->type = 'x';                                   /* gone: parent changed too */
         else e->type = S_ISLNK(st.st_mode) ? 'l' : S_ISDIR(st.st_mode) ? 'd' : 'f';
@@ -530,7 +551,13 @@ static long scan(outdir *o, const char *full, const char *rel, const struct stat
 
 outdir *out_scan(const char *root, const char *state_path, diag *d)
 {
+    return out_scan_ex(root, state_path, false, d);
+}
+
+outdir *out_scan_ex(const char *root, const char *state_path, bool trust, diag *d)
+{
     outdir *o = xcalloc(1, sizeof *o);
+    o->trust = trust && state_path;
     o->root = xstrdup(root);
     o->d = d;
     pthread_mutex_init(&o->mu, NULL);
@@ -821,7 +848,7 @@ static void state_save(outdir *o)
         const dnode *dn = o->dnodes[i];
         if (dn->from_state && !dn->touched && !dn->gone) same++;
     }
-    if (same == o->ndnodes && same == o->nrecs) return;
+    if (same == o->ndnodes && same == o->nrecs) { o->state_current = true; return; }
     struct timespec stamp = coarse_now();
     buf b = BUF_INIT;
     buf_put(&b, STATE_MAGIC, 8);
@@ -856,6 +883,8 @@ static void state_save(outdir *o)
     if (write_file_atomic(o->state_path, b.ptr, b.len) < 0)
         diag_warn(o->d, o->state_path, 0, "cannot write the output state (the next build reads "
                   "the whole output directory): %s", strerror(errno));
+    else
+        o->state_current = true;
     buf_free(&b);
 }
 
@@ -894,6 +923,7 @@ int out_finish(outdir *o, out_stats *st)
         st->unchanged = o->unchanged;
         st->removed = removed;
         st->dirs_read = o->dirs_read;
+        st->state_current = o->state_current;
     }
     return err ? -1 : 0;
 }

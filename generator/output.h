@@ -10,6 +10,7 @@
 #ifndef GAZETTE_OUTPUT_H
 #define GAZETTE_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "diag.h"
 
@@ -21,6 +22,7 @@ typedef struct {
     size_t removed;     /* stale files deleted by out_finish */
     size_t dirs_read;   /* directories out_open read (with a state file,
                            the others' listings came from it) */
+    bool state_current; /* the state file describes the tree as left */
 } out_stats;
 
 /* root is created if missing. Errors go to d. */
@@ -39,6 +41,12 @@ outdir *out_open_state(const char *root, const char *state_path, diag *d);
  * build knows whether it will write at all; out_begin then makes root and
  * removes the links the scan found. Write only after out_begin. */
 outdir *out_scan(const char *root, const char *state_path, diag *d);
+/* out_scan, and with trust the state file's directory stamps are taken as
+ * they are, unchecked (no stat per directory): only for a tree known to be
+ * exactly as the build that wrote the state left it (out_stats'
+ * state_current), e.g. a second build in the same process with nothing
+ * else writing. A directory without a record is read as usual. */
+outdir *out_scan_ex(const char *root, const char *state_path, bool trust, diag *d);
 int out_begin(outdir *o);
 /* relpath like "notices/2017/x/index.html" (no leading slash, no "..").
  * Returns 0 or -1 (reported to d). Writing one path twice is an error

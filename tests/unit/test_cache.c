@@ -182,6 +182,14 @@ TEST(pages_fresh_only_as_left)
     pc = pagecache_open(rec, out, out);
     CHECK(!pagecache_keep(pc, "a/index.html", f));
     pagecache_free(pc);
+    /* ... unless the caller vouches for the files (pagecache_trust): then
+     * no stat is made, the records decide. */
+    pc = pagecache_open(rec, out, out);
+    pagecache_trust(pc);
+    CHECK(pagecache_keep(pc, "a/index.html", f));
+    CHECK(!pagecache_keep(pc, "a/index.html", (fp128){7, 9}));
+    CHECK(!pagecache_keep(pc, "b/index.html", f));          /* no record */
+    pagecache_free(pc);
 
     /* A damaged record is an empty one. */
     int fd = open(rec, O_RDWR);

@@ -140,17 +140,23 @@ TEST(fresh_name_taken_meanwhile)
     diag_free(d);
 }
 
-/* A build of the small site below: every build writes the same files. */
-static int build(const char *root, const char *state, out_stats *st, diag *d)
+/* The small site below: every build writes the same files. */
+static int write_site(outdir *o)
 {
-    outdir *o = out_open_state(root, state, d);
-    if (!o) return -1;
     int rc = 0;
     rc |= out_write(o, "index.html", "home", 4);
     rc |= out_write(o, "a/index.html", "a", 1);
     rc |= out_write(o, "a/x/index.html", "ax", 2);
     rc |= out_write(o, "b/index.html", "b", 1);
     rc |= out_write(o, "b/y/z/index.html", "byz", 3);
+    return rc;
+}
+
+static int build(const char *root, const char *state, out_stats *st, diag *d)
+{
+    outdir *o = out_open_state(root, state, d);
+    if (!o) return -1;
+    int rc = write_site(o);
     settle();
     rc |= out_finish(o, st);
     out_close(o);
@@ -198,6 +204,44 @@ TEST(state_skips_unchanged_directories)
     CHECK(out_write(o, "c/new.html", "c", 1) == 0);
     CHECK(out_finish(o, &st) == 0 && st.dirs_read == 0 && st.unchanged == 2 && st.removed == 0);
     out_close(o);
+    rm_rf(t);
+    unlink(state);
+    free(state);
+    free(t);
+    diag_free(d);
+}
+
+/* A trusted state (a second build in one process, nothing else writing)
+ * is taken as it is: no directory is stat'ed, so even a stray file (which
+ * the untrusted scan finds) goes unseen. state_current says when the
+ * state may be trusted. */
+TEST(state_trusted_as_recorded)
+{
+    char *t = mktree(), *state = xasprintf("%s.state", t);
+    diag *d = diag_new();
+    out_stats st;
+    CHECK(build(t, state, &st, d) == 0 && st.state_current);
+    CHECK(build(t, state, &st, d) == 0 && st.state_current && st.dirs_read == 0);
+    put(t, "a/x/stray.html", "s");
+    outdir *o = out_scan_ex(t, state, true, d);
+    CHECK(o && out_begin(o) == 0);
+    CHECK(write_site(o) == 0);
+    CHECK(out_finish(o, &st) == 0 && st.dirs_read == 0 && st.removed == 0 && st.unchanged == 5);
+    CHECK(exists(t, "a/x/stray.html"));          /* unseen: trusted */
+    out_close(o);
+    o = out_scan_ex(t, state, false, d);
+    CHECK(o && out_begin(o) == 0);
+    CHECK(write_site(o) == 0);
+    CHECK(out_finish(o, &st) == 0 && st.removed == 1);
+    CHECK(!exists(t, "a/x/stray.html"));         /* checked: found and swept */
+    out_close(o);
+    /* Without a state file there is nothing to trust: a full scan. */
+    o = out_scan_ex(t, NULL, true, d);
+    CHECK(o && out_begin(o) == 0);
+    CHECK(write_site(o) == 0);
+    CHECK(out_finish(o, &st) == 0 && !st.state_current && st.removed == 0 && st.dirs_read == NDIRS);
+    out_close(o);
+    CHECK(diag_count(d, DIAG_ERROR) == 0);
     rm_rf(t);
     unlink(state);
     free(state);
@@ -350,6 +394,7 @@ int main(void)
     RUN(fresh_name_taken_meanwhile);
     RUN(state_skips_unchanged_directories);
     RUN(state_finds_stray_files_and_links);
+    RUN(state_trusted_as_recorded);
     RUN(state_damaged_means_full_scan);
     RUN(state_crafted_names_refused);
     return test_summary();
