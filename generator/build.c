@@ -684,6 +684,14 @@ static bool no_fetch(void) { return getenv("GAZETTE_TEST_NO_MD_FETCH") != NULL; 
  * build cache holds, as a new string. */
 static char *doc_body(build *b, const doc *dc, bool text)
 {
+    /* Kept from this build's rendering: taken (its page and the search
+     * index are its only users, each once, each on one thread). */
+    char **mem = text ? &((doc *)dc)->md.text : &((doc *)dc)->md.html;
+    if (*mem) {
+        char *s = *mem;
+        *mem = NULL;
+        return s;
+    }
     char *s = no_fetch() ? NULL
             : text       ? mdcache_text(b->c.mc, dc->md_key)
                          : mdcache_html(b->c.mc, dc->md_key);

@@ -273,7 +273,15 @@ typedef struct {
     diag *d;
     mdcache *mc;       /* may be NULL */
     doccache *dcache;  /* NULL without a build cache */
+    size_t kept;       /* bytes of bodies rendered here and kept in memory (atomic) */
 } load_job;
+
+/* Bodies rendered by this load are also kept in memory up to this many
+ * bytes, so that their pages and the search index need not read them back
+ * from the Markdown cache (a read of every body in a build from nothing);
+ * beyond it they are read back when needed, which bounds the memory at
+ * 100k documents. */
+#define KEEP_BODIES_BYTES (64u << 20)
 
 static char *opt_string(doc *dc, const char *key, diag *d)
 {
@@ -379,10 +387,14 @@ static void render_body(const load_job *j, const char *body, size_t len, doc *dc
     md_render(body, len, j->unsafe, j->excerpt_chars, out);
     mdcache_put(j->mc, dc->md_key, out);
     if (mdcache_has(j->mc, dc->md_key)) {
-        free(out->html);
-        free(out->text);
-        out->html = out->text = NULL;
         dc->md_on_disk = true;
+        size_t n = (out->html ? strlen(out->html) : 0) + (out->text ? strlen(out->text) : 0);
+        load_job *lj = (load_job *)j;
+        if (__atomic_add_fetch(&lj->kept, n, __ATOMIC_RELAXED) > KEEP_BODIES_BYTES) {
+            free(out->html);
+            free(out->text);
+            out->html = out->text = NULL;
+        }
     }
 }
 
@@ -858,7 +870,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
 
     char *prefix = path_join(dir, "");
     load_job j = {files.v, xcalloc(files.n ? files.n : 1, sizeof(doc *)), prefix,
-                  co.unsafe, co.excerpt_chars, d, co.mc, co.dcache};
+                  co.unsafe, co.excerpt_chars, d, co.mc, co.dcache, 0};
     md_init();
     parallel_for(files.n, threads, load_one, &j);
     if (j.dcache) {

@@ -37,7 +37,9 @@ typedef struct {
     const unsigned char *lazy;   /* into content.dcache, or lazy_own */
     size_t lazy_len;
     unsigned char *lazy_own;     /* owned (a document loaded from its file) */
-    md_result md;          /* rendered body; html and text NULL when md_on_disk */
+    md_result md;          /* rendered body; with md_on_disk, html and text may be
+                              NULL (then read from the cache) or a copy kept
+                              from this load's rendering (taken by its one user) */
     bool md_on_disk;       /* html and text are in the build cache under md_key */
     fp128 md_key;          /* fingerprint of the body (with a build cache) */
     fp128 identity;        /* of path, section and bytes (with a build cache) */
