@@ -106,6 +106,12 @@ typedef struct {
     const char *url;
     char *error;        /* the last build's messages while it is broken */
     int ifd;
+    /* The output is this session's own temporary directory: nothing but
+     * its builds writes there, so a build after a good one may take the
+     * output as that one recorded it (build_opts.trust_out: no stat of
+     * every page and directory). Not for a --out given by the user. */
+    bool own_out;
+    bool recorded;      /* the last build was good and recorded the output */
 } serve_state;
 
 /* Fresh watches on the content and templates trees (closing the old
@@ -128,7 +134,9 @@ static void rebuild(serve_state *s, int first)
     diag *d = diag_new();
     build_result res;
     memset(&res, 0, sizeof res);
+    s->bo.trust_out = s->own_out && s->recorded;
     int rc = build_site(&s->bo, &res, d);
+    s->recorded = rc == 0 && diag_count(d, DIAG_ERROR) == 0 && res.out_recorded;
     free(s->error);
     s->error = NULL;
     if (rc == 0 && diag_count(d, DIAG_ERROR) == 0) {
@@ -242,6 +250,7 @@ int cmd_serve(int argc, char **argv)
             return 1;
         }
         out = tmp;
+        s.own_out = true;
     } else if (mkdir_p(out) < 0) {
         fprintf(stderr, "gazette: serve: cannot create %s: %s\n", out, strerror(errno));
         return 1;
