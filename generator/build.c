@@ -1650,9 +1650,6 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         value_unref(b.c.docs[i]->fm_lines);
         b.c.docs[i]->fm_lines = NULL;
     }
-    if (out_join_scan(&b) < 0) goto done;
-    phase(&b, "scan");
-    renderer_set_out(b.r, b.out);
     if (o->cache_dir) {
         b.pc = open_pages(o);
         make_global_key(&b);
@@ -1662,6 +1659,12 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     if (b.pc) fingerprint_summaries(&b);
     make_jobs(&b);
     phase(&b, "model");
+    /* The output tree is needed from here only: its scan had the model's
+     * time too (with content from a build_keep there is no load to hide
+     * it behind). */
+    if (out_join_scan(&b) < 0) goto done;
+    phase(&b, "scan");
+    renderer_set_out(b.r, b.out);
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
     pthread_t search_tid;
     int threaded = o->threads != 1 && pthread_create(&search_tid, NULL, search_thread, &b) == 0;
