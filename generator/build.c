@@ -1650,21 +1650,21 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         value_unref(b.c.docs[i]->fm_lines);
         b.c.docs[i]->fm_lines = NULL;
     }
-    if (o->cache_dir) {
-        b.pc = open_pages(o);
-        make_global_key(&b);
-        phase(&b, "cache keys");
-    }
+    /* The model needs neither the output tree nor the page cache: made
+     * first, it hides more of the tree's scan (with content from a
+     * build_keep there is no load to hide it behind). */
+    if (o->cache_dir) make_global_key(&b);
     make_model(&b);
-    if (b.pc) fingerprint_summaries(&b);
+    if (o->cache_dir) fingerprint_summaries(&b);
     make_jobs(&b);
     phase(&b, "model");
-    /* The output tree is needed from here only: its scan had the model's
-     * time too (with content from a build_keep there is no load to hide
-     * it behind). */
     if (out_join_scan(&b) < 0) goto done;
     phase(&b, "scan");
     renderer_set_out(b.r, b.out);
+    if (o->cache_dir) {
+        b.pc = open_pages(o);      /* after out_begin: the output root exists */
+        phase(&b, "cache open");
+    }
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
     pthread_t search_tid;
     int threaded = o->threads != 1 && pthread_create(&search_tid, NULL, search_thread, &b) == 0;
