@@ -1714,6 +1714,7 @@ done:
         pthread_join(b.scan->tid, NULL);
         out_close(b.scan->out);
     }
+    size_t nsumm = b.c.n;              /* b.summ's length */
     keep_content(&b, keep, rc);        /* b.c is empty if kept */
     if (o->exit_after) {
         /* Only what is not memory: the Markdown cache's compaction. */
@@ -1734,7 +1735,7 @@ done:
     free(b.jobs);
     for (size_t i = 0; i < b.nlists; i++) list_spec_free(b.lists[i]);
     free(b.lists);
-    if (b.summ) for (size_t i = 0; i < b.c.n; i++) value_unref(b.summ[i]);
+    if (b.summ) for (size_t i = 0; i < nsumm; i++) value_unref(b.summ[i]);
     free(b.summ);
     free(b.summ_fp);
     free(b.by_url);
