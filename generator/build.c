@@ -1468,6 +1468,155 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- content kept between builds (build_keep, see build.h) ---- */
+
+struct build_keep {
+    bool full;                 /* c holds a good build's content */
+    char *content_dir, *cache_dir;   /* what c was loaded for */
+    bool drafts;
+    bool exit_after;           /* the process ends after: keep c's memory */
+    content c;
+    diag *said;                /* the load's messages, said again by each user */
+};
+
+build_keep *build_keep_new(void)
+{
+    build_keep *k = xcalloc(1, sizeof *k);
+    k->said = diag_new();
+    return k;
+}
+
+bool build_keep_full(const build_keep *k) { return k && k->full; }
+
+/* Contents handed to build_keep_free with exit_after: reachable until exit
+ * (as build_site keeps its builds, see there). */
+typedef struct kept_content { content c; struct kept_content *next; } kept_content;
+static kept_content *kept_contents;
+
+void build_keep_free(build_keep *k, diag *d)
+{
+    if (!k) return;
+    if (k->full) {
+        /* What a build does last with its content: the Markdown cache's
+         * compaction, then the memory. */
+        mdcache_close(k->c.mc, d);
+        k->c.mc = NULL;
+        if (k->exit_after) {
+            kept_content *e = xmalloc(sizeof *e);
+            e->c = k->c;
+            e->next = kept_contents;
+            kept_contents = e;
+        } else {
+            content_free(&k->c);
+        }
+    }
+    free(k->content_dir);
+    free(k->cache_dir);
+    diag_free(k->said);
+    free(k);
+}
+
+static bool same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+/* The keep this build uses or fills; NULL (none) when it holds the
+ * content of other options. */
+static build_keep *keep_for(const build_opts *o)
+{
+    build_keep *k = o->keep;
+    if (!k || !k->full) return k;
+    bool same = same_str(k->content_dir, o->content_dir) && same_str(k->cache_dir, o->cache_dir) &&
+                k->drafts == o->drafts;
+    return same ? k : NULL;
+}
+
+/* Copy the messages of from to the end of to, as they were said. diag.h
+ * gives them back formatted only ("FILE:LINE:COL: warning: TEXT"), so
+ * they are parsed back into their parts (a file name ending in ":N"
+ * would sort differently; it reads the same). */
+static void say_again(diag *to, diag *from)
+{
+    for (size_t i = 0; i < diag_total(from); i++) {
+        const char *m = diag_message(from, i);
+        diag_level lv = DIAG_WARNING;
+        const char *text = NULL, *w = strstr(m, ": warning: "), *e = strstr(m, ": error: ");
+        size_t flen = 0;
+        if (str_starts(m, "warning: ")) text = m + 9;
+        else if (str_starts(m, "error: ")) { lv = DIAG_ERROR; text = m + 7; }
+        else if (w && (!e || w < e)) { flen = (size_t)(w - m); text = w + 11; }
+        else if (e) { lv = DIAG_ERROR; flen = (size_t)(e - m); text = e + 9; }
+        else { diag_add(to, lv, NULL, 0, 0, "%s", m); continue; }   /* not made by diag_add */
+        int nums[2] = {0, 0}, nn = 0;
+        while (flen && nn < 2) {         /* ":LINE" or ":LINE:COL" at the end */
+            size_t k = flen;
+            while (k && m[k - 1] >= '0' && m[k - 1] <= '9') k--;
+            if (k == flen || k < 2 || m[k - 1] != ':' || flen - k > 9) break;
+            nums[nn++] = atoi(m + k);
+            flen = k - 1;
+        }
+        int line = nn == 2 ? nums[1] : nums[0], col = nn == 2 ? nums[0] : 0;
+        char *file = flen ? xstrndup(m, flen) : NULL;
+        diag_add(to, lv, file, line, col, "%s", text);
+        free(file);
+    }
+}
+
+/* Load the content, or take it from the keep (which is then empty until
+ * keep_content gives it back). */
+static void load_content(build *b, build_keep *k)
+{
+    const build_opts *o = b->o;
+    if (k && k->full) {
+        b->c = k->c;
+        memset(&k->c, 0, sizeof k->c);
+        k->full = false;
+        say_again(b->d, k->said);
+        return;
+    }
+    if (!k) {
+        content_load_cached(o->content_dir, o->drafts, o->threads, o->cache_dir, &b->c, b->d);
+        return;
+    }
+    diag *ld = diag_new();
+    content_load_cached(o->content_dir, o->drafts, o->threads, o->cache_dir, &b->c, ld);
+    diag_clear(k->said);
+    say_again(k->said, ld);
+    diag_move(b->d, ld);
+    diag_free(ld);
+    free(k->content_dir);
+    free(k->cache_dir);
+    k->content_dir = o->content_dir ? xstrdup(o->content_dir) : NULL;
+    k->cache_dir = o->cache_dir ? xstrdup(o->cache_dir) : NULL;
+    k->drafts = o->drafts;
+}
+
+/* Can a later build use this build's content as it is now? A body held in
+ * memory (no build cache) was freed once its page and the search index
+ * had it (render_job, release_text); one in the build cache is read from
+ * there by every build. */
+static bool content_reusable(const build *b)
+{
+    if (b->o->check_only) return true;    /* nothing rendered */
+    for (size_t i = 0; i < b->c.n; i++)
+        if (!b->c.docs[i]->md_on_disk) return false;
+    return true;
+}
+
+/* At the end of a build with a keep: the content of a good build goes
+ * (back) into it, the Markdown cache still open; a failed build's is
+ * freed with the build, leaving the keep empty. */
+static void keep_content(build *b, build_keep *k, int rc)
+{
+    if (!k) return;
+    if (rc != 0 || !content_reusable(b)) {
+        diag_clear(k->said);
+        return;
+    }
+    k->c = b->c;
+    memset(&b->c, 0, sizeof b->c);
+    k->full = true;
+    k->exit_after = b->o->exit_after;
+}
+
 static void fill_result(build *b, build_result *res, double t0)
 {
     res->ndocs = b->c.n;
@@ -1502,7 +1651,8 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     bool scanning = !o->check_only && o->threads != 1 &&
                     pthread_create(&sj.tid, NULL, scan_thread, &sj) == 0;
     b.scan = scanning ? &sj : NULL;
-    content_load_cached(o->content_dir, o->drafts, o->threads, o->cache_dir, &b.c, d);
+    build_keep *keep = keep_for(o);
+    load_content(&b, keep);
     phase(&b, "load");
     if (stats_load(o->content_dir, &b.st, d) < 0) b.st = NULL;
     b.site = value_ref(b.c.site);
@@ -1519,23 +1669,26 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     if (o->check_only) { fill_result(&b, res, t0); rc = 0; goto done; }
 
     /* Line numbers are for validation messages only; drop them before the
-     * memory-hungry phases. */
-    for (size_t i = 0; i < b.c.n; i++) {
+     * memory-hungry phases (unless a later build validates them again). */
+    for (size_t i = 0; i < b.c.n && !keep; i++) {
         value_unref(b.c.docs[i]->fm_lines);
         b.c.docs[i]->fm_lines = NULL;
     }
+    /* The model needs neither the output tree nor the page cache: made
+     * first, it hides more of the tree's scan (with content from a
+     * build_keep there is no load to hide it behind). */
+    if (o->cache_dir) make_global_key(&b);
+    make_model(&b);
+    if (o->cache_dir) fingerprint_summaries(&b);
+    make_jobs(&b);
+    phase(&b, "model");
     if (out_join_scan(&b) < 0) goto done;
     phase(&b, "scan");
     renderer_set_out(b.r, b.out);
     if (o->cache_dir) {
-        b.pc = open_pages(o);
-        make_global_key(&b);
-        phase(&b, "cache keys");
+        b.pc = open_pages(o);      /* after out_begin: the output root exists */
+        phase(&b, "cache open");
     }
-    make_model(&b);
-    if (b.pc) fingerprint_summaries(&b);
-    make_jobs(&b);
-    phase(&b, "model");
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
     pthread_t search_tid;
     int threaded = o->threads != 1 && pthread_create(&search_tid, NULL, search_thread, &b) == 0;
@@ -1585,6 +1738,8 @@ done:
         pthread_join(b.scan->tid, NULL);
         out_close(b.scan->out);
     }
+    size_t nsumm = b.c.n;              /* b.summ's length */
+    keep_content(&b, keep, rc);        /* b.c is empty if kept */
     if (o->exit_after) {
         /* Only what is not memory: the Markdown cache's compaction. */
         mdcache_close(b.c.mc, d);
@@ -1604,7 +1759,7 @@ done:
     free(b.jobs);
     for (size_t i = 0; i < b.nlists; i++) list_spec_free(b.lists[i]);
     free(b.lists);
-    if (b.summ) for (size_t i = 0; i < b.c.n; i++) value_unref(b.summ[i]);
+    if (b.summ) for (size_t i = 0; i < nsumm; i++) value_unref(b.summ[i]);
     free(b.summ);
     free(b.summ_fp);
     for (int s = 0; s < 2; s++) free(b.sections[s].v);

@@ -11,6 +11,27 @@
 #include "diag.h"
 #include "value.h"
 
+/* Loaded content handed from one build to the next (build_opts.keep):
+ * a release builds the same content two or three times (release.c), and
+ * loading it (walking content/, a stat per file, the document cache) is
+ * a third of a one-page release's build. A build given an empty keep
+ * fills it with what it loaded instead of freeing it; a build given a
+ * filled one (for the same content_dir, cache_dir and drafts) uses that
+ * instead of loading, as if it had loaded it itself (the load's warnings
+ * are said again). So every build sharing a keep sees one snapshot of
+ * content/ (site.yaml and the documents, not the stats snapshot or the
+ * templates, which each build reads): an edit made between them shows in
+ * none of them. A build that fails leaves its keep empty. Owned by the
+ * caller; one build at a time. */
+typedef struct build_keep build_keep;
+
+build_keep *build_keep_new(void);
+/* Release what a keep holds; the Markdown cache's compaction warnings go
+ * to d (may be NULL). NULL-safe. */
+void build_keep_free(build_keep *k, diag *d);
+/* Whether k holds loaded content (a build would use it). */
+bool build_keep_full(const build_keep *k);
+
 typedef struct {
     const char *content_dir;     /* default "content" */
     const char *templates_dir;   /* default "templates"; may not exist */
@@ -44,6 +65,9 @@ typedef struct {
      * (a release's second build): the records of the output are taken as
      * they are, with no stat of every file and directory. */
     bool trust_out;
+    /* Content loaded by an earlier build, or to keep for a later one (see
+     * build_keep above). NULL = load, and free at the end, as usual. */
+    build_keep *keep;
 } build_opts;
 
 void build_opts_default(build_opts *o);

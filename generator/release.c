@@ -29,6 +29,8 @@
 #pragma weak build_site
 #pragma weak build_opts_default
 #pragma weak build_result_free
+#pragma weak build_keep_new
+#pragma weak build_keep_free
 
 #define LOCK_NAME "gazette-release.lock"
 #define TZ_OFFSET_MIN 480   /* +0800 */
@@ -2617,8 +2619,12 @@ static void result_free(build_result *r)
     memset(r, 0, sizeof *r);
 }
 
+/* trust: out_dir is as the previous build of this release left it, and
+ * that build recorded it (build_result.out_recorded): nothing else writes
+ * there while the release holds its lock, so the next build need not
+ * stat every page and directory again (build_opts.trust_out). */
 static int run_build_ex(const release_opts *o, const char *out_dir, value *history, bool check_only,
-                        build_result *res, diag *d)
+                        build_keep *keep, bool trust, build_result *res, diag *d)
 {
     build_opts bo;
     memset(&bo, 0, sizeof bo);
@@ -2630,6 +2636,8 @@ static int run_build_ex(const release_opts *o, const char *out_dir, value *histo
     bo.quiet = true;
     bo.check_only = check_only;
     bo.exit_after = o->exit_after;
+    bo.keep = keep;
+    bo.trust_out = trust && !getenv("GAZETTE_TEST_NO_BUILD_KEEP");
     /* The build cache serves the work tree only: a page record for each
      * temporary directory would pile up. */
     bo.cache_dir = strcmp(out_dir, o->out_dir) ? NULL : o->cache_dir;
@@ -2646,7 +2654,7 @@ static int run_build_ex(const release_opts *o, const char *out_dir, value *histo
 
 static int run_build(const release_opts *o, const char *out_dir, value *history, build_result *res, diag *d)
 {
-    return run_build_ex(o, out_dir, history, false, res, d);
+    return run_build_ex(o, out_dir, history, false, NULL, false, res, d);
 }
 
 /* Warnings in `from` whose text `to` does not hold yet, copied to `to`
@@ -3190,6 +3198,13 @@ typedef struct {
     char **stale;             /* files whose stat data in it is out of date */
     size_t nstale;
     relinfo docs;             /* the documents the new release adds and changes */
+    /* The content as the first build loaded it, for the next ones (NULL
+     * without build.c): the same files, read a fraction of a second
+     * earlier. Loading once also gives every build of the release one
+     * snapshot of content/: an edit made while it runs cannot make the
+     * pending build publish other documents than the first one found. */
+    build_keep *keep;
+    bool trusted;             /* the last build recorded out_dir as it left it */
 } rel_ctx;
 
 /* Build with the new release pending in the history until the documents
@@ -3232,7 +3247,8 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
         /* Same content as the first build: its warnings were reported
          * already, only a failure is worth passing on. */
         diag *quiet = diag_new();
-        rc = run_build(c->o, c->o->out_dir, h, res, quiet);
+        rc = run_build_ex(c->o, c->o->out_dir, h, false, c->keep, c->trusted, res, quiet);
+        c->trusted = rc == 0 && res->out_recorded;
         if (rc < 0) {
             diag_sort(quiet);
             for (size_t k = 0; k < diag_total(quiet); k++)
@@ -3363,6 +3379,13 @@ static void restore_work_tree(git_repository *repo, git_commit *parent, const ch
         gerr(d, work, "could not restore the work tree to the last release");
 }
 
+/* The content loaded for the release's builds, once they are done. */
+static void drop_keep(rel_ctx *c)
+{
+    if (build_keep_free) build_keep_free(c->keep, c->d);
+    c->keep = NULL;
+}
+
 static int do_release(rel_ctx *c)
 {
     const release_opts *o = c->o;
@@ -3373,10 +3396,14 @@ static int do_release(rel_ctx *c)
     /* 1. The site as the last release made it, from today's content. */
     value *h = c->parent ? history_asof(c->repo, c->parent, c->s->repo_url, d) : empty_history();
     if (!h) return -1;
+    /* (GAZETTE_TEST_NO_BUILD_KEEP: every build loads, as before build_keep;
+     * the tests' reference to compare with.) */
+    c->keep = build_keep_new && !getenv("GAZETTE_TEST_NO_BUILD_KEEP") ? build_keep_new() : NULL;
     double t0 = now_sec();
     /* A first release rewrites every page in its pending build, so its
      * first build only validates and finds the documents and the date. */
-    int rc = run_build_ex(o, o->out_dir, h, !c->parent, &r1, d);
+    int rc = run_build_ex(o, o->out_dir, h, !c->parent, c->keep, false, &r1, d);
+    c->trusted = rc == 0 && r1.out_recorded;
     c->out->build_seconds += now_sec() - t0;
     rphase("build as-of");
     value_unref(h);
@@ -3390,6 +3417,7 @@ static int do_release(rel_ctx *c)
     if (rc == 0 && c->parent && git_oid_equal(&t1, git_tree_id(c->ptree))) {
         c->out->nothing = true;
         oid_hex(git_commit_id(c->parent), c->out->commit);
+        drop_keep(c);
         rc = repair_tag(c->repo, c->st, c->parent, c->out->tag, sizeof c->out->tag, &c->out->tag_repaired, d);
         result_free(&r1);
         return rc;
@@ -3405,6 +3433,7 @@ static int do_release(rel_ctx *c)
     if (rc == 0) split_message(o->message, date, &first, &body);
     git_oid t2;
     if (rc == 0) rc = build_pending(c, c->parent ? &t1 : NULL, &r1, tag, date, first, &r2, &t2);
+    drop_keep(c);
     kill_point("built2");
     if (rc == 0 && c->parent && git_oid_equal(&t2, git_tree_id(c->ptree))) {
         c->out->nothing = true;
@@ -3491,7 +3520,7 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     if (rc == 0) rc = stage_open(repo, &st, d);
     if (rc == 0) {
         rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, &st, generated.v, generated.n, d,
-                     &sc, stale.v, stale.n, {0}};
+                     &sc, stale.v, stale.n, {0}, NULL, false};
         rc = do_release(&c);
         ri_free(&c.docs);
         if (rc < 0 && !*out->commit) restore_work_tree(repo, parent, o.out_dir, d);

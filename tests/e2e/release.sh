@@ -126,6 +126,28 @@ git -C tampered -c user.name=x -c user.email=x@x commit -qam "hand edit"
 expect verify-tampered-release-rc "$rc" 1
 ok verify-tampered-release-path has ver2 "M index.html"
 
+# ---- one load per release: the same release as when every build loads ----
+# (the pending build uses the as-of build's content, see build_keep in
+# build.h; GAZETTE_TEST_NO_BUILD_KEEP makes each build load as before)
+cp -a site keep1 && cp -a site keep2
+doc notices/2017/d "丁通知" 2017-03-03 "丁的正文，一页的修订。"
+rel --out "$T/keep1" -m "一页" >outk1 2>errk1; rc1=$?
+GAZETTE_TEST_NO_BUILD_KEEP=1 rel --out "$T/keep2" -m "一页" >outk2 2>errk2; rc2=$?
+expect keep-rc "$rc1 $rc2" "0 0"
+expect keep-same-commit "$(git -C keep1 rev-parse HEAD)" "$(git -C keep2 rev-parse HEAD)"
+expect keep-same-tree "$(git -C keep1 rev-parse HEAD^{tree})" "$(git -C keep2 rev-parse HEAD^{tree})"
+expect keep-same-tag "$(git -C keep1 rev-parse "$(sed -n 's/^tag //p' outk1)")" \
+  "$(git -C keep2 rev-parse "$(sed -n 's/^tag //p' outk2)")"
+untimed() { sed 's/ (build [0-9.]*s, git [0-9.]*s)$//' "$1"; }
+expect keep-same-stderr "$(untimed errk1)" "$(untimed errk2)"
+ok keep-changed-page has keep1/notices/2017/d/index.html "一页的修订"
+ok keep-fsck fsck keep1
+ok keep-clean clean keep1
+ok keep-verify "$G" verify --content "$C" --out keep1
+ok keep-same-files diff -r -x .git keep1 keep2
+doc notices/2017/d "丁通知" 2017-03-03 "丁的正文。"
+rm -rf keep1 keep2
+
 # ---- determinism: two fresh directories, different TZ and cwd ----
 rel --out "$T/d1" >/dev/null 2>&1
 mkdir -p elsewhere && (cd elsewhere && TZ=America/New_York "$G" release --content "$C" --out "$T/d2" >/dev/null 2>&1)

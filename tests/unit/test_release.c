@@ -707,6 +707,168 @@ TEST(push_to_bare)
     teardown();
 }
 
+/* ---- the real build, sharing its load (build_keep in build.h) ---- */
+
+static void write_doc(const char *rel, const char *title, const char *date, const char *extra)
+{
+    char *p = tpath(rel), *dir = xstrdup(p);
+    *strrchr(dir, '/') = 0;
+    mkdir_p(dir);
+    char *t = xasprintf("---\ntitle: \"%s\"\ndate: %s\n%s---\n\n%s 的正文。\n", title, date, extra, title);
+    write_file_atomic(p, t, strlen(t));
+    free(t);
+    free(dir);
+    free(p);
+}
+
+static bool file_has(const char *rel, const char *needle)
+{
+    char *p = tpath(rel), *data = NULL;
+    size_t len;
+    bool yes = read_file(p, &data, &len) == 0 && strstr(data, needle);
+    free(data);
+    free(p);
+    return yes;
+}
+
+/* The real build, with content/ edited just before each later build of a
+ * release: a build that loads again sees the edit, one given the first
+ * build's content does not. */
+static int real_builds, keeps_given;
+static int edit_then_build(const build_opts *o, build_result *res, diag *d)
+{
+    if (real_builds++ > 0) {
+        write_doc("content/notices/2017/a.md", "甲改", "2017-09-29", "");
+        char *b = tpath("content/notices/2016/b.md");
+        unlink(b);
+        free(b);
+    }
+    if (build_keep_full(o->keep)) keeps_given++;
+    return build_site(o, res, d);
+}
+
+TEST(release_builds_share_one_load)
+{
+    setup();
+    write_doc("content/notices/2017/a.md", "甲", "2017-09-29", "");
+    write_doc("content/notices/2016/b.md", "乙", "2016-05-01", "");
+    diag *d = diag_new();
+    release_opts o;
+    opts(&o, "site");
+    char *cache = tpath("cache");
+    o.cache_dir = cache;
+    o.build = edit_then_build;
+    o.templates_dir = "/nonexistent";          /* the built-in theme */
+    release_outcome ro;
+    /* First release: a check-only build, then the pending one. */
+    real_builds = keeps_given = 0;
+    CHECK(release_run(&o, &ro, d) == 0);
+    CHECK(real_builds == 2 && keeps_given == 1);
+    CHECK(!ro.nothing);
+    CHECK_CONTAINS(ro.message, "Documents added (2):");
+    release_outcome_free(&ro);
+    /* What the first build read is what was published: a reload would
+     * have published the new title and no b. */
+    CHECK(file_has("site/notices/2017/a/index.html", "甲 的正文"));
+    CHECK(!file_has("site/notices/2017/a/index.html", "甲改"));
+    CHECK(file_has("site/notices/2016/b/index.html", "乙"));
+    CHECK(diag_count(d, DIAG_ERROR) == 0);
+    /* A release after one: a full as-of build, then the pending one; the
+     * last edits (b's removal) are now what the first build reads. */
+    write_doc("content/notices/2017/a.md", "甲二", "2017-09-29", "");
+    real_builds = keeps_given = 0;
+    CHECK(release_run(&o, &ro, d) == 0);
+    CHECK(real_builds == 2 && keeps_given == 1);
+    CHECK(!ro.nothing);
+    release_outcome_free(&ro);
+    CHECK(file_has("site/notices/2017/a/index.html", "甲二"));
+    CHECK(!file_has("site/notices/2017/a/index.html", "甲改"));
+    char *b = tpath("site/notices/2016/b/index.html");
+    CHECK(!path_exists(b));                   /* its file went in the first release's edit */
+    free(b);
+    CHECK(diag_count(d, DIAG_ERROR) == 0);
+    char *site = tpath("site");
+    CHECK(sh("git -C %s fsck --strict --no-dangling >/dev/null 2>&1", site) == 0);
+    CHECK(sh("cd %s && test -z \"$(git status --porcelain)\"", site) == 0);
+    free(site);
+    free(cache);
+    diag_free(d);
+    teardown();
+}
+
+/* build_keep on its own: reuse, the load's warnings said again, line
+ * numbers kept for a later validation, and a failed build empties it. */
+TEST(build_keep_reuse_warnings_and_failure)
+{
+    setup();
+    /* A folder year that disagrees with the date: a load warning (and so
+     * a document the document cache does not record). */
+    write_doc("content/notices/2016/w.md", "乙", "2017-05-01", "layout: special\n");
+    write_doc("content/notices/2017/a.md", "甲", "2017-09-29", "");
+    char *tpl = tpath("tpl"), *special = tpath("tpl/special.mustache");
+    char *cache = tpath("cache"), *out = tpath("out"), *content = tpath("content");
+    mkdir_p(tpl);
+    write_file_atomic(special, "{{> layout}}", 12);
+    build_opts bo;
+    build_opts_default(&bo);
+    bo.content_dir = content;
+    bo.templates_dir = tpl;
+    bo.out_dir = out;
+    bo.cache_dir = cache;
+    bo.quiet = true;
+    bo.keep = build_keep_new();
+    build_result res;
+    diag *d1 = diag_new(), *d2 = diag_new(), *d3 = diag_new();
+    CHECK(build_site(&bo, &res, d1) == 0);
+    build_result_free(&res);
+    CHECK(build_keep_full(bo.keep));
+    CHECK(diag_count(d1, DIAG_WARNING) == 1 && diag_has(d1, "w.md"));
+    /* Edited after the first load: the second build does not see it. */
+    write_doc("content/notices/2017/a.md", "甲改", "2017-09-29", "");
+    CHECK(build_site(&bo, &res, d2) == 0);
+    build_result_free(&res);
+    CHECK(build_keep_full(bo.keep));
+    CHECK(!file_has("out/notices/2017/a/index.html", "甲改"));
+    diag_sort(d1);
+    diag_sort(d2);
+    CHECK(diag_total(d2) == diag_total(d1));
+    for (size_t i = 0; i < diag_total(d1) && i < diag_total(d2); i++)
+        CHECK_STR(diag_message(d2, i), diag_message(d1, i));
+    /* Without its template the kept document fails validation, with its
+     * line; the failed build leaves the keep empty... */
+    bo.templates_dir = "/nonexistent";
+    CHECK(build_site(&bo, &res, d3) < 0);
+    build_result_free(&res);
+    CHECK(diag_has(d3, "w.md:4: error: unknown template 'special'"));
+    CHECK(!build_keep_full(bo.keep));
+    /* ... so the next build loads again and sees the edit. */
+    bo.templates_dir = tpl;
+    diag_clear(d3);
+    CHECK(build_site(&bo, &res, d3) == 0);
+    build_result_free(&res);
+    CHECK(file_has("out/notices/2017/a/index.html", "甲改"));
+    CHECK(build_keep_full(bo.keep));
+    /* Other options: the keep is neither used nor changed. */
+    bo.cache_dir = NULL;
+    write_doc("content/notices/2017/a.md", "甲三", "2017-09-29", "");
+    diag_clear(d3);
+    CHECK(build_site(&bo, &res, d3) == 0);
+    build_result_free(&res);
+    CHECK(file_has("out/notices/2017/a/index.html", "甲三"));
+    CHECK(build_keep_full(bo.keep));
+    build_keep_free(bo.keep, d3);
+    CHECK(diag_count(d3, DIAG_ERROR) == 0);
+    diag_free(d1);
+    diag_free(d2);
+    diag_free(d3);
+    free(tpl);
+    free(special);
+    free(cache);
+    free(out);
+    free(content);
+    teardown();
+}
+
 /* TEST_ONLY=name runs one test (for debugging). */
 #define RUN1(t) do { const char *o_ = getenv("TEST_ONLY"); if (!o_ || !strcmp(o_, #t)) RUN(t); } while (0)
 
@@ -724,5 +886,7 @@ int main(void)
     RUN1(kill_at_every_step);
     RUN1(damaged_repository);
     RUN1(push_to_bare);
+    RUN1(release_builds_share_one_load);
+    RUN1(build_keep_reuse_warnings_and_failure);
     return test_summary();
 }
