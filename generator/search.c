@@ -1191,19 +1191,39 @@ static void rec_piece(rec *r, piece pc)
     r->live += pc.len;
 }
 
-/* The body's length up to the blob. */
-static uint64_t rec_tables(const sstate *st)
+/* The body's length up to the blob, with nspan spans. */
+static uint64_t rec_tables(const sstate *st, size_t nspan)
 {
     return sizeof(fp128) + STATE_COUNTS * 8 + st->ndocs * (sizeof(fp128) + 4 + sizeof(dpiece)) +
-           st->nterms * (sizeof(dpiece) + 4 + 4) + st->nspan * sizeof(dpiece) +
+           st->nterms * (sizeof(dpiece) + 4 + 4) + nspan * sizeof(dpiece) +
            (st->ns + st->nchunks) * sizeof(fstamp);
 }
 
+/* The pieces pc[0..n) one after another in the blob, as one dpiece. */
+static void rec_run(rec *r, const piece *pc, size_t n)
+{
+    uint64_t start = r->at;
+    for (size_t i = 0; i < n; i++) {
+        gather_add(&r->blob, pc[i].p, pc[i].len);
+        r->at += pc[i].len;
+        r->live += pc[i].len;
+    }
+    if (r->at > UINT32_MAX) r->ok = false;
+    dpiece d = {(uint32_t)start, (uint32_t)(r->at - start)};
+    buf_put(&r->tabs, &d, sizeof d);
+}
+
+/* A record of st. In a new file (no base) a term's pieces come one after
+ * another in the blob: one dpiece a term, so the same state is always the
+ * same file. */
 static void rec_make(rec *r, const sstate *st, fp128 self, const char *base, size_t blen,
                      uint64_t start)
 {
-    *r = (rec){base, blen, start + STATE_HEAD + rec_tables(st), BUF_INIT, {0}, 0, true};
-    uint64_t c[STATE_COUNTS] = {st->ndocs, st->nterms, st->ns, st->nchunks, st->nspan};
+    size_t nspan = st->nspan;
+    if (!base)
+        for (size_t t = nspan = 0; t < st->nterms; t++) nspan += st->sfirst[t + 1] > st->sfirst[t];
+    *r = (rec){base, blen, start + STATE_HEAD + rec_tables(st, nspan), BUF_INIT, {0}, 0, true};
+    uint64_t c[STATE_COUNTS] = {st->ndocs, st->nterms, st->ns, st->nchunks, nspan};
     buf_put(&r->tabs, &self, sizeof self);
     buf_put(&r->tabs, c, sizeof c);
     buf_put(&r->tabs, st->key, st->ndocs * sizeof *st->key);
@@ -1217,9 +1237,15 @@ static void rec_make(rec *r, const sstate *st, fp128 self, const char *base, siz
     for (size_t t = 0; t < st->nterms; t++) rec_piece(r, st->str[t]);
     for (size_t t = 0; t < st->nterms; t++) {
         uint32_t k = (uint32_t)(st->sfirst[t + 1] - st->sfirst[t]);
+        if (!base && k) k = 1;
         buf_put(&r->tabs, &k, 4);
     }
-    for (size_t s = 0; s < st->nspan; s++) rec_piece(r, st->span[s]);
+    if (base)
+        for (size_t s = 0; s < st->nspan; s++) rec_piece(r, st->span[s]);
+    else
+        for (size_t t = 0; t < st->nterms; t++)
+            if (st->sfirst[t + 1] > st->sfirst[t])
+                rec_run(r, st->span + st->sfirst[t], st->sfirst[t + 1] - st->sfirst[t]);
     buf_put(&r->tabs, st->np, st->nterms * 4);
     buf_put(&r->tabs, st->shard_st, st->ns * sizeof(fstamp));
     buf_put(&r->tabs, st->chunk_st, st->nchunks * sizeof(fstamp));
@@ -1278,7 +1304,7 @@ static int state_save(const char *path, const sstate *st, const sstate *old, dia
     rec r;
     if (old && old->file && old->good == old->flen) {
         rec_make(&r, st, self, old->file, old->good, old->good);
-        uint64_t whole = STATE_HEAD + rec_tables(st) + r.live;
+        uint64_t whole = STATE_HEAD + rec_tables(st, st->nterms) + r.live;
         bool fits = r.ok && old->good + STATE_HEAD + r.tabs.len + r.blob.len <= 2 * whole;
         int rc = -1;
         if (fits) {
