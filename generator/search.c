@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -564,13 +566,16 @@ static int doc_cmp(const void *a, const void *b)
     return c ? c : strcmp(nz(x->url), nz(y->url));
 }
 
+/* A run of bytes in memory. */
+typedef struct { const char *p; size_t len; } piece;
+
 /* A term as the shard writer sorts it. */
 typedef struct {
     const char *tok;        /* a long token's bytes (short ones are in buf) */
     size_t len;
-    const term *t;          /* its postings in the index, or (NULL) in post */
-    const char *post;
-    size_t plen;
+    const term *t;          /* its postings in the index, or (NULL) the pieces sp */
+    const piece *sp;
+    size_t nsp;
     uint32_t np;
     char buf[KEY_MAX];
 } term_ref;
@@ -894,7 +899,8 @@ static int write_refs(const index_t *ix, term_ref *refs, size_t nr, fileset *fs,
             esc_json(&b, ref_tok(&r[i]), r[i].len);
             buf_puts(&b, "\":\"");
             if (r[i].t) put_postings(&b, ix, r[i].t, &chain);
-            else buf_put(&b, r[i].post, r[i].plen);
+            else
+                for (size_t k = 0; k < r[i].nsp; k++) buf_put(&b, r[i].sp[k].p, r[i].sp[k].len);
             buf_putc(&b, '"');
         }
         buf_puts(&b, n ? "}\n" : "{}\n");
@@ -1002,30 +1008,87 @@ void search_doc_keys(const search_doc *docs, size_t n, fp128 *keys)
     buf_free(&k);
 }
 
-/* A run of bytes in memory. */
-typedef struct { const char *p; size_t len; } piece;
+/* Bytes that must stay where they are once a piece points at them: blocks
+ * that are never reallocated. */
+typedef struct {
+    char **blk;
+    size_t nblk;
+    char *cur;
+    size_t used, cap;
+    size_t total;               /* bytes put */
+} arena;
+
+static const char *arena_put(arena *a, const void *p, size_t n)
+{
+    if (!a->cur || n > a->cap - a->used) {
+        size_t cap = n > ((size_t)1 << 16) ? n : (size_t)1 << 16;
+        a->blk = xrealloc(a->blk, (a->nblk + 1) * sizeof *a->blk);
+        a->cur = a->blk[a->nblk++] = xmalloc(cap);
+        a->cap = cap;
+        a->used = 0;
+    }
+    char *dst = a->cur + a->used;
+    memcpy(dst, p, n);
+    a->used += n;
+    a->total += n;
+    return dst;
+}
+
+static void arena_free(arena *a)
+{
+    for (size_t i = 0; i < a->nblk; i++) free(a->blk[i]);
+    free(a->blk);
+    *a = (arena){0};
+}
 
 /* The index as the next build needs it. Doc i (in id order) has the
  * fingerprint key[i], its docs/N.json entry json[i] and its term ids
  * toks[i] (ascending, as LEB128 deltas). Term t is str[t] with np[t]
- * postings post[t] (np 0: no document holds it any more; kept so that
- * term ids stay put). Pieces point into a loaded file, into the b* blobs,
- * or into the state a patched one was made from (which then lives until
- * this one is saved): unchanged bytes are never copied. On disk, each
- * list of pieces is a table of offsets and one blob. */
+ * postings (np 0: no document holds it any more; kept so that term ids
+ * stay put), whose bytes are the pieces span[sfirst[t] .. sfirst[t + 1])
+ * one after the other, each of whole postings: a patched term is the old
+ * term's unchanged runs where they lie with the postings encoded again
+ * between them (on a body edit, a few bytes of a term's thousands).
+ * Pieces point into a loaded file, into the b* blobs or the arena, or
+ * into the state a patched one was made from (which then lives until this
+ * one is saved): unchanged bytes are never copied, in memory nor, when
+ * the state is appended to its file (state_save), on disk. */
 typedef struct {
-    size_t ndocs, nterms, ns, nchunks;
+    size_t ndocs, nterms, ns, nchunks, nspan;
     fp128 *key;
     piece *json, *toks;                     /* ndocs */
-    piece *str, *post;                      /* nterms */
+    piece *str;                             /* nterms */
     uint32_t *np;                           /* nterms */
+    size_t *sfirst;                         /* nterms + 1 */
+    piece *span;                            /* nspan */
     fstamp *shard_st, *chunk_st;            /* ns, nchunks */
     buf bjson, btoks, bstrs, bpost;         /* bytes made in this build */
-    char *file;                             /* a loaded state's bytes */
+    arena made;                             /* postings encoded in this build */
+    const char *file;                       /* a loaded state's file, mapped */
+    size_t flen;                            /* its length */
+    size_t good;                            /* the end of its last good record */
+    uint64_t dev, ino;                      /* which file it was */
 } sstate;
 
-#define STATE_MAGIC "GZSIDX3\n"
+/* The file: records, one after another. The first is a whole state; a
+ * patched build appends one more (or, when the file has grown to twice
+ * what one record of its state would be, writes a new file of one). A
+ * record: STATE_MAGIC, the length of its body (u64) and the body's
+ * fingerprint; the body: fp_self, the counts (ndocs, nterms, ns, nchunks,
+ * nspan: u64), keys, the json lengths (u32), toks and str pieces (each a
+ * dpiece: file offset and length), per term its count of spans (u32), the
+ * spans (dpieces), np (u32), the shard and chunk stamps, then the bytes
+ * of its pieces that are not in the file before it. The state is the last
+ * record that checks out, and all before it do: a torn or damaged tail
+ * (a build killed while appending) costs the edits since, never the
+ * output. Records are only ever added at the end (under flock) and the
+ * file is replaced whole by rename, never truncated: a loaded state is
+ * mapped. */
+#define STATE_MAGIC "GZSIDX4\n"
 #define STATE_HEAD 32       /* magic, body length u64, fingerprint of the body */
+#define STATE_COUNTS 5
+
+typedef struct { uint32_t off, len; } dpiece;
 
 static void state_free(sstate *st)
 {
@@ -1033,15 +1096,17 @@ static void state_free(sstate *st)
     free(st->json);
     free(st->toks);
     free(st->str);
-    free(st->post);
     free(st->np);
+    free(st->sfirst);
+    free(st->span);
     free(st->shard_st);
     free(st->chunk_st);
     buf_free(&st->bjson);
     buf_free(&st->btoks);
     buf_free(&st->bstrs);
     buf_free(&st->bpost);
-    free(st->file);
+    arena_free(&st->made);
+    if (st->file) munmap((void *)st->file, st->flen);
     *st = (sstate){0};
 }
 
@@ -1063,23 +1128,6 @@ static void gather_add(gather *g, const void *p, size_t len)
     }
     if (g->n == g->cap) g->v = xrealloc(g->v, (g->cap = g->cap ? g->cap * 2 : 256) * sizeof *g->v);
     g->v[g->n++] = (struct iovec){(void *)p, len};
-}
-
-/* The offsets table of pieces (n + 1 entries, into tab) and, with bytes,
- * their bytes (into g); false past 4 GB. */
-static bool gather_pieces(gather *g, buf *tab, const piece *pc, size_t n, bool bytes)
-{
-    uint64_t off = 0;
-    for (size_t i = 0; i <= n; i++) {
-        uint32_t o32 = (uint32_t)off;
-        buf_put(tab, &o32, 4);
-        if (i == n) break;
-        off += pc[i].len;
-        if (off > UINT32_MAX) return false;
-    }
-    if (bytes)
-        for (size_t i = 0; i < n; i++) gather_add(g, pc[i].p, pc[i].len);
-    return true;
 }
 
 static int write_gather(int fd, const gather *g)
@@ -1110,41 +1158,168 @@ static int write_gather(int fd, const gather *g)
     return 0;
 }
 
-/* Host byte order: the file is a cache of this machine's gazette (its
- * fingerprint is in the file), never shared. Written from the pieces
- * where they lie (no 17 MB copy), into a temporary file renamed over the
- * old one, as write_file_atomic does. */
-static int state_save(const char *path, const sstate *st, diag *d)
+/* One record being made, to go at file offset start of a file whose
+ * first blen bytes are base (the loaded state's good records; NULL for
+ * a new file): a piece that lies there is written as its offset, any
+ * other's bytes go into the record's own blob. */
+typedef struct {
+    const char *base;
+    size_t blen;
+    uint64_t at;            /* file offset of the blob's next byte */
+    buf tabs;               /* the body up to the blob */
+    gather blob;
+    uint64_t live;          /* bytes the state's pieces hold */
+    bool ok;                /* no offset past 4 GB */
+} rec;
+
+static void rec_piece(rec *r, piece pc)
 {
-    fp128 self = fp_self();
-    if (!self_known(self)) return 0;
-    uint64_t c[4] = {st->ndocs, st->nterms, st->ns, st->nchunks};
-    buf tabs = BUF_INIT;            /* the offset tables, then np */
-    gather blobs = {0};
+    uint64_t off = 0;
+    uintptr_t p = (uintptr_t)pc.p, b = (uintptr_t)r->base;
+    if (!pc.len) {
+        off = 0;
+    } else if (r->base && p >= b && p - b <= r->blen && pc.len <= r->blen - (p - b)) {
+        off = p - b;
+    } else {
+        off = r->at;
+        gather_add(&r->blob, pc.p, pc.len);
+        r->at += pc.len;
+    }
+    if (off + pc.len > UINT32_MAX) r->ok = false;
+    dpiece d = {(uint32_t)off, (uint32_t)pc.len};
+    buf_put(&r->tabs, &d, sizeof d);
+    r->live += pc.len;
+}
+
+/* The body's length up to the blob, with nspan spans. */
+static uint64_t rec_tables(const sstate *st, size_t nspan)
+{
+    return sizeof(fp128) + STATE_COUNTS * 8 + st->ndocs * (sizeof(fp128) + 4 + sizeof(dpiece)) +
+           st->nterms * (sizeof(dpiece) + 4 + 4) + nspan * sizeof(dpiece) +
+           (st->ns + st->nchunks) * sizeof(fstamp);
+}
+
+/* The pieces pc[0..n) one after another in the blob, as one dpiece. */
+static void rec_run(rec *r, const piece *pc, size_t n)
+{
+    uint64_t start = r->at;
+    for (size_t i = 0; i < n; i++) {
+        gather_add(&r->blob, pc[i].p, pc[i].len);
+        r->at += pc[i].len;
+        r->live += pc[i].len;
+    }
+    if (r->at > UINT32_MAX) r->ok = false;
+    dpiece d = {(uint32_t)start, (uint32_t)(r->at - start)};
+    buf_put(&r->tabs, &d, sizeof d);
+}
+
+/* A record of st. In a new file (no base) a term's pieces come one after
+ * another in the blob: one dpiece a term, so the same state is always the
+ * same file. */
+static void rec_make(rec *r, const sstate *st, fp128 self, const char *base, size_t blen,
+                     uint64_t start)
+{
+    size_t nspan = st->nspan;
+    if (!base)
+        for (size_t t = nspan = 0; t < st->nterms; t++) nspan += st->sfirst[t + 1] > st->sfirst[t];
+    *r = (rec){base, blen, start + STATE_HEAD + rec_tables(st, nspan), BUF_INIT, {0}, 0, true};
+    uint64_t c[STATE_COUNTS] = {st->ndocs, st->nterms, st->ns, st->nchunks, nspan};
+    buf_put(&r->tabs, &self, sizeof self);
+    buf_put(&r->tabs, c, sizeof c);
+    buf_put(&r->tabs, st->key, st->ndocs * sizeof *st->key);
     /* a doc's json only by its length: the bytes are in docs/N.json */
-    bool ok = gather_pieces(&blobs, &tabs, st->json, st->ndocs, false) &&
-              gather_pieces(&blobs, &tabs, st->toks, st->ndocs, true) &&
-              gather_pieces(&blobs, &tabs, st->str, st->nterms, true) &&
-              gather_pieces(&blobs, &tabs, st->post, st->nterms, true);
-    buf_put(&tabs, st->np, st->nterms * 4);
-    gather g = {0};
-    char head[STATE_HEAD];
-    gather_add(&g, head, sizeof head);
-    gather_add(&g, &self, sizeof self);
-    gather_add(&g, c, sizeof c);
-    gather_add(&g, st->key, st->ndocs * sizeof *st->key);
-    gather_add(&g, tabs.ptr, tabs.len);
-    gather_add(&g, st->shard_st, st->ns * sizeof(fstamp));
-    gather_add(&g, st->chunk_st, st->nchunks * sizeof(fstamp));
-    for (size_t i = 0; i < blobs.n; i++) gather_add(&g, blobs.v[i].iov_base, blobs.v[i].iov_len);
-    uint64_t body = g.len - STATE_HEAD;
-    fp128 sum = fp_pieces(g.v + 1, g.n - 1);
+    for (size_t i = 0; i < st->ndocs; i++) {
+        uint32_t l = (uint32_t)st->json[i].len;
+        if (st->json[i].len > UINT32_MAX) r->ok = false;
+        buf_put(&r->tabs, &l, 4);
+    }
+    for (size_t i = 0; i < st->ndocs; i++) rec_piece(r, st->toks[i]);
+    for (size_t t = 0; t < st->nterms; t++) rec_piece(r, st->str[t]);
+    for (size_t t = 0; t < st->nterms; t++) {
+        uint32_t k = (uint32_t)(st->sfirst[t + 1] - st->sfirst[t]);
+        if (!base && k) k = 1;
+        buf_put(&r->tabs, &k, 4);
+    }
+    if (base)
+        for (size_t s = 0; s < st->nspan; s++) rec_piece(r, st->span[s]);
+    else
+        for (size_t t = 0; t < st->nterms; t++)
+            if (st->sfirst[t + 1] > st->sfirst[t])
+                rec_run(r, st->span + st->sfirst[t], st->sfirst[t + 1] - st->sfirst[t]);
+    buf_put(&r->tabs, st->np, st->nterms * 4);
+    buf_put(&r->tabs, st->shard_st, st->ns * sizeof(fstamp));
+    buf_put(&r->tabs, st->chunk_st, st->nchunks * sizeof(fstamp));
+}
+
+static void rec_free(rec *r)
+{
+    buf_free(&r->tabs);
+    free(r->blob.v);
+}
+
+/* The record's bytes, header first (head: room for STATE_HEAD). */
+static void rec_gather(const rec *r, char *head, gather *g)
+{
+    *g = (gather){0};
+    gather_add(g, head, STATE_HEAD);
+    gather_add(g, r->tabs.ptr, r->tabs.len);
+    for (size_t i = 0; i < r->blob.n; i++) gather_add(g, r->blob.v[i].iov_base, r->blob.v[i].iov_len);
+    uint64_t body = g->len - STATE_HEAD;
+    fp128 sum = fp_pieces(g->v + 1, g->n - 1);
     memcpy(head, STATE_MAGIC, 8);
     memcpy(head + 8, &body, 8);
     memcpy(head + 16, &sum, 16);
+}
+
+/* g at the end of the loaded file, when it is still the one loaded, as
+ * long as it was (no torn tail, no other build's record since), under an
+ * exclusive lock so two builds never append at once. */
+static int state_append(const char *path, const sstate *old, const gather *g)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat sb, sp;
+    int rc = -1;
+    if (flock(fd, LOCK_EX) == 0 && fstat(fd, &sb) == 0 && stat(path, &sp) == 0 &&
+        (uint64_t)sb.st_dev == old->dev && (uint64_t)sb.st_ino == old->ino &&
+        sp.st_dev == sb.st_dev && sp.st_ino == sb.st_ino && (uint64_t)sb.st_size == old->flen &&
+        old->good == old->flen && lseek(fd, (off_t)old->flen, SEEK_SET) == (off_t)old->flen)
+        rc = write_gather(fd, g);
+    if (close(fd) < 0) rc = -1;             /* (and the lock goes) */
+    return rc;
+}
+
+/* Host byte order: the file is a cache of this machine's gazette (its
+ * fingerprint is in each record), never shared. Appended to the loaded
+ * file (old, when st was patched from it) while that stays under twice
+ * the size of st written alone, else written from the pieces where they
+ * lie (no 11 MB copy) into a temporary file renamed over the old one, as
+ * write_file_atomic does. */
+static int state_save(const char *path, const sstate *st, const sstate *old, diag *d)
+{
+    fp128 self = fp_self();
+    if (!self_known(self)) return 0;
+    char head[STATE_HEAD];
+    gather g;
+    rec r;
+    if (old && old->file && old->good == old->flen) {
+        rec_make(&r, st, self, old->file, old->good, old->good);
+        uint64_t whole = STATE_HEAD + rec_tables(st, st->nterms) + r.live;
+        bool fits = r.ok && old->good + STATE_HEAD + r.tabs.len + r.blob.len <= 2 * whole;
+        int rc = -1;
+        if (fits) {
+            rec_gather(&r, head, &g);
+            rc = state_append(path, old, &g);
+            free(g.v);
+        }
+        rec_free(&r);
+        if (rc == 0) return 0;
+    }
+    rec_make(&r, st, self, NULL, 0, 0);
+    rec_gather(&r, head, &g);
     int rc = -1;
     char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
-    int fd = ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+    int fd = r.ok ? open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
     if (fd >= 0) {
         rc = write_gather(fd, &g);
         if (close(fd) < 0) rc = -1;
@@ -1155,11 +1330,11 @@ static int state_save(const char *path, const sstate *st, diag *d)
             errno = e;
         }
     }
-    if (rc < 0 && ok) diag_warn(d, path, 0, "cannot write the search index cache: %s", strerror(errno));
+    if (rc < 0 && r.ok) diag_warn(d, path, 0, "cannot write the search index cache: %s", strerror(errno));
+    if (!r.ok) unlink(path);                /* past 4 GB: no state */
     free(tmp);
     free(g.v);
-    free(blobs.v);
-    buf_free(&tabs);
+    rec_free(&r);
     return rc;
 }
 
@@ -1174,72 +1349,129 @@ static void *take(const char **p, const char *end, size_t count, size_t size)
     return v;
 }
 
-/* n pieces from an offsets table of n + 1 entries at *p and (with
- * bytes; else their p is NULL) the blob at *bp (moved past it); NULL when
- * the table is malformed or the blob passes end. */
-static piece *take_pieces(const char **p, const char **bp, const char *end, size_t n, bool bytes)
+/* n pieces, dpieces at *p into the file (each before lim); NULL when one
+ * is not. */
+static piece *take_pieces(const char **p, const char *end, size_t n, const char *file, size_t lim)
 {
-    uint32_t *off = take(p, end, n + 1, 4);
-    if (!off) return NULL;
-    piece *pc = NULL;
-    bool ok = off[0] == 0;
-    for (size_t i = 0; ok && i < n; i++) ok = off[i + 1] >= off[i];
-    if (ok && (!bytes || off[n] <= (size_t)(end - *bp))) {
-        pc = xmalloc((n ? n : 1) * sizeof *pc);
-        for (size_t i = 0; i < n; i++)
-            pc[i] = (piece){bytes ? *bp + off[i] : NULL, off[i + 1] - off[i]};
-        if (bytes) *bp += off[n];
+    dpiece *dp = take(p, end, n, sizeof *dp);
+    if (!dp) return NULL;
+    piece *pc = xmalloc((n ? n : 1) * sizeof *pc);
+    for (size_t i = 0; i < n; i++) {
+        if (dp[i].off > lim || dp[i].len > lim - dp[i].off) {
+            free(pc);
+            free(dp);
+            return NULL;
+        }
+        pc[i] = (piece){file + dp[i].off, dp[i].len};
     }
-    free(off);
+    free(dp);
     return pc;
 }
 
-/* The state in path, checked from end to end; -1 (st empty) when it is
- * missing, damaged, or not this gazette's. */
-static int state_load(const char *path, sstate *st)
+/* The state of the record at file[start .. end) (checked); -1 when it
+ * does not parse or is not this gazette's. */
+static int state_parse(sstate *st, size_t start, size_t end, fp128 self)
 {
-    *st = (sstate){0};
-    fp128 self = fp_self();
-    size_t len;
-    if (!self_known(self) || read_file(path, &st->file, &len) < 0) return -1;
-    const char *p = st->file, *end = st->file + len;
-    uint64_t body, c[4];
-    fp128 sum, fself;
-    if (len < STATE_HEAD + sizeof fself + sizeof c || memcmp(p, STATE_MAGIC, 8)) goto bad;
-    memcpy(&body, p + 8, 8);
-    memcpy(&sum, p + 16, 16);
-    if (body != len - STATE_HEAD || !fp_eq(sum, fp_bytes(p + STATE_HEAD, body))) goto bad;
-    p += STATE_HEAD;
+    const char *p = st->file + start + STATE_HEAD, *e = st->file + end;
+    uint64_t c[STATE_COUNTS];
+    fp128 fself;
+    if ((size_t)(e - p) < sizeof fself + sizeof c) return -1;
     memcpy(&fself, p, sizeof fself);
     memcpy(c, p + sizeof fself, sizeof c);
     p += sizeof fself + sizeof c;
-    if (!fp_eq(fself, self)) goto bad;
-    for (int i = 0; i < 4; i++)
-        if (c[i] > len) goto bad;
+    if (!fp_eq(fself, self)) return -1;
+    for (int i = 0; i < STATE_COUNTS; i++)
+        if (c[i] > end) return -1;
     st->ndocs = c[0];
     st->nterms = c[1];
     st->ns = c[2];
     st->nchunks = c[3];
-    if (!(st->key = take(&p, end, st->ndocs, sizeof *st->key))) goto bad;
-    /* the blobs follow the tables and np and stamps: find where */
-    size_t tables = (st->ndocs + 1) * 8 + (st->nterms + 1) * 8 + st->nterms * 4 +
-                    (st->ns + st->nchunks) * sizeof(fstamp);
-    if (tables > (size_t)(end - p)) goto bad;
-    const char *bp = p + tables;
-    if (!(st->json = take_pieces(&p, &bp, end, st->ndocs, false)) ||
-        !(st->toks = take_pieces(&p, &bp, end, st->ndocs, true)) ||
-        !(st->str = take_pieces(&p, &bp, end, st->nterms, true)) ||
-        !(st->post = take_pieces(&p, &bp, end, st->nterms, true)) ||
-        !(st->np = take(&p, end, st->nterms, 4)) ||
-        !(st->shard_st = take(&p, end, st->ns, sizeof(fstamp))) ||
-        !(st->chunk_st = take(&p, end, st->nchunks, sizeof(fstamp))) || bp != end)
-        goto bad;
-    for (size_t t = 0; t < st->nterms; t++)
-        if (!st->str[t].len) goto bad;                  /* tokens are not empty */
+    st->nspan = c[4];
+    uint32_t *jl = NULL, *cnt = NULL;
+    int rc = -1;
+    if (!(st->key = take(&p, e, st->ndocs, sizeof *st->key)) ||
+        !(jl = take(&p, e, st->ndocs, 4)) ||
+        !(st->toks = take_pieces(&p, e, st->ndocs, st->file, end)) ||
+        !(st->str = take_pieces(&p, e, st->nterms, st->file, end)) ||
+        !(cnt = take(&p, e, st->nterms, 4)) ||
+        !(st->span = take_pieces(&p, e, st->nspan, st->file, end)) ||
+        !(st->np = take(&p, e, st->nterms, 4)) ||
+        !(st->shard_st = take(&p, e, st->ns, sizeof(fstamp))) ||
+        !(st->chunk_st = take(&p, e, st->nchunks, sizeof(fstamp))))
+        goto out;
+    st->json = xmalloc((st->ndocs ? st->ndocs : 1) * sizeof *st->json);
+    for (size_t i = 0; i < st->ndocs; i++) st->json[i] = (piece){NULL, jl[i]};
+    st->sfirst = xmalloc((st->nterms + 1) * sizeof *st->sfirst);
+    size_t s = 0;
+    for (size_t t = 0; t < st->nterms; t++) {
+        st->sfirst[t] = s;
+        s += cnt[t];
+        if (!st->str[t].len) goto out;                  /* tokens are not empty */
+    }
+    st->sfirst[st->nterms] = s;
+    if (s != st->nspan) goto out;
+    /* a term's pieces that follow each other in the file as one (a state
+     * written whole has one a term): the same state, however it was
+     * written, is the same pieces (state_same) */
+    size_t k = 0;
+    for (size_t t = 0; t < st->nterms; t++) {
+        size_t from = st->sfirst[t], to = st->sfirst[t + 1];
+        st->sfirst[t] = k;
+        for (size_t j = from; j < to; j++) {
+            if (!st->span[j].len) continue;
+            if (k > st->sfirst[t] && st->span[k - 1].p + st->span[k - 1].len == st->span[j].p)
+                st->span[k - 1].len += st->span[j].len;
+            else
+                st->span[k++] = st->span[j];
+        }
+    }
+    st->sfirst[st->nterms] = st->nspan = k;
+    rc = 0;
+out:
+    free(jl);
+    free(cnt);
+    return rc;
+}
+
+/* The state in path: its last good record. -1 (st empty) when there is
+ * none, or it is not this gazette's. */
+static int state_load(const char *path, sstate *st)
+{
+    *st = (sstate){0};
+    fp128 self = fp_self();
+    if (!self_known(self)) return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat sb;
+    void *m = MAP_FAILED;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= STATE_HEAD &&
+        (uint64_t)sb.st_size < SIZE_MAX / 2)
+        m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return -1;
+    st->file = m;
+    st->flen = (size_t)sb.st_size;
+    st->dev = (uint64_t)sb.st_dev;
+    st->ino = (uint64_t)sb.st_ino;
+    size_t at = 0, last = SIZE_MAX;
+    while (st->flen - at >= STATE_HEAD) {
+        const char *h = st->file + at;
+        uint64_t body;
+        fp128 sum;
+        memcpy(&body, h + 8, 8);
+        memcpy(&sum, h + 16, 16);
+        if (memcmp(h, STATE_MAGIC, 8) || body > st->flen - at - STATE_HEAD ||
+            !fp_eq(sum, fp_bytes(h + STATE_HEAD, body)))
+            break;
+        last = at;
+        at += STATE_HEAD + body;
+    }
+    st->good = at;
+    if (last == SIZE_MAX || state_parse(st, last, at, self) < 0) {
+        state_free(st);
+        return -1;
+    }
     return 0;
-bad:
-    state_free(st);
-    return -1;
 }
 
 /* The value of each SEARCH_B64 char, -1 for any other byte. */
@@ -1282,29 +1514,22 @@ static inline bool next_posting(const char **p, const char *end, uint64_t *v, ui
     return next_b64(p, end, v) && (!(*v & 1) || (next_b64(p, end, m) && *m && *m <= 255));
 }
 
-/* Append one posting to b; *prev is the previous doc id (0 at first). */
-static void put_posting(buf *b, uint32_t *prev, uint32_t id, unsigned tf, unsigned mask)
-{
-    char e[32];
-    size_t k = b64_varint(e, (uint64_t)(id - *prev) << 3 | tf << 1 | (mask != 0));
-    if (mask) k += b64_varint(e + k, mask);
-    buf_put(b, e, k);
-    *prev = id;
-}
-
 /* Calls fn(id, tf, mask, ctx) for each posting of term t; -1 when they do
  * not decode or an id is not below ndocs. */
 typedef void (*posting_fn)(uint32_t id, unsigned tf, unsigned mask, void *ctx);
 static int each_posting(const sstate *st, size_t t, posting_fn fn, void *ctx)
 {
-    const char *p = st->post[t].p, *end = p + st->post[t].len;
     uint64_t id = 0;
-    for (size_t i = 0; p < end; i++) {
-        uint64_t v, m;
-        if (!next_posting(&p, end, &v, &m)) return -1;
-        id = i ? id + (v >> 3) : v >> 3;
-        if ((i && !(v >> 3)) || id >= st->ndocs) return -1;
-        fn((uint32_t)id, (v >> 1) & 3, (unsigned)m, ctx);
+    size_t i = 0;
+    for (size_t s = st->sfirst[t]; s < st->sfirst[t + 1]; s++) {
+        const char *p = st->span[s].p, *end = p + st->span[s].len;
+        for (; p < end; i++) {
+            uint64_t v, m;
+            if (!next_posting(&p, end, &v, &m)) return -1;
+            id = i ? id + (v >> 3) : v >> 3;
+            if ((i && !(v >> 3)) || id >= st->ndocs) return -1;
+            fn((uint32_t)id, (v >> 1) & 3, (unsigned)m, ctx);
+        }
     }
     return 0;
 }
@@ -1436,11 +1661,15 @@ static void state_from_index(sstate *st, const index_t *ix, const size_t *jlen)
     sat[ix->n] = st->bstrs.len;
     pat[ix->n] = st->bpost.len;
     st->str = xmalloc((ix->n ? ix->n : 1) * sizeof *st->str);
-    st->post = xmalloc((ix->n ? ix->n : 1) * sizeof *st->post);
+    st->span = xmalloc((ix->n ? ix->n : 1) * sizeof *st->span);
+    st->sfirst = xmalloc((ix->n + 1) * sizeof *st->sfirst);
+    st->nspan = ix->n;
     for (size_t t = 0; t < ix->n; t++) {
         st->str[t] = (piece){st->bstrs.ptr + sat[t], sat[t + 1] - sat[t]};
-        st->post[t] = (piece){st->bpost.ptr + pat[t], pat[t + 1] - pat[t]};
+        st->span[t] = (piece){st->bpost.ptr + pat[t], pat[t + 1] - pat[t]};
+        st->sfirst[t] = t;                      /* one piece a term */
     }
+    st->sfirst[ix->n] = ix->n;
     free(sat);
     free(pat);
     /* (the caller makes the token lists once ix is freed: state_doc_tokens) */
@@ -1463,81 +1692,142 @@ static int u32_cmp(const void *a, const void *b)
 }
 
 
+/* The fast part of remap_term: from p (a posting's start in a piece
+ * ending at end) past the postings whose id stays below lim. *id is the
+ * id of the posting before p (*first: there is none), *k counts the
+ * postings passed; returns where it stopped (a posting at or past lim, or
+ * end), NULL when they do not decode. Most postings are one char (a gap
+ * of 1-3 documents, no field mask): one table look-up each. On a body edit
+ * this is most of the patch's work (a scan of ~1 MB of postings at 10k). */
+static const char *skip_below(const char *p, const char *end, uint64_t lim, uint64_t *id,
+                              bool *first, uint32_t *k)
+{
+    uint64_t cur = *id;
+    bool f = *first;
+    uint32_t n = 0;
+    while (p < end) {
+        int d = B64_VAL[(unsigned char)*p];
+        const char *q = p + 1;
+        uint64_t delta;
+        if ((unsigned)d < 32 && !(d & 1)) {
+            delta = (unsigned)d >> 3;
+        } else {
+            uint64_t v, m;
+            q = p;
+            if (!next_posting(&q, end, &v, &m)) return NULL;
+            delta = v >> 3;
+        }
+        uint64_t nid = f ? delta : cur + delta;
+        if (nid >= lim) break;
+        if (!f && !delta) return NULL;
+        cur = nid;
+        f = false;
+        n++;
+        p = q;
+    }
+    *id = cur;
+    *first = f;
+    *k = n;
+    return p;
+}
+
+/* A term's new postings as pieces: runs of the old ones where they lie,
+ * and postings encoded again (into the arena). Pieces of this term start
+ * at start; neighbours in memory are joined. */
+typedef struct {
+    piece *v;
+    size_t n, cap, start;
+    arena *a;
+} spans;
+
+static void span_add(spans *o, const char *p, size_t len)
+{
+    if (!len) return;
+    if (o->n > o->start && o->v[o->n - 1].p + o->v[o->n - 1].len == p) {
+        o->v[o->n - 1].len += len;
+        return;
+    }
+    if (o->n == o->cap) o->v = xrealloc(o->v, (o->cap = o->cap ? o->cap * 2 : 8192) * sizeof *o->v);
+    o->v[o->n++] = (piece){p, len};
+}
+
+static void span_posting(spans *o, uint32_t *prev, uint32_t id, unsigned tf, unsigned mask)
+{
+    char e[32];
+    size_t k = b64_varint(e, (uint64_t)(id - *prev) << 3 | tf << 1 | (mask != 0));
+    if (mask) k += b64_varint(e + k, mask);
+    *prev = id;
+    span_add(o, arena_put(o->a, e, k), k);
+}
+
 /* Term t's postings in the new ids: the old ones mapped through newid
- * (dropped at -1) merged with the new docs' (tr .. te, by doc), appended
- * to out; *np gets the count. Postings whose id and whose predecessor's
- * id are unchanged are copied as they are: up to the next id that changes
+ * (dropped at -1) merged with the new docs' (tr .. te, by doc), added to
+ * out; *np gets the count. Postings whose id and whose predecessor's id
+ * are unchanged stay as they are: up to the next id that changes
  * (nextchg[id]: the first old id >= id whose new id differs) they are only
  * scanned, not decoded into the merge. On a body edit that is all but one
  * or two of a term's postings. -1 when the old postings do not decode. */
 static int remap_term(const sstate *old, size_t t, const int64_t *newid, const uint32_t *nextchg,
-                      const triple *tr, const triple *te, buf *out, uint32_t *np)
+                      const triple *tr, const triple *te, spans *out, uint32_t *np)
 {
-    const char *p = t < old->nterms ? old->post[t].p : NULL;
-    const char *end = t < old->nterms ? p + old->post[t].len : NULL;
-    const char *run = NULL;                 /* start of the bytes to copy as they are */
     uint64_t id = 0, oprev = 0;             /* old ids: this posting's, the one before */
     uint32_t prev = 0, n = 0;               /* new: last id written, postings */
     bool first = true;
-    while (p < end) {
-        if (prev == oprev) {
-            /* the fast part: ids below lim are unchanged, with nothing
-             * new before them */
-            uint64_t lim = nextchg[first ? 0 : id + 1 < old->ndocs ? id + 1 : old->ndocs];
-            if (tr < te && tr->doc < lim) lim = tr->doc;
-            const char *q = p;
-            uint64_t qid = id;
-            bool qfirst = first;
-            uint32_t k = 0;
-            while (q < end) {
-                const char *at = q;
-                uint64_t v, m;
-                if (!next_posting(&q, end, &v, &m)) return -1;
-                uint64_t nid = qfirst ? v >> 3 : qid + (v >> 3);
-                if (nid >= lim) { q = at; break; }
-                if (!qfirst && !(v >> 3)) return -1;
-                qid = nid;
-                qfirst = false;
-                k++;
+    size_t s0 = t < old->nterms ? old->sfirst[t] : 0, s1 = t < old->nterms ? old->sfirst[t + 1] : 0;
+    for (size_t s = s0; s < s1; s++) {
+        /* each piece holds whole postings */
+        const char *p = old->span[s].p, *end = p + old->span[s].len;
+        const char *run = NULL;             /* start of the bytes kept as they are */
+        while (p < end) {
+            if (prev == oprev) {
+                /* the fast part: ids below lim are unchanged, with nothing
+                 * new before them */
+                uint64_t lim = nextchg[first ? 0 : id + 1 < old->ndocs ? id + 1 : old->ndocs];
+                if (tr < te && tr->doc < lim) lim = tr->doc;
+                uint64_t qid = id;
+                bool qfirst = first;
+                uint32_t k = 0;
+                const char *q = skip_below(p, end, lim, &qid, &qfirst, &k);
+                if (!q) return -1;
+                if (k) {
+                    if (!run) run = p;
+                    p = q;
+                    id = oprev = qid;
+                    prev = (uint32_t)qid;
+                    first = false;
+                    n += k;
+                    continue;
+                }
             }
-            if (k) {
-                if (!run) run = p;
-                p = q;
-                id = oprev = qid;
-                prev = (uint32_t)qid;
-                first = false;
-                n += k;
-                continue;
+            const char *at = p;
+            uint64_t v, m;
+            if (!next_posting(&p, end, &v, &m)) return -1;
+            id = first ? v >> 3 : id + (v >> 3);
+            if ((!first && !(v >> 3)) || id >= old->ndocs) return -1;
+            first = false;
+            int64_t nid = newid[id];
+            if (nid >= 0) {
+                for (; tr < te && tr->doc < nid; tr++, n++) {
+                    if (run) span_add(out, run, (size_t)(at - run)), run = NULL;
+                    span_posting(out, &prev, tr->doc, tr->tf, tr->mask);
+                }
+                if ((uint64_t)nid == id && prev == oprev) {
+                    if (!run) run = at;
+                    prev = (uint32_t)id;
+                } else {
+                    if (run) span_add(out, run, (size_t)(at - run)), run = NULL;
+                    span_posting(out, &prev, (uint32_t)nid, (v >> 1) & 3, (unsigned)m);
+                }
+                n++;
+            } else if (run) {
+                span_add(out, run, (size_t)(at - run));
+                run = NULL;
             }
+            oprev = id;
         }
-        const char *at = p;
-        uint64_t v, m;
-        if (!next_posting(&p, end, &v, &m)) return -1;
-        id = first ? v >> 3 : id + (v >> 3);
-        if ((!first && !(v >> 3)) || id >= old->ndocs) return -1;
-        first = false;
-        int64_t nid = newid[id];
-        if (nid >= 0) {
-            for (; tr < te && tr->doc < nid; tr++, n++) {
-                if (run) buf_put(out, run, (size_t)(at - run)), run = NULL;
-                put_posting(out, &prev, tr->doc, tr->tf, tr->mask);
-            }
-            if ((uint64_t)nid == id && prev == oprev) {
-                if (!run) run = at;
-                prev = (uint32_t)id;
-            } else {
-                if (run) buf_put(out, run, (size_t)(at - run)), run = NULL;
-                put_posting(out, &prev, (uint32_t)nid, (v >> 1) & 3, (unsigned)m);
-            }
-            n++;
-        } else if (run) {
-            buf_put(out, run, (size_t)(at - run));
-            run = NULL;
-        }
-        oprev = id;
+        if (run) span_add(out, run, (size_t)(end - run));
     }
-    if (run) buf_put(out, run, (size_t)(end - run));
-    for (; tr < te; tr++, n++) put_posting(out, &prev, tr->doc, tr->tf, tr->mask);
+    for (; tr < te; tr++, n++) span_posting(out, &prev, tr->doc, tr->tf, tr->mask);
     *np = n;
     return 0;
 }
@@ -1641,7 +1931,7 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     index_t dict = {0};
     triple *tr = NULL;
     size_t ntr = 0, trcap = 0;
-    size_t *jat = NULL, *tat = NULL, *pat = NULL;   /* offsets in nw's blobs */
+    size_t *jat = NULL, *tat = NULL;                /* offsets in nw's blobs */
     uint8_t *dirty = NULL;
     uint32_t *ids = NULL, *nextchg = NULL;
     size_t nchunks = 0;
@@ -1708,24 +1998,28 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     nextchg[old->ndocs] = (uint32_t)old->ndocs;
     for (size_t j = old->ndocs; j-- > 0;) nextchg[j] = newid[j] == (int64_t)j ? nextchg[j + 1] : (uint32_t)j;
 
-    /* the terms: clean ones where they are, dirty ones encoded again */
+    /* the terms: clean ones where they are, dirty ones encoded again
+     * around the runs of their old postings that stay */
     nw->nterms = dict.n;
     nw->str = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->str);
-    nw->post = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->post);
     nw->np = xmalloc((dict.n ? dict.n : 1) * sizeof *nw->np);
-    pat = xmalloc((dict.n + 1) * sizeof *pat);
+    nw->sfirst = xmalloc((dict.n + 1) * sizeof *nw->sfirst);
+    spans sp = {.a = &nw->made};
     const triple *tp = tr, *tend = tr + ntr;
-    size_t live = 0;
+    size_t live = 0, ndirty = 0;
     for (size_t t = 0; t < dict.n; t++) {
         const triple *te = tp;
         while (te < tend && te->term == t) te++;
-        pat[t] = nw->bpost.len;
-        if (!dirty[t]) {
-            nw->post[t] = old->post[t];
+        nw->sfirst[t] = sp.start = sp.n;
+        if (!dirty[t]) {                            /* (a term new to old is dirty) */
+            for (size_t k = old->sfirst[t]; k < old->sfirst[t + 1]; k++) span_add(&sp, old->span[k].p, old->span[k].len);
             nw->np[t] = old->np[t];
         } else {
-            if (remap_term(old, t, newid, nextchg, tp, te, &nw->bpost, &nw->np[t]) < 0) goto out;
-            nw->post[t].p = NULL;                   /* in bpost: set below */
+            ndirty++;
+            if (remap_term(old, t, newid, nextchg, tp, te, &sp, &nw->np[t]) < 0) {
+                free(sp.v);
+                goto out;
+            }
         }
         tp = te;
         if (t < old->nterms) {
@@ -1738,12 +2032,14 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
         }
         if (nw->np[t]) live++;
     }
-    pat[dict.n] = nw->bpost.len;
-    for (size_t t = 0; t < dict.n; t++) {
-        if (!nw->post[t].p) nw->post[t] = (piece){nw->bpost.ptr + pat[t], pat[t + 1] - pat[t]};
-        if (t >= old->nterms) nw->str[t].p = nw->bstrs.ptr + (uintptr_t)nw->str[t].p;
-    }
+    nw->sfirst[dict.n] = sp.n;
+    nw->span = sp.v;
+    nw->nspan = sp.n;
+    for (size_t t = old->nterms; t < dict.n; t++) nw->str[t].p = nw->bstrs.ptr + (uintptr_t)nw->str[t].p;
     timing_step(jb->tm, "terms");
+    if (jb->tm->on)
+        fprintf(stderr, "gazette: search patch: %zu docs new, %zu of %zu terms dirty, %zu bytes of postings encoded again\n",
+                fresh, ndirty, dict.n, nw->made.total);
 
     /* the docs, in id order */
     nw->ndocs = n;
@@ -1788,7 +2084,8 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     /* only now: a caller's consumed may free a text the fallback (a build
      * from nothing) would still read */
     if (jb->h->consumed)
-        for (size_t i = 0; i < n; i++) jb->h->consumed(jb->ord[i], jb->h->ud);
+        for (size_t i = 0; i < n; i++)
+            if (jb->ord[i]->text) jb->h->consumed(jb->ord[i], jb->h->ud);
     timing_step(jb->tm, "docs");
 
     /* the files: from here on, the job is done here */
@@ -1801,8 +2098,8 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
         r->len = nw->str[t].len;
         r->tok = nw->str[t].p;
         if (r->len <= KEY_MAX) memcpy(r->buf, r->tok, r->len);
-        r->post = nw->post[t].p;
-        r->plen = nw->post[t].len;
+        r->sp = nw->span + nw->sfirst[t];
+        r->nsp = nw->sfirst[t + 1] - nw->sfirst[t];
         r->np = nw->np[t];
     }
     /* a shard is dirty when one of its terms is (live or not), or when
@@ -1846,7 +2143,6 @@ out:
     free(tr);
     free(jat);
     free(tat);
-    free(pat);
     free(dirty);
     free(ids);
     free(nextchg);
@@ -1863,15 +2159,31 @@ out:
 
 /* The state's file: a new one, or the same (gone) when it holds too many
  * dead terms (a build from nothing makes it small again). */
-static void state_store(const char *path, sstate *st, diag *d)
+/* Does st say what old (loaded) does? Then its file needs no new record:
+ * nothing new, every document where it was, every file as stamped. */
+static bool state_same(const sstate *st, const sstate *old)
 {
+    if (!old->file || st->ndocs != old->ndocs || st->nterms != old->nterms || st->ns != old->ns ||
+        st->nchunks != old->nchunks || st->nspan != old->nspan)
+        return false;
+    for (size_t i = 0; i < st->ndocs; i++)
+        if (!fp_eq(st->key[i], old->key[i]) || st->toks[i].p != old->toks[i].p) return false;
+    for (size_t s = 0; s < st->nspan; s++)
+        if (st->span[s].p != old->span[s].p || st->span[s].len != old->span[s].len) return false;
+    return !memcmp(st->shard_st, old->shard_st, st->ns * sizeof(fstamp)) &&
+           !memcmp(st->chunk_st, old->chunk_st, st->nchunks * sizeof(fstamp));
+}
+
+static void state_store(const char *path, sstate *st, const sstate *old, diag *d)
+{
+    if (state_same(st, old)) return;
     size_t live = 0;
     for (size_t t = 0; t < st->nterms; t++) live += st->np[t] != 0;
     if (st->nterms - live > live / 2 + 1024) {
         unlink(path);
         return;
     }
-    state_save(path, st, d);
+    state_save(path, st, old, d);
 }
 
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h)
@@ -1981,7 +2293,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     if (keep_state && store) state_doc_tokens(&nw);
 meta:
     if (write_meta(ord, n, ns, o) < 0) rc = -1;
-    if (store && rc == 0) state_store(h->cache_path, &nw, d);
+    if (store && rc == 0) state_store(h->cache_path, &nw, &old, d);
     timing_step(&tm, "state");
     state_free(&nw);
     state_free(&old);

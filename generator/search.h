@@ -98,7 +98,9 @@ enum {
 int search_write(const search_doc *docs, size_t n, outdir *o, diag *d);
 /* The same; consumed(doc, ud) is called once the index no longer needs
  * doc->text, so a caller may free it early (keeps peak memory down).
- * write_meta still reads the other fields afterwards. */
+ * write_meta still reads the other fields afterwards. (An index patched
+ * from the last build's, search_hooks.cache_path, calls it only for the
+ * documents with a text: a call per document touched 10k cold ones.) */
 int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
                     void (*consumed)(const search_doc *doc, void *ud), void *ud);
 

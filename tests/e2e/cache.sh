@@ -228,3 +228,38 @@ echo '{}' > "$S/search/idx/0.json"
 echo "又改一次。" >> "$sdoc"
 ok search-handedit-build build
 ok search-handedit-same same
+
+# The search state is a log: a patched build appends a record. A torn
+# tail (a build killed while appending) or garbage after the records
+# leaves the records before it: the next build still patches, with the
+# same output, and writes the file whole again. Two builds at once leave a
+# state the next build can use.
+sc=$(ls -t "$K"/search-*.cache | head -1)
+rm -f "$sc"
+echo "日志一。" >> "$sdoc"
+ok search-log-build build
+ok search-log-whole grep -q '^gazette: search index ' "$T/timing"
+size1=$(stat -c %s "$sc")
+echo "日志二。" >> "$sdoc"
+ok search-log-append build
+ok search-log-grew test "$(stat -c %s "$sc")" -gt "$size1"
+head -c $(( size1 + ($(stat -c %s "$sc") - size1) / 2 )) "$sc" > "$sc.cut" && mv "$sc.cut" "$sc"
+echo "日志三。" >> "$sdoc"
+ok search-torn-build build
+ok search-torn-patched grep -q '^gazette: search terms' "$T/timing"
+ok search-torn-same same
+ok search-torn-rewritten test "$(stat -c %s "$sc")" -lt $(( size1 + 4096 ))   # one record again
+head -c 5000 /dev/urandom >> "$sc"
+echo "日志四。" >> "$sdoc"
+ok search-garbage-build build
+ok search-garbage-patched grep -q '^gazette: search terms' "$T/timing"
+ok search-garbage-same same
+echo "日志五。" >> "$sdoc"
+"$GAZETTE" build --content "$C" --out "$S" --quiet 2>/dev/null &
+p1=$!
+"$GAZETTE" build --content "$C" --out "$S" --quiet 2>/dev/null &
+p2=$!
+wait $p1; wait $p2
+echo "日志六。" >> "$sdoc"
+ok search-concurrent-build build
+ok search-concurrent-same same

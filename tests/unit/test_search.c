@@ -870,6 +870,101 @@ TEST(damaged_index_cache_is_ignored)
     corpus_free(&c);
 }
 
+/* The records of a state file (search.c: each a 32-byte head, magic and
+ * body length, then the body); the offset of the last in *last. */
+static int state_records(const char *path, size_t *last, size_t *size)
+{
+    char *data = NULL;
+    size_t len = 0;
+    if (read_file(path, &data, &len) < 0) return -1;
+    int n = 0;
+    size_t at = 0;
+    while (len - at >= 32 && !memcmp(data + at, "GZSIDX", 6)) {
+        uint64_t body;
+        memcpy(&body, data + at + 8, 8);
+        if (body > len - at - 32) break;
+        *last = at;
+        at += 32 + body;
+        n++;
+    }
+    *size = len;
+    free(data);
+    return n;
+}
+
+TEST(state_log_appends_and_survives_a_torn_tail)
+{
+    corpus c = {0};
+    synth(&c, 50);
+    char *out = tmpdir(), *cdir = tmpdir();
+    CHECK(out && cdir);
+    char *state = path_join(cdir, "search.cache");
+    size_t last = 0, size0 = 0, size = 0;
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    CHECK(state_records(state, &last, &size0) == 1);
+    /* an edit appends a record; the file keeps the one before */
+    c.docs[6].text = keep(&c, xasprintf("%s 又一次修改 edit6。", c.docs[6].text));
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    CHECK(inc_fetched == 1);
+    CHECK(state_records(state, &last, &size) == 2);
+    CHECK(last == size0 && size > size0);
+    /* a build killed while appending: the torn record is passed over, the
+     * one before it is the state (only the edits since are done again) */
+    char *data = NULL;
+    size_t len = 0;
+    CHECK(read_file(state, &data, &len) == 0);
+    CHECK(write_file_atomic(state, data, last + (len - last) / 2) == 0);
+    c.docs[20].text = "第二十篇改过。";
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    /* docs 6 (the torn record's) and 20, and the entries of their chunks
+     * (written since the state the file now gives) */
+    CHECK(inc_fetched >= 2 && inc_fetched <= 16);
+    /* a torn tail is never appended to: the file is written again whole */
+    CHECK(state_records(state, &last, &size) == 1);
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    CHECK(inc_fetched == 0);
+    /* a flipped byte in the last record: the one before is the state */
+    c.docs[21].text = "第二十一篇改过。";
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    CHECK(state_records(state, &last, &size) == 2);
+    free(data);
+    CHECK(read_file(state, &data, &len) == 0);
+    data[last + (len - last) / 2] ^= 0x40;
+    CHECK(write_file_atomic(state, data, len) == 0);
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    CHECK(inc_fetched >= 1 && inc_fetched <= 8);     /* doc 21 (and its chunk's) */
+    /* one in the first record: nothing is trusted, built from nothing */
+    c.docs[22].text = "第二十二篇改过。";
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    free(data);
+    CHECK(read_file(state, &data, &len) == 0);
+    data[40] ^= 0x40;
+    CHECK(write_file_atomic(state, data, len) == 0);
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    CHECK(inc_fetched == 50);
+    CHECK(state_records(state, &last, &size) == 1);
+    /* many edits: the file is written again whole before it passes twice
+     * the size of one record */
+    size0 = size;
+    int whole = 0;
+    for (int k = 0; k < 40; k++) {
+        c.docs[k].text = keep(&c, xasprintf("第%d篇又改 again%d 一次。", k, k));
+        CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+        int nrec = state_records(state, &last, &size);
+        CHECK(nrec >= 1);
+        if (nrec == 1) whole++;
+        CHECK(size <= 2 * size0 + 4096);
+    }
+    CHECK(whole >= 1);
+    free(data);
+    rm_rf(out);
+    rm_rf(cdir);
+    free(out);
+    free(cdir);
+    free(state);
+    corpus_free(&c);
+}
+
 int main(void)
 {
     RUN(tokenize_cjk_bigrams_and_words);
@@ -886,6 +981,7 @@ int main(void)
     RUN(query_fetch_is_small);
     RUN(patched_index_equals_one_from_nothing);
     RUN(damaged_index_cache_is_ignored);
+    RUN(state_log_appends_and_survives_a_torn_tail);
     const char *b = getenv("SEARCH_BENCH_CORPUS");
     if (b && *b) bench(b);
     return test_summary();
