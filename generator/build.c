@@ -9,12 +9,14 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1446,6 +1448,40 @@ static char *out_state_path(const build_opts *o)
     return o->cache_dir ? out_cache_file(o, "out-", ".state") : NULL;
 }
 
+/* n bytes at offset off of path (off < 0: from the end). */
+static int read_part(const char *path, long off, void *out, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    int rc = -1;
+    if (fstat(fd, &st) == 0 && (size_t)st.st_size >= n + (off < 0 ? 0 : (size_t)off)) {
+        off_t at = off < 0 ? st.st_size - (off_t)n : (off_t)off;
+        rc = pread(fd, out, n, at) == (ssize_t)n ? 0 : -1;
+    }
+    close(fd);
+    return rc;
+}
+
+int build_records_id(const build_opts *o, char hex[33])
+{
+    *hex = 0;
+    if (!o->cache_dir) return -1;
+    /* Each file carries the checksum of all its bytes: the page records
+     * their last 16 (cache.c), the output state its header (output.c).
+     * Both are written whole and renamed into place. */
+    char *pages = out_cache_file(o, "pages-", ".cache"), *state = out_state_path(o);
+    unsigned char ids[16 + 32];
+    int rc = read_part(pages, -1, ids, 16) == 0 && read_part(state, 0, ids + 16, 32) == 0 ? 0 : -1;
+    free(pages);
+    free(state);
+    if (rc == 0) {
+        fp128 id = fp_bytes(ids, sizeof ids);
+        snprintf(hex, 33, "%016llx%016llx", (unsigned long long)id.hi, (unsigned long long)id.lo);
+    }
+    return rc;
+}
+
 static void *scan_thread(void *arg)
 {
     scan_job *sj = arg;
@@ -1713,6 +1749,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     make_jobs(&b);
     phase(&b, "model");
     if (out_join_scan(&b) < 0) goto done;
+    if (b.timing && o->trust_out) fprintf(stderr, "gazette: output trusted as recorded\n");
     phase(&b, "scan");
     renderer_set_out(b.r, b.out);
     if (o->cache_dir) {
@@ -1743,6 +1780,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         /* Only a good build's pages are trusted next time. */
         if (b.search_written) note_search(&b);
         res->out_recorded = pagecache_save(b.pc, d) == 0 && st.state_current;
+        if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
         if (b.timing)
             fprintf(stderr, "gazette: cache: %zu of %zu pages kept, %zu of %zu bodies from the cache\n",
                     b.skipped, b.njobs, b.c.md_hits, b.c.md_hits + b.c.md_misses);

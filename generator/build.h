@@ -95,10 +95,16 @@ typedef struct {
     char **changed;  size_t nchanged;     /* files written (new or changed), sorted */
     char **removed_paths; size_t nremoved; /* stale files removed, sorted */
     bool out_recorded;    /* the build cache describes out_dir as the build left it */
+    char records_id[33];  /* ... and the fingerprint of those records (build_records_id) */
 } build_result;
 
 /* Returns 0 on success; errors (and warnings) are in d. */
 int build_site(const build_opts *o, build_result *res, diag *d);
 void build_result_free(build_result *res);
+/* The fingerprint (hex) of what the build cache records of o->out_dir
+ * (its page records and output state): while it is what a build's
+ * records_id said, the records are the ones that build left. -1 (and "")
+ * without a build cache or when one of them is missing. */
+int build_records_id(const build_opts *o, char hex[33]);
 
 #endif

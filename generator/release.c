@@ -31,6 +31,7 @@
 #pragma weak build_result_free
 #pragma weak build_keep_new
 #pragma weak build_keep_free
+#pragma weak build_records_id
 
 #define LOCK_NAME "gazette-release.lock"
 #define TZ_OFFSET_MIN 480   /* +0800 */
@@ -2657,6 +2658,77 @@ static int run_build(const release_opts *o, const char *out_dir, value *history,
     return run_build_ex(o, out_dir, history, false, NULL, false, res, d);
 }
 
+/* ---- trusting the output across releases ------------------------------
+ *
+ * A release ends with site/ exactly as its last build left it, and that
+ * build's records of site/ (page records, output state: the build cache)
+ * describing it; .git/gazette-records keeps their fingerprint. The next
+ * release first checks site/ against the release's index (find_dirty:
+ * every file's stat). When nothing is dirty and the records are still the
+ * ones with that fingerprint (no build, checkout or cache change since),
+ * they describe site/ as it is, and the first build takes them as they
+ * are (trust_out) instead of checking every file and directory a second
+ * time. The file is removed when a release starts, so a release that
+ * fails, or anything else, leaves no fingerprint to trust. */
+
+#define RECORDS_FILE "gazette-records"
+#define RECORDS_MAGIC "gazette-records 2\n"
+
+/* What the last release left: the commit it made (or found current) and
+ * its records' fingerprint, both hex ("" if none); the file is removed. */
+static void records_take(git_repository *repo, char commit[41], char hex[33])
+{
+    *commit = *hex = 0;
+    char *path = path_join(git_repository_path(repo), RECORDS_FILE), *data = NULL;
+    size_t n, ml = sizeof RECORDS_MAGIC - 1;
+    if (read_file(path, &data, &n) == 0 && n == ml + 41 + 33 && !memcmp(data, RECORDS_MAGIC, ml) &&
+        data[ml + 40] == ' ' && data[n - 1] == '\n') {
+        bool ok = true;
+        for (size_t i = ml; i < n - 1; i++)
+            if (i != ml + 40 && !strchr("0123456789abcdef", data[i] ? data[i] : 'x')) ok = false;
+        if (ok) {
+            memcpy(commit, data + ml, 40);
+            commit[40] = 0;
+            memcpy(hex, data + ml + 41, 32);
+            hex[32] = 0;
+        }
+    }
+    free(data);
+    (void)unlink(path);
+    free(path);
+}
+
+static void records_put(git_repository *repo, const char *commit, const char *hex)
+{
+    if (strlen(commit) != 40 || strlen(hex) != 32) return;
+    char *path = path_join(git_repository_path(repo), RECORDS_FILE);
+    char *text = xasprintf("%s%s %s\n", RECORDS_MAGIC, commit, hex);
+    (void)write_file_atomic(path, text, strlen(text));   /* if not: the next release checks */
+    free(text);
+    free(path);
+}
+
+/* Are site/'s records still the ones the last release left, for the
+ * release at HEAD? (HEAD moved, by git reset or checkout in site/, means
+ * the work tree was rewritten behind the records' back.) */
+static bool records_trusted(const release_opts *o, git_commit *parent, const char *commit,
+                            const char *stored)
+{
+    if (!*stored || !parent || !build_records_id || !build_opts_default) return false;
+    char head[41];
+    oid_hex(git_commit_id(parent), head);
+    if (strcmp(head, commit)) return false;
+    build_opts bo;
+    memset(&bo, 0, sizeof bo);
+    build_opts_default(&bo);
+    bo.content_dir = o->content_dir;
+    bo.out_dir = o->out_dir;
+    bo.cache_dir = o->cache_dir;
+    char now[33];
+    return build_records_id(&bo, now) == 0 && !strcmp(now, stored) &&
+           !getenv("GAZETTE_TEST_NO_BUILD_KEEP");
+}
+
 /* Warnings in `from` whose text `to` does not hold yet, copied to `to`
  * word for word ("FILE:LINE: warning: ..."). */
 static void forward_new_warnings(diag *from, diag *to)
@@ -3205,6 +3277,8 @@ typedef struct {
      * pending build publish other documents than the first one found. */
     build_keep *keep;
     bool trusted;             /* the last build recorded out_dir as it left it */
+    bool trust_first;         /* ... and the first build may trust it too (records_trusted) */
+    char records[33];         /* the last good build's records_id ("" if none) */
 } rel_ctx;
 
 /* Build with the new release pending in the history until the documents
@@ -3249,6 +3323,7 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
         diag *quiet = diag_new();
         rc = run_build_ex(c->o, c->o->out_dir, h, false, c->keep, c->trusted, res, quiet);
         c->trusted = rc == 0 && res->out_recorded;
+        snprintf(c->records, sizeof c->records, "%s", c->trusted ? res->records_id : "");
         if (rc < 0) {
             diag_sort(quiet);
             for (size_t k = 0; k < diag_total(quiet); k++)
@@ -3402,8 +3477,9 @@ static int do_release(rel_ctx *c)
     double t0 = now_sec();
     /* A first release rewrites every page in its pending build, so its
      * first build only validates and finds the documents and the date. */
-    int rc = run_build_ex(o, o->out_dir, h, !c->parent, c->keep, false, &r1, d);
+    int rc = run_build_ex(o, o->out_dir, h, !c->parent, c->keep, c->trust_first, &r1, d);
     c->trusted = rc == 0 && r1.out_recorded;
+    snprintf(c->records, sizeof c->records, "%s", c->trusted ? r1.records_id : "");
     c->out->build_seconds += now_sec() - t0;
     rphase("build as-of");
     value_unref(h);
@@ -3499,10 +3575,14 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     statcache sc;
     memset(&sc, 0, sizeof sc);
     rphase("open+lock");
+    char stored[33] = "", stored_commit[41] = "";
+    if (rc == 0) records_take(repo, stored_commit, stored);
     if (rc == 0 && parent) {
         sc_open(repo, ptree, &sc);
         rc = find_dirty(repo, o.out_dir, ptree, &sc, &dirty, &stale, d);
     }
+    bool trust_first = rc == 0 && parent && !dirty.n && !stale.n &&
+                       records_trusted(&o, parent, stored_commit, stored);
     rphase("dirty check");
     if (rc == 0 && dirty.n) {
         int g = dirt_is_generated(&o, &s, repo, parent, &dirty, &generated, d);
@@ -3520,8 +3600,9 @@ int release_run(const release_opts *oin, release_outcome *out, diag *d)
     if (rc == 0) rc = stage_open(repo, &st, d);
     if (rc == 0) {
         rel_ctx c = {&o, &s, repo, refname, parent, ptree, out, &st, generated.v, generated.n, d,
-                     &sc, stale.v, stale.n, {0}, NULL, false};
+                     &sc, stale.v, stale.n, {0}, NULL, false, trust_first, ""};
         rc = do_release(&c);
+        if (rc == 0) records_put(repo, out->commit, c.records);
         ri_free(&c.docs);
         if (rc < 0 && !*out->commit) restore_work_tree(repo, parent, o.out_dir, d);
     }

@@ -145,6 +145,52 @@ ok keep-fsck fsck keep1
 ok keep-clean clean keep1
 ok keep-verify "$G" verify --content "$C" --out keep1
 ok keep-same-files diff -r -x .git keep1 keep2
+
+# ---- the next release trusts the records the last one left ----
+# (nothing dirty, records unchanged: its first build takes site/ as
+# recorded, see "trusting the output" in release.c; the reference
+# releases with GAZETTE_TEST_NO_BUILD_KEEP check everything)
+trusted() { grep -c '^gazette: output trusted as recorded' "$1"; }
+doc notices/2017/d "丁通知" 2017-03-03 "丁的正文，第二次修订。"
+GAZETTE_TIMING=1 rel --out "$T/keep1" -m "二" >outt1 2>errt1; rc1=$?
+GAZETTE_TEST_NO_BUILD_KEEP=1 rel --out "$T/keep2" -m "二" >outt2 2>errt2; rc2=$?
+expect trust-rc "$rc1 $rc2" "0 0"
+expect trust-both-builds "$(trusted errt1)" 2
+expect trust-none-without "$(trusted errt2)" 0
+expect trust-same-tree "$(git -C keep1 rev-parse HEAD^{tree})" "$(git -C keep2 rev-parse HEAD^{tree})"
+ok trust-same-files diff -r -x .git keep1 keep2
+ok trust-clean clean keep1
+# a hand edit since: refused as ever (the trust comes after that check)
+cp keep1/index.html "$T/index.keep"
+echo "<!-- hand edit -->" >>keep1/index.html
+doc notices/2017/d "丁通知" 2017-03-03 "丁的正文，第三次修订。"
+nok trust-hand-edit-refused rel --out "$T/keep1" -m "三"
+cp "$T/index.keep" keep1/index.html
+# the refused release removed the fingerprint: the next one checks everything
+GAZETTE_TIMING=1 rel --out "$T/keep1" -m "三" >outt3 2>errt3; rc1=$?
+GAZETTE_TEST_NO_BUILD_KEEP=1 rel --out "$T/keep2" -m "三" >/dev/null 2>&1; rc2=$?
+expect trust-after-refusal-rc "$rc1 $rc2" "0 0"
+expect trust-after-refusal-first-checks "$(trusted errt3)" 1
+ok trust-after-refusal-same diff -r -x .git keep1 keep2
+# a build in between changes the records: the release checks again
+doc notices/2017/d "丁通知" 2017-03-03 "丁的正文，第四次修订。"
+"$G" build --content "$C" --out "$T/keep1" --quiet
+GAZETTE_TIMING=1 rel --out "$T/keep1" -m "四" >outt4 2>errt4; rc1=$?
+GAZETTE_TEST_NO_BUILD_KEEP=1 rel --out "$T/keep2" -m "四" >/dev/null 2>&1; rc2=$?
+expect trust-after-build-rc "$rc1 $rc2" "0 0"
+expect trust-after-build-first-checks "$(trusted errt4)" 1
+ok trust-after-build-same diff -r -x .git keep1 keep2
+expect trust-after-build-tree "$(git -C keep1 rev-parse HEAD^{tree})" "$(git -C keep2 rev-parse HEAD^{tree})"
+# HEAD moved by git in site/ (back to the release before, files and index
+# with it): the records describe another tree, so everything is checked
+git -C keep1 reset -q --hard HEAD~1 && git -C keep2 reset -q --hard HEAD~1
+doc notices/2017/d "丁通知" 2017-03-03 "丁的正文，第五次修订。"
+GAZETTE_TIMING=1 rel --out "$T/keep1" -m "五" >outt5 2>errt5; rc1=$?
+GAZETTE_TEST_NO_BUILD_KEEP=1 rel --out "$T/keep2" -m "五" >/dev/null 2>&1; rc2=$?
+expect trust-after-reset-rc "$rc1 $rc2" "0 0"
+expect trust-after-reset-first-checks "$(trusted errt5)" 1
+ok trust-after-reset-same diff -r -x .git keep1 keep2
+ok trust-after-reset-page has keep1/notices/2017/d/index.html "第五次修订"
 doc notices/2017/d "丁通知" 2017-03-03 "丁的正文。"
 rm -rf keep1 keep2
 
