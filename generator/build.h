@@ -88,6 +88,7 @@ typedef struct {
     size_t written, unchanged, removed;   /* files */
     size_t ndocs;
     build_doc *docs;                      /* sorted by url */
+    char *doc_text;                       /* if set, the docs' strings live in it */
     char newest_date[11];                 /* YYYY-MM-DD of newest document, "" if none */
     char snapshot_sha256[65];             /* hex of the snapshot file, "" if none */
     double seconds;

@@ -2604,7 +2604,7 @@ static char *source_commit(const char *content_dir)
 static void result_free(build_result *r)
 {
     if (build_result_free) { build_result_free(r); return; }
-    for (size_t i = 0; i < r->ndocs; i++) {
+    for (size_t i = 0; !r->doc_text && i < r->ndocs; i++) {
         free(r->docs[i].url);
         free(r->docs[i].path);
         free(r->docs[i].title);
@@ -2612,6 +2612,7 @@ static void result_free(build_result *r)
         free(r->docs[i].date);
     }
     free(r->docs);
+    free(r->doc_text);
     for (size_t i = 0; i < r->nchanged; i++) free(r->changed[i]);
     for (size_t i = 0; i < r->nremoved; i++) free(r->removed_paths[i]);
     free(r->changed);
