@@ -940,6 +940,14 @@ void out_removed(const outdir *o, char ***paths, size_t *n)
     *n = o->nremoved;
 }
 
+void out_each(outdir *o, void (*fn)(const char *relpath, void *ud), void *ud)
+{
+    pthread_mutex_lock(&o->mu);
+    for (size_t i = 0; i < o->claimed.nslots; i++)
+        if (o->claimed.keys[i]) fn(o->claimed.keys[i], ud);
+    pthread_mutex_unlock(&o->mu);
+}
+
 char **out_paths(outdir *o, size_t *n)
 {
     pthread_mutex_lock(&o->mu);

@@ -70,6 +70,9 @@ void out_removed(const outdir *o, char ***paths, size_t *n);
 /* Every relpath written in this build so far (new copies, sorted; free
  * each string and the array). */
 char **out_paths(outdir *o, size_t *n);
+/* The same, each given to fn in no particular order (no copies; fn must
+ * not write to o). */
+void out_each(outdir *o, void (*fn)(const char *relpath, void *ud), void *ud);
 void out_close(outdir *o);
 
 #endif

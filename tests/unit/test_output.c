@@ -86,6 +86,11 @@ TEST(fresh_files_linked_in_place)
     diag_free(d);
 }
 
+static void count_path(const char *p, void *ud)
+{
+    if (!strcmp(p, "same.html") || !strcmp(p, "dir/diff.html")) (*(size_t *)ud)++;
+}
+
 TEST(existing_same_and_different)
 {
     char *t = mktree();
@@ -98,6 +103,9 @@ TEST(existing_same_and_different)
     outdir *o = out_open(t, d);
     CHECK(out_write(o, "same.html", "one", 3) == 0);
     CHECK(out_write(o, "dir/diff.html", "new!", 4) == 0);
+    size_t seen = 0;
+    out_each(o, count_path, &seen);
+    CHECK(seen == 2);
     out_stats st;
     CHECK(out_finish(o, &st) == 0 && st.written == 1 && st.unchanged == 1 && st.removed == 0);
     CHECK(stat(same, &after) == 0 && after.st_ino == before.st_ino);   /* not rewritten */
