@@ -1431,19 +1431,15 @@ static pagecache *open_pages(const build_opts *o)
     return pc;
 }
 
-/* Record the search index files written in this build. */
-static void note_search(build *b)
+static void note_search_file(const char *p, void *ud)
 {
-    size_t n;
-    char **paths = out_paths(b->out, &n);
-    for (size_t i = 0; i < n; i++) {
-        const char *p = paths[i];
-        if (!strcmp(p, "search/meta.json") || str_starts(p, "search/idx/") || str_starts(p, "search/docs/"))
-            pagecache_note_in(b->pc, GROUP_SEARCH, p, b->search_fp);
-        free(paths[i]);
-    }
-    free(paths);
+    build *b = ud;
+    if (!strcmp(p, "search/meta.json") || str_starts(p, "search/idx/") || str_starts(p, "search/docs/"))
+        pagecache_note_in(b->pc, GROUP_SEARCH, p, b->search_fp);
 }
+
+/* Record the search index files written in this build. */
+static void note_search(build *b) { out_each(b->out, note_search_file, b); }
 
 /* The output directory's scan, on its own thread (see build_site). */
 typedef struct scan_job {
