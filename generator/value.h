@@ -61,6 +61,19 @@ value *value_getn(const value *map, const char *key, size_t klen);
  * callers that look the same name up many times, e.g. compiled templates). */
 uint32_t value_hash(const char *key, size_t klen);
 value *value_getnh(const value *map, const char *key, size_t klen, uint32_t hash);
+/* value_getnh with a hint: *hint is the entry index where this key was
+ * found last time (any value is safe: it is checked against the key before
+ * use, and rewritten when the key is found elsewhere). Same-shaped maps
+ * (one per document, built the same way) keep a key at the same index, so
+ * a compiled template's lookup goes straight to the entry instead of
+ * probing the hash index (a cache miss per lookup on cold per-document
+ * maps). *hint is read and written with relaxed atomics: threads rendering
+ * the same template may share it. */
+value *value_getnh_hint(const value *map, const char *key, size_t klen, uint32_t hash,
+                        uint32_t *hint);
+/* If v is a string: its bytes and length, true. Else false (one call for
+ * the commonest question a template asks about a value). */
+bool value_str_view(const value *v, const char **s, size_t *n);
 const char *value_key_at(const value *map, size_t i);
 value *value_val_at(const value *map, size_t i);           /* borrowed */
 /* Convenience: set a string. */
