@@ -992,6 +992,24 @@ static inline void put(buf *b, const char *p, size_t n)
     }
 }
 
+/* {{name}} of string v (bytes s, n): HTML-escaped. Most strings escape to
+ * themselves, and many are rendered again and again (the site's title on
+ * every page, a document's title and URL on each list that holds it), so
+ * the string remembers whether escaping changed it (the output grows by 3+
+ * bytes per escaped byte) and later renders copy it without scanning. */
+static void put_escaped(buf *out, const value *v, const char *s, size_t n, unsigned memo)
+{
+    if (memo == VALUE_MEMO_HTML_PLAIN) {
+        put(out, s, n);
+        return;
+    }
+    size_t before = out->len;
+    esc_html(out, s, n);
+    if (!memo)
+        value_str_memo(v, out->len - before == n ? VALUE_MEMO_HTML_PLAIN
+                                                 : VALUE_MEMO_HTML_ESCAPES);
+}
+
 static void put_indent(rstate *st, indent in)
 {
     if (in.len) put(st->out, st->ind.ptr + in.off, in.len);
@@ -1224,8 +1242,9 @@ static int render_list(rstate *st, const nodes *ns, const frame *fr, indent in)
             const value *v = lookup(st, &n->name);
             const char *s;
             size_t len;
+            unsigned memo;
             /* Numbers and booleans need no escaping. */
-            if (value_str_view(v, &s, &len)) esc_html(st->out, s, len);
+            if (value_str_view(v, &s, &len, &memo)) put_escaped(st->out, v, s, len, memo);
             else value_to_text(st->out, v);
             break;
         }

@@ -43,7 +43,11 @@ struct value {
         bool b;
         long long i;
         double d;
-        struct { char *s; size_t n; } str;   /* s points into inl[] */
+        struct {
+            char *s;             /* points into inl[] */
+            size_t n;
+            unsigned memo;       /* value_str_memo; 0 from alloc_extra */
+        } str;
         struct { value **items; size_t n, cap; } list;
         struct {
             map_entry *e;
@@ -171,12 +175,20 @@ const char *value_str_ptr(const value *v)
     return v && v->h.type == V_STRING ? v->u.str.s : "";
 }
 
-bool value_str_view(const value *v, const char **s, size_t *n)
+bool value_str_view(const value *v, const char **s, size_t *n, unsigned *memo)
 {
     if (!v || v->h.type != V_STRING) return false;
     *s = v->u.str.s;
     *n = v->u.str.n;
+    *memo = __atomic_load_n(&v->u.str.memo, __ATOMIC_RELAXED);
     return true;
+}
+
+void value_str_memo(const value *v, unsigned memo)
+{
+    /* The memo is a cache beside the immutable bytes, hence the cast. */
+    if (v && v->h.type == V_STRING)
+        __atomic_store_n((unsigned *)&v->u.str.memo, memo, __ATOMIC_RELAXED);
 }
 
 size_t value_str_len(const value *v)

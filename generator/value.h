@@ -71,9 +71,17 @@ value *value_getnh(const value *map, const char *key, size_t klen, uint32_t hash
  * the same template may share it. */
 value *value_getnh_hint(const value *map, const char *key, size_t klen, uint32_t hash,
                         uint32_t *hint);
-/* If v is a string: its bytes and length, true. Else false (one call for
- * the commonest question a template asks about a value). */
-bool value_str_view(const value *v, const char **s, size_t *n);
+/* If v is a string: its bytes, length and memo, true. Else false (one call
+ * for the commonest question a template asks about a value). The memo is 0
+ * until value_str_memo records a fact about the bytes; strings are
+ * immutable, so the fact stays true. Any thread may read or record it
+ * (relaxed atomics: racing writers record the same fact). */
+enum {
+    VALUE_MEMO_HTML_PLAIN = 1,    /* esc_html would copy it unchanged */
+    VALUE_MEMO_HTML_ESCAPES = 2   /* esc_html changes it */
+};
+bool value_str_view(const value *v, const char **s, size_t *n, unsigned *memo);
+void value_str_memo(const value *v, unsigned memo);   /* no-op unless a string */
 const char *value_key_at(const value *map, size_t i);
 value *value_val_at(const value *map, size_t i);           /* borrowed */
 /* Convenience: set a string. */
