@@ -27,6 +27,10 @@ typedef struct {
     uint32_t klen;
     uint32_t hash;
     value *val;
+    char pre[8];         /* the key's first min(klen, 8) bytes, zero-padded:
+                            short keys compare without reading the key
+                            chunk (one cache miss less per lookup in a cold
+                            map) */
 } map_entry;
 
 /* Key storage: a list of chunks, newest first; full chunks are never
@@ -252,6 +256,17 @@ static inline bool key_eq(const char *a, const char *b, size_t n)
     return true;
 }
 
+/* Is e's key (hash and length already equal) the klen bytes at key? */
+static inline bool entry_is(const map_entry *e, const char *key, size_t klen)
+{
+    if (klen > 8) return key_eq(e->key, key, klen);
+    if (klen >= 4)
+        return load32(e->pre) == load32(key) && load32(e->pre + klen - 4) == load32(key + klen - 4);
+    for (size_t i = 0; i < klen; i++)
+        if (e->pre[i] != key[i]) return false;
+    return true;
+}
+
 /* Index of key in map, or -1. */
 static long find_entry(const value *map, const char *key, size_t klen, uint32_t h)
 {
@@ -262,11 +277,11 @@ static long find_entry(const value *map, const char *key, size_t klen, uint32_t 
             uint32_t k = map->u.map.idx[i];
             if (!k) return -1;
             k--;
-            if (e[k].hash == h && e[k].klen == klen && key_eq(e[k].key, key, klen)) return k;
+            if (e[k].hash == h && e[k].klen == klen && entry_is(&e[k], key, klen)) return k;
         }
     }
     for (uint32_t k = 0; k < map->u.map.n; k++)
-        if (e[k].hash == h && e[k].klen == klen && key_eq(e[k].key, key, klen)) return k;
+        if (e[k].hash == h && e[k].klen == klen && entry_is(&e[k], key, klen)) return k;
     return -1;
 }
 
@@ -328,6 +343,8 @@ static void append_entry(value *map, const char *key, size_t klen, uint32_t h, v
     e->key = store_key(map, key, klen);
     e->klen = (uint32_t)klen;
     e->hash = h;
+    memset(e->pre, 0, sizeof e->pre);
+    memcpy(e->pre, key, klen < sizeof e->pre ? klen : sizeof e->pre);
     e->val = v;
     if (map->u.map.idx) index_put(map, k);
 }
@@ -360,7 +377,7 @@ value *value_getnh_hint(const value *map, const char *key, size_t klen, uint32_t
     uint32_t h = __atomic_load_n(hint, __ATOMIC_RELAXED);
     /* Keys are unique in a map: an entry with this key is the answer. */
     if (h < map->u.map.n && e[h].hash == hash && e[h].klen == klen &&
-        key_eq(e[h].key, key, klen))
+        entry_is(&e[h], key, klen))
         return e[h].val;
     return getnh_miss(map, key, klen, hash, hint, h);
 }
@@ -434,7 +451,9 @@ value *value_map_copy(const value *map)
     for (uint32_t k = 0; k < n; k++) {
         const map_entry *s = &map->u.map.e[k];
         memcpy(p, s->key, s->klen + 1);
-        c->u.map.e[k] = (map_entry){p, s->klen, s->hash, value_ref(s->val)};
+        c->u.map.e[k] = *s;
+        c->u.map.e[k].key = p;
+        value_ref(s->val);
         p += s->klen + 1;
     }
     if (n > MAP_INDEX_MIN) index_build(c);
