@@ -37,6 +37,9 @@ typedef struct {
     size_t n;
     uint32_t hash;       /* value_hash(s, n): names are looked up per tag per
                             page, in every map up the context stack */
+    uint32_t hint;       /* entry index where it was last found (a hint for
+                            value_getnh_hint; written while rendering, by
+                            any thread, atomically) */
 } seg;
 
 /* A tag name. For lookups the dotted name is pre-split into segments
@@ -600,6 +603,7 @@ static void set_name(node *n, const char *s, size_t len, bool dotted)
         n->name.segs[n->name.nseg].s = p;
         n->name.segs[n->name.nseg].n = (size_t)(dot - p);
         n->name.segs[n->name.nseg].hash = value_hash(p, (size_t)(dot - p));
+        n->name.segs[n->name.nseg].hint = 0;
         n->name.nseg++;
         p = dot + 1;
     }
@@ -975,9 +979,40 @@ typedef struct {
 
 static int render_list(rstate *st, const nodes *ns, const frame *fr, indent in);
 
+/* buf_put with the room check inline: text nodes are most of the calls
+ * (two per tag on average), and most need no growth. */
+static inline void put(buf *b, const char *p, size_t n)
+{
+    if (b->cap - b->len > n) {
+        memcpy(b->ptr + b->len, p, n);
+        b->len += n;
+        b->ptr[b->len] = 0;
+    } else {
+        buf_put(b, p, n);
+    }
+}
+
+/* {{name}} of string v (bytes s, n): HTML-escaped. Most strings escape to
+ * themselves, and many are rendered again and again (the site's title on
+ * every page, a document's title and URL on each list that holds it), so
+ * the string remembers whether escaping changed it (the output grows by 3+
+ * bytes per escaped byte) and later renders copy it without scanning. */
+static void put_escaped(buf *out, const value *v, const char *s, size_t n, unsigned memo)
+{
+    if (memo == VALUE_MEMO_HTML_PLAIN) {
+        put(out, s, n);
+        return;
+    }
+    size_t before = out->len;
+    esc_html(out, s, n);
+    if (!memo)
+        value_str_memo(v, out->len - before == n ? VALUE_MEMO_HTML_PLAIN
+                                                 : VALUE_MEMO_HTML_ESCAPES);
+}
+
 static void put_indent(rstate *st, indent in)
 {
-    if (in.len) buf_put(st->out, st->ind.ptr + in.off, in.len);
+    if (in.len) put(st->out, st->ind.ptr + in.off, in.len);
 }
 
 /* The indentation cur + s (restore with st->ind.len = the old length). */
@@ -1014,30 +1049,35 @@ static const value *lookup(const rstate *st, const mname *nm)
 {
     if (nm->nseg == 0) return st->sn ? st->stk[st->sn - 1] : NULL;
     const value *v = NULL;
-    const seg *s0 = &nm->segs[0];
+    /* The hints are the only part of a compiled template written while
+     * rendering (segs points to mutable storage even in a const node). */
+    seg *s0 = &nm->segs[0];
     for (size_t i = st->sn; i-- > 0;) {
-        v = value_getnh(st->stk[i], s0->s, s0->n, s0->hash);   /* NULL unless a map */
+        /* NULL unless a map */
+        v = value_getnh_hint(st->stk[i], s0->s, s0->n, s0->hash, &s0->hint);
         if (v) break;
     }
-    for (size_t k = 1; v && k < nm->nseg; k++)
-        v = value_getnh(v, nm->segs[k].s, nm->segs[k].n, nm->segs[k].hash);
+    for (size_t k = 1; v && k < nm->nseg; k++) {
+        seg *sk = &nm->segs[k];
+        v = value_getnh_hint(v, sk->s, sk->n, sk->hash, &sk->hint);
+    }
     return v;
 }
 
 static void emit_text(rstate *st, const node *n, indent in)
 {
     if (!in.len || (!n->bol && !n->nlines)) {
-        buf_put(st->out, n->text, n->len);
+        put(st->out, n->text, n->len);
         return;
     }
     if (n->bol) put_indent(st, in);
     size_t prev = 0;
     for (size_t k = 0; k < n->nlines; k++) {
-        buf_put(st->out, n->text + prev, n->lines[k] - prev);
+        put(st->out, n->text + prev, n->lines[k] - prev);
         put_indent(st, in);
         prev = n->lines[k];
     }
-    buf_put(st->out, n->text + prev, n->len - prev);
+    put(st->out, n->text + prev, n->len - prev);
 }
 
 static void rerr(rstate *st, const node *n, const char *fmt, const char *arg)
@@ -1200,8 +1240,11 @@ static int render_list(rstate *st, const nodes *ns, const frame *fr, indent in)
         switch (n->type) {
         case N_ETAG: {
             const value *v = lookup(st, &n->name);
+            const char *s;
+            size_t len;
+            unsigned memo;
             /* Numbers and booleans need no escaping. */
-            if (value_type(v) == V_STRING) esc_html(st->out, value_str_ptr(v), value_str_len(v));
+            if (value_str_view(v, &s, &len, &memo)) put_escaped(st->out, v, s, len, memo);
             else value_to_text(st->out, v);
             break;
         }

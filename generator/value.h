@@ -61,6 +61,27 @@ value *value_getn(const value *map, const char *key, size_t klen);
  * callers that look the same name up many times, e.g. compiled templates). */
 uint32_t value_hash(const char *key, size_t klen);
 value *value_getnh(const value *map, const char *key, size_t klen, uint32_t hash);
+/* value_getnh with a hint: *hint is the entry index where this key was
+ * found last time (any value is safe: it is checked against the key before
+ * use, and rewritten when the key is found elsewhere). Same-shaped maps
+ * (one per document, built the same way) keep a key at the same index, so
+ * a compiled template's lookup goes straight to the entry instead of
+ * probing the hash index (a cache miss per lookup on cold per-document
+ * maps). *hint is read and written with relaxed atomics: threads rendering
+ * the same template may share it. */
+value *value_getnh_hint(const value *map, const char *key, size_t klen, uint32_t hash,
+                        uint32_t *hint);
+/* If v is a string: its bytes, length and memo, true. Else false (one call
+ * for the commonest question a template asks about a value). The memo is 0
+ * until value_str_memo records a fact about the bytes; strings are
+ * immutable, so the fact stays true. Any thread may read or record it
+ * (relaxed atomics: racing writers record the same fact). */
+enum {
+    VALUE_MEMO_HTML_PLAIN = 1,    /* esc_html would copy it unchanged */
+    VALUE_MEMO_HTML_ESCAPES = 2   /* esc_html changes it */
+};
+bool value_str_view(const value *v, const char **s, size_t *n, unsigned *memo);
+void value_str_memo(const value *v, unsigned memo);   /* no-op unless a string */
 const char *value_key_at(const value *map, size_t i);
 value *value_val_at(const value *map, size_t i);           /* borrowed */
 /* Convenience: set a string. */

@@ -361,6 +361,78 @@ TEST(output_writes_and_sweeps)
     diag_free(d);
 }
 
+/* value_getnh_hint: any hint is safe. Pairs of keys with the same length
+ * and FNV-1a hash (found by brute force) reach the byte comparison at every
+ * key length class (4, 6, 8, 12, 16, 20 bytes), in small and indexed maps,
+ * with hints pointing at the colliding twin, out of range, or stale. */
+TEST(value_lookup_hints)
+{
+    static const char *const twins[][2] = {
+        {"l9On", "H8aa"}, {"aak2lh", "aawCxa"}, {"abcdfEKh", "abcdJ2aa"},
+        {"abcdefaabCBf", "abcdefaaF0fa"}, {"abcdefghijkliGtf", "abcdefghijklu0pa"},
+        {"abcdefghijklmnaadGtf", "abcdefghijklmnaax0pa"},
+    };
+    enum { NT = sizeof twins / sizeof twins[0] };
+    for (int pad = 0; pad <= 20; pad += 20) {      /* small map, indexed map */
+        value *m = value_map();
+        char key[16];
+        for (int i = 0; i < pad; i++) {
+            snprintf(key, sizeof key, "k%d", i);
+            value_set(m, key, value_int(-1));
+        }
+        for (int t = 0; t < NT; t++) {
+            size_t n = strlen(twins[t][0]);
+            CHECK(value_hash(twins[t][0], n) == value_hash(twins[t][1], n));
+            value_set(m, twins[t][0], value_int(t));    /* only the first twin */
+        }
+        for (int t = 0; t < NT; t++) {
+            const char *a = twins[t][0], *b = twins[t][1];
+            size_t n = strlen(a);
+            uint32_t h = value_hash(a, n);
+            uint32_t hints[] = {0, (uint32_t)(pad + t), (uint32_t)(pad + t + 1), 999, UINT32_MAX};
+            for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++) {
+                uint32_t hint = hints[k];
+                /* The twin is never found, whatever the hint says... */
+                CHECK(value_getnh_hint(m, b, n, h, &hint) == NULL);
+                CHECK(hint == hints[k]);                 /* a miss writes nothing */
+                /* ...the key is, and the hint then points at it. */
+                CHECK(value_int_of(value_getnh_hint(m, a, n, h, &hint)) == t);
+                CHECK(hint == (uint32_t)(pad + t));
+                CHECK(value_int_of(value_getnh_hint(m, a, n, h, &hint)) == t);
+                CHECK(value_getnh_hint(m, b, n, h, &hint) == NULL);
+            }
+        }
+        /* Not a map: nothing, hint untouched. */
+        uint32_t hint = 3;
+        value *str = value_str("x");
+        CHECK(value_getnh_hint(str, "x", 1, value_hash("x", 1), &hint) == NULL && hint == 3);
+        CHECK(value_getnh_hint(NULL, "x", 1, value_hash("x", 1), &hint) == NULL && hint == 3);
+        value_unref(str);
+        value_unref(m);
+    }
+}
+
+/* A string's memo starts at 0, keeps what is recorded, and only strings
+ * have one. */
+TEST(value_string_memo)
+{
+    value *s = value_strn("a\0<", 3), *i = value_int(3);
+    const char *p;
+    size_t n;
+    unsigned memo = 9;
+    CHECK(value_str_view(s, &p, &n, &memo) && n == 3 && !memcmp(p, "a\0<", 3) && memo == 0);
+    value_str_memo(s, VALUE_MEMO_HTML_ESCAPES);
+    CHECK(value_str_view(s, &p, &n, &memo) && memo == VALUE_MEMO_HTML_ESCAPES);
+    value_str_memo(i, VALUE_MEMO_HTML_PLAIN);       /* no-op */
+    value_str_memo(NULL, VALUE_MEMO_HTML_PLAIN);
+    CHECK(!value_str_view(i, &p, &n, &memo) && !value_str_view(NULL, &p, &n, &memo));
+    value *f = value_strf("%0300d", 7);              /* the long value_strf path */
+    CHECK(value_str_view(f, &p, &n, &memo) && n == 300 && memo == 0);
+    value_unref(f);
+    value_unref(s);
+    value_unref(i);
+}
+
 int main(void)
 {
     RUN(xcalloc_zeroes);
@@ -370,6 +442,8 @@ int main(void)
     RUN(utf8_fast_paths_agree);
     RUN(value_model);
     RUN(value_large_map);
+    RUN(value_lookup_hints);
+    RUN(value_string_memo);
     RUN(value_strings);
     RUN(diag_sorted);
     RUN(output_writes_and_sweeps);

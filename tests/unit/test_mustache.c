@@ -520,6 +520,61 @@ TEST(fuzz_smoke)
     value_unref(ctx);
 }
 
+/* Lookups remember where a name was last found (an entry index per name
+ * segment) and strings whether escaping changes them: neither may change
+ * what renders. One compiled template, contexts of different shapes in
+ * turn (the name at another index, missing, shadowed deeper in the stack,
+ * in a map too small or large enough for a hash index), the same string
+ * values rendered escaped and raw, again and again. */
+TEST(render_hints_and_memos)
+{
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    const char *src = "{{a.t}}|{{{a.t}}}|{{#list}}{{t}}{{u}};{{/list}}|{{u}}|{{a.t}}";
+    CHECK(mustache_add(s, "h", src, strlen(src), NULL, d) == 0);
+    value *plain = value_str("x&y"), *esc = value_str("<b>");
+    for (int round = 0; round < 4; round++)
+        for (int shape = 0; shape < 4; shape++) {
+            value *ctx = value_map(), *a = value_map(), *list = value_list();
+            char key[16];
+            /* shape 0: t first; 1: t after 3 keys; 2: t after 12 keys
+             * (indexed); 3: no t at all. */
+            int before = shape == 1 ? 3 : shape == 2 ? 12 : 0;
+            for (int i = 0; i < before; i++) {
+                snprintf(key, sizeof key, "pad%d", i);
+                value_set(a, key, value_int(i));
+            }
+            if (shape != 3) value_set(a, "t", value_ref(round & 1 ? esc : plain));
+            value_set(ctx, "a", a);
+            value_set(ctx, "u", value_str(shape & 1 ? "top" : "<top>"));
+            for (int k = 0; k < 3; k++) {
+                value *item = value_map();
+                for (int i = 0; i < (k + shape) % 3; i++) {
+                    snprintf(key, sizeof key, "q%d", i);
+                    value_set(item, key, value_null());
+                }
+                value_set(item, "t", value_int(k));
+                if (k == 1) value_set(item, "u", value_ref(esc));   /* shadows ctx.u */
+                value_push(list, item);
+            }
+            value_set(ctx, "list", list);
+            char *out = render(s, "h", ctx, d);
+            const char *t = shape == 3 ? "" : round & 1 ? "&lt;b&gt;" : "x&amp;y";
+            const char *traw = shape == 3 ? "" : round & 1 ? "<b>" : "x&y";
+            const char *u = shape & 1 ? "top" : "&lt;top&gt;";
+            char want[256];
+            snprintf(want, sizeof want, "%s|%s|0%s;1&lt;b&gt;;2%s;|%s|%s", t, traw, u, u, u, t);
+            CHECK_STR(out, want);
+            free(out);
+            value_unref(ctx);
+        }
+    value_unref(plain);
+    value_unref(esc);
+    CHECK(diag_total(d) == 0);
+    mustache_set_free(s);
+    diag_free(d);
+}
+
 int main(void)
 {
     RUN(error_unclosed_tag);
@@ -533,6 +588,7 @@ int main(void)
     RUN(partial_indentation);
     RUN(inheritance_layout);
     RUN(dynamic_names);
+    RUN(render_hints_and_memos);
     RUN(concurrent_render);
     RUN(fuzz_smoke);
     return test_summary();
