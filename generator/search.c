@@ -22,6 +22,16 @@
 #define SHARD_MAX 4096
 #define SNIPPET_CHARS 110     /* code points of body text kept for snippets */
 
+/* Rare paths kept out of the per-token code, so that the hot functions
+ * stay small (inlined, they made lookup save and restore 6 registers). */
+#if defined(__GNUC__)
+#define COLD __attribute__((noinline, cold))
+#define INLINE_ALWAYS inline __attribute__((always_inline))
+#else
+#define COLD
+#define INLINE_ALWAYS inline
+#endif
+
 /* ---- characters ---------------------------------------------------- */
 
 /* The CJK Unified Ideographs block: nearly every char of the corpus. */
@@ -277,16 +287,6 @@ struct index_t {
     cjk_ref *cjk;           /* CJK_LO..CJK_HI, see add_cjk (NULL: none yet) */
     int overflow;           /* an arena passed 4 GB: the index is unusable */
 };
-
-/* Rare paths kept out of the per-token code, so that the hot functions
- * stay small (inlined, they made lookup save and restore 6 registers). */
-#if defined(__GNUC__)
-#define COLD __attribute__((noinline, cold))
-#define INLINE_ALWAYS inline __attribute__((always_inline))
-#else
-#define COLD
-#define INLINE_ALWAYS inline
-#endif
 
 static uint32_t get32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static void set32(char *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -685,12 +685,15 @@ static int year_of(const char *date)
 /* The first SNIPPET_CHARS code points of text, whitespace runs as one space. */
 static void snippet(buf *b, const char *text)
 {
-    size_t n = strlen(nz(text)), i = 0, chars = 0;
+    /* (up to the NUL, not strlen: a text is thousands of bytes, a
+     * snippet a few hundred; utf8_decode never reads past a NUL) */
+    text = nz(text);
+    size_t i = 0, chars = 0;
     buf s = BUF_INIT;
     int space = 1;
-    while (i < n && chars < SNIPPET_CHARS) {
+    while (text[i] && chars < SNIPPET_CHARS) {
         uint32_t cp;
-        size_t used = utf8_decode(text + i, n - i, &cp);
+        size_t used = utf8_decode(text + i, SIZE_MAX - i, &cp);
         int ws = cp == ' ' || cp == '\n' || cp == '\t' || cp == '\r' || cp == 0x3000;
         if (ws) {
             if (!space) { buf_putc(&s, ' '); chars++; }
@@ -704,7 +707,7 @@ static void snippet(buf *b, const char *text)
     }
     while (s.len && s.ptr[s.len - 1] == ' ') s.len--;
     if (s.ptr) s.ptr[s.len] = 0;
-    if (i < n) buf_puts(&s, "…");
+    if (text[i]) buf_puts(&s, "…");
     json_str(b, buf_cstr(&s));
     buf_free(&s);
 }

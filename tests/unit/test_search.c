@@ -980,7 +980,8 @@ static void count_tok(const char *tok, size_t len, void *ctx)
  * whichever way it found the token's term: chars of U+4E00..U+9FFF and
  * their bigrams (looked up by char, see add_cjk) next to CJK chars outside
  * that block (ext. A, kana, 4-byte), words and breaks, over many
- * documents, so that the chars' remembered bigrams are hit and missed. */
+ * documents, so that the chars' remembered bigrams are hit and missed;
+ * texts that end in a word or a cut char (the index reads to the NUL). */
 TEST(every_token_has_its_posting)
 {
     enum { N = 60, LEN = 90 };
@@ -998,6 +999,9 @@ TEST(every_token_has_its_posting)
             unsigned x = (r >> 16) % 16;
             buf_puts(&b, alpha[x < 8 ? x % 4 : x - 4 < NA ? x - 4 : 0]);
         }
+        /* some end in a word, some in a cut char */
+        if (i % 3 == 1) buf_puts(&b, "Ab9");
+        if (i % 3 == 2) buf_puts(&b, "\xE4\xB8");
         texts[i] = buf_detach(&b);
         urls[i] = xasprintf("/d/%05d/", i);
         docs[i] = (search_doc){.url = urls[i], .title = "plain", .date = "2020-01-01",
