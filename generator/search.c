@@ -1696,6 +1696,51 @@ static void fill_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx)
     v->last[id] = v->t + 1;
 }
 
+/* Where the second pass stands in a term's postings: the bytes left of
+ * the span it is in, the next span, the last posting read (its id, and
+ * have: not yet written, as it is past the block being filled) and how
+ * many were read; done when they end or do not decode (where each_posting
+ * stops). */
+typedef struct {
+    const char *p, *end;
+    size_t s, i;
+    uint64_t id;
+    bool have, done;
+} pcursor;
+
+/* The second pass writes the documents FILL_DOCS at a time: all the
+ * terms' postings of docs [0, FILL_DOCS), then the next, ..., so that the
+ * bytes being written (a cursor per document, each ~a posting's walk
+ * apart) stay in the cache; term after term over all the documents wrote
+ * to 10,000 places in turn, ~30% of state_doc_tokens' time in the store. */
+#define FILL_DOCS 1024
+
+/* Term v->t's postings from c on with ids below lim, written. */
+static void fill_below(const sstate *st, pcursor *c, uint64_t lim, invert *v)
+{
+    if (c->have) {
+        if (c->id >= lim) return;
+        fill_doc((uint32_t)c->id, 0, 0, v);
+        c->have = false;
+    }
+    while (!c->done) {
+        while (c->p == c->end) {
+            if (c->s >= st->sfirst[v->t + 1]) { c->done = true; return; }
+            c->p = st->span[c->s].p;
+            c->end = c->p + st->span[c->s].len;
+            c->s++;
+        }
+        uint64_t x, m;
+        if (!next_posting(&c->p, c->end, &x, &m)) { c->done = true; return; }
+        uint64_t id = c->i ? c->id + (x >> 3) : x >> 3;
+        if ((c->i && !(x >> 3)) || id >= st->ndocs) { c->done = true; return; }
+        c->i++;
+        c->id = id;
+        if (id >= lim) { c->have = true; return; }
+        fill_doc((uint32_t)id, 0, 0, v);
+    }
+}
+
 static void state_doc_tokens(sstate *st)
 {
     size_t nd = st->ndocs;
@@ -1712,7 +1757,11 @@ static void state_doc_tokens(sstate *st)
     v.out = (unsigned char *)st->btoks.ptr;
     memcpy(v.at, start, nd * sizeof *start);
     memset(v.last, 0, (nd + 1) * sizeof *v.last);
-    for (v.t = 0; v.t < st->nterms; v.t++) each_posting(st, v.t, fill_doc, &v);
+    pcursor *cur = xmalloc((st->nterms ? st->nterms : 1) * sizeof *cur);
+    for (size_t t = 0; t < st->nterms; t++) cur[t] = (pcursor){.s = st->sfirst[t]};
+    for (size_t lo = 0; lo < nd; lo += FILL_DOCS)
+        for (v.t = 0; v.t < st->nterms; v.t++) fill_below(st, &cur[v.t], lo + FILL_DOCS, &v);
+    free(cur);
     st->btoks.len = total;
     st->btoks.ptr[total] = 0;
     st->toks = xmalloc((nd ? nd : 1) * sizeof *st->toks);
