@@ -23,7 +23,8 @@
 #define SNIPPET_CHARS 110     /* code points of body text kept for snippets */
 
 /* Rare paths kept out of the per-token code, so that the hot functions
- * stay small (inlined, they made lookup save and restore 6 registers). */
+ * stay small (inlined, they made lookup save and restore 6 registers);
+ * INLINE_ALWAYS for a walker whose callback should be inlined in turn. */
 #if defined(__GNUC__)
 #define COLD __attribute__((noinline, cold))
 #define INLINE_ALWAYS inline __attribute__((always_inline))
