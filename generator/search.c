@@ -22,7 +22,22 @@
 #define SHARD_MAX 4096
 #define SNIPPET_CHARS 110     /* code points of body text kept for snippets */
 
+/* Rare paths kept out of the per-token code, so that the hot functions
+ * stay small (inlined, they made lookup save and restore 6 registers);
+ * INLINE_ALWAYS for a walker whose callback should be inlined in turn. */
+#if defined(__GNUC__)
+#define COLD __attribute__((noinline, cold))
+#define INLINE_ALWAYS inline __attribute__((always_inline))
+#else
+#define COLD
+#define INLINE_ALWAYS inline
+#endif
+
 /* ---- characters ---------------------------------------------------- */
+
+/* The CJK Unified Ideographs block: nearly every char of the corpus. */
+#define CJK_LO 0x4E00
+#define CJK_HI 0x9FFF
 
 enum { C_SEP, C_CJK, C_WORD };
 
@@ -31,7 +46,7 @@ enum { C_SEP, C_CJK, C_WORD };
 static inline int char_class(uint32_t cp, uint32_t *fold)
 {
     *fold = cp;
-    if (cp >= 0x4E00 && cp <= 0x9FFF) return C_CJK;          /* most text: test first */
+    if (cp >= CJK_LO && cp <= CJK_HI) return C_CJK;          /* most text: test first */
     if (cp < 0x80) {
         if (cp >= 'A' && cp <= 'Z') { *fold = cp + 32; return C_WORD; }
         if ((cp >= 'a' && cp <= 'z') || (cp >= '0' && cp <= '9')) return C_WORD;
@@ -83,11 +98,14 @@ typedef struct index_t index_t;
 typedef struct {
     index_t *ix;
     uint8_t mask;
+    bool cjk;               /* ix has its cjk table: add_cjk */
     void (*fn)(const char *tok, size_t len, void *ctx);
     void *ctx;
 } sink;
 
 static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key, uint8_t mask);
+static inline void add_cjk(index_t *ix, const char *tok, uint32_t cp, uint64_t key,
+                           uint32_t prevcp, uint64_t prevkey, uint8_t mask);
 
 static inline void emit(const sink *k, const char *tok, size_t len, uint64_t key)
 {
@@ -138,6 +156,7 @@ static void tokenize(const char *s, size_t n, const sink *out)
     uint64_t wkey = 0;
     size_t prevlen = 0;         /* previous CJK char's length (0: none) */
     uint64_t prevkey = 0;       /* and its key */
+    uint32_t prevcp = 0;        /* and the char, when a CJK_LO..CJK_HI one (else 0) */
     for (size_t i = 0; i <= n;) {
         uint32_t cp = 0, f = 0;
         size_t used = 1;
@@ -165,10 +184,16 @@ static void tokenize(const char *s, size_t n, const sink *out)
             /* a char is 1-4 bytes, a bigram <= 8 */
             uint64_t k = used == 3 ? (uint64_t)u[i] | (uint64_t)u[i + 1] << 8 | (uint64_t)u[i + 2] << 16
                                    : key_of(s + i, used);
-            emit(out, s + i, used, k);
-            if (prevlen) emit(out, s + i - prevlen, prevlen + used, prevkey | k << (8 * prevlen));
+            uint32_t c = cp >= CJK_LO && cp <= CJK_HI ? cp : 0;
+            if (c && out->cjk && (!prevlen || prevcp)) {
+                add_cjk(out->ix, s + i, c, k, prevlen ? prevcp : 0, prevkey, out->mask);
+            } else {
+                emit(out, s + i, used, k);
+                if (prevlen) emit(out, s + i - prevlen, prevlen + used, prevkey | k << (8 * prevlen));
+            }
             prevlen = used;
             prevkey = k;
+            prevcp = c;
         } else {
             prevlen = 0;
         }
@@ -242,6 +267,21 @@ typedef struct {
     uint32_t id;            /* 1 + index in terms; 0 = empty */
 } slot;
 
+/* What the index knows of a char c in CJK_LO..CJK_HI: its term, the
+ * term of the last bigram that started with it (c and next), and its rank
+ * among the first RANKS chars seen, which index the pairs table. */
+typedef struct {
+    uint32_t id;            /* 1 + index in terms; 0: not looked up yet */
+    uint32_t next;          /* the bigram's second char (0: none) */
+    uint32_t bigram;        /* 1 + its term's index */
+    uint32_t rank;          /* 1..RANKS (0: none) */
+} cjk_ref;
+
+/* The bigrams of the first RANKS chars seen (the common ones: the corpus
+ * of 10,000 documents has ~150 chars in all, Chinese text at large a few
+ * hundred for most of it) by their two ranks: a table, not a hash. */
+#define RANKS 256
+
 struct index_t {
     slot *slots;            /* cap a power of two, load under 1/2 */
     size_t cap;
@@ -252,16 +292,11 @@ struct index_t {
     char *post;             /* posting blocks: [next offset u32][bytes] */
     size_t plen, pcap;      /* offset 0 is never a block */
     buf strs;               /* long tokens: [length u32][bytes] */
+    cjk_ref *cjk;           /* CJK_LO..CJK_HI, see add_cjk (NULL: none) */
+    uint32_t *pairs;        /* with cjk: RANKS x RANKS bigrams, 1 + term index */
+    uint32_t nrank;         /* ranks given */
     int overflow;           /* an arena passed 4 GB: the index is unusable */
 };
-
-/* Rare paths kept out of the per-token code, so that the hot functions
- * stay small (inlined, they made lookup save and restore 6 registers). */
-#if defined(__GNUC__)
-#define COLD __attribute__((noinline, cold))
-#else
-#define COLD
-#endif
 
 static uint32_t get32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static void set32(char *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -432,11 +467,36 @@ static void spill(index_t *ix, term *t)
     t->nstage = 0;
 }
 
+/* v (< 2^20) as base-64 varint chars into the low bytes of *w from byte
+ * k on; returns the new k (at most k + 4). */
+static inline size_t b64_pack(uint64_t *w, size_t k, uint64_t v)
+{
+    do {
+        unsigned d = v & 31;
+        v >>= 5;
+        if (v) d |= 32;
+        *w |= (uint64_t)(unsigned char)SEARCH_B64[d] << (8 * k++);
+    } while (v);
+    return k;
+}
+
 /* Encode t's pending posting (into stage, spilling it when full). */
 static void flush_pending(index_t *ix, term *t)
 {
     char e[16];                 /* at most 7 + 2 chars */
     uint64_t v = (uint64_t)(t->last - t->prev) << 3 | (unsigned)t->tf << 1 | (t->mask != 0);
+    if (v < (1u << 20)) {
+        /* nearly always: a gap under 2^17 documents, at most 4 + 2 chars
+         * made straight into a word (no bytes in between) */
+        uint64_t w = 0;
+        size_t k = b64_pack(&w, 0, v);
+        if (t->mask) k = b64_pack(&w, k, t->mask);
+        t->prev = t->last;
+        if (t->nstage + k > 8) spill(ix, t);
+        t->stage |= w << (8 * t->nstage);
+        t->nstage = (uint8_t)(t->nstage + k);
+        return;
+    }
     size_t k = b64_varint(e, v);
     if (t->mask) k += b64_varint(e + k, t->mask);
     t->prev = t->last;
@@ -451,10 +511,8 @@ static void flush_pending(index_t *ix, term *t)
 
 /* Record one occurrence of tok in the current doc: field bit, or body
  * (mask 0) which counts occurrences. */
-static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key, uint8_t mask)
+static inline void add_t(index_t *ix, term *t, uint8_t mask)
 {
-    if (!len) return;
-    term *t = lookup(ix, tok, len, key);
     if (!t->np || t->last != ix->doc) {
         if (t->np) flush_pending(ix, t);
         t->np++;
@@ -466,6 +524,44 @@ static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key,
     else if (t->tf < 3) t->tf++;
 }
 
+static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key, uint8_t mask)
+{
+    if (len) add_t(ix, lookup(ix, tok, len, key), mask);
+}
+
+/* A char c (CJK_LO..CJK_HI; tok, key: its 3 bytes) and, when prevcp is
+ * not 0, the bigram of the char before it (prevcp, prevkey) and c. Text
+ * is mostly these chars, each a token twice (alone and in a bigram): the
+ * char's term is found by c in ix->cjk, and a bigram's, most times, by
+ * the one its first char saw last (the next char of a word is mostly the
+ * same) or else by the chars' ranks, with no hash and no table probe.
+ * Added in the same order as emit would, so the index is the same. */
+static inline void add_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
+                           uint32_t prevcp, uint64_t prevkey, uint8_t mask)
+{
+    cjk_ref *r = &ix->cjk[c - CJK_LO];
+    if (!r->id) {
+        const term *t = lookup(ix, tok, 3, key);       /* (terms may move) */
+        r->id = (uint32_t)(t - ix->terms) + 1;
+        if (ix->nrank < RANKS) r->rank = ++ix->nrank;
+    }
+    add_t(ix, &ix->terms[r->id - 1], mask);
+    if (!prevcp) return;
+    cjk_ref *p = &ix->cjk[prevcp - CJK_LO];
+    if (p->next != c) {
+        uint32_t *pair = p->rank && r->rank ? &ix->pairs[(p->rank - 1) * RANKS + r->rank - 1] : NULL;
+        if (pair && *pair) {
+            p->bigram = *pair;
+        } else {
+            const term *t = lookup(ix, tok - 3, 6, prevkey | key << 24);
+            p->bigram = (uint32_t)(t - ix->terms) + 1;
+            if (pair) *pair = p->bigram;
+        }
+        p->next = c;
+    }
+    add_t(ix, &ix->terms[p->bigram - 1], mask);
+}
+
 static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)
 {
     add_k(ix, tok, len, key_of(tok, len), mask);
@@ -474,7 +570,7 @@ static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)
 static void add_text(index_t *ix, const char *s, uint8_t mask)
 {
     if (!s) return;
-    sink k = {.ix = ix, .mask = mask};
+    sink k = {.ix = ix, .mask = mask, .cjk = ix->cjk != NULL};
     tokenize(s, strlen(s), &k);
 }
 
@@ -498,6 +594,8 @@ static void index_free(index_t *ix)
     free(ix->terms);
     free(ix->post);
     buf_free(&ix->strs);
+    free(ix->cjk);
+    free(ix->pairs);
     *ix = (index_t){0};
 }
 
@@ -605,12 +703,15 @@ static int year_of(const char *date)
 /* The first SNIPPET_CHARS code points of text, whitespace runs as one space. */
 static void snippet(buf *b, const char *text)
 {
-    size_t n = strlen(nz(text)), i = 0, chars = 0;
+    /* (up to the NUL, not strlen: a text is thousands of bytes, a
+     * snippet a few hundred; utf8_decode never reads past a NUL) */
+    text = nz(text);
+    size_t i = 0, chars = 0;
     buf s = BUF_INIT;
     int space = 1;
-    while (i < n && chars < SNIPPET_CHARS) {
+    while (text[i] && chars < SNIPPET_CHARS) {
         uint32_t cp;
-        size_t used = utf8_decode(text + i, n - i, &cp);
+        size_t used = utf8_decode(text + i, SIZE_MAX - i, &cp);
         int ws = cp == ' ' || cp == '\n' || cp == '\t' || cp == '\r' || cp == 0x3000;
         if (ws) {
             if (!space) { buf_putc(&s, ' '); chars++; }
@@ -624,7 +725,7 @@ static void snippet(buf *b, const char *text)
     }
     while (s.len && s.ptr[s.len - 1] == ' ') s.len--;
     if (s.ptr) s.ptr[s.len] = 0;
-    if (i < n) buf_puts(&s, "…");
+    if (text[i]) buf_puts(&s, "…");
     json_str(b, buf_cstr(&s));
     buf_free(&s);
 }
@@ -1517,7 +1618,9 @@ static inline bool next_posting(const char **p, const char *end, uint64_t *v, ui
 /* Calls fn(id, tf, mask, ctx) for each posting of term t; -1 when they do
  * not decode or an id is not below ndocs. */
 typedef void (*posting_fn)(uint32_t id, unsigned tf, unsigned mask, void *ctx);
-static int each_posting(const sstate *st, size_t t, posting_fn fn, void *ctx)
+/* (inlined where it is called, with fn known: a call per posting of 4
+ * million was ~a third of state_doc_tokens) */
+static INLINE_ALWAYS int each_posting(const sstate *st, size_t t, posting_fn fn, void *ctx)
 {
     uint64_t id = 0;
     size_t i = 0;
@@ -1611,6 +1714,51 @@ static void fill_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx)
     v->last[id] = v->t + 1;
 }
 
+/* Where the second pass stands in a term's postings: the bytes left of
+ * the span it is in, the next span, the last posting read (its id, and
+ * have: not yet written, as it is past the block being filled) and how
+ * many were read; done when they end or do not decode (where each_posting
+ * stops). */
+typedef struct {
+    const char *p, *end;
+    size_t s, i;
+    uint64_t id;
+    bool have, done;
+} pcursor;
+
+/* The second pass writes the documents FILL_DOCS at a time: all the
+ * terms' postings of docs [0, FILL_DOCS), then the next, ..., so that the
+ * bytes being written (a cursor per document, each ~a posting's walk
+ * apart) stay in the cache; term after term over all the documents wrote
+ * to 10,000 places in turn, ~30% of state_doc_tokens' time in the store. */
+#define FILL_DOCS 1024
+
+/* Term v->t's postings from c on with ids below lim, written. */
+static void fill_below(const sstate *st, pcursor *c, uint64_t lim, invert *v)
+{
+    if (c->have) {
+        if (c->id >= lim) return;
+        fill_doc((uint32_t)c->id, 0, 0, v);
+        c->have = false;
+    }
+    while (!c->done) {
+        while (c->p == c->end) {
+            if (c->s >= st->sfirst[v->t + 1]) { c->done = true; return; }
+            c->p = st->span[c->s].p;
+            c->end = c->p + st->span[c->s].len;
+            c->s++;
+        }
+        uint64_t x, m;
+        if (!next_posting(&c->p, c->end, &x, &m)) { c->done = true; return; }
+        uint64_t id = c->i ? c->id + (x >> 3) : x >> 3;
+        if ((c->i && !(x >> 3)) || id >= st->ndocs) { c->done = true; return; }
+        c->i++;
+        c->id = id;
+        if (id >= lim) { c->have = true; return; }
+        fill_doc((uint32_t)id, 0, 0, v);
+    }
+}
+
 static void state_doc_tokens(sstate *st)
 {
     size_t nd = st->ndocs;
@@ -1627,7 +1775,11 @@ static void state_doc_tokens(sstate *st)
     v.out = (unsigned char *)st->btoks.ptr;
     memcpy(v.at, start, nd * sizeof *start);
     memset(v.last, 0, (nd + 1) * sizeof *v.last);
-    for (v.t = 0; v.t < st->nterms; v.t++) each_posting(st, v.t, fill_doc, &v);
+    pcursor *cur = xmalloc((st->nterms ? st->nterms : 1) * sizeof *cur);
+    for (size_t t = 0; t < st->nterms; t++) cur[t] = (pcursor){.s = st->sfirst[t]};
+    for (size_t lo = 0; lo < nd; lo += FILL_DOCS)
+        for (v.t = 0; v.t < st->nterms; v.t++) fill_below(st, &cur[v.t], lo + FILL_DOCS, &v);
+    free(cur);
     st->btoks.len = total;
     st->btoks.ptr[total] = 0;
     st->toks = xmalloc((nd ? nd : 1) * sizeof *st->toks);
@@ -2235,6 +2387,9 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
      * and the index, and is then released, so no more than one text is
      * needed at a time. */
     index_t ix = {0};
+    /* (only here: an index of one document is not worth the table) */
+    ix.cjk = xcalloc(CJK_HI - CJK_LO + 1, sizeof *ix.cjk);
+    ix.pairs = xcalloc((size_t)RANKS * RANKS, sizeof *ix.pairs);
     buf chunk = BUF_INIT;
     fileset chunks = {o, NULL, 0, NULL, 0, keep_state};
     if (keep_state) {

@@ -965,6 +965,85 @@ TEST(state_log_appends_and_survives_a_torn_tail)
     corpus_free(&c);
 }
 
+
+/* Tokens of one document, counted (for every_token_has_its_posting). */
+typedef struct { char tok[200][72]; int count[200]; int n; } tokcount;
+
+static void count_tok(const char *tok, size_t len, void *ctx)
+{
+    tokcount *c = ctx;
+    for (int i = 0; i < c->n; i++)
+        if (strlen(c->tok[i]) == len && !memcmp(c->tok[i], tok, len)) { c->count[i]++; return; }
+}
+
+/* The index counts each token of each text as search_tokenize gives it,
+ * whichever way it found the token's term: chars of U+4E00..U+9FFF and
+ * their bigrams (looked up by char, see add_cjk) next to CJK chars outside
+ * that block (ext. A, kana, 4-byte), words and breaks, over many
+ * documents, so that the chars' remembered bigrams are hit and missed;
+ * texts that end in a word or a cut char (the index reads to the NUL). */
+TEST(every_token_has_its_posting)
+{
+    enum { N = 60, LEN = 90 };
+    static const char *const alpha[] = {"中", "国", "工", "会", "\xE4\xB8\x80", "\xE9\xBF\xBF",
+                                        "㐀", "あ", "\xF0\xA0\x80\x80", "a", " ", "，"};
+    enum { NA = sizeof alpha / sizeof *alpha };
+    search_doc docs[N];
+    char *texts[N], *urls[N];
+    uint32_t r = 12345;
+    for (int i = 0; i < N; i++) {
+        buf b = BUF_INIT;
+        for (int k = 0; k < LEN; k++) {
+            r = r * 1103515245u + 12345u;
+            /* mostly the first four, so bigrams repeat */
+            unsigned x = (r >> 16) % 16;
+            buf_puts(&b, alpha[x < 8 ? x % 4 : x - 4 < NA ? x - 4 : 0]);
+        }
+        /* some end in a word, some in a cut char */
+        if (i % 3 == 1) buf_puts(&b, "Ab9");
+        if (i % 3 == 2) buf_puts(&b, "\xE4\xB8");
+        texts[i] = buf_detach(&b);
+        urls[i] = xasprintf("/d/%05d/", i);
+        docs[i] = (search_doc){.url = urls[i], .title = "plain", .date = "2020-01-01",
+                               .kind = "notice", .text = texts[i]};
+    }
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, docs, N) == 0);
+    int ok = 1, checked = 0;
+    static post p[N + 1];
+    for (int i = 0; i < N && ok; i++) {
+        /* the distinct tokens first, then their counts */
+        buf all = BUF_INIT;
+        search_tokenize(texts[i], strlen(texts[i]), collect, &all);
+        tokcount *c = calloc(1, sizeof *c);
+        CHECK(c);
+        char *save = NULL;
+        for (char *t = strtok_r(all.ptr, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+            int seen = 0;
+            for (int k = 0; k < c->n; k++) seen |= !strcmp(c->tok[k], t);
+            if (!seen && c->n < 200) snprintf(c->tok[c->n++], sizeof c->tok[0], "%s", t);
+        }
+        search_tokenize(texts[i], strlen(texts[i]), count_tok, c);
+        for (int k = 0; k < c->n; k++) {
+            int np = postings(dir, c->tok[k], p, N + 1), found = 0;
+            for (int j = 0; j < np; j++)
+                if (p[j].id == (unsigned)i) {
+                    found = 1;
+                    ok &= p[j].tf == (unsigned)(c->count[k] < 3 ? c->count[k] : 3) && p[j].mask == 0;
+                }
+            ok &= found;
+            checked++;
+        }
+        free(c);
+        buf_free(&all);
+    }
+    CHECK(ok);
+    CHECK(checked > N * 10);
+    rm_rf(dir);
+    free(dir);
+    for (int i = 0; i < N; i++) { free(texts[i]); free(urls[i]); }
+}
+
 int main(void)
 {
     RUN(tokenize_cjk_bigrams_and_words);
@@ -973,6 +1052,7 @@ int main(void)
     RUN(hash_is_fnv1a);
     RUN(write_meta_docs_and_postings);
     RUN(postings_across_blocks_and_token_kinds);
+    RUN(every_token_has_its_posting);
     RUN(html_in_data_stays_data);
     RUN(output_is_deterministic);
     RUN(fetched_texts_give_the_same_index);
