@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "cache.h"
 #include "content.h"
@@ -102,6 +103,13 @@ typedef struct {
     size_t skipped;        /* pages the cache said were already there */
     fp128 search_fp;       /* of a search index written in this build */
     int search_written;    /* ... and its files are to be noted */
+    /* The search thread (when there is one): running, and whether it has
+     * written its output files yet (it writes its own state after). */
+    pthread_t search_tid;
+    bool search_running;
+    pthread_mutex_t search_mu;
+    pthread_cond_t search_cv;
+    bool search_out_done;
     struct scan_job *scan; /* the output tree being read on its own thread */
 } build;
 
@@ -933,16 +941,30 @@ static int write_feed(build *b)
     return rc;
 }
 
-/* Binary search of a document by URL in the URL-sorted index. */
-static doc *doc_by_url(build *b, const char *url)
+/* Documents by URL, for the sitemap's lookups (one per page: a binary
+ * search was 17 string compares on cold memory each, a third of a
+ * second at 100k documents). Open addressing, a power-of-two size. */
+typedef struct { doc **slot; size_t mask; } url_index;
+
+static void url_index_make(url_index *ix, build *b)
 {
-    size_t lo = 0, hi = b->c.n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(b->c.by_url[mid]->url, url);
-        if (c == 0) return b->c.by_url[mid];
-        if (c < 0) lo = mid + 1; else hi = mid;
+    size_t n = 16;
+    while (n < 2 * b->c.n + 2) n *= 2;
+    ix->slot = xcalloc(n, sizeof *ix->slot);
+    ix->mask = n - 1;
+    for (size_t i = 0; i < b->c.n; i++) {
+        doc *dc = b->c.docs[i];
+        size_t k = XXH3_64bits(dc->url, strlen(dc->url)) & ix->mask;
+        while (ix->slot[k]) k = (k + 1) & ix->mask;
+        ix->slot[k] = dc;
     }
+}
+
+static doc *url_index_get(const url_index *ix, const char *url, size_t len)
+{
+    size_t k = XXH3_64bits(url, len) & ix->mask;
+    for (doc *dc; (dc = ix->slot[k]); k = (k + 1) & ix->mask)
+        if (!strncmp(dc->url, url, len) && !dc->url[len]) return dc;
     return NULL;
 }
 
@@ -990,6 +1012,8 @@ static int write_sitemap(build *b)
     }
     size_t n;
     char **paths = out_paths(b->out, &n);
+    url_index byurl;
+    url_index_make(&byurl, b);
     buf f = BUF_INIT;
     buf_puts(&f, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n");
     /* One line per page, with two reused buffers (15k pages at 10k
@@ -1008,7 +1032,7 @@ static int write_sitemap(build *b)
             xml_text(&f, buf_cstr(&u));
             buf_puts(&f, "</loc>");
             /* Documents carry their date as lastmod. */
-            doc *dc = doc_by_url(b, buf_cstr(&url));
+            doc *dc = url_index_get(&byurl, url.ptr, url.len);
             if (dc) {
                 buf_puts(&f, "<lastmod>");
                 buf_puts(&f, dc->date);
@@ -1021,6 +1045,7 @@ static int write_sitemap(build *b)
     buf_free(&url);
     buf_free(&u);
     free(paths);
+    free(byurl.slot);
     buf_puts(&f, "</urlset>\n");
     int rc = out_write(b->out, "sitemap.xml", f.ptr, f.len);
     if (rc == 0 && b->pc) pagecache_note(b->pc, "sitemap.xml", fp);
@@ -1148,6 +1173,19 @@ static void search_encode(buf *k, const fp128 *keys, size_t n)
     buf_put(k, keys, n * sizeof *keys);
 }
 
+/* The search index's output files are all written (search.h,
+ * outputs_done): the build may sweep the output while the index's state
+ * is still being stored. Idempotent. */
+static void search_outputs_done(build *b)
+{
+    pthread_mutex_lock(&b->search_mu);
+    b->search_out_done = true;
+    pthread_cond_broadcast(&b->search_cv);
+    pthread_mutex_unlock(&b->search_mu);
+}
+
+static void outputs_done_hook(void *ud) { search_outputs_done(((text_owner *)ud)->b); }
+
 static int write_search(build *b)
 {
     size_t nd0 = b->c.n ? b->c.n : 1;
@@ -1209,7 +1247,7 @@ static int write_search(build *b)
     /* with a build cache, the index is patched from the last build's
      * (search.h): one file per output directory, as the page cache */
     char *state = b->pc ? out_cache_file(b->o, "search-", ".cache") : NULL;
-    search_hooks hooks = {fetch_text, release_text, &owner, state, keys};
+    search_hooks hooks = {fetch_text, release_text, &owner, state, keys, outputs_done_hook};
     rc = search_write_hooks(sd, b->c.n, b->out, b->d, &hooks);
     free(state);
     b->search_fp = fp;
@@ -1230,7 +1268,22 @@ done:
 static void *search_thread(void *arg)
 {
     write_search(arg);
+    search_outputs_done(arg);       /* (also when it kept the index or failed) */
     return NULL;
+}
+
+static void search_wait_outputs(build *b)
+{
+    pthread_mutex_lock(&b->search_mu);
+    while (b->search_running && !b->search_out_done) pthread_cond_wait(&b->search_cv, &b->search_mu);
+    pthread_mutex_unlock(&b->search_mu);
+}
+
+static void search_join(build *b)
+{
+    if (!b->search_running) return;
+    pthread_join(b->search_tid, NULL);
+    b->search_running = false;
 }
 
 static int write_stats(build *b)
@@ -1739,6 +1792,8 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     size_t errors0 = diag_count(d, DIAG_ERROR);
 
     if (o->cache_dir && check_cache_dir(o, d) < 0) return -1;   /* nothing made yet */
+    pthread_mutex_init(&b.search_mu, NULL);
+    pthread_cond_init(&b.search_cv, NULL);
     /* The output tree is read while the content loads (out_scan changes
      * nothing: whether the build writes is known only after validation). */
     scan_job sj = {.o = o, .d = d};
@@ -1785,16 +1840,17 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         phase(&b, "cache open");
     }
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
-    pthread_t search_tid;
-    int threaded = o->threads != 1 && pthread_create(&search_tid, NULL, search_thread, &b) == 0;
-    if (!threaded) write_search(&b);
+    b.search_running = o->threads != 1 && pthread_create(&b.search_tid, NULL, search_thread, &b) == 0;
+    if (!b.search_running) write_search(&b);
     parallel_for(b.njobs, o->threads, render_job, &b);
     if (b.progress) fprintf(stderr, "\r%60s\r", "");
     phase(&b, "render");
     write_stats(&b);
     check_attachments(&b, 1);
     write_assets(&b);
-    if (threaded) pthread_join(search_tid, NULL);
+    /* The index's files, not yet its state (stored while the build ends:
+     * a second at 100k documents). */
+    search_wait_outputs(&b);
     phase(&b, "search+stats");
     write_feed(&b);
     write_robots(&b);
@@ -1804,6 +1860,8 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     out_stats st;
     if (out_finish(b.out, &st) < 0) goto done;
     phase(&b, "sweep");
+    search_join(&b);
+    if (diag_count(d, DIAG_ERROR) > errors0) goto done;
     if (b.pc) {
         /* Only a good build's pages are trusted next time. */
         if (b.search_written) note_search(&b);
@@ -1830,6 +1888,9 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     fill_result(&b, res, t0);
     rc = 0;
 done:
+    search_join(&b);
+    pthread_cond_destroy(&b.search_cv);
+    pthread_mutex_destroy(&b.search_mu);
     if (b.scan) {                      /* the build stopped before using it */
         pthread_join(b.scan->tid, NULL);
         out_close(b.scan->out);

@@ -2444,10 +2444,15 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     }
     timing_step(&tm, "shards");
     index_free(&ix);
+    if (write_meta(ord, n, ns, o) < 0) rc = -1;
+    if (h && h->outputs_done) h->outputs_done(h->ud);
     /* After the index is gone: the two are the peak of a large build. */
     if (keep_state && store) state_doc_tokens(&nw);
+    goto store;
 meta:
     if (write_meta(ord, n, ns, o) < 0) rc = -1;
+    if (h && h->outputs_done) h->outputs_done(h->ud);
+store:
     if (store && rc == 0) state_store(h->cache_path, &nw, &old, d);
     timing_step(&tm, "state");
     state_free(&nw);

@@ -126,6 +126,11 @@ typedef struct {
     /* With cache_path: the keys search_doc_keys gives for docs, when the
      * caller has them already (NULL: computed here). */
     const fp128 *keys;
+    /* Called (if set) once every output file of the index is written or
+     * kept, before the incremental state is stored: from then on the
+     * writer no longer touches the outdir, so the caller may finish it
+     * while the state is written. */
+    void (*outputs_done)(void *ud);
 } search_hooks;
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h);
 
