@@ -948,13 +948,13 @@ void out_each(outdir *o, void (*fn)(const char *relpath, void *ud), void *ud)
     pthread_mutex_unlock(&o->mu);
 }
 
-char **out_paths(outdir *o, size_t *n)
+const char **out_paths(outdir *o, size_t *n)
 {
     pthread_mutex_lock(&o->mu);
-    char **v = xmalloc((o->claimed.used ? o->claimed.used : 1) * sizeof(char *));
+    const char **v = xmalloc((o->claimed.used ? o->claimed.used : 1) * sizeof(char *));
     size_t k = 0;
     for (size_t i = 0; i < o->claimed.nslots; i++)
-        if (o->claimed.keys[i]) v[k++] = xstrdup(o->claimed.keys[i]);
+        if (o->claimed.keys[i]) v[k++] = o->claimed.keys[i];
     pthread_mutex_unlock(&o->mu);
     if (k > 1) qsort(v, k, sizeof(char *), str_cmp_ptr);
     *n = k;

@@ -67,9 +67,10 @@ const char *out_root(const outdir *o);
  * this build, sorted. Arrays and strings are owned by the outdir. */
 void out_changed(const outdir *o, char ***paths, size_t *n);
 void out_removed(const outdir *o, char ***paths, size_t *n);
-/* Every relpath written in this build so far (new copies, sorted; free
- * each string and the array). */
-char **out_paths(outdir *o, size_t *n);
+/* Every relpath written in this build so far, sorted (the strings are
+ * the outdir's, valid until out_close and unchanged by later writes;
+ * free the array only). */
+const char **out_paths(outdir *o, size_t *n);
 /* The same, each given to fn in no particular order (no copies; fn must
  * not write to o). */
 void out_each(outdir *o, void (*fn)(const char *relpath, void *ud), void *ud);
