@@ -1046,6 +1046,7 @@ static int write_sitemap(build *b)
         buf_puts(&f, "</url>\n");
     }
     buf_free(&base);
+    free(paths);
     free(byurl.slot);
     buf_puts(&f, "</urlset>\n");
     int rc = out_write(b->out, "sitemap.xml", f.ptr, f.len);
