@@ -239,18 +239,6 @@ static int pread_all(int fd, void *p, size_t n, off_t off)
     return 0;
 }
 
-static int write_all_fd(int fd, const void *p, size_t n)
-{
-    while (n) {
-        ssize_t r = write(fd, p, n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return -1;
-        p = (const char *)p + r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* Read the entry heads; the log ends at the first one that does not fit. */
 static void md_scan(mdcache *c, off_t from)
 {

@@ -1244,15 +1244,8 @@ static int write_gather(int fd, const gather *g)
         size_t done = (size_t)w;
         for (; k && done >= g->v[i].iov_len; k--) done -= g->v[i++].iov_len;
         if (k && done) {
-            const char *p = (const char *)g->v[i].iov_base + done;
-            size_t left = g->v[i].iov_len - done;
-            while (left) {
-                ssize_t r = write(fd, p, left);
-                if (r < 0 && errno == EINTR) continue;
-                if (r <= 0) return -1;
-                p += r;
-                left -= (size_t)r;
-            }
+            if (write_all_fd(fd, (const char *)g->v[i].iov_base + done, g->v[i].iov_len - done) < 0)
+                return -1;
             i++;
         }
     }

@@ -478,16 +478,14 @@ int mkdir_p(const char *path)
     return -1;
 }
 
-/* Write all of data to fd. 0, or -1 with errno set. */
-static int write_all(int fd, const void *data, size_t len)
+int write_all_fd(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len) {
         ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        if (w == 0) { errno = EIO; return -1; }   /* no progress: never loop on it */
         p += w;
         len -= (size_t)w;
     }
@@ -505,7 +503,7 @@ static int tmpfile_with(const char *dir, const void *data, size_t len)
 {
     int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) return (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) ? -2 : -1;
-    if (write_all(fd, data, len) < 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (write_all_fd(fd, data, len) < 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
 }
 
@@ -570,7 +568,7 @@ static int write_named_tmp(const char *path, const void *data, size_t len)
     char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) { int e = errno; free(tmp); errno = e; return -1; }
-    if (write_all(fd, data, len) < 0) {
+    if (write_all_fd(fd, data, len) < 0) {
         int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
     }
     if (close_named(fd, tmp) < 0 || rename(tmp, path) < 0) {

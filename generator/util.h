@@ -66,6 +66,8 @@ int write_file_atomic(const char *path, const void *data, size_t len);
  * file is linked straight to its name (no temp name, no rename: 3 system
  * calls fewer). If path exists after all it is replaced as above. */
 int write_file_fresh(const char *path, const void *data, size_t len);
+/* Write all len bytes to fd, retrying short writes and EINTR. */
+int write_all_fd(int fd, const void *data, size_t len);
 int mkdir_p(const char *path);          /* like mkdir -p, mode 0755 */
 char *path_join(const char *a, const char *b);
 bool path_exists(const char *path);
