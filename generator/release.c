@@ -492,15 +492,7 @@ static void put_be32(unsigned char *p, uint32_t x)
 static int write_all(int fd, sha1_ctx *s, const void *p, size_t n)
 {
     if (s) sha1_update(s, p, n);
-    const char *c = p;
-    while (n) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return write_all_fd(fd, p, n);
 }
 
 static int oid_cmp_entry(const void *a, const void *b)
@@ -2625,24 +2617,31 @@ static void result_free(build_result *r)
  * that build recorded it (build_result.out_recorded): nothing else writes
  * there while the release holds its lock, so the next build need not
  * stat every page and directory again (build_opts.trust_out). */
+/* The options of a release's build into out_dir (what the build cache
+ * and the records of it are keyed by, too). */
+static void release_build_opts(const release_opts *o, const char *out_dir, build_opts *bo)
+{
+    memset(bo, 0, sizeof *bo);
+    if (build_opts_default) build_opts_default(bo);
+    bo->content_dir = o->content_dir;
+    bo->templates_dir = o->templates_dir;
+    bo->out_dir = out_dir;
+    /* The build cache serves the work tree only: a page record for each
+     * temporary directory would pile up. */
+    bo->cache_dir = strcmp(out_dir, o->out_dir) ? NULL : o->cache_dir;
+}
+
 static int run_build_ex(const release_opts *o, const char *out_dir, value *history, bool check_only,
                         build_keep *keep, bool trust, build_result *res, diag *d)
 {
     build_opts bo;
-    memset(&bo, 0, sizeof bo);
-    if (build_opts_default) build_opts_default(&bo);
-    bo.content_dir = o->content_dir;
-    bo.templates_dir = o->templates_dir;
-    bo.out_dir = out_dir;
+    release_build_opts(o, out_dir, &bo);
     bo.history = history;
     bo.quiet = true;
     bo.check_only = check_only;
     bo.exit_after = o->exit_after;
     bo.keep = keep;
     bo.trust_out = trust && !getenv("GAZETTE_TEST_NO_BUILD_KEEP");
-    /* The build cache serves the work tree only: a page record for each
-     * temporary directory would pile up. */
-    bo.cache_dir = strcmp(out_dir, o->out_dir) ? NULL : o->cache_dir;
     memset(res, 0, sizeof *res);
     release_build_fn fn = o->build ? o->build : build_site;
     if (!fn) {
@@ -2720,14 +2719,9 @@ static bool records_trusted(const release_opts *o, git_commit *parent, const cha
     oid_hex(git_commit_id(parent), head);
     if (strcmp(head, commit)) return false;
     build_opts bo;
-    memset(&bo, 0, sizeof bo);
-    build_opts_default(&bo);
-    bo.content_dir = o->content_dir;
-    bo.out_dir = o->out_dir;
-    bo.cache_dir = o->cache_dir;
+    release_build_opts(o, o->out_dir, &bo);
     char now[33];
-    return build_records_id(&bo, now) == 0 && !strcmp(now, stored) &&
-           !getenv("GAZETTE_TEST_NO_BUILD_KEEP");
+    return build_records_id(&bo, now) == 0 && !strcmp(now, stored);
 }
 
 /* Warnings in `from` whose text `to` does not hold yet, copied to `to`
