@@ -943,7 +943,8 @@ static int write_feed(build *b)
 
 /* Documents by URL, for the sitemap's lookups (one per page: a binary
  * search was 17 string compares on cold memory each, a third of a
- * second at 100k documents). Open addressing, a power-of-two size. */
+ * second at 100k documents). Open addressing, a power-of-two size; keyed
+ * by the URL without its leading '/', i.e. the page's directory. */
 typedef struct { doc **slot; size_t mask; } url_index;
 
 static void url_index_make(url_index *ix, build *b)
@@ -954,17 +955,18 @@ static void url_index_make(url_index *ix, build *b)
     ix->mask = n - 1;
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
-        size_t k = XXH3_64bits(dc->url, strlen(dc->url)) & ix->mask;
+        size_t k = XXH3_64bits(dc->url + 1, strlen(dc->url + 1)) & ix->mask;
         while (ix->slot[k]) k = (k + 1) & ix->mask;
         ix->slot[k] = dc;
     }
 }
 
-static doc *url_index_get(const url_index *ix, const char *url, size_t len)
+/* The document whose URL is '/' and the len bytes at dir, or NULL. */
+static doc *url_index_get(const url_index *ix, const char *dir, size_t len)
 {
-    size_t k = XXH3_64bits(url, len) & ix->mask;
+    size_t k = XXH3_64bits(dir, len) & ix->mask;
     for (doc *dc; (dc = ix->slot[k]); k = (k + 1) & ix->mask)
-        if (!strncmp(dc->url, url, len) && !dc->url[len]) return dc;
+        if (!strncmp(dc->url + 1, dir, len) && !dc->url[1 + len]) return dc;
     return NULL;
 }
 
@@ -1035,9 +1037,7 @@ static int write_sitemap(build *b)
         esc_url(&f, p, dl);
         buf_puts(&f, "</loc>");
         /* Documents carry their date as lastmod. */
-        char key[4096];
-        doc *dc = dl + 1 < sizeof key ? (key[0] = '/', memcpy(key + 1, p, dl),
-                                         url_index_get(&byurl, key, dl + 1)) : NULL;
+        doc *dc = url_index_get(&byurl, p, dl);
         if (dc) {
             buf_puts(&f, "<lastmod>");
             buf_puts(&f, dc->date);

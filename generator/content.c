@@ -902,7 +902,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
         if (!strcmp(byurl[i - 1]->url, byurl[i]->url))
             diag_error(d, byurl[i]->source, 1, "URL %s is already used by %s",
                        byurl[i]->url, byurl[i - 1]->source);
-    c->by_url = byurl;         /* kept: the sitemap and build results need it */
+    c->by_url = byurl;         /* kept: the build result lists documents in this order */
     return diag_count(d, DIAG_ERROR) == errors_before ? 0 : -1;
 }
 
