@@ -135,6 +135,10 @@ void pagecache_trust(pagecache *pc);
 bool pagecache_keep(pagecache *pc, const char *relpath, fp128 fp);
 /* Record that relpath was produced from fp in this build. Thread-safe. */
 void pagecache_note(pagecache *pc, const char *relpath, fp128 fp);
+/* pagecache_note with the file's stat as written (out_write_st), so that
+ * pagecache_save need not stat it. st NULL or not a regular file's stat
+ * (st_mode 0: unknown): as pagecache_note. */
+void pagecache_note_st(pagecache *pc, const char *relpath, fp128 fp, const struct stat *st);
 /* The same for a file of a group (1-255) written together from one
  * fingerprint, like the search index. */
 void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp);
