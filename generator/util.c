@@ -492,9 +492,10 @@ int write_all_fd(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* Tests only (util_test_write_mode): 2 makes tmpfile_with report that
- * O_TMPFILE is missing. */
-static int force_named_tmp;
+/* Tests only (util_test_write_mode): force_named_tmp makes tmpfile_with
+ * report that O_TMPFILE is missing; refuse_empty_path makes link_fd act
+ * as if linkat(AT_EMPTY_PATH) failed with EPERM. */
+static int force_named_tmp, refuse_empty_path;
 
 /* The preferred way: an unnamed O_TMPFILE inode in the target directory,
  * given a name only once it is complete. A process killed while writing
@@ -525,7 +526,9 @@ static int link_proc_only;
 static int link_fd(int fd, const char *path)
 {
     if (!__atomic_load_n(&link_proc_only, __ATOMIC_RELAXED)) {
-        if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0) return 0;
+        int r = __atomic_load_n(&refuse_empty_path, __ATOMIC_RELAXED)
+                    ? (errno = EPERM, -1) : linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH);
+        if (r == 0) return 0;
         if (errno != EPERM && errno != ENOENT && errno != EINVAL && errno != EOPNOTSUPP)
             return -1;
         __atomic_store_n(&link_proc_only, 1, __ATOMIC_RELAXED);
@@ -535,10 +538,12 @@ static int link_fd(int fd, const char *path)
     return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 }
 
-void util_test_write_mode(int how)
+int util_test_write_mode(int how)
 {
-    __atomic_store_n(&link_proc_only, how == 1, __ATOMIC_RELAXED);
+    int was = __atomic_exchange_n(&link_proc_only, how == 1, __ATOMIC_RELAXED);
     __atomic_store_n(&force_named_tmp, how == 2, __ATOMIC_RELAXED);
+    __atomic_store_n(&refuse_empty_path, how == 3, __ATOMIC_RELAXED);
+    return was;
 }
 
 /* Close fd; on failure remove the name it was given. */

@@ -76,8 +76,11 @@ int write_file_atomic_st(const char *path, const void *data, size_t len, struct 
 int write_file_fresh_st(const char *path, const void *data, size_t len, struct stat *st_out);
 /* Tests only: make the writers take the ways other systems need. how: 0
  * as normal, 1 link through /proc/self/fd as if linkat(AT_EMPTY_PATH)
- * had been refused, 2 a named temp file as if O_TMPFILE were missing. */
-void util_test_write_mode(int how);
+ * had been refused before, 2 a named temp file as if O_TMPFILE were
+ * missing, 3 linkat(AT_EMPTY_PATH) fails with EPERM (as for a user
+ * before Linux 6.10). Returns whether the writers had gone over to /proc
+ * for good (an AT_EMPTY_PATH refusal seen) before this call. */
+int util_test_write_mode(int how);
 /* Write all len bytes to fd, retrying short writes and EINTR. */
 int write_all_fd(int fd, const void *data, size_t len);
 int mkdir_p(const char *path);          /* like mkdir -p, mode 0755 */
