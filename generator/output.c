@@ -754,6 +754,7 @@ int out_write(outdir *o, const char *relpath, const void *data, size_t len)
 
 int out_write_st(outdir *o, const char *relpath, const void *data, size_t len, struct stat *st)
 {
+    if (st) memset(st, 0, sizeof *st);      /* unknown until a write gives it */
     if (claim(o, relpath) < 0) return -1;
     /* A file that was not there when the build began is new: no old
      * content to compare, and no need for a temporary name. */
