@@ -148,7 +148,7 @@ void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp);
  * only; the strings live as long as pc). */
 size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths);
 /* Write the manifest of the pages noted in this build (stat each file
- * now), and remove other output directories' records whose directory no
+ * now that was noted without its stat), and remove other output directories' records whose directory no
  * longer exists. Returns 0, or -1 with a warning in d. */
 int pagecache_save(pagecache *pc, diag *d);
 void pagecache_free(pagecache *pc);
