@@ -852,7 +852,12 @@ static void render_job(size_t i, void *ud)
             __atomic_add_fetch(&b->skipped, 1, __ATOMIC_RELAXED);
         } else {
             value *ctx = job_context(b, j);
-            if (render_job_page(b, j, ctx) == 0) pagecache_note(b->pc, j->relpath, fp);
+            if (render_job_page(b, j, ctx) == 0) {
+                /* With the stat the writer took: no stat of it at save. */
+                struct stat st;
+                render_last_stat(b->r, j->relpath, &st);
+                pagecache_note_st(b->pc, j->relpath, fp, &st);
+            }
             value_unref(ctx);
         }
     } else {
@@ -1049,8 +1054,9 @@ static int write_sitemap(build *b)
     free(paths);
     free(byurl.slot);
     buf_puts(&f, "</urlset>\n");
-    int rc = out_write(b->out, "sitemap.xml", f.ptr, f.len);
-    if (rc == 0 && b->pc) pagecache_note(b->pc, "sitemap.xml", fp);
+    struct stat st;
+    int rc = out_write_st(b->out, "sitemap.xml", f.ptr, f.len, &st);
+    if (rc == 0 && b->pc) pagecache_note_st(b->pc, "sitemap.xml", fp, &st);
     buf_free(&f);
     return rc;
 }

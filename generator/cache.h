@@ -135,6 +135,10 @@ void pagecache_trust(pagecache *pc);
 bool pagecache_keep(pagecache *pc, const char *relpath, fp128 fp);
 /* Record that relpath was produced from fp in this build. Thread-safe. */
 void pagecache_note(pagecache *pc, const char *relpath, fp128 fp);
+/* pagecache_note with the file's stat as written (out_write_st), so that
+ * pagecache_save need not stat it. st NULL or not a regular file's stat
+ * (st_mode 0: unknown): as pagecache_note. */
+void pagecache_note_st(pagecache *pc, const char *relpath, fp128 fp, const struct stat *st);
 /* The same for a file of a group (1-255) written together from one
  * fingerprint, like the search index. */
 void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp);
@@ -144,7 +148,7 @@ void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp);
  * only; the strings live as long as pc). */
 size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths);
 /* Write the manifest of the pages noted in this build (stat each file
- * now), and remove other output directories' records whose directory no
+ * now that was noted without its stat), and remove other output directories' records whose directory no
  * longer exists. Returns 0, or -1 with a warning in d. */
 int pagecache_save(pagecache *pc, diag *d);
 void pagecache_free(pagecache *pc);

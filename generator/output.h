@@ -15,6 +15,7 @@
 #include "diag.h"
 
 typedef struct outdir outdir;
+struct stat;
 
 typedef struct {
     size_t written;     /* new or changed files */
@@ -52,6 +53,10 @@ int out_begin(outdir *o);
  * Returns 0 or -1 (reported to d). Writing one path twice is an error
  * (two sources claim one URL): the second call returns -1. */
 int out_write(outdir *o, const char *relpath, const void *data, size_t len);
+/* The same, and with st (may be NULL) the file's stat as this build left
+ * it, for the page records (cache.h): taken on the file while it was
+ * open, so no later stat is needed. st_mode 0: unknown (stat it later). */
+int out_write_st(outdir *o, const char *relpath, const void *data, size_t len, struct stat *st);
 /* Claim relpath as written by this build, keeping the file that is there
  * (the caller knows it is what it would write: see cache.h). Same errors
  * as out_write. */

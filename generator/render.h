@@ -13,11 +13,13 @@
 #ifndef GAZETTE_RENDER_H
 #define GAZETTE_RENDER_H
 
+#include <stdbool.h>
 #include "diag.h"
 #include "output.h"
 #include "value.h"
 
 typedef struct renderer renderer;
+struct stat;
 
 /* templates_dir may be NULL or missing: then only the built-in theme. */
 renderer *renderer_new(const char *templates_dir, outdir *out, value *site, diag *d);
@@ -27,6 +29,15 @@ void renderer_free(renderer *r);
  * borrowed; `site` is added to it, and page.url is derived from relpath
  * when ctx has no "page". Writes relpath. Returns 0 or -1 (in diag). */
 int render_page(renderer *r, const char *relpath, const char *tpl, value *ctx);
+/* The same, and with st (may be NULL) the written file's stat, as
+ * out_write_st gives it (st_mode 0: unknown). */
+int render_page_st(renderer *r, const char *relpath, const char *tpl, value *ctx,
+                   struct stat *st);
+/* The stat of the file written by this thread's last render_page, if that
+ * call wrote relpath (the same pointer) through r: for a caller that
+ * reaches render_page through code that does not pass the stat on.
+ * Otherwise false and st_mode 0. */
+bool render_last_stat(const renderer *r, const char *relpath, struct stat *st);
 /* Render to a buffer instead of a file. */
 int render_to(renderer *r, const char *tpl, value *ctx, buf *out);
 /* Is there a template of that name (theme or templates dir)? */

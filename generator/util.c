@@ -492,6 +492,11 @@ int write_all_fd(int fd, const void *data, size_t len)
     return 0;
 }
 
+/* Tests only (util_test_write_mode): force_named_tmp makes tmpfile_with
+ * report that O_TMPFILE is missing; refuse_empty_path makes link_fd act
+ * as if linkat(AT_EMPTY_PATH) failed with EPERM. */
+static int force_named_tmp, refuse_empty_path;
+
 /* The preferred way: an unnamed O_TMPFILE inode in the target directory,
  * given a name only once it is complete. A process killed while writing
  * (kill -9, OOM) leaves nothing behind, since an unlinked inode just
@@ -501,18 +506,44 @@ int write_all_fd(int fd, const void *data, size_t len)
  * O_TMPFILE is not available (the caller falls back to a named temp file). */
 static int tmpfile_with(const char *dir, const void *data, size_t len)
 {
+    if (__atomic_load_n(&force_named_tmp, __ATOMIC_RELAXED)) return -2;
     int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) return (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) ? -2 : -1;
     if (write_all_fd(fd, data, len) < 0) { int e = errno; close(fd); errno = e; return -1; }
     return fd;
 }
 
-/* Give the unnamed inode fd the name path (fails with EEXIST if taken). */
+/* Set once linkat(AT_EMPTY_PATH) has been refused: every later link goes
+ * straight through /proc. Shared by the writer threads (atomic). */
+static int link_proc_only;
+
+/* Give the unnamed inode fd the name path (fails with EEXIST if taken).
+ * linkat(fd, "", AT_EMPTY_PATH) names the inode directly; through
+ * /proc/self/fd/N the kernel first resolves that path (its lookup was 2%
+ * of a full build's CPU). AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH before
+ * Linux 6.10 (EPERM or ENOENT for others), and some kernels and file
+ * systems refuse it (EINVAL, EOPNOTSUPP): then /proc, from then on. */
 static int link_fd(int fd, const char *path)
 {
+    if (!__atomic_load_n(&link_proc_only, __ATOMIC_RELAXED)) {
+        int r = __atomic_load_n(&refuse_empty_path, __ATOMIC_RELAXED)
+                    ? (errno = EPERM, -1) : linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH);
+        if (r == 0) return 0;
+        if (errno != EPERM && errno != ENOENT && errno != EINVAL && errno != EOPNOTSUPP)
+            return -1;
+        __atomic_store_n(&link_proc_only, 1, __ATOMIC_RELAXED);
+    }
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+int util_test_write_mode(int how)
+{
+    int was = __atomic_exchange_n(&link_proc_only, how == 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&force_named_tmp, how == 2, __ATOMIC_RELAXED);
+    __atomic_store_n(&refuse_empty_path, how == 3, __ATOMIC_RELAXED);
+    return was;
 }
 
 /* Close fd; on failure remove the name it was given. */
@@ -522,16 +553,27 @@ static int close_named(int fd, const char *name)
     return 0;
 }
 
+/* fd, just published as path, is closed; with st_out its stat is taken
+ * first. After the link or rename: both change the inode's ctime, and
+ * the page records compare it (cache.c same_file). Should fstat fail,
+ * st_mode 0 says "unknown". Returns close_named's result. */
+static int finish_fd(int fd, const char *path, struct stat *st_out)
+{
+    if (st_out && fstat(fd, st_out) < 0) memset(st_out, 0, sizeof *st_out);
+    return close_named(fd, path);
+}
+
 /* Publish the complete inode fd as path. When fresh (path is believed not
  * to exist) it is linked straight to its final name: one linkat, no temp
  * name, no rename, and still atomic since the name appears only on a
  * complete file. Otherwise, or if path appeared meanwhile (EEXIST), it
- * gets a temporary name and is renamed over path. Closes fd. Returns 0,
- * -1 with errno set, or 1 when /proc is missing (nothing done). */
-static int publish_fd(int fd, const char *path, int fresh)
+ * gets a temporary name and is renamed over path; fd stays open until
+ * then, for the stat. Closes fd. Returns 0, -1 with errno set, or 1 when
+ * /proc is missing (nothing done). */
+static int publish_fd(int fd, const char *path, int fresh, struct stat *st_out)
 {
     if (fresh) {
-        if (link_fd(fd, path) == 0) return close_named(fd, path);
+        if (link_fd(fd, path) == 0) return finish_fd(fd, path, st_out);
         if (errno != EEXIST) {
             int e = errno;
             close(fd);
@@ -554,31 +596,29 @@ static int publish_fd(int fd, const char *path, int fresh)
         errno = e;
         return -1;
     }
-    if (close_named(fd, tmp) < 0 || rename(tmp, path) < 0) {
-        int e = errno; unlink(tmp); free(tmp); errno = e; return -1;
+    if (rename(tmp, path) < 0) {
+        int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
     }
     free(tmp);
-    return 0;
+    return finish_fd(fd, path, st_out);
 }
 
 /* Without O_TMPFILE or /proc: a named temp file, then rename. A killed
  * process can leave the temp file behind. */
-static int write_named_tmp(const char *path, const void *data, size_t len)
+static int write_named_tmp(const char *path, const void *data, size_t len, struct stat *st_out)
 {
     char *tmp = xasprintf("%s.tmp-gz%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) { int e = errno; free(tmp); errno = e; return -1; }
-    if (write_all_fd(fd, data, len) < 0) {
+    if (write_all_fd(fd, data, len) < 0 || rename(tmp, path) < 0) {
         int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
     }
-    if (close_named(fd, tmp) < 0 || rename(tmp, path) < 0) {
-        int e = errno; unlink(tmp); free(tmp); errno = e; return -1;
-    }
     free(tmp);
-    return 0;
+    return finish_fd(fd, path, st_out);
 }
 
-static int write_atomic(const char *path, const void *data, size_t len, int fresh)
+static int write_atomic(const char *path, const void *data, size_t len, int fresh,
+                        struct stat *st_out)
 {
     const char *slash = strrchr(path, '/');
     char *dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
@@ -590,23 +630,33 @@ static int write_atomic(const char *path, const void *data, size_t len, int fres
         if (mkdir_p(dir) < 0) { int e = errno; free(dir); errno = e; return -1; }
         fd = tmpfile_with(dir, data, len);
     }
-    int r = fd >= 0 ? publish_fd(fd, path, fresh) : fd == -2 ? 1 : -1;
+    int r = fd >= 0 ? publish_fd(fd, path, fresh, st_out) : fd == -2 ? 1 : -1;
     if (r <= 0) { int e = errno; free(dir); errno = e; return r; }
     /* The fallback needs the directory too (O_TMPFILE may have failed
      * before telling whether it exists). */
     int m = slash && slash != path ? mkdir_p(dir) : 0;
     free(dir);
-    return m < 0 ? -1 : write_named_tmp(path, data, len);
+    return m < 0 ? -1 : write_named_tmp(path, data, len, st_out);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
-    return write_atomic(path, data, len, 0);
+    return write_atomic(path, data, len, 0, NULL);
 }
 
 int write_file_fresh(const char *path, const void *data, size_t len)
 {
-    return write_atomic(path, data, len, 1);
+    return write_atomic(path, data, len, 1, NULL);
+}
+
+int write_file_atomic_st(const char *path, const void *data, size_t len, struct stat *st_out)
+{
+    return write_atomic(path, data, len, 0, st_out);
+}
+
+int write_file_fresh_st(const char *path, const void *data, size_t len, struct stat *st_out)
+{
+    return write_atomic(path, data, len, 1, st_out);
 }
 
 char *path_join(const char *a, const char *b)

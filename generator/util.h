@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct stat;
+
 #define GZ_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 void *xmalloc(size_t n);
@@ -66,6 +68,19 @@ int write_file_atomic(const char *path, const void *data, size_t len);
  * file is linked straight to its name (no temp name, no rename: 3 system
  * calls fewer). If path exists after all it is replaced as above. */
 int write_file_fresh(const char *path, const void *data, size_t len);
+/* The same two, also giving the published file's stat in *st_out (what
+ * lstat(path) would say just after, with no second system call walking
+ * the path): taken on the still-open file once it has its name. st_mode
+ * is 0 in the unlikely case it could not be taken. */
+int write_file_atomic_st(const char *path, const void *data, size_t len, struct stat *st_out);
+int write_file_fresh_st(const char *path, const void *data, size_t len, struct stat *st_out);
+/* Tests only: make the writers take the ways other systems need. how: 0
+ * as normal, 1 link through /proc/self/fd as if linkat(AT_EMPTY_PATH)
+ * had been refused before, 2 a named temp file as if O_TMPFILE were
+ * missing, 3 linkat(AT_EMPTY_PATH) fails with EPERM (as for a user
+ * before Linux 6.10). Returns whether the writers had gone over to /proc
+ * for good (an AT_EMPTY_PATH refusal seen) before this call. */
+int util_test_write_mode(int how);
 /* Write all len bytes to fd, retrying short writes and EINTR. */
 int write_all_fd(int fd, const void *data, size_t len);
 int mkdir_p(const char *path);          /* like mkdir -p, mode 0755 */

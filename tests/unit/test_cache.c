@@ -155,6 +155,60 @@ TEST(markdown_damage_is_a_miss)
     free(path);
 }
 
+/* A page noted with the writer's stat (pagecache_note_st) is recorded
+ * as one stat'ed at save: the same kept / not kept answers afterwards.
+ * A stat marked unknown (st_mode 0) is taken at save as before. */
+TEST(pages_noted_with_stat)
+{
+    char *out = xasprintf("%s/outst", dir), *rec = xasprintf("%s/pagesst.cache", dir);
+    const char *rel[3] = {"a.html", "b.html", "c.html"};
+    char *file[3];
+    struct stat st[3];
+    CHECK(mkdir_p(out) == 0);
+    for (int i = 0; i < 3; i++) {
+        file[i] = path_join(out, rel[i]);
+        CHECK(write_file_fresh_st(file[i], "<p>x</p>", 8, &st[i]) == 0);
+    }
+    memset(&st[2], 0, sizeof st[2]);              /* unknown: stat'ed at save */
+    fp128 f = {3, 4};
+    diag *d = diag_new();
+    pagecache *pc = pagecache_open(rec, out, out);
+    pagecache_note_st(pc, rel[0], f, &st[0]);     /* with its stat */
+    pagecache_note(pc, rel[1], f);                /* stat'ed at save */
+    pagecache_note_st(pc, rel[2], f, &st[2]);
+    pagecache_note_st(pc, "gone.html", f, NULL);  /* missing, no stat: not recorded */
+    CHECK(pagecache_save(pc, d) == 0);
+    pagecache_free(pc);
+
+    pc = pagecache_open(rec, out, out);
+    for (int i = 0; i < 3; i++) CHECK(pagecache_keep(pc, rel[i], f));
+    CHECK(!pagecache_keep(pc, "gone.html", f));
+    pagecache_free(pc);
+
+    /* Rewritten (same bytes, new inode and ctime): none is kept. */
+    for (int i = 0; i < 3; i++) CHECK(write_file_atomic(file[i], "<p>x</p>", 8) == 0);
+    pc = pagecache_open(rec, out, out);
+    for (int i = 0; i < 3; i++) CHECK(!pagecache_keep(pc, rel[i], f));
+    pagecache_free(pc);
+
+    /* Replaced through write_file_atomic_st: its stat after the rename is
+     * the one a later check sees. */
+    pc = pagecache_open(rec, out, out);
+    for (int i = 0; i < 3; i++) {
+        CHECK(write_file_atomic_st(file[i], "<p>y</p>", 8, &st[i]) == 0);
+        pagecache_note_st(pc, rel[i], f, &st[i]);
+    }
+    CHECK(pagecache_save(pc, d) == 0);
+    pagecache_free(pc);
+    pc = pagecache_open(rec, out, out);
+    for (int i = 0; i < 3; i++) CHECK(pagecache_keep(pc, rel[i], f));
+    pagecache_free(pc);
+    for (int i = 0; i < 3; i++) free(file[i]);
+    diag_free(d);
+    free(out);
+    free(rec);
+}
+
 TEST(pages_fresh_only_as_left)
 {
     char *out = xasprintf("%s/out", dir), *rec = xasprintf("%s/pages.cache", dir);
@@ -363,6 +417,7 @@ int main(void)
     RUN(markdown_round_trip);
     RUN(markdown_damage_is_a_miss);
     RUN(pages_fresh_only_as_left);
+    RUN(pages_noted_with_stat);
     RUN(documents_by_stat);
     RUN(documents_sharded);
     rm_rf(dir);

@@ -118,6 +118,50 @@ TEST(existing_same_and_different)
     diag_free(d);
 }
 
+/* st equals lstat of the file now (the fields the page records keep). */
+static int stat_is_now(const char *root, const char *rel, const struct stat *st)
+{
+    char *p = path_join(root, rel);
+    struct stat now;
+    int ok = lstat(p, &now) == 0 && S_ISREG(st->st_mode) && now.st_ino == st->st_ino &&
+             now.st_size == st->st_size &&
+             now.st_mtim.tv_sec == st->st_mtim.tv_sec && now.st_mtim.tv_nsec == st->st_mtim.tv_nsec &&
+             now.st_ctim.tv_sec == st->st_ctim.tv_sec && now.st_ctim.tv_nsec == st->st_ctim.tv_nsec;
+    free(p);
+    return ok;
+}
+
+/* out_write_st gives the file's stat as left, on each path: new (linked
+ * in place), changed (replaced), unchanged (compared, kept), and a new
+ * name taken meanwhile; a failed write leaves it alone. */
+TEST(write_gives_stat)
+{
+    char *t = mktree();
+    diag *d = diag_new();
+    put(t, "same.html", "one");
+    put(t, "diff.html", "old");
+    outdir *o = out_open(t, d);
+    put(t, "race.html", "theirs");
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    CHECK(out_write_st(o, "new/index.html", "n", 1, &st) == 0 && stat_is_now(t, "new/index.html", &st));
+    memset(&st, 0, sizeof st);
+    CHECK(out_write_st(o, "same.html", "one", 3, &st) == 0 && stat_is_now(t, "same.html", &st));
+    memset(&st, 0, sizeof st);
+    CHECK(out_write_st(o, "diff.html", "new!", 4, &st) == 0 && stat_is_now(t, "diff.html", &st));
+    memset(&st, 0, sizeof st);
+    CHECK(out_write_st(o, "race.html", "ours", 4, &st) == 0 && stat_is_now(t, "race.html", &st));
+    CHECK(file_is(t, "race.html", "ours"));
+    CHECK(out_write_st(o, "new/index.html", "n", 1, NULL) < 0);   /* twice */
+    out_stats os;
+    CHECK(out_finish(o, &os) == 0 && os.written == 3 && os.unchanged == 1);
+    CHECK(!has_tmp(t));
+    out_close(o);
+    rm_rf(t);
+    free(t);
+    diag_free(d);
+}
+
 /* The name appears after out_open saw the tree (another process, by
  * hand): the fresh path's linkat fails with EEXIST and the file is
  * replaced through a temporary name instead. */
@@ -400,6 +444,7 @@ int main(void)
     RUN(fresh_files_linked_in_place);
     RUN(existing_same_and_different);
     RUN(fresh_name_taken_meanwhile);
+    RUN(write_gives_stat);
     RUN(state_skips_unchanged_directories);
     RUN(state_finds_stray_files_and_links);
     RUN(state_trusted_as_recorded);

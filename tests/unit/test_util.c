@@ -1,0 +1,127 @@
+/* Unit tests for util.c's file writers: the stat they give back
+ * (write_file_fresh_st, write_file_atomic_st) is the published file's, on
+ * every way of writing (O_TMPFILE named by linkat(AT_EMPTY_PATH), through
+ * /proc/self/fd, a named temp file and rename). */
+#include "util.h"
+#include "test.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/gz-utiltest-XXXXXX";
+
+/* The stat given equals lstat(path) now, field by field that the page
+ * records use (cache.c same_file) and a few more. */
+static int same_as_lstat(const char *path, const struct stat *got)
+{
+    struct stat now;
+    if (lstat(path, &now) < 0 || !S_ISREG(got->st_mode)) return 0;
+    return now.st_ino == got->st_ino && now.st_dev == got->st_dev &&
+           now.st_size == got->st_size && now.st_nlink == got->st_nlink &&
+           now.st_mtim.tv_sec == got->st_mtim.tv_sec && now.st_mtim.tv_nsec == got->st_mtim.tv_nsec &&
+           now.st_ctim.tv_sec == got->st_ctim.tv_sec && now.st_ctim.tv_nsec == got->st_ctim.tv_nsec;
+}
+
+static int content_is(const char *path, const char *want)
+{
+    char *data;
+    size_t len;
+    if (read_file(path, &data, &len) < 0) return 0;
+    int ok = len == strlen(want) && memcmp(data, want, len) == 0;
+    free(data);
+    return ok;
+}
+
+/* Fresh name, fresh name taken (EEXIST: replaced through a temp name),
+ * replace, and a missing parent directory, in the mode how
+ * (util_test_write_mode). */
+static void writes_give_stat(int how)
+{
+    util_test_write_mode(how);
+    char *sub = xasprintf("%s/m%d", dir, how);
+    char *a = xasprintf("%s/deep/er/a.html", sub);
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    CHECK(write_file_fresh_st(a, "one", 3, &st) == 0);     /* parents made */
+    CHECK(content_is(a, "one"));
+    CHECK(same_as_lstat(a, &st));
+    CHECK(st.st_size == 3 && st.st_nlink == 1);
+    /* Believed new but there: replaced all the same. */
+    memset(&st, 0, sizeof st);
+    CHECK(write_file_fresh_st(a, "two!", 4, &st) == 0);
+    CHECK(content_is(a, "two!"));
+    CHECK(same_as_lstat(a, &st));
+    /* Replace: a new inode, its stat after the rename (ctime). */
+    struct stat before = st;
+    memset(&st, 0, sizeof st);
+    CHECK(write_file_atomic_st(a, "three", 5, &st) == 0);
+    CHECK(content_is(a, "three"));
+    CHECK(same_as_lstat(a, &st));
+    CHECK(st.st_ino != before.st_ino);
+    /* Without a stat wanted, the same files. */
+    char *b = xasprintf("%s/b.html", sub);
+    CHECK(write_file_fresh(b, "b", 1) == 0 && content_is(b, "b"));
+    CHECK(write_file_atomic(b, "bb", 2) == 0 && content_is(b, "bb"));
+    /* No temp file left behind. */
+    char *t = xasprintf("%s.tmp-gz%ld", a, (long)getpid());
+    CHECK(access(t, F_OK) < 0 && errno == ENOENT);
+    /* A missing directory that cannot be made: an error, errno set. */
+    char *bad = xasprintf("%s/b.html/x", sub);
+    CHECK(write_file_fresh_st(bad, "x", 1, &st) < 0 && errno == ENOTDIR);
+    CHECK(write_file_atomic_st(bad, "x", 1, &st) < 0);
+    util_test_write_mode(0);
+    free(bad);
+    free(t);
+    free(b);
+    free(a);
+    free(sub);
+}
+
+TEST(stat_after_linkat_empty_path) { writes_give_stat(0); }
+TEST(stat_after_linkat_proc) { writes_give_stat(1); }
+TEST(stat_after_named_temp_file) { writes_give_stat(2); }
+
+/* linkat(AT_EMPTY_PATH) refused (EPERM, as for a user before Linux 6.10):
+ * every write still works, through /proc, and the writers remember it. */
+TEST(empty_path_refused_falls_back)
+{
+    util_test_write_mode(3);
+    char *p = xasprintf("%s/refused.html", dir);
+    struct stat st;
+    CHECK(write_file_fresh_st(p, "r", 1, &st) == 0);
+    CHECK(content_is(p, "r") && same_as_lstat(p, &st));
+    CHECK(util_test_write_mode(0) == 1);     /* went over to /proc for good */
+    CHECK(util_test_write_mode(0) == 0);     /* and mode 0 resets it */
+    free(p);
+    writes_give_stat(3);
+}
+
+/* Many threads' worth of writes in the /proc mode and back: the switch
+ * back to AT_EMPTY_PATH (mode 0) names files as before. */
+TEST(link_modes_switch)
+{
+    char *p = xasprintf("%s/sw.html", dir);
+    struct stat st;
+    for (int i = 0; i < 4; i++) {
+        util_test_write_mode(i & 1);
+        unlink(p);
+        CHECK(write_file_fresh_st(p, "x", 1, &st) == 0);
+        CHECK(same_as_lstat(p, &st));
+    }
+    util_test_write_mode(0);
+    free(p);
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) return 1;
+    RUN(stat_after_linkat_empty_path);
+    RUN(stat_after_linkat_proc);
+    RUN(stat_after_named_temp_file);
+    RUN(empty_path_refused_falls_back);
+    RUN(link_modes_switch);
+    rm_rf(dir);
+    return test_summary();
+}
