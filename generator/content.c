@@ -388,12 +388,13 @@ static void render_body(const load_job *j, const char *body, size_t len, doc *dc
     mdcache_put(j->mc, dc->md_key, out);
     if (mdcache_has(j->mc, dc->md_key)) {
         dc->md_on_disk = true;
-        size_t n = (out->html ? strlen(out->html) : 0) + (out->text ? strlen(out->text) : 0);
+        size_t n = md_html_len(out) + md_text_len(out);
         load_job *lj = (load_job *)j;
         if (__atomic_add_fetch(&lj->kept, n, __ATOMIC_RELAXED) > KEEP_BODIES_BYTES) {
             free(out->html);
             free(out->text);
             out->html = out->text = NULL;
+            out->html_len = out->text_len = 0;
         }
     }
 }
@@ -790,19 +791,80 @@ static void load_one(size_t i, void *ud)
     diag_free(mine);
 }
 
-static int doc_cmp(const void *pa, const void *pb)
+/* ---- sorting documents ----
+ *
+ * 10k documents sorted twice per build: a comparison that follows two
+ * doc pointers and strcmps their strings missed the cache every time
+ * (~1.5% of a one-edit rebuild). Instead each document gets a sort item
+ * holding the first 16 bytes of its keys as big-endian integers, so most
+ * comparisons are integer compares in one array; only items whose 16-byte
+ * prefixes tie fall back to the strings. The order is exactly strcmp's:
+ * bytes compare unsigned, and a shorter string's missing bytes are zero,
+ * below any byte it could hold. */
+typedef struct {
+    uint64_t a[2], b[2];   /* prefixes of the first and second key */
+    const char *sa, *sb;   /* the keys themselves */
+    doc *dc;
+} doc_sort;
+
+static void prefix16(const char *s, uint64_t k[2])
 {
-    const doc *a = *(doc *const *)pa, *b = *(doc *const *)pb;
-    int c = strcmp(b->datetime ? b->datetime : "", a->datetime ? a->datetime : "");
-    if (c) return c;
-    return strcmp(a->url ? a->url : "", b->url ? b->url : "");
+    unsigned char b[16] = {0};
+    for (size_t i = 0; i < 16 && s[i]; i++) b[i] = (unsigned char)s[i];
+    for (int w = 0; w < 2; w++) {
+        k[w] = 0;
+        for (int i = 0; i < 8; i++) k[w] = k[w] << 8 | b[8 * w + i];
+    }
 }
 
-static int url_cmp(const void *pa, const void *pb)
+static int u64_cmp(uint64_t x, uint64_t y) { return (x > y) - (x < y); }
+
+/* strcmp of the strings whose prefixes are p and q. */
+static int prefixed_cmp(const uint64_t p[2], const char *s, const uint64_t q[2], const char *t)
 {
-    const doc *a = *(doc *const *)pa, *b = *(doc *const *)pb;
-    int c = strcmp(a->url, b->url);
-    return c ? c : strcmp(a->source, b->source);
+    int c = u64_cmp(p[0], q[0]);
+    if (!c) c = u64_cmp(p[1], q[1]);
+    if (c) return c;
+    /* Equal first 16 bytes: the strings differ (if at all) after them,
+     * unless one of them ended within them (then both did, equal). */
+    if (!(p[1] & 0xff)) return 0;
+    return strcmp(s + 16, t + 16);
+}
+
+/* Newest first, then by URL. */
+static int doc_sort_cmp(const void *pa, const void *pb)
+{
+    const doc_sort *x = pa, *y = pb;
+    int c = prefixed_cmp(y->a, y->sa, x->a, x->sa);
+    return c ? c : prefixed_cmp(x->b, x->sb, y->b, y->sb);
+}
+
+/* By URL, then by source file. */
+static int url_sort_cmp(const void *pa, const void *pb)
+{
+    const doc_sort *x = pa, *y = pb;
+    int c = prefixed_cmp(x->a, x->sa, y->a, y->sa);
+    return c ? c : strcmp(x->dc->source, y->dc->source);
+}
+
+/* Sort docs[0..n) newest first (datetime descending, then URL), or by
+ * URL then source (by_url). A NULL datetime or URL counts as "". */
+static void sort_docs(doc **docs, size_t n, bool by_url)
+{
+    if (n < 2) return;
+    doc_sort *v = xmalloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        doc *dc = docs[i];
+        const char *k1 = by_url ? dc->url : dc->datetime, *k2 = by_url ? "" : dc->url;
+        v[i].sa = k1 ? k1 : "";
+        v[i].sb = k2 ? k2 : "";
+        prefix16(v[i].sa, v[i].a);
+        prefix16(v[i].sb, v[i].b);
+        v[i].dc = dc;
+    }
+    qsort(v, n, sizeof *v, by_url ? url_sort_cmp : doc_sort_cmp);
+    for (size_t i = 0; i < n; i++) docs[i] = v[i].dc;
+    free(v);
 }
 
 /* The build cache's two stores, opened for the settings a rendering
@@ -893,11 +955,11 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
     free(prefix);
     sl_free(&files);
 
-    if (c->n > 1) qsort(c->docs, c->n, sizeof(doc *), doc_cmp);
+    sort_docs(c->docs, c->n, false);
     /* Two files with one URL (e.g. the same slug in two year folders). */
     doc **byurl = xmalloc((c->n ? c->n : 1) * sizeof(doc *));
     memcpy(byurl, c->docs, c->n * sizeof(doc *));
-    if (c->n > 1) qsort(byurl, c->n, sizeof(doc *), url_cmp);
+    sort_docs(byurl, c->n, true);
     for (size_t i = 1; i < c->n; i++)
         if (!strcmp(byurl[i - 1]->url, byurl[i]->url))
             diag_error(d, byurl[i]->source, 1, "URL %s is already used by %s",

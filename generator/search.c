@@ -691,7 +691,8 @@ static int term_cmp(const void *a, const void *b)
 
 static int year_of(const char *date)
 {
-    if (!date || strlen(date) < 4) return 0;
+    /* (no strlen: a NUL among the first four bytes is not a digit) */
+    if (!date) return 0;
     int y = 0;
     for (int i = 0; i < 4; i++) {
         if (date[i] < '0' || date[i] > '9') return 0;
@@ -756,12 +757,29 @@ static int write_buf(outdir *o, const char *rel, buf *b)
     return out_write(o, rel, buf_cstr(b), b->len);
 }
 
-typedef struct { const char *id, *name; } district;
+/* A district as write_meta sorts them (one per document and district:
+ * 10k+). key holds the id's first 8 bytes big-endian (zero-padded), so
+ * most comparisons are one integer compare instead of a strcmp through
+ * two pointers; the order is strcmp's. */
+typedef struct { uint64_t key; const char *id, *name; } district;
+
+static uint64_t prefix8(const char *s)
+{
+    uint64_t k = 0;
+    bool ended = false;
+    for (size_t i = 0; i < 8; i++) {
+        ended = ended || !s[i];
+        k = k << 8 | (ended ? 0u : (unsigned char)s[i]);
+    }
+    return k;
+}
 
 static int district_cmp(const void *a, const void *b)
 {
     const district *x = a, *y = b;
-    int c = strcmp(x->id, y->id);
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    /* Same first 8 bytes: the ids differ after them, if both go on. */
+    int c = (x->key & 0xff) ? strcmp(x->id + 8, y->id + 8) : 0;
     return c ? c : strcmp(x->name, y->name);
 }
 
@@ -794,7 +812,7 @@ static int write_meta(const search_doc *const *ord, size_t n, unsigned nshards,
             if (nd == cap) ds = xrealloc(ds, (cap = cap ? cap * 2 : 16) * sizeof *ds);
             const char *nm = ord[i]->district_names && ord[i]->district_names[k]
                                  ? ord[i]->district_names[k] : ord[i]->districts[k];
-            ds[nd++] = (district){ord[i]->districts[k], nm};
+            ds[nd++] = (district){prefix8(ord[i]->districts[k]), ord[i]->districts[k], nm};
         }
     if (nd) qsort(ds, nd, sizeof *ds, district_cmp);
     first = 1;
