@@ -757,30 +757,52 @@ static int write_buf(outdir *o, const char *rel, buf *b)
     return out_write(o, rel, buf_cstr(b), b->len);
 }
 
-/* A district as write_meta sorts them (one per document and district:
- * 10k+). key holds the id's first 8 bytes big-endian (zero-padded), so
- * most comparisons are one integer compare instead of a strcmp through
- * two pointers; the order is strcmp's. */
-typedef struct { uint64_t key; const char *id, *name; } district;
-
-static uint64_t prefix8(const char *s)
-{
-    uint64_t k = 0;
-    bool ended = false;
-    for (size_t i = 0; i < 8; i++) {
-        ended = ended || !s[i];
-        k = k << 8 | (ended ? 0u : (unsigned char)s[i]);
-    }
-    return k;
-}
+/* The districts of meta.json: each id once, with the least of the names
+ * it was given (strcmp order), sorted by id. There is one (id, name) per
+ * document and district (20k at 10k documents) but only a few ids:
+ * sorting them all made nearly every comparison a tie (two strcmps), so
+ * they are first made distinct in a small hash table, then sorted. */
+typedef struct { const char *id, *name; uint32_t hash; } district;
 
 static int district_cmp(const void *a, const void *b)
 {
-    const district *x = a, *y = b;
-    if (x->key != y->key) return x->key < y->key ? -1 : 1;
-    /* Same first 8 bytes: the ids differ after them, if both go on. */
-    int c = (x->key & 0xff) ? strcmp(x->id + 8, y->id + 8) : 0;
-    return c ? c : strcmp(x->name, y->name);
+    return strcmp(((const district *)a)->id, ((const district *)b)->id);
+}
+
+typedef struct {
+    district *v;       /* the distinct ids */
+    size_t n, cap;
+    uint32_t *slot;    /* index into v + 1; 0: empty */
+    size_t mask;
+} district_set;
+
+static void district_grow(district_set *s)
+{
+    size_t cap = s->mask ? (s->mask + 1) * 2 : 64;
+    free(s->slot);
+    s->slot = xcalloc(cap, sizeof *s->slot);
+    s->mask = cap - 1;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t k = s->v[i].hash & s->mask;
+        while (s->slot[k]) k = (k + 1) & s->mask;
+        s->slot[k] = (uint32_t)(i + 1);
+    }
+}
+
+static void district_add(district_set *s, const char *id, const char *name)
+{
+    if (2 * (s->n + 1) > s->mask) district_grow(s);
+    uint32_t h = search_hash(id, strlen(id));
+    size_t k = h & s->mask;
+    for (; s->slot[k]; k = (k + 1) & s->mask) {
+        district *d = &s->v[s->slot[k] - 1];
+        if (d->hash != h || strcmp(d->id, id)) continue;
+        if (d->name != name && strcmp(name, d->name) < 0) d->name = name;
+        return;
+    }
+    if (s->n == s->cap) s->v = xrealloc(s->v, (s->cap = s->cap ? s->cap * 2 : 16) * sizeof *s->v);
+    s->v[s->n] = (district){id, name, h};
+    s->slot[k] = (uint32_t)++s->n;
 }
 
 static int write_meta(const search_doc *const *ord, size_t n, unsigned nshards,
@@ -804,28 +826,24 @@ static int write_meta(const search_doc *const *ord, size_t n, unsigned nshards,
         i = j;
     }
     buf_puts(&b, "],\"districts\":[");
-    size_t nd = 0, cap = 0;
-    district *ds = NULL;
+    district_set ds = {0};
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < ord[i]->ndistricts; k++) {
             if (!ord[i]->districts[k]) continue;
-            if (nd == cap) ds = xrealloc(ds, (cap = cap ? cap * 2 : 16) * sizeof *ds);
             const char *nm = ord[i]->district_names && ord[i]->district_names[k]
                                  ? ord[i]->district_names[k] : ord[i]->districts[k];
-            ds[nd++] = (district){prefix8(ord[i]->districts[k]), ord[i]->districts[k], nm};
+            district_add(&ds, ord[i]->districts[k], nm);
         }
-    if (nd) qsort(ds, nd, sizeof *ds, district_cmp);
-    first = 1;
-    for (size_t i = 0; i < nd; i++) {
-        if (i && !strcmp(ds[i].id, ds[i - 1].id)) continue;
-        buf_puts(&b, first ? "{\"id\":" : ",{\"id\":");
-        json_str(&b, ds[i].id);
+    if (ds.n > 1) qsort(ds.v, ds.n, sizeof *ds.v, district_cmp);
+    for (size_t i = 0; i < ds.n; i++) {
+        buf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
+        json_str(&b, ds.v[i].id);
         buf_puts(&b, ",\"name\":");
-        json_str(&b, ds[i].name);
+        json_str(&b, ds.v[i].name);
         buf_putc(&b, '}');
-        first = 0;
     }
-    free(ds);
+    free(ds.v);
+    free(ds.slot);
     buf_puts(&b, "]}\n");
     int rc = write_buf(o, "search/meta.json", &b);
     buf_free(&b);
