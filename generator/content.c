@@ -824,39 +824,39 @@ static void load_one(size_t i, void *ud)
  * 10k documents sorted twice per build: a comparison that follows two
  * doc pointers and strcmps their strings missed the cache every time
  * (~1.5% of a one-edit rebuild). Instead each document gets a sort item
- * holding the first 16 bytes of its keys as big-endian integers, so most
- * comparisons are integer compares in one array; only items whose 16-byte
- * prefixes tie fall back to the strings. The order is exactly strcmp's:
- * bytes compare unsigned, and a shorter string's missing bytes are zero,
- * below any byte it could hold. */
+ * holding the first 24 bytes of its keys as big-endian integers (enough
+ * for "/notices/2017/" and the start of a slug), so most comparisons are
+ * integer compares in one array; only items whose prefixes tie fall back
+ * to the strings. The order is exactly strcmp's: bytes compare unsigned,
+ * and a shorter string's missing bytes are zero, below any it could hold. */
+#define KEY_WORDS 3
 typedef struct {
-    uint64_t a[2], b[2];   /* prefixes of the first and second key */
-    const char *sa, *sb;   /* the keys themselves */
+    uint64_t a[KEY_WORDS], b[KEY_WORDS];   /* prefixes of the first and second key */
+    const char *sa, *sb;                   /* the keys themselves */
     doc *dc;
 } doc_sort;
 
-static void prefix16(const char *s, uint64_t k[2])
+static void key_prefix(const char *s, uint64_t k[KEY_WORDS])
 {
-    unsigned char b[16] = {0};
-    for (size_t i = 0; i < 16 && s[i]; i++) b[i] = (unsigned char)s[i];
-    for (int w = 0; w < 2; w++) {
-        k[w] = 0;
-        for (int i = 0; i < 8; i++) k[w] = k[w] << 8 | b[8 * w + i];
+    unsigned char b[8 * KEY_WORDS] = {0};
+    memcpy(b, s, strnlen(s, sizeof b));
+    for (int w = 0; w < KEY_WORDS; w++) {   /* big-endian: integer order is byte order */
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++) v = v << 8 | b[8 * w + i];
+        k[w] = v;
     }
 }
 
-static int u64_cmp(uint64_t x, uint64_t y) { return (x > y) - (x < y); }
-
 /* strcmp of the strings whose prefixes are p and q. */
-static int prefixed_cmp(const uint64_t p[2], const char *s, const uint64_t q[2], const char *t)
+static int prefixed_cmp(const uint64_t p[KEY_WORDS], const char *s, const uint64_t q[KEY_WORDS],
+                        const char *t)
 {
-    int c = u64_cmp(p[0], q[0]);
-    if (!c) c = u64_cmp(p[1], q[1]);
-    if (c) return c;
-    /* Equal first 16 bytes: the strings differ (if at all) after them,
-     * unless one of them ended within them (then both did, equal). */
-    if (!(p[1] & 0xff)) return 0;
-    return strcmp(s + 16, t + 16);
+    for (int w = 0; w < KEY_WORDS; w++)
+        if (p[w] != q[w]) return p[w] < q[w] ? -1 : 1;
+    /* Equal prefixes: the strings differ (if at all) after them, unless
+     * one of them ended within them (then both did, equal). */
+    if (!(p[KEY_WORDS - 1] & 0xff)) return 0;
+    return strcmp(s + 8 * KEY_WORDS, t + 8 * KEY_WORDS);
 }
 
 /* Newest first, then by URL. */
@@ -886,8 +886,8 @@ static void sort_docs(doc **docs, size_t n, bool by_url)
         const char *k1 = by_url ? dc->url : dc->datetime, *k2 = by_url ? "" : dc->url;
         v[i].sa = k1 ? k1 : "";
         v[i].sb = k2 ? k2 : "";
-        prefix16(v[i].sa, v[i].a);
-        prefix16(v[i].sb, v[i].b);
+        key_prefix(v[i].sa, v[i].a);
+        key_prefix(v[i].sb, v[i].b);
         v[i].dc = dc;
     }
     qsort(v, n, sizeof *v, by_url ? url_sort_cmp : doc_sort_cmp);
