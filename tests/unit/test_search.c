@@ -246,6 +246,31 @@ TEST(meta_districts_distinct_sorted_least_name)
     free(dir);
 }
 
+/* Ids follow date (newest first), then url, in strcmp order: also when
+ * urls share their first 24 bytes and dates tie (the sort compares key
+ * prefixes first), whatever order the documents come in. */
+TEST(doc_order_is_date_then_url)
+{
+    static const search_doc in[] = {
+        {.url = "/notices/2017/same-long-prefix-slug/", .title = "s", .date = "2017-03-01", .kind = "notice", .text = "x"},
+        {.url = "/notices/2017/same-long-prefix-slug-b/", .title = "b", .date = "2017-03-01", .kind = "notice", .text = "x"},
+        {.url = "/notices/2016/z/", .title = "z", .date = "2016-01-01", .kind = "notice", .text = "x"},
+        {.url = "/notices/2017/same-long-prefix-slug-a/", .title = "a", .date = "2017-03-01", .kind = "notice", .text = "x"},
+        {.url = "/reports/2017/r/", .title = "r", .date = "2017-03-02", .kind = "report", .text = "x"},
+        {.url = "/notices/2017/n/", .title = "n", .kind = "notice", .text = "x"},
+    };
+    const char *want[] = {"r", "a", "b", "s", "z", "n"};
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, in, sizeof in / sizeof *in) == 0);
+    json_t *docs = load_json(dir, "search/docs/0.json");
+    CHECK(json_array_size(docs) == 6);
+    for (size_t i = 0; i < 6; i++)
+        CHECK_STR(json_string_value(json_object_get(json_array_get(docs, i), "t")), want[i]);
+    json_decref(docs);
+    rm_rf(dir);
+    free(dir);
+}
+
 TEST(write_meta_docs_and_postings)
 {
     char *dir = tmpdir();
@@ -1094,6 +1119,7 @@ int main(void)
     RUN(norm_docnum);
     RUN(hash_is_fnv1a);
     RUN(write_meta_docs_and_postings);
+    RUN(doc_order_is_date_then_url);
     RUN(meta_districts_distinct_sorted_least_name);
     RUN(postings_across_blocks_and_token_kinds);
     RUN(every_token_has_its_posting);
