@@ -54,6 +54,8 @@ static void ix_push(ixlist *l, size_t i)
 
 typedef struct {
     char *name, *slug, *url;
+    const char *label;     /* a district's display name (district_name); else name */
+    size_t made;           /* its index when made (tax_finish sorts them) */
     ixlist items;          /* documents, newest first */
 } term;
 
@@ -62,7 +64,7 @@ typedef struct {
     const char *title;     /* "标签" */
     term *terms;
     size_t n, cap;
-    value *index;          /* name -> int term index */
+    value *index;          /* name -> int term index, while making them */
 } taxonomy;
 
 enum { TAX_TAGS, TAX_CATEGORIES, TAX_ISSUERS, TAX_DISTRICTS, NTAX };
@@ -89,6 +91,13 @@ typedef struct {
     fp128 *summ_fp;        /* per document: what its summary is made of */
     ixlist sections[2];
     taxonomy tax[NTAX];
+    /* Each document's terms as indexes into tax[].terms, so that a page
+     * (and its fingerprint, made for every page of every rebuild) finds a
+     * term's URL without looking its name up: document i's terms of
+     * taxonomy t are dterm[dterm_at[i][t] .. dterm_at[i][t + 1]), in the
+     * order the document lists them (category and issuer: 0 or 1). */
+    uint32_t *dterm;
+    size_t (*dterm_at)[NTAX + 1];
     job *jobs;
     size_t njobs, capjobs;
     struct list_spec **lists;
@@ -156,6 +165,8 @@ static term *tax_term(taxonomy *t, const char *name)
     term_slug(&s, name);
     tm->slug = buf_detach(&s);
     tm->url = NULL;
+    tm->label = tm->name;
+    tm->made = t->n;
     tm->items = (ixlist){0};
     value_set(t->index, name, value_int((long long)t->n));
     t->n++;
@@ -168,12 +179,16 @@ static int term_cmp(const void *pa, const void *pb)
     return strcmp(a->slug, b->slug) ? strcmp(a->slug, b->slug) : strcmp(a->name, b->name);
 }
 
-/* Sort terms by slug and make slugs unique (a-b and a_b collide otherwise). */
-static void tax_finish(taxonomy *t)
+/* Sort terms by slug and make slugs unique (a-b and a_b collide otherwise).
+ * moved[k] is then where the term made k-th went. */
+static void tax_finish(taxonomy *t, uint32_t *moved)
 {
     if (t->n > 1) qsort(t->terms, t->n, sizeof(term), term_cmp);
+    for (size_t i = 0; i < t->n; i++) moved[t->terms[i].made] = (uint32_t)i;
+    /* Names are looked up only while the terms are made (make_model);
+     * afterwards documents hold their terms' indexes (build.dterm). */
     value_unref(t->index);
-    t->index = value_map();
+    t->index = NULL;
     for (size_t i = 0; i < t->n; i++) {
         if (i > 0 && !strcmp(t->terms[i].slug, t->terms[i - 1].slug)) {
             char *s = xasprintf("%s-%zu", t->terms[i].slug, i + 1);
@@ -181,7 +196,6 @@ static void tax_finish(taxonomy *t)
             t->terms[i].slug = s;
         }
         t->terms[i].url = xasprintf("/%s/%s/", t->key, t->terms[i].slug);
-        value_set(t->index, t->terms[i].name, value_int((long long)i));
     }
 }
 
@@ -197,10 +211,10 @@ static void tax_free(taxonomy *t)
     value_unref(t->index);
 }
 
-static const char *term_url(build *b, int tx, const char *name)
+/* Document i's k-th term of taxonomy tx (k within what it lists). */
+static const term *doc_term(const build *b, size_t i, int tx, size_t k)
 {
-    value *ix = value_get(b->tax[tx].index, name);
-    return ix ? b->tax[tx].terms[value_int_of(ix)].url : "";
+    return &b->tax[tx].terms[b->dterm[b->dterm_at[i][tx] + k]];
 }
 
 /* ---- jobs ---- */
@@ -372,33 +386,57 @@ static void make_model(build *b)
         b->tax[t].index = value_map();
     }
     b->summ = xcalloc(b->c.n ? b->c.n : 1, sizeof(value *));
+    size_t nterms = 0;
+    for (size_t i = 0; i < b->c.n; i++) {
+        const doc *dc = b->c.docs[i];
+        nterms += value_len(dc->tags) + value_len(dc->districts) + !!dc->category + !!dc->issuer;
+    }
+    b->dterm = xmalloc((nterms ? nterms : 1) * sizeof *b->dterm);
+    b->dterm_at = xmalloc((b->c.n ? b->c.n : 1) * sizeof *b->dterm_at);
+    size_t at = 0;
     for (size_t i = 0; i < b->c.n; i++) {
         doc *dc = b->c.docs[i];
         ix_push(&b->sections[!strcmp(dc->section, "reports")], i);
-        for (size_t k = 0; k < value_len(dc->tags); k++)
-            ix_push(&tax_term(&b->tax[TAX_TAGS], value_str_ptr(value_at(dc->tags, k)))->items, i);
-        if (dc->category) ix_push(&tax_term(&b->tax[TAX_CATEGORIES], dc->category)->items, i);
-        if (dc->issuer) ix_push(&tax_term(&b->tax[TAX_ISSUERS], dc->issuer)->items, i);
-        for (size_t k = 0; k < value_len(dc->districts); k++)
-            ix_push(&tax_term(&b->tax[TAX_DISTRICTS], value_str_ptr(value_at(dc->districts, k)))->items, i);
-    }
-    for (int t = 0; t < NTAX; t++) tax_finish(&b->tax[t]);
-    /* With a snapshot, district pages are /districts/ID/ (written by stats). */
-    if (b->st)
-        for (size_t i = 0; i < b->tax[TAX_DISTRICTS].n; i++) {
-            term *tm = &b->tax[TAX_DISTRICTS].terms[i];
-            free(tm->url);
-            tm->url = xasprintf("/districts/%s/", tm->name);
+        for (int t = 0; t < NTAX; t++) {
+            const value *names = t == TAX_TAGS ? dc->tags : t == TAX_DISTRICTS ? dc->districts : NULL;
+            const char *one = t == TAX_CATEGORIES ? dc->category : t == TAX_ISSUERS ? dc->issuer : NULL;
+            size_t n = names ? value_len(names) : !!one;
+            b->dterm_at[i][t] = at;
+            for (size_t k = 0; k < n; k++) {
+                term *tm = tax_term(&b->tax[t], names ? value_str_ptr(value_at(names, k)) : one);
+                ix_push(&tm->items, i);
+                b->dterm[at++] = (uint32_t)tm->made;
+            }
         }
+        b->dterm_at[i][NTAX] = at;
+    }
+    for (int t = 0; t < NTAX; t++) {
+        uint32_t *moved = xmalloc((b->tax[t].n ? b->tax[t].n : 1) * sizeof *moved);
+        tax_finish(&b->tax[t], moved);
+        for (size_t i = 0; i < b->c.n; i++)
+            for (size_t k = b->dterm_at[i][t]; k < b->dterm_at[i][t + 1]; k++)
+                b->dterm[k] = moved[b->dterm[k]];
+        free(moved);
+    }
+    /* With a snapshot, district pages are /districts/ID/ (written by stats). */
+    for (size_t i = 0; i < b->tax[TAX_DISTRICTS].n; i++) {
+        term *tm = &b->tax[TAX_DISTRICTS].terms[i];
+        tm->label = district_name(b, tm->name);
+        if (!b->st) continue;
+        free(tm->url);
+        tm->url = xasprintf("/districts/%s/", tm->name);
+    }
 }
 
-static value *terms_list(build *b, int tx, const value *names, bool with_id)
+/* Document i's terms of taxonomy tx, whose names it lists in names. */
+static value *terms_list(build *b, size_t i, int tx, const value *names, bool with_id)
 {
     value *l = value_list();
     for (size_t k = 0; k < value_len(names); k++) {
         const char *name = value_str_ptr(value_at(names, k));
-        value *t = page_value(tx == TAX_DISTRICTS ? district_name(b, name) : name, term_url(b, tx, name));
-        value_set_str(t, "name", tx == TAX_DISTRICTS ? district_name(b, name) : name);
+        const term *tm = doc_term(b, i, tx, k);
+        value *t = page_value(tm->label, tm->url);
+        value_set_str(t, "name", tm->label);
         if (with_id) value_set_str(t, "id", name);
         value_push(l, t);
     }
@@ -423,13 +461,13 @@ static value *doc_context(build *b, size_t i)
         value_set(d, "content", value_strf("\x01md:%016llx%016llx", (unsigned long long)dc->md_key.hi,
                                            (unsigned long long)dc->md_key.lo));
     else
-        value_set(d, "content", value_str(dc->md.html ? dc->md.html : ""));
+        value_set(d, "content", value_strn(dc->md.html ? dc->md.html : "", md_html_len(&dc->md)));
     value_set(d, "toc", value_ref(toc));
     value_set(d, "recipients", value_ref(dc->recipients));
-    value_set(d, "tags", terms_list(b, TAX_TAGS, dc->tags, false));
-    value_set(d, "districts", terms_list(b, TAX_DISTRICTS, dc->districts, true));
-    if (dc->category) value_set_str(d, "category_url", term_url(b, TAX_CATEGORIES, dc->category));
-    if (dc->issuer) value_set_str(d, "issuer_url", term_url(b, TAX_ISSUERS, dc->issuer));
+    value_set(d, "tags", terms_list(b, i, TAX_TAGS, dc->tags, false));
+    value_set(d, "districts", terms_list(b, i, TAX_DISTRICTS, dc->districts, true));
+    if (dc->category) value_set_str(d, "category_url", doc_term(b, i, TAX_CATEGORIES, 0)->url);
+    if (dc->issuer) value_set_str(d, "issuer_url", doc_term(b, i, TAX_ISSUERS, 0)->url);
     value *atts = value_list();
     for (size_t k = 0; k < value_len(dc->attachments); k++) {
         value *a = value_at(dc->attachments, k);
@@ -651,7 +689,7 @@ static void make_jobs(build *b)
     for (size_t i = 0; i < b->tax[TAX_DISTRICTS].n; i++) {
         value *dv = value_map();
         value_set_str(dv, "id", b->tax[TAX_DISTRICTS].terms[i].name);
-        value_set_str(dv, "name", district_name(b, b->tax[TAX_DISTRICTS].terms[i].name));
+        value_set_str(dv, "name", b->tax[TAX_DISTRICTS].terms[i].label);
         value_push(dl, dv);
     }
     value_set(ctx, "districts", dl);
@@ -691,23 +729,26 @@ static buf *encode_buf(void)
 static bool no_fetch(void) { return getenv("GAZETTE_TEST_NO_MD_FETCH") != NULL; }
 
 /* A document's HTML (text false) or plain text (text true) that the
- * build cache holds, as a new string. */
-static char *doc_body(build *b, const doc *dc, bool text)
+ * build cache holds, as a new string, with its length in *len (bodies are
+ * long: their users need not count them again). */
+static char *doc_body(build *b, const doc *dc, bool text, size_t *len)
 {
     /* Kept from this build's rendering: taken (its page and the search
      * index are its only users, each once, each on one thread). */
-    char **mem = text ? &((doc *)dc)->md.text : &((doc *)dc)->md.html;
+    md_result *md = &((doc *)dc)->md;
+    char **mem = text ? &md->text : &md->html;
     if (*mem) {
+        *len = text ? md_text_len(md) : md_html_len(md);
+        *(text ? &md->text_len : &md->html_len) = 0;
         char *s = *mem;
         *mem = NULL;
         return s;
     }
-    char *s = no_fetch() ? NULL
-            : text       ? mdcache_text(b->c.mc, dc->md_key)
-                         : mdcache_html(b->c.mc, dc->md_key);
+    char *s = no_fetch() ? NULL : mdcache_body(b->c.mc, dc->md_key, text, len);
     if (s) return s;
     md_result r = content_rerender(&b->c, dc, b->d);
     char **field = text ? &r.text : &r.html;
+    *len = text ? md_text_len(&r) : md_html_len(&r);
     s = *field ? *field : xstrdup("");
     *field = NULL;
     md_free(&r);
@@ -718,9 +759,10 @@ static char *doc_body(build *b, const doc *dc, bool text)
 static int render_job_page(build *b, const job *j, value *ctx)
 {
     if (j->dc && j->dc->md_on_disk) {
-        char *html = doc_body(b, j->dc, false);
+        size_t n;
+        char *html = doc_body(b, j->dc, false, &n);
         /* ctx.doc is this job's own map (made by doc_context). */
-        value_set(value_get(ctx, "doc"), "content", value_str(html));
+        value_set(value_get(ctx, "doc"), "content", value_strn(html, n));
         free(html);
     }
     return render_page(b->r, j->relpath, j->tpl, ctx);
@@ -779,13 +821,13 @@ static void encode_neighbour(buf *k, build *b, size_t i, int dir)
     fp_encode_str(k, nb ? nb->url : NULL);
 }
 
-static void encode_terms(buf *k, build *b, int tx, const value *names)
+static void encode_terms(buf *k, build *b, size_t i, int tx, const value *names)
 {
     buf_printf(k, "T%d:%zu", tx, value_len(names));
     for (size_t n = 0; n < value_len(names); n++) {
-        const char *name = value_str_ptr(value_at(names, n));
-        fp_encode_str(k, term_url(b, tx, name));
-        if (tx == TAX_DISTRICTS) fp_encode_str(k, district_name(b, name));
+        const term *tm = doc_term(b, i, tx, n);
+        fp_encode_str(k, tm->url);
+        if (tx == TAX_DISTRICTS) fp_encode_str(k, tm->label);
     }
 }
 
@@ -795,10 +837,10 @@ static void encode_doc_inputs(buf *k, build *b, size_t i)
     const doc *dc = b->c.docs[i];
     buf_putc(k, 'D');
     put_fp(k, dc->identity);
-    encode_terms(k, b, TAX_TAGS, dc->tags);
-    encode_terms(k, b, TAX_DISTRICTS, dc->districts);
-    fp_encode_str(k, dc->category ? term_url(b, TAX_CATEGORIES, dc->category) : NULL);
-    fp_encode_str(k, dc->issuer ? term_url(b, TAX_ISSUERS, dc->issuer) : NULL);
+    encode_terms(k, b, i, TAX_TAGS, dc->tags);
+    encode_terms(k, b, i, TAX_DISTRICTS, dc->districts);
+    fp_encode_str(k, dc->category ? doc_term(b, i, TAX_CATEGORIES, 0)->url : NULL);
+    fp_encode_str(k, dc->issuer ? doc_term(b, i, TAX_ISSUERS, 0)->url : NULL);
     encode_neighbour(k, b, i, +1);
     encode_neighbour(k, b, i, -1);
     /* Of the history, the fields doc_context keeps. */
@@ -984,9 +1026,13 @@ typedef struct { uint64_t lo, hi, n; } page_sum;
 
 static void sum_page(const char *p, void *ud)
 {
-    if (!str_ends(p, "/index.html") && strcmp(p, "index.html")) return;
+    /* (one strlen for the test and the fingerprint: this runs for every
+     * file of the output, 15k+) */
+    static const char tail[] = "/index.html";
+    size_t n = strlen(p), t = sizeof tail - 1;
+    if (!(n >= t && !memcmp(p + n - t, tail, t)) && strcmp(p, "index.html")) return;
     page_sum *ps = ud;
-    fp128 f = fp_bytes(p, strlen(p));
+    fp128 f = fp_bytes(p, n);
     ps->lo += f.lo;
     ps->hi += f.hi;
     ps->n++;
@@ -1136,7 +1182,8 @@ typedef struct {
 static char *fetch_text(const search_doc *sd, void *ud)
 {
     text_owner *t = ud;
-    return doc_body(t->b, t->b->c.docs[sd - t->base], true);
+    size_t n;
+    return doc_body(t->b, t->b->c.docs[sd - t->base], true, &n);
 }
 
 static void release_text(const search_doc *sd, void *ud)
@@ -1929,6 +1976,8 @@ done:
     free(b.summ_fp);
     for (int s = 0; s < 2; s++) free(b.sections[s].v);
     for (int t = 0; t < NTAX; t++) tax_free(&b.tax[t]);
+    free(b.dterm);
+    free(b.dterm_at);
     renderer_free(b.r);
     mdcache_close(b.c.mc, d);
     b.c.mc = NULL;

@@ -500,8 +500,10 @@ bool mdcache_has(mdcache *c, fp128 key)
     return has;
 }
 
-/* String `which` (0 html, 1 excerpt, 2 text) of key's payload. */
-static char *md_string(mdcache *c, fp128 key, int which)
+/* String `which` (0 html, 1 excerpt, 2 text) of key's payload, and its
+ * length in *n. (The length stored is the string's strlen: md_encode
+ * stores strlens, and md_read checked the payload is the one written.) */
+static char *md_string(mdcache *c, fp128 key, int which, size_t *n)
 {
     uint32_t len;
     unsigned char *p = md_read(c, key, &len);
@@ -512,19 +514,23 @@ static char *md_string(mdcache *c, fp128 key, int which)
             uint64_t at = 12;
             for (int i = 0; i < which; i++) at += l[i];
             str = xstrndup((const char *)p + at, (size_t)l[which]);
+            *n = (size_t)l[which];
         }
     }
     free(p);
     return str;
 }
 
-char *mdcache_html(mdcache *c, fp128 key) { return md_string(c, key, 0); }
-char *mdcache_text(mdcache *c, fp128 key) { return md_string(c, key, 2); }
+char *mdcache_html(mdcache *c, fp128 key) { size_t n; return md_string(c, key, 0, &n); }
+char *mdcache_text(mdcache *c, fp128 key) { size_t n; return md_string(c, key, 2, &n); }
+char *mdcache_body(mdcache *c, fp128 key, bool text, size_t *len)
+{
+    return md_string(c, key, text ? 2 : 0, len);
+}
 
 static void md_encode(buf *b, fp128 key, const md_result *r)
 {
-    size_t hl = r->html ? strlen(r->html) : 0, el = r->excerpt ? strlen(r->excerpt) : 0,
-           tl = r->text ? strlen(r->text) : 0;
+    size_t hl = md_html_len(r), el = r->excerpt ? strlen(r->excerpt) : 0, tl = md_text_len(r);
     buf_puts(b, "GZE1");
     put_u32(b, 0);                       /* length, set below */
     put_u64(b, key.lo);

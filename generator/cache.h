@@ -77,6 +77,9 @@ bool mdcache_has(mdcache *c, fp128 key);
 char *mdcache_html(mdcache *c, fp128 key);
 /* The same for the plain text (for the search index). */
 char *mdcache_text(mdcache *c, fp128 key);
+/* The HTML (text false) or text of key's rendering with its length in
+ * *len (set only when a string is returned). */
+char *mdcache_body(mdcache *c, fp128 key, bool text, size_t *len);
 /* Compact when needed, close and free. NULL-safe; d may be NULL (no
  * warning when compaction fails). */
 void mdcache_close(mdcache *c, diag *d);

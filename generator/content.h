@@ -27,6 +27,9 @@ typedef struct {
     char *date_zh;         /* "2017年9月29日" */
     char *url;             /* "/notices/2017/x/" */
     char *title, *doc_number, *issuer, *category, *summary, *layout;
+    char *strs_own;        /* NULL, or the block holding slug .. layout and
+                              md.excerpt (a document from the cache): then
+                              those are not separate allocations */
     value *tags, *districts, *recipients;   /* lists of strings */
     value *attachments;    /* list of {title, file} (file may be "") */
     bool draft;

@@ -123,7 +123,8 @@ static bool heading_tag_at(const char *p)
  * done when the count of tags matches the headings, so raw HTML (unsafe
  * mode) can never shift ids onto the wrong heading. One scan finds the
  * tags (counted before anything is copied). */
-static char *add_heading_ids(const char *html, char **ids, int *levels, size_t n)
+static char *add_heading_ids(const char *html, size_t hlen, char **ids, int *levels, size_t n,
+                             size_t *out_len)
 {
     if (n == 0) return NULL;
     const char **at = xmalloc(n * sizeof *at);
@@ -135,7 +136,7 @@ static char *add_heading_ids(const char *html, char **ids, int *levels, size_t n
         }
     if (count != n) { free(at); return NULL; }
     buf out = BUF_INIT;
-    buf_grow(&out, strlen(html) + n * 32);
+    buf_grow(&out, hlen + n * 32);
     const char *p = html;
     for (size_t k = 0; k < n; k++) {
         buf_put(&out, p, (size_t)(at[k] - p));
@@ -144,8 +145,9 @@ static char *add_heading_ids(const char *html, char **ids, int *levels, size_t n
         buf_puts(&out, "\">");
         p = at[k] + 4;
     }
-    buf_puts(&out, p);
+    buf_put(&out, p, hlen - (size_t)(p - html));
     free(at);
+    *out_len = out.len;
     return buf_detach(&out);
 }
 
@@ -401,12 +403,15 @@ void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, m
     /* Rendered with malloc: the HTML outlives the arena. */
     char *html = cmark_render_html_with_mem(doc, opts, cmark_parser_get_syntax_extensions(p),
                                             cmark_get_default_mem_allocator());
-    char *with_ids = add_heading_ids(html, ids, levels, nh);
+    size_t hlen = strlen(html), idlen = 0;
+    char *with_ids = add_heading_ids(html, hlen, ids, levels, nh, &idlen);
     if (with_ids) {
         out->html = with_ids;
+        out->html_len = idlen;
         free(html);         /* cmark allocates with the default (malloc) allocator */
     } else {
         out->html = html;   /* malloc'd too: no copy needed */
+        out->html_len = hlen;
     }
     for (size_t i = 0; i < nh; i++) free(ids[i]);
     free(ids);
@@ -424,6 +429,7 @@ void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, m
     while (el && *e == ' ') { e++; el--; }
     text_truncate(&ex, e, el, excerpt_chars);
     out->excerpt = buf_detach(&ex);
+    out->text_len = c.all.len;
     out->text = buf_detach(&c.all);
     buf_free(&c.excerpt);
 }

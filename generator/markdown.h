@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 #include "value.h"
 
 typedef struct {
@@ -19,7 +20,20 @@ typedef struct {
                          headings skipped, "…" appended when cut */
     char *text;       /* all text, for the search index */
     value *toc;       /* list of {level, id, text} for h2/h3 */
+    /* strlen(html) and strlen(text) when md_render set them (bodies are
+     * tens of KB, counted again by every user otherwise); 0: not known.
+     * Read them through md_html_len/md_text_len. */
+    size_t html_len, text_len;
 } md_result;
+
+/* The length of a result's html/text: the one kept with it, else counted
+ * (a result made by hand, or whose length was not kept). */
+static inline size_t md_known_len(const char *s, size_t known)
+{
+    return !s ? 0 : known ? known : strlen(s);
+}
+static inline size_t md_html_len(const md_result *r) { return md_known_len(r->html, r->html_len); }
+static inline size_t md_text_len(const md_result *r) { return md_known_len(r->text, r->text_len); }
 
 /* Call once before using md_render from several threads. */
 void md_init(void);

@@ -656,12 +656,58 @@ static void json_str(buf *b, const char *s)
 }
 
 /* Newest first, then by url, so ids (and so output) do not depend on the
- * order the caller passes documents in, and a year is a range of ids. */
+ * order the caller passes documents in, and a year is a range of ids.
+ * Sorted as items holding the first bytes of date and url as big-endian
+ * integers (strcmp's order), so most comparisons stay in one array
+ * instead of following two pointers per string (as content.c sorts). */
+enum { SORT_WORDS = 5 };        /* date: words 0-1, url: words 2-4 */
+typedef struct {
+    uint64_t k[SORT_WORDS];
+    const search_doc *d;
+} doc_sort;
+
+static void sort_prefix(const char *s, uint64_t *k, int words)
+{
+    unsigned char b[24] = {0};
+    size_t cap = 8 * (size_t)words;
+    memcpy(b, s, strnlen(s, cap));
+    for (int w = 0; w < words; w++) {
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++) v = v << 8 | b[8 * w + i];
+        k[w] = v;
+    }
+}
+
+/* strcmp of s and t past a tied prefix of n bytes whose last word is last. */
+static int rest_cmp(const char *s, const char *t, size_t n, uint64_t last)
+{
+    return (last & 0xff) ? strcmp(s + n, t + n) : 0;
+}
+
 static int doc_cmp(const void *a, const void *b)
 {
-    const search_doc *x = *(const search_doc *const *)a, *y = *(const search_doc *const *)b;
-    int c = strcmp(nz(y->date), nz(x->date));
-    return c ? c : strcmp(nz(x->url), nz(y->url));
+    const doc_sort *x = a, *y = b;
+    for (int w = 0; w < 2; w++)
+        if (x->k[w] != y->k[w]) return x->k[w] > y->k[w] ? -1 : 1;
+    int c = rest_cmp(nz(y->d->date), nz(x->d->date), 16, x->k[1]);
+    if (c) return c;
+    for (int w = 2; w < SORT_WORDS; w++)
+        if (x->k[w] != y->k[w]) return x->k[w] < y->k[w] ? -1 : 1;
+    return rest_cmp(nz(x->d->url), nz(y->d->url), 24, x->k[SORT_WORDS - 1]);
+}
+
+static void sort_docs(const search_doc **ord, size_t n)
+{
+    if (n < 2) return;
+    doc_sort *v = xmalloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        v[i].d = ord[i];
+        sort_prefix(nz(ord[i]->date), v[i].k, 2);
+        sort_prefix(nz(ord[i]->url), v[i].k + 2, 3);
+    }
+    qsort(v, n, sizeof *v, doc_cmp);
+    for (size_t i = 0; i < n; i++) ord[i] = v[i].d;
+    free(v);
 }
 
 /* A run of bytes in memory. */
@@ -691,7 +737,8 @@ static int term_cmp(const void *a, const void *b)
 
 static int year_of(const char *date)
 {
-    if (!date || strlen(date) < 4) return 0;
+    /* (no strlen: a NUL among the first four bytes is not a digit) */
+    if (!date) return 0;
     int y = 0;
     for (int i = 0; i < 4; i++) {
         if (date[i] < '0' || date[i] > '9') return 0;
@@ -756,13 +803,52 @@ static int write_buf(outdir *o, const char *rel, buf *b)
     return out_write(o, rel, buf_cstr(b), b->len);
 }
 
-typedef struct { const char *id, *name; } district;
+/* The districts of meta.json: each id once, with the least of the names
+ * it was given (strcmp order), sorted by id. There is one (id, name) per
+ * document and district (20k at 10k documents) but only a few ids:
+ * sorting them all made nearly every comparison a tie (two strcmps), so
+ * they are first made distinct in a small hash table, then sorted. */
+typedef struct { const char *id, *name; uint32_t hash; } district;
 
 static int district_cmp(const void *a, const void *b)
 {
-    const district *x = a, *y = b;
-    int c = strcmp(x->id, y->id);
-    return c ? c : strcmp(x->name, y->name);
+    return strcmp(((const district *)a)->id, ((const district *)b)->id);
+}
+
+typedef struct {
+    district *v;       /* the distinct ids */
+    size_t n, cap;
+    uint32_t *slot;    /* index into v + 1; 0: empty */
+    size_t mask;
+} district_set;
+
+static void district_grow(district_set *s)
+{
+    size_t cap = s->mask ? (s->mask + 1) * 2 : 64;
+    free(s->slot);
+    s->slot = xcalloc(cap, sizeof *s->slot);
+    s->mask = cap - 1;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t k = s->v[i].hash & s->mask;
+        while (s->slot[k]) k = (k + 1) & s->mask;
+        s->slot[k] = (uint32_t)(i + 1);
+    }
+}
+
+static void district_add(district_set *s, const char *id, const char *name)
+{
+    if (2 * (s->n + 1) > s->mask) district_grow(s);
+    uint32_t h = search_hash(id, strlen(id));
+    size_t k = h & s->mask;
+    for (; s->slot[k]; k = (k + 1) & s->mask) {
+        district *d = &s->v[s->slot[k] - 1];
+        if (d->hash != h || strcmp(d->id, id)) continue;
+        if (d->name != name && strcmp(name, d->name) < 0) d->name = name;
+        return;
+    }
+    if (s->n == s->cap) s->v = xrealloc(s->v, (s->cap = s->cap ? s->cap * 2 : 16) * sizeof *s->v);
+    s->v[s->n] = (district){id, name, h};
+    s->slot[k] = (uint32_t)++s->n;
 }
 
 static int write_meta(const search_doc *const *ord, size_t n, unsigned nshards,
@@ -786,28 +872,24 @@ static int write_meta(const search_doc *const *ord, size_t n, unsigned nshards,
         i = j;
     }
     buf_puts(&b, "],\"districts\":[");
-    size_t nd = 0, cap = 0;
-    district *ds = NULL;
+    district_set ds = {0};
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < ord[i]->ndistricts; k++) {
             if (!ord[i]->districts[k]) continue;
-            if (nd == cap) ds = xrealloc(ds, (cap = cap ? cap * 2 : 16) * sizeof *ds);
             const char *nm = ord[i]->district_names && ord[i]->district_names[k]
                                  ? ord[i]->district_names[k] : ord[i]->districts[k];
-            ds[nd++] = (district){ord[i]->districts[k], nm};
+            district_add(&ds, ord[i]->districts[k], nm);
         }
-    if (nd) qsort(ds, nd, sizeof *ds, district_cmp);
-    first = 1;
-    for (size_t i = 0; i < nd; i++) {
-        if (i && !strcmp(ds[i].id, ds[i - 1].id)) continue;
-        buf_puts(&b, first ? "{\"id\":" : ",{\"id\":");
-        json_str(&b, ds[i].id);
+    if (ds.n > 1) qsort(ds.v, ds.n, sizeof *ds.v, district_cmp);
+    for (size_t i = 0; i < ds.n; i++) {
+        buf_puts(&b, i ? ",{\"id\":" : "{\"id\":");
+        json_str(&b, ds.v[i].id);
         buf_puts(&b, ",\"name\":");
-        json_str(&b, ds[i].name);
+        json_str(&b, ds.v[i].name);
         buf_putc(&b, '}');
-        first = 0;
     }
-    free(ds);
+    free(ds.v);
+    free(ds.slot);
     buf_puts(&b, "]}\n");
     int rc = write_buf(o, "search/meta.json", &b);
     buf_free(&b);
@@ -2344,7 +2426,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     timing tm = {getenv("GAZETTE_TIMING") != NULL, cpu_now(), wall_now()};
     const search_doc **ord = xmalloc((n ? n : 1) * sizeof *ord);
     for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
-    if (n) qsort(ord, n, sizeof *ord, doc_cmp);
+    sort_docs(ord, n);
 
     int rc = 0;
     unsigned ns = 1;

@@ -43,6 +43,7 @@ TEST(encodings_are_unambiguous)
 
 static void sample(md_result *r, const char *html)
 {
+    *r = (md_result){0};    /* lengths 0: not known (md_encode counts them) */
     r->html = xstrdup(html);
     r->excerpt = xstrdup("摘要…");
     r->text = xstrdup("全文 text");
@@ -74,6 +75,32 @@ TEST(markdown_round_trip)
     CHECK_STR(h, "<p>二</p>");
     free(h);
     CHECK(!mdcache_has(c, (fp128){9, 9}) && !mdcache_html(c, (fp128){9, 9}));
+    /* mdcache_body: the same strings, with their lengths. */
+    size_t n = 99;
+    h = mdcache_body(c, k2, false, &n);
+    CHECK_STR(h, "<p>二</p>");
+    CHECK(n == strlen("<p>二</p>"));
+    free(h);
+    h = mdcache_body(c, k2, true, &n);
+    CHECK_STR(h, "全文 text");
+    CHECK(n == strlen("全文 text"));
+    free(h);
+    n = 99;
+    CHECK(!mdcache_body(c, (fp128){9, 9}, false, &n) && n == 99);
+    /* A result that carries its lengths is stored as one that does not. */
+    fp128 k3 = {31, 32};
+    md_render("## 标题\n\n正文 *text*\n", strlen("## 标题\n\n正文 *text*\n"), false, 20, &r);
+    CHECK(r.html_len == strlen(r.html) && r.text_len == strlen(r.text));
+    mdcache_put(c, k3, &r);
+    h = mdcache_body(c, k3, false, &n);
+    CHECK_STR(h, r.html);
+    CHECK(n == r.html_len);
+    free(h);
+    h = mdcache_body(c, k3, true, &n);
+    CHECK_STR(h, r.text);
+    CHECK(n == r.text_len);
+    free(h);
+    md_free(&r);
     mdcache_close(c, d);
 
     c = mdcache_open(path, settings, d);

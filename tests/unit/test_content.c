@@ -92,11 +92,48 @@ TEST(load_sorts_and_skips_drafts)
     rm_rf(dir);
 }
 
+/* Documents sort newest first, then by URL, and by_url by URL: as strcmp
+ * orders them, also when datetimes tie and URLs share their first 24
+ * bytes (the sort compares key prefixes first). */
+TEST(sort_order_is_strcmp_order)
+{
+    char dir[] = "/tmp/gz-content-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    put(dir, "site.yaml", "title: t\n");
+    /* the same datetime: URL order decides, past the 24-byte prefix */
+    put(dir, "notices/2017/same-long-prefix-slug-b.md", "---\ntitle: B\ndate: 2017-03-01\n---\n");
+    put(dir, "notices/2017/same-long-prefix-slug-a.md", "---\ntitle: A\ndate: 2017-03-01\n---\n");
+    put(dir, "notices/2017/same-long-prefix-slug.md", "---\ntitle: S\ndate: 2017-03-01\n---\n");
+    /* datetimes differing only after 16 bytes (seconds, zone) */
+    put(dir, "notices/2017/x1.md", "---\ntitle: X1\ndate: 2017-03-01 08:00:01 +0800\n---\n");
+    put(dir, "notices/2017/x2.md", "---\ntitle: X2\ndate: 2017-03-01 08:00:02 +0800\n---\n");
+    put(dir, "reports/2017/r.md", "---\ntitle: R\ndate: 2017-03-01 08:00:02 +0900\n---\n");
+    put(dir, "notices/2016/old.md", "---\ntitle: O\ndate: 2016-12-31\n---\n");
+    diag *d = diag_new();
+    content c;
+    CHECK(content_load(dir, false, 1, &c, d) == 0);
+    CHECK(c.n == 7);
+    for (size_t i = 0; i + 1 < c.n; i++) {
+        const doc *x = c.docs[i], *y = c.docs[i + 1];
+        int dt = strcmp(x->datetime, y->datetime);
+        CHECK(dt > 0 || (dt == 0 && strcmp(x->url, y->url) < 0));
+        CHECK(strcmp(c.by_url[i]->url, c.by_url[i + 1]->url) < 0);
+    }
+    CHECK_STR(c.docs[c.n - 1]->title, "O");
+    CHECK_STR(c.docs[c.n - 4]->url, "/notices/2017/same-long-prefix-slug-a/");
+    CHECK_STR(c.docs[c.n - 3]->url, "/notices/2017/same-long-prefix-slug-b/");
+    CHECK_STR(c.docs[c.n - 2]->url, "/notices/2017/same-long-prefix-slug/");
+    content_free(&c);
+    diag_free(d);
+    rm_rf(dir);
+}
+
 int main(void)
 {
     RUN(dates);
     RUN(term_slugs);
     RUN(load_reports_all_errors);
     RUN(load_sorts_and_skips_drafts);
+    RUN(sort_order_is_strcmp_order);
     return test_summary();
 }

@@ -100,6 +100,27 @@ TEST(arena_and_malloc_paths_agree)
     md_free(&r);
 }
 
+/* md_render keeps the lengths of what it makes, with and without heading
+ * ids put in (two ways of making the HTML), so users need not count them. */
+TEST(result_lengths_are_strlens)
+{
+    const char *srcs[] = {"", "plain *text* only\n", "## 一、查实情\n\n正文\n\n### b\n\nmore\n",
+                          "<h2>raw</h2>\n\n## real\n", "a\0b\n"};
+    for (size_t i = 0; i < sizeof srcs / sizeof *srcs; i++) {
+        md_result r;
+        size_t len = i == 4 ? 4 : strlen(srcs[i]);
+        md_render(srcs[i], len, i == 3, 20, &r);
+        CHECK(r.html && r.html_len == strlen(r.html) && md_html_len(&r) == r.html_len);
+        CHECK(r.text && r.text_len == strlen(r.text) && md_text_len(&r) == r.text_len);
+        md_free(&r);
+    }
+    /* Not known (0): counted. */
+    md_result h = {.html = "<p>x</p>", .text = "xy"};
+    CHECK(md_html_len(&h) == 8 && md_text_len(&h) == 2);
+    h.html = h.text = NULL;
+    CHECK(md_html_len(&h) == 0 && md_text_len(&h) == 0);
+}
+
 int main(void)
 {
     RUN(gfm_extensions);
@@ -108,5 +129,6 @@ int main(void)
     RUN(excerpt_counts_characters_and_skips_headings);
     RUN(truncate_never_splits_utf8);
     RUN(arena_and_malloc_paths_agree);
+    RUN(result_lengths_are_strlens);
     return test_summary();
 }

@@ -203,6 +203,74 @@ TEST(hash_is_fnv1a)
     CHECK(search_hash("a", 1) == 0xe40c292cu);
 }
 
+/* meta.json's districts: each id once, sorted by id (strcmp order, long
+ * shared prefixes too), with the least name it was given; ids repeated
+ * over many documents and more ids than the dedupe table first holds. */
+TEST(meta_districts_distinct_sorted_least_name)
+{
+    enum { NDOC = 300 };
+    static search_doc docs[NDOC];
+    static const char *ids[NDOC][2], *names[NDOC][2];
+    static char idbuf[NDOC][32];
+    static char urls[NDOC][32];
+    for (int i = 0; i < NDOC; i++) {
+        /* 100 ids sharing an 8+ byte prefix; names differ per document */
+        snprintf(idbuf[i], sizeof idbuf[i], "district-%03d", (i * 7) % 100);
+        snprintf(urls[i], sizeof urls[i], "/notices/2017/d%d/", i);
+        ids[i][0] = idbuf[i];
+        names[i][0] = i % 3 == 0 ? "乙" : i % 3 == 1 ? "甲" : "丙";
+        ids[i][1] = "北戴河区";
+        names[i][1] = "北戴河区";
+        docs[i] = (search_doc){.url = urls[i], .title = "t", .date = "2017-01-01", .kind = "notice",
+                               .districts = ids[i], .ndistricts = 2, .district_names = names[i],
+                               .text = "x"};
+    }
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, docs, NDOC) == 0);
+    json_t *meta = load_json(dir, "search/meta.json");
+    json_t *ds = json_object_get(meta, "districts");
+    CHECK(json_array_size(ds) == 101);
+    for (size_t i = 0; i + 1 < json_array_size(ds); i++) {
+        const char *a = json_string_value(json_object_get(json_array_get(ds, i), "id"));
+        const char *b = json_string_value(json_object_get(json_array_get(ds, i + 1), "id"));
+        CHECK(a && b && strcmp(a, b) < 0);
+    }
+    CHECK_STR(json_string_value(json_object_get(json_array_get(ds, 0), "id")), "district-000");
+    /* each district-NNN got 甲, 乙 and 丙 (3 documents each): the least */
+    const char *least = strcmp("甲", "乙") < 0 ? "甲" : "乙";
+    if (strcmp("丙", least) < 0) least = "丙";
+    CHECK_STR(json_string_value(json_object_get(json_array_get(ds, 0), "name")), least);
+    CHECK_STR(json_string_value(json_object_get(json_array_get(ds, 100), "id")), "北戴河区");
+    json_decref(meta);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* Ids follow date (newest first), then url, in strcmp order: also when
+ * urls share their first 24 bytes and dates tie (the sort compares key
+ * prefixes first), whatever order the documents come in. */
+TEST(doc_order_is_date_then_url)
+{
+    static const search_doc in[] = {
+        {.url = "/notices/2017/same-long-prefix-slug/", .title = "s", .date = "2017-03-01", .kind = "notice", .text = "x"},
+        {.url = "/notices/2017/same-long-prefix-slug-b/", .title = "b", .date = "2017-03-01", .kind = "notice", .text = "x"},
+        {.url = "/notices/2016/z/", .title = "z", .date = "2016-01-01", .kind = "notice", .text = "x"},
+        {.url = "/notices/2017/same-long-prefix-slug-a/", .title = "a", .date = "2017-03-01", .kind = "notice", .text = "x"},
+        {.url = "/reports/2017/r/", .title = "r", .date = "2017-03-02", .kind = "report", .text = "x"},
+        {.url = "/notices/2017/n/", .title = "n", .kind = "notice", .text = "x"},
+    };
+    const char *want[] = {"r", "a", "b", "s", "z", "n"};
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, in, sizeof in / sizeof *in) == 0);
+    json_t *docs = load_json(dir, "search/docs/0.json");
+    CHECK(json_array_size(docs) == 6);
+    for (size_t i = 0; i < 6; i++)
+        CHECK_STR(json_string_value(json_object_get(json_array_get(docs, i), "t")), want[i]);
+    json_decref(docs);
+    rm_rf(dir);
+    free(dir);
+}
+
 TEST(write_meta_docs_and_postings)
 {
     char *dir = tmpdir();
@@ -1051,6 +1119,8 @@ int main(void)
     RUN(norm_docnum);
     RUN(hash_is_fnv1a);
     RUN(write_meta_docs_and_postings);
+    RUN(doc_order_is_date_then_url);
+    RUN(meta_districts_distinct_sorted_least_name);
     RUN(postings_across_blocks_and_token_kinds);
     RUN(every_token_has_its_posting);
     RUN(html_in_data_stays_data);
