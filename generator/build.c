@@ -755,8 +755,9 @@ static char *doc_body(build *b, const doc *dc, bool text, size_t *len)
     return s;
 }
 
-/* Render a page, first putting a document's HTML in place of its stand-in. */
-static int render_job_page(build *b, const job *j, value *ctx)
+/* Render a page, first putting a document's HTML in place of its stand-in.
+ * st (may be NULL): the written file's stat (see render_page_st). */
+static int render_job_page(build *b, const job *j, value *ctx, struct stat *st)
 {
     if (j->dc && j->dc->md_on_disk) {
         size_t n;
@@ -765,7 +766,7 @@ static int render_job_page(build *b, const job *j, value *ctx)
         value_set(value_get(ctx, "doc"), "content", value_strn(html, n));
         free(html);
     }
-    return render_page(b->r, j->relpath, j->tpl, ctx);
+    return render_page_st(b->r, j->relpath, j->tpl, ctx, st);
 }
 
 /* ---- page fingerprints ----
@@ -894,17 +895,14 @@ static void render_job(size_t i, void *ud)
             __atomic_add_fetch(&b->skipped, 1, __ATOMIC_RELAXED);
         } else {
             value *ctx = job_context(b, j);
-            if (render_job_page(b, j, ctx) == 0) {
-                /* With the stat the writer took: no stat of it at save. */
-                struct stat st;
-                render_last_stat(b->r, j->relpath, &st);
-                pagecache_note_st(b->pc, j->relpath, fp, &st);
-            }
+            /* With the stat the writer took: no stat of it at save. */
+            struct stat st;
+            if (render_job_page(b, j, ctx, &st) == 0) pagecache_note_st(b->pc, j->relpath, fp, &st);
             value_unref(ctx);
         }
     } else {
         value *ctx = job_context(b, j);
-        render_job_page(b, j, ctx);
+        render_job_page(b, j, ctx, NULL);
         value_unref(ctx);
     }
     if (j->dc) {

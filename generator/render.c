@@ -108,33 +108,9 @@ int render_to(renderer *r, const char *tpl, value *ctx, buf *out)
     return rc;
 }
 
-/* What this thread's last render_page wrote (render_last_stat): r NULL
- * when it wrote nothing. Per thread, since pages render in parallel. */
-static _Thread_local struct {
-    const renderer *r;
-    const char *relpath;       /* the caller's pointer, compared, never read */
-    struct stat st;
-} last;
-
 int render_page(renderer *r, const char *relpath, const char *tpl, value *ctx)
 {
-    last.r = NULL;
-    struct stat st;
-    int rc = render_page_st(r, relpath, tpl, ctx, &st);
-    if (rc == 0) {
-        last.r = r;
-        last.relpath = relpath;
-        last.st = st;
-    }
-    return rc;
-}
-
-bool render_last_stat(const renderer *r, const char *relpath, struct stat *st)
-{
-    bool ok = last.r == r && last.relpath == relpath && S_ISREG(last.st.st_mode);
-    if (ok) *st = last.st;
-    else memset(st, 0, sizeof *st);
-    return ok;
+    return render_page_st(r, relpath, tpl, ctx, NULL);
 }
 
 int render_page_st(renderer *r, const char *relpath, const char *tpl, value *ctx, struct stat *st)

@@ -33,11 +33,6 @@ int render_page(renderer *r, const char *relpath, const char *tpl, value *ctx);
  * out_write_st gives it (st_mode 0: unknown). */
 int render_page_st(renderer *r, const char *relpath, const char *tpl, value *ctx,
                    struct stat *st);
-/* The stat of the file written by this thread's last render_page, if that
- * call wrote relpath (the same pointer) through r: for a caller that
- * reaches render_page through code that does not pass the stat on.
- * Otherwise false and st_mode 0. */
-bool render_last_stat(const renderer *r, const char *relpath, struct stat *st);
 /* Render to a buffer instead of a file. */
 int render_to(renderer *r, const char *tpl, value *ctx, buf *out);
 /* Is there a template of that name (theme or templates dir)? */
