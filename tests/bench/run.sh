@@ -116,7 +116,11 @@ if "$G" release --help >/dev/null 2>&1; then
   rm -rf "$C/gitcmp" && mkdir "$C/gitcmp" && (cd "$C/rel" && tar --exclude=./.git -cf - .) | (cd "$C/gitcmp" && tar xf -)
   sync
   best "git add -A && git commit (same tree)" "rm -rf '$C/gitcmp/.git'" \
-    bash -c "cd '$C/gitcmp' && git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm bench"
+    bash -c "cd '$C/gitcmp' && git init -q && git add -A && git -c user.name=b -c user.email=b@b -c gc.auto=0 -c maintenance.auto=false commit -qm bench"
+  # (gc.auto=0: with ~30k new loose objects, git commit starts
+  # `git gc --auto` in the background, detached: not in git's time, but it
+  # kept both cores busy for ~10 s and so slowed every release measured
+  # after it, as earlier versions of this script let it.)
   echo "  first release: $(ratio "$SECS" "$FIRST")x the speed of git add+commit; peak RSS ${FIRST_RSS} MB"
   series "gazette release, one document edited" "echo 'edited again.' >> '$E'" \
     "$G" release --content "$C/content" --out "$C/rel" -m bench2
