@@ -1191,6 +1191,20 @@ void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp)
     note(pc, &(page_entry){.relpath = (char *)relpath, .group = group, .fp = fp});
 }
 
+void pagecache_note_kept(pagecache *pc, int group, const char *relpath, fp128 fp)
+{
+    page_entry k = {.relpath = (char *)relpath, .group = group, .fp = fp};
+    const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);
+    if (pc->trusted && e->relpath) {
+        k.known = true;
+        k.size = e->size;
+        k.ino = e->ino;
+        k.mtime_ns = e->mtime_ns;
+        k.ctime_ns = e->ctime_ns;
+    }
+    note(pc, &k);
+}
+
 void pagecache_note_st(pagecache *pc, const char *relpath, fp128 fp, const struct stat *st)
 {
     page_entry e = {.relpath = (char *)relpath, .fp = fp};

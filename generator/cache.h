@@ -145,6 +145,10 @@ void pagecache_note_st(pagecache *pc, const char *relpath, fp128 fp, const struc
 /* The same for a file of a group (1-255) written together from one
  * fingerprint, like the search index. */
 void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp);
+/* pagecache_note_in for a file this build did not write (kept as it
+ * was): when the records are trusted (pagecache_trust) and hold it, its
+ * recorded stat is still right and pagecache_save need not stat it. */
+void pagecache_note_kept(pagecache *pc, int group, const char *relpath, fp128 fp);
 /* The files the last build recorded in group with fingerprint fp, if every
  * one of them is still fresh. Returns the count (0: none, or not all
  * fresh) and a new array of borrowed strings in *paths (free the array

@@ -236,6 +236,45 @@ TEST(pages_noted_with_stat)
     free(rec);
 }
 
+/* A group file this build kept: trusted records give their own stat (no
+ * stat at save, so a change behind their back is not taken in); without
+ * trust it is stat'ed at save, as pagecache_note_in does. */
+TEST(pages_noted_kept)
+{
+    char *out = xasprintf("%s/outkept", dir), *rec = xasprintf("%s/pageskept.cache", dir);
+    char *file = path_join(out, "s.json");
+    const char **paths;
+    fp128 f = {5, 6};
+    diag *d = diag_new();
+    CHECK(mkdir_p(out) == 0);
+    CHECK(write_file_fresh(file, "{}", 2) == 0);
+    pagecache *pc = pagecache_open(rec, out, out);
+    pagecache_note_in(pc, 1, "s.json", f);
+    CHECK(pagecache_save(pc, d) == 0);
+    pagecache_free(pc);
+    /* Rewritten behind the records' back, then a trusted build keeps it. */
+    CHECK(write_file_atomic(file, "{}", 2) == 0);
+    pc = pagecache_open(rec, out, out);
+    pagecache_trust(pc);
+    pagecache_note_kept(pc, 1, "s.json", f);
+    CHECK(pagecache_save(pc, d) == 0);
+    pagecache_free(pc);
+    pc = pagecache_open(rec, out, out);           /* the record's old stat: stale */
+    CHECK(pagecache_group(pc, 1, f, &paths) == 0);
+    /* Untrusted, the same call stats the file at save. */
+    pagecache_note_kept(pc, 1, "s.json", f);
+    CHECK(pagecache_save(pc, d) == 0);
+    pagecache_free(pc);
+    pc = pagecache_open(rec, out, out);
+    CHECK(pagecache_group(pc, 1, f, &paths) == 1);
+    free(paths);
+    pagecache_free(pc);
+    diag_free(d);
+    free(file);
+    free(out);
+    free(rec);
+}
+
 TEST(pages_fresh_only_as_left)
 {
     char *out = xasprintf("%s/out", dir), *rec = xasprintf("%s/pages.cache", dir);
@@ -445,6 +484,7 @@ int main(void)
     RUN(markdown_damage_is_a_miss);
     RUN(pages_fresh_only_as_left);
     RUN(pages_noted_with_stat);
+    RUN(pages_noted_kept);
     RUN(documents_by_stat);
     RUN(documents_sharded);
     rm_rf(dir);
