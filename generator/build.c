@@ -1546,7 +1546,7 @@ static void note_search_file(const char *p, void *ud)
         char **written;
         size_t n;
         out_changed(b->out, &written, &n);          /* sorted: after out_finish */
-        if (bsearch(&p, written, n, sizeof *written, str_cmp_ptr))
+        if (n && bsearch(&p, written, n, sizeof *written, str_cmp_ptr))
             pagecache_note_in(b->pc, GROUP_SEARCH, p, b->search_fp);
         else
             pagecache_note_kept(b->pc, GROUP_SEARCH, p, b->search_fp);

@@ -419,7 +419,7 @@ TEST(fetched_texts_give_the_same_index)
     CHECK(write_index(a, sample, 3) == 0);
     diag *d = diag_new();
     outdir *o = out_open(b, d);
-    search_hooks h = {fetch_from_sample, count_release, (void *)sample, NULL, NULL};
+    search_hooks h = {fetch_from_sample, count_release, (void *)sample, NULL, NULL, NULL};
     fetched = released = 0;
     CHECK(o && search_write_hooks(bare, 3, o, d, &h) == 0);
     out_stats st;
