@@ -827,8 +827,9 @@ static void load_one(size_t i, void *ud)
  * holding the first 24 bytes of its keys as big-endian integers (enough
  * for "/notices/2017/" and the start of a slug), so most comparisons are
  * integer compares in one array; only items whose prefixes tie fall back
- * to the strings. The order is exactly strcmp's: bytes compare unsigned,
- * and a shorter string's missing bytes are zero, below any it could hold. */
+ * to the strings (util.h str_key). The order is exactly strcmp's: bytes
+ * compare unsigned, and a shorter string's missing bytes are zero, below
+ * any it could hold. */
 #define KEY_WORDS 3
 typedef struct {
     uint64_t a[KEY_WORDS], b[KEY_WORDS];   /* prefixes of the first and second key */
@@ -836,42 +837,19 @@ typedef struct {
     doc *dc;
 } doc_sort;
 
-static void key_prefix(const char *s, uint64_t k[KEY_WORDS])
-{
-    unsigned char b[8 * KEY_WORDS] = {0};
-    memcpy(b, s, strnlen(s, sizeof b));
-    for (int w = 0; w < KEY_WORDS; w++) {   /* big-endian: integer order is byte order */
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++) v = v << 8 | b[8 * w + i];
-        k[w] = v;
-    }
-}
-
-/* strcmp of the strings whose prefixes are p and q. */
-static int prefixed_cmp(const uint64_t p[KEY_WORDS], const char *s, const uint64_t q[KEY_WORDS],
-                        const char *t)
-{
-    for (int w = 0; w < KEY_WORDS; w++)
-        if (p[w] != q[w]) return p[w] < q[w] ? -1 : 1;
-    /* Equal prefixes: the strings differ (if at all) after them, unless
-     * one of them ended within them (then both did, equal). */
-    if (!(p[KEY_WORDS - 1] & 0xff)) return 0;
-    return strcmp(s + 8 * KEY_WORDS, t + 8 * KEY_WORDS);
-}
-
 /* Newest first, then by URL. */
 static int doc_sort_cmp(const void *pa, const void *pb)
 {
     const doc_sort *x = pa, *y = pb;
-    int c = prefixed_cmp(y->a, y->sa, x->a, x->sa);
-    return c ? c : prefixed_cmp(x->b, x->sb, y->b, y->sb);
+    int c = str_key_cmp(y->a, y->sa, x->a, x->sa, KEY_WORDS);
+    return c ? c : str_key_cmp(x->b, x->sb, y->b, y->sb, KEY_WORDS);
 }
 
 /* By URL, then by source file. */
 static int url_sort_cmp(const void *pa, const void *pb)
 {
     const doc_sort *x = pa, *y = pb;
-    int c = prefixed_cmp(x->a, x->sa, y->a, y->sa);
+    int c = str_key_cmp(x->a, x->sa, y->a, y->sa, KEY_WORDS);
     return c ? c : strcmp(x->dc->source, y->dc->source);
 }
 
@@ -886,8 +864,8 @@ static void sort_docs(doc **docs, size_t n, bool by_url)
         const char *k1 = by_url ? dc->url : dc->datetime, *k2 = by_url ? "" : dc->url;
         v[i].sa = k1 ? k1 : "";
         v[i].sb = k2 ? k2 : "";
-        key_prefix(v[i].sa, v[i].a);
-        key_prefix(v[i].sb, v[i].b);
+        str_key(v[i].sa, v[i].a, KEY_WORDS);
+        str_key(v[i].sb, v[i].b, KEY_WORDS);
         v[i].dc = dc;
     }
     qsort(v, n, sizeof *v, by_url ? url_sort_cmp : doc_sort_cmp);

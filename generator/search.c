@@ -659,41 +659,18 @@ static void json_str(buf *b, const char *s)
  * order the caller passes documents in, and a year is a range of ids.
  * Sorted as items holding the first bytes of date and url as big-endian
  * integers (strcmp's order), so most comparisons stay in one array
- * instead of following two pointers per string (as content.c sorts). */
+ * instead of following two pointers per string (util.h str_key). */
 enum { SORT_WORDS = 5 };        /* date: words 0-1, url: words 2-4 */
 typedef struct {
     uint64_t k[SORT_WORDS];
     const search_doc *d;
 } doc_sort;
 
-static void sort_prefix(const char *s, uint64_t *k, int words)
-{
-    unsigned char b[24] = {0};
-    size_t cap = 8 * (size_t)words;
-    memcpy(b, s, strnlen(s, cap));
-    for (int w = 0; w < words; w++) {
-        uint64_t v = 0;
-        for (int i = 0; i < 8; i++) v = v << 8 | b[8 * w + i];
-        k[w] = v;
-    }
-}
-
-/* strcmp of s and t past a tied prefix of n bytes whose last word is last. */
-static int rest_cmp(const char *s, const char *t, size_t n, uint64_t last)
-{
-    return (last & 0xff) ? strcmp(s + n, t + n) : 0;
-}
-
 static int doc_cmp(const void *a, const void *b)
 {
     const doc_sort *x = a, *y = b;
-    for (int w = 0; w < 2; w++)
-        if (x->k[w] != y->k[w]) return x->k[w] > y->k[w] ? -1 : 1;
-    int c = rest_cmp(nz(y->d->date), nz(x->d->date), 16, x->k[1]);
-    if (c) return c;
-    for (int w = 2; w < SORT_WORDS; w++)
-        if (x->k[w] != y->k[w]) return x->k[w] < y->k[w] ? -1 : 1;
-    return rest_cmp(nz(x->d->url), nz(y->d->url), 24, x->k[SORT_WORDS - 1]);
+    int c = str_key_cmp(y->k, nz(y->d->date), x->k, nz(x->d->date), 2);
+    return c ? c : str_key_cmp(x->k + 2, nz(x->d->url), y->k + 2, nz(y->d->url), 3);
 }
 
 static void sort_docs(const search_doc **ord, size_t n)
@@ -702,8 +679,8 @@ static void sort_docs(const search_doc **ord, size_t n)
     doc_sort *v = xmalloc(n * sizeof *v);
     for (size_t i = 0; i < n; i++) {
         v[i].d = ord[i];
-        sort_prefix(nz(ord[i]->date), v[i].k, 2);
-        sort_prefix(nz(ord[i]->url), v[i].k + 2, 3);
+        str_key(nz(ord[i]->date), v[i].k, 2);
+        str_key(nz(ord[i]->url), v[i].k + 2, 3);
     }
     qsort(v, n, sizeof *v, doc_cmp);
     for (size_t i = 0; i < n; i++) ord[i] = v[i].d;

@@ -710,6 +710,27 @@ bool str_ends(const char *s, const char *suffix)
     return a >= b && memcmp(s + a - b, suffix, b) == 0;
 }
 
+void str_key(const char *s, uint64_t *key, int words)
+{
+    unsigned char b[32] = {0};
+    memcpy(b, s, strnlen(s, 8 * (size_t)words));
+    for (int w = 0; w < words; w++) {        /* big-endian: integer order is byte order */
+        uint64_t v = 0;
+        for (int i = 0; i < 8; i++) v = v << 8 | b[8 * w + i];
+        key[w] = v;
+    }
+}
+
+int str_key_cmp(const uint64_t *p, const char *s, const uint64_t *q, const char *t, int words)
+{
+    for (int w = 0; w < words; w++)
+        if (p[w] != q[w]) return p[w] < q[w] ? -1 : 1;
+    /* Equal keys: the strings differ (if at all) after them, unless one
+     * ended within them (then both did: equal). */
+    if (!(p[words - 1] & 0xff)) return 0;
+    return strcmp(s + 8 * words, t + 8 * words);
+}
+
 int str_cmp_ptr(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

@@ -93,6 +93,15 @@ int rm_rf(const char *path);
 /* Strings. */
 bool str_starts(const char *s, const char *prefix);
 bool str_ends(const char *s, const char *suffix);
+/* Sort keys in strcmp's order, for sorting many strings: the first
+ * 8 * words bytes of s (at most 4 words) as big-endian integers, bytes past
+ * its end 0. Comparing two keys word by word orders the strings as strcmp
+ * does as far as the keys reach; str_key_cmp finishes the comparison. */
+void str_key(const char *s, uint64_t *key, int words);
+/* strcmp(s, t) (its sign) for strings whose str_key(.., words) are p, q:
+ * the words first, the bytes past them only when the keys tie and both
+ * strings go on past them. */
+int str_key_cmp(const uint64_t *p, const char *s, const uint64_t *q, const char *t, int words);
 int str_cmp_ptr(const void *a, const void *b);   /* qsort on char** */
 
 #endif

@@ -114,6 +114,27 @@ TEST(link_modes_switch)
     free(p);
 }
 
+/* str_key + str_key_cmp order strings as strcmp does, at every key
+ * width: ties within the key, strings ending inside it or exactly at its
+ * end, bytes above 0x7f. */
+TEST(str_key_is_strcmp_order)
+{
+    const char *v[] = {"", "a", "ab", "abcdefgh", "abcdefgh1", "abcdefgi", "abcdefghabcdefgh",
+                       "abcdefghabcdefghX", "abcdefghabcdefghY", "abcdefghabcdefghabcdefgh",
+                       "abcdefghabcdefghabcdefgh!", "abcdefghabcdefghabcdefgh~", "/notices/2017/x/",
+                       "/notices/2017/xy/", "\xe6\x97\xa5", "\xe6\x97\xa5\xe6", "~", "\x7f\x80"};
+    size_t n = sizeof v / sizeof *v;
+    for (int words = 1; words <= 4; words++)
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < n; j++) {
+                uint64_t p[4], q[4];
+                str_key(v[i], p, words);
+                str_key(v[j], q, words);
+                int want = strcmp(v[i], v[j]), got = str_key_cmp(p, v[i], q, v[j], words);
+                CHECK((want > 0) - (want < 0) == (got > 0) - (got < 0));
+            }
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -122,6 +143,7 @@ int main(void)
     RUN(stat_after_named_temp_file);
     RUN(empty_path_refused_falls_back);
     RUN(link_modes_switch);
+    RUN(str_key_is_strcmp_order);
     rm_rf(dir);
     return test_summary();
 }
