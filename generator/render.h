@@ -13,7 +13,6 @@
 #ifndef GAZETTE_RENDER_H
 #define GAZETTE_RENDER_H
 
-#include <stdbool.h>
 #include "diag.h"
 #include "output.h"
 #include "value.h"
