@@ -521,8 +521,6 @@ static char *md_string(mdcache *c, fp128 key, int which, size_t *n)
     return str;
 }
 
-char *mdcache_html(mdcache *c, fp128 key) { size_t n; return md_string(c, key, 0, &n); }
-char *mdcache_text(mdcache *c, fp128 key) { size_t n; return md_string(c, key, 2, &n); }
 char *mdcache_body(mdcache *c, fp128 key, bool text, size_t *len)
 {
     return md_string(c, key, text ? 2 : 0, len);
@@ -1144,6 +1142,16 @@ static int stat_rel(const pagecache *pc, const char *relpath, struct stat *st)
     return r < 0 || !S_ISREG(st->st_mode) ? -1 : 0;
 }
 
+/* Take st's stat fields into e: its record is then current (known). */
+static void entry_stat(page_entry *e, const struct stat *st)
+{
+    e->known = true;
+    e->size = (uint64_t)st->st_size;
+    e->ino = (uint64_t)st->st_ino;
+    e->mtime_ns = ns_of(st->st_mtim);
+    e->ctime_ns = ns_of(st->st_ctim);
+}
+
 static bool same_file(const page_entry *e, const struct stat *st)
 {
     return (uint64_t)st->st_size == e->size && (uint64_t)st->st_ino == e->ino &&
@@ -1195,12 +1203,12 @@ void pagecache_note_kept(pagecache *pc, int group, const char *relpath, fp128 fp
 {
     page_entry k = {.relpath = (char *)relpath, .group = group, .fp = fp};
     const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);
-    if (pc->trusted && e->relpath) {
+    if (pc->trusted && e->relpath) {   /* the recorded stat, as pagecache_keep takes it */
+        k = *e;
+        k.relpath = (char *)relpath;
+        k.group = group;
+        k.fp = fp;
         k.known = true;
-        k.size = e->size;
-        k.ino = e->ino;
-        k.mtime_ns = e->mtime_ns;
-        k.ctime_ns = e->ctime_ns;
     }
     note(pc, &k);
 }
@@ -1211,13 +1219,7 @@ void pagecache_note_st(pagecache *pc, const char *relpath, fp128 fp, const struc
     /* The writer's stat (out_write_st), if it has one: then pagecache_save
      * does not stat the file again (13.8k serial fstatat at the end of a
      * full build). st_mode 0 means it has none. */
-    if (st && S_ISREG(st->st_mode)) {
-        e.known = true;
-        e.size = (uint64_t)st->st_size;
-        e.ino = (uint64_t)st->st_ino;
-        e.mtime_ns = ns_of(st->st_mtim);
-        e.ctime_ns = ns_of(st->st_ctim);
-    }
+    if (st && S_ISREG(st->st_mode)) entry_stat(&e, st);
     note(pc, &e);
 }
 
@@ -1305,10 +1307,7 @@ int pagecache_save(pagecache *pc, diag *d)
         struct stat st;
         if (!e->known) {
             if (stat_rel(pc, e->relpath, &st) < 0) continue;   /* not there: nothing to trust */
-            e->size = (uint64_t)st.st_size;
-            e->ino = (uint64_t)st.st_ino;
-            e->mtime_ns = ns_of(st.st_mtim);
-            e->ctime_ns = ns_of(st.st_ctim);
+            entry_stat(e, &st);
         }
         size_t pl = strlen(e->relpath);
         put_u32(&b, (uint32_t)pl);

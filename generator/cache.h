@@ -62,7 +62,7 @@ mdcache *mdcache_open(const char *path, fp128 settings, diag *d);
  * Thread-safe. */
 bool mdcache_get(mdcache *c, fp128 key, md_result *out);
 /* The same without the HTML and text (left NULL), for a caller that
- * reads them later with mdcache_html/mdcache_text. Thread-safe. */
+ * reads them later with mdcache_body. Thread-safe. */
 bool mdcache_get_meta(mdcache *c, fp128 key, md_result *out);
 /* Remember a rendering. Thread-safe. */
 void mdcache_put(mdcache *c, fp128 key, const md_result *r);
@@ -71,14 +71,11 @@ void mdcache_put(mdcache *c, fp128 key, const md_result *r);
 bool mdcache_use(mdcache *c, fp128 key);
 /* Can the HTML of key be read back now (it is in the file)? Thread-safe. */
 bool mdcache_has(mdcache *c, fp128 key);
-/* The HTML of key's rendering (a new string), NULL when it cannot be read
- * or is damaged. Lets a build keep bodies on disk, not in memory, until
- * their page renders. Thread-safe. */
-char *mdcache_html(mdcache *c, fp128 key);
-/* The same for the plain text (for the search index). */
-char *mdcache_text(mdcache *c, fp128 key);
-/* The HTML (text false) or text of key's rendering with its length in
- * *len (set only when a string is returned). */
+/* The HTML (text false) or plain text (for the search index) of key's
+ * rendering, a new string, with its length in *len (set only when a
+ * string is returned); NULL when it cannot be read or is damaged. Lets a
+ * build keep bodies on disk, not in memory, until their page renders.
+ * Thread-safe. */
 char *mdcache_body(mdcache *c, fp128 key, bool text, size_t *len);
 /* Compact when needed, close and free. NULL-safe; d may be NULL (no
  * warning when compaction fails). */
@@ -154,9 +151,10 @@ void pagecache_note_kept(pagecache *pc, int group, const char *relpath, fp128 fp
  * fresh) and a new array of borrowed strings in *paths (free the array
  * only; the strings live as long as pc). */
 size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths);
-/* Write the manifest of the pages noted in this build (stat each file
- * now that was noted without its stat), and remove other output directories' records whose directory no
- * longer exists. Returns 0, or -1 with a warning in d. */
+/* Write the manifest of the pages noted in this build (stat now each
+ * file noted without its stat), and remove other output directories'
+ * records whose directory no longer exists. Returns 0, or -1 with a
+ * warning in d. */
 int pagecache_save(pagecache *pc, diag *d);
 void pagecache_free(pagecache *pc);
 
