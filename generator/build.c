@@ -1556,6 +1556,12 @@ static void note_search_file(const char *p, void *ud)
 /* Record the search index files written in this build. */
 static void note_search(build *b) { out_each(b->out, note_search_file, b); }
 
+static void note_other_file(const char *p, void *ud) { pagecache_note_other(ud, p); }
+
+/* Record every other file the build left (assets, feed, stats data...):
+ * the records then name all of them (build_left_as_is). */
+static void note_others(build *b) { out_each(b->out, note_other_file, b->pc); }
+
 /* The output directory's scan, on its own thread (see build_site). */
 typedef struct scan_job {
     const build_opts *o;
@@ -1603,6 +1609,23 @@ int build_records_id(const build_opts *o, char hex[33])
         snprintf(hex, 33, "%016llx%016llx", (unsigned long long)id.hi, (unsigned long long)id.lo);
     }
     return rc;
+}
+
+int build_left_as_is(const build_opts *o, char *const *paths, const bool *gone, size_t n)
+{
+    if (!o->cache_dir) return 0;
+    char *real = realpath(o->out_dir, NULL);
+    char *path = out_cache_file(o, "pages-", ".cache");
+    pagecache *pc = pagecache_open(path, o->out_dir, real);
+    int yes = pagecache_recorded(pc);
+    for (size_t i = 0; i < n && yes; i++) {
+        page_left l = pagecache_left(pc, paths[i]);
+        yes = gone[i] ? l == PAGE_UNRECORDED : l == PAGE_LEFT;
+    }
+    pagecache_free(pc);
+    free(path);
+    free(real);
+    return yes;
 }
 
 static void *scan_thread(void *arg)
@@ -1927,6 +1950,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     if (b.pc) {
         /* Only a good build's pages are trusted next time. */
         if (b.search_written) note_search(&b);
+        note_others(&b);
         res->out_recorded = pagecache_save(b.pc, d) == 0 && st.state_current;
         if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
         if (b.timing)

@@ -107,5 +107,13 @@ void build_result_free(build_result *res);
  * records_id said, the records are the ones that build left. -1 (and "")
  * without a build cache or when one of them is missing. */
 int build_records_id(const build_opts *o, char hex[33]);
+/* Are paths[0..n) of o->out_dir (relative; gone[i]: a file no longer
+ * there) exactly as the last good build into out_dir left them, by the
+ * build cache's records: each file there with the size, inode, mtime and
+ * ctime that build recorded, each gone one not among the files it left?
+ * Then they are that build's output, not hand edits (a release takes
+ * them as such). 1 yes, 0 no (also without a build cache, or with
+ * records that are missing, damaged or from an older gazette). */
+int build_left_as_is(const build_opts *o, char *const *paths, const bool *gone, size_t n);
 
 #endif

@@ -1057,9 +1057,12 @@ struct pagecache {
     size_t ncur, capcur;
     pthread_mutex_t mu;
     bool trusted;        /* files are as recorded: no stat (pagecache_trust) */
+    bool whole;          /* the file was read, intact, with every record */
+    page_entry *noted;   /* pagecache_note_other: cur's paths (borrowed), by relpath */
+    size_t nnoted, nnoted_slots;
 };
 
-#define PAGE_MAGIC "gazette page cache 2\n"
+#define PAGE_MAGIC "gazette page cache 3\n"
 
 static uint64_t str_hash(const char *s)
 {
@@ -1098,17 +1101,20 @@ pagecache *pagecache_open(const char *path, const char *out_root, const char *ou
         uint32_t rl = get_u32(p);
         p += 4;
         uint64_t count = 0;
-        if (rl <= (uint64_t)(end - p) && (uint64_t)(end - p) - rl >= 8) {
+        bool head = rl <= (uint64_t)(end - p) && (uint64_t)(end - p) - rl >= 8;
+        if (head) {
             p += rl;
             count = get_u64(p);
             p += 8;
         } else {
             p = end;
         }
+        pc->whole = head && count == 0 && p == end;
         if (count && count <= (uint64_t)(end - p) / 53) {
             while (pc->nold_slots < count * 2 + 2) pc->nold_slots *= 2;
             pc->old = xcalloc(pc->nold_slots, sizeof *pc->old);
-            for (uint64_t k = 0; k < count; k++) {
+            uint64_t k = 0;
+            for (; k < count; k++) {
                 if (end - p < 4) break;
                 uint32_t pl = get_u32(p);
                 if ((uint64_t)(end - p) < 4 + (uint64_t)pl + 49) break;
@@ -1122,6 +1128,7 @@ pagecache *pagecache_open(const char *path, const char *out_root, const char *ou
                                   .mtime_ns = get_u64(p + 32), .ctime_ns = get_u64(p + 40)};
                 p += 48;
             }
+            pc->whole = k == count && p == end;
         }
     }
     free(data);
@@ -1222,6 +1229,46 @@ void pagecache_note_st(pagecache *pc, const char *relpath, fp128 fp, const struc
     if (st && S_ISREG(st->st_mode)) entry_stat(&e, st);
     note(pc, &e);
 }
+
+/* Add a borrowed path to pc->noted (a set: no duplicates checked). */
+static void noted_add(pagecache *pc, char *relpath)
+{
+    if ((pc->nnoted + 1) * 2 > pc->nnoted_slots) {
+        size_t n = pc->nnoted_slots ? pc->nnoted_slots * 2 : 1024;
+        while (n < (pc->nnoted + 1) * 2) n *= 2;
+        page_entry *v = xcalloc(n, sizeof *v);
+        for (size_t i = 0; i < pc->nnoted_slots; i++)
+            if (pc->noted[i].relpath) page_slot(v, n, pc->noted[i].relpath)->relpath = pc->noted[i].relpath;
+        free(pc->noted);
+        pc->noted = v;
+        pc->nnoted_slots = n;
+    }
+    page_slot(pc->noted, pc->nnoted_slots, relpath)->relpath = relpath;
+    pc->nnoted++;
+}
+
+void pagecache_note_other(pagecache *pc, const char *relpath)
+{
+    if (!pc->noted) {                    /* first call: the paths noted so far */
+        pc->nnoted_slots = 1024;
+        while (pc->nnoted_slots < pc->ncur * 2 + 2) pc->nnoted_slots *= 2;
+        pc->noted = xcalloc(pc->nnoted_slots, sizeof *pc->noted);
+        for (size_t i = 0; i < pc->ncur; i++) noted_add(pc, pc->cur[i].relpath);
+    }
+    if (page_slot(pc->noted, pc->nnoted_slots, relpath)->relpath) return;
+    note(pc, &(page_entry){.relpath = (char *)relpath, .group = PAGECACHE_OTHER});
+    noted_add(pc, pc->cur[pc->ncur - 1].relpath);
+}
+
+page_left pagecache_left(pagecache *pc, const char *relpath)
+{
+    const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);
+    if (!e->relpath) return PAGE_UNRECORDED;
+    struct stat st;
+    return stat_rel(pc, relpath, &st) == 0 && same_file(e, &st) ? PAGE_LEFT : PAGE_CHANGED;
+}
+
+bool pagecache_recorded(const pagecache *pc) { return pc->whole; }
 
 size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths)
 {
@@ -1341,6 +1388,7 @@ void pagecache_free(pagecache *pc)
     free(pc->old);
     for (size_t i = 0; i < pc->ncur; i++) free(pc->cur[i].relpath);
     free(pc->cur);
+    free(pc->noted);
     pthread_mutex_destroy(&pc->mu);
     if (pc->rootfd >= 0) close(pc->rootfd);
     free(pc->path);

@@ -19,7 +19,10 @@
  *                    page's whole template context) and the file's size,
  *                    inode, mtime and ctime. A page whose fingerprint is
  *                    unchanged and whose file is still exactly as written is
- *                    not rendered again. Written only after a good build.
+ *                    not rendered again. Every other file the build left
+ *                    is recorded too (stat only), so that a release can
+ *                    tell a build's output from hand edits. Written only
+ *                    after a good build.
  *
  * A cache that cannot be read is an empty cache; one that cannot be written
  * is a warning. Neither can change what a build produces, only how fast.
@@ -151,6 +154,23 @@ void pagecache_note_kept(pagecache *pc, int group, const char *relpath, fp128 fp
  * fresh) and a new array of borrowed strings in *paths (free the array
  * only; the strings live as long as pc). */
 size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths);
+/* The group of pagecache_note_other's files. */
+enum { PAGECACHE_OTHER = 255 };
+/* Note relpath, a file this build left that is no page or group file
+ * (assets, feeds, stats data: written or copied), unless it was noted
+ * already: so that the records name every file a build left, for
+ * pagecache_left. Recorded with no fingerprint (never kept). Not
+ * thread-safe: call after the pages are noted, from one thread. */
+void pagecache_note_other(pagecache *pc, const char *relpath);
+/* How relpath stands in the records the last good build saved (as
+ * pagecache_open read them), stat'ed now whatever pagecache_trust said:
+ * PAGE_LEFT when recorded and the file is exactly as that build left it
+ * (size, inode, mtime, ctime), PAGE_CHANGED when recorded but changed
+ * or gone, PAGE_UNRECORDED when not recorded. Thread-safe. */
+typedef enum { PAGE_UNRECORDED, PAGE_CHANGED, PAGE_LEFT } page_left;
+page_left pagecache_left(pagecache *pc, const char *relpath);
+/* Does the file hold any records (read whole and intact)? */
+bool pagecache_recorded(const pagecache *pc);
 /* Write the manifest of the pages noted in this build (stat now each
  * file noted without its stat), and remove other output directories'
  * records whose directory no longer exists. Returns 0, or -1 with a

@@ -32,6 +32,7 @@
 #pragma weak build_keep_new
 #pragma weak build_keep_free
 #pragma weak build_records_id
+#pragma weak build_left_as_is
 
 #define LOCK_NAME "gazette-release.lock"
 #define TZ_OFFSET_MIN 480   /* +0800 */
@@ -2772,15 +2773,48 @@ static int tree_after_build(git_repository *repo, staging *st, const git_tree *b
     return rc;
 }
 
-/* Are all the differences between site/ and the last release what a
- * build of today's content writes (a `gazette build --out site` before the
- * release), rather than hand edits? Builds into a temp dir to compare.
- * On yes, *paths gets the differing paths (owned). */
+/* The path of a find_dirty line ("modified: PATH"). */
+static const char *dirty_path(const char *line)
+{
+    const char *colon = strchr(line, ':');
+    return colon ? colon + 2 : "";
+}
+
+/* Are the differences all files exactly as the last build into site/ left
+ * them, by the build cache's records (build_left_as_is)? The usual case: a
+ * `gazette build` (a preview) since the last release, perhaps of other
+ * content than today's. A stat per path, no build. */
+static bool dirt_left_by_build(const release_opts *o, const strlist *dirty)
+{
+    if (!build_left_as_is || !build_opts_default || !dirty->n) return false;
+    build_opts bo;
+    release_build_opts(o, o->out_dir, &bo);
+    char **paths = xmalloc(dirty->n * sizeof *paths);
+    bool *gone = xmalloc(dirty->n * sizeof *gone);
+    for (size_t i = 0; i < dirty->n; i++) {
+        paths[i] = (char *)dirty_path(dirty->v[i]);
+        gone[i] = str_starts(dirty->v[i], "deleted: ");
+    }
+    bool yes = build_left_as_is(&bo, paths, gone, dirty->n) == 1;
+    free(paths);
+    free(gone);
+    return yes;
+}
+
+/* Are all the differences between site/ and the last release the output
+ * of a build rather than hand edits: files a build left exactly as they
+ * are (dirt_left_by_build), or else what a build of today's content
+ * writes (builds into a temp dir to compare)? On yes, *paths gets the
+ * differing paths (owned). */
 static int dirt_is_generated(const release_opts *o, const release_settings *s, git_repository *repo,
                              git_commit *parent, const strlist *dirty, strlist *paths, diag *d)
 {
     for (size_t i = 0; i < dirty->n; i++)
         if (strstr(dirty->v[i], " (")) return 0;   /* type changes, special files */
+    if (dirt_left_by_build(o, dirty)) {
+        for (size_t i = 0; i < dirty->n; i++) sl_add(paths, xstrdup(dirty_path(dirty->v[i])));
+        return 1;
+    }
     value *h = history_asof(repo, parent, s->repo_url, d);
     if (!h) return -1;
     const char *tmpbase = getenv("TMPDIR");
@@ -2798,8 +2832,7 @@ static int dirt_is_generated(const release_opts *o, const release_settings *s, g
     diag_free(quiet);
     value_unref(h);
     for (size_t i = 0; i < dirty->n && rc == 1; i++) {
-        const char *colon = strchr(dirty->v[i], ':');
-        const char *path = colon ? colon + 2 : "";
+        const char *path = dirty_path(dirty->v[i]);
         char *mine = path_join(o->out_dir, path), *theirs = path_join(tmp, path);
         char *a = NULL, *b = NULL;
         size_t na = 0, nb = 0;

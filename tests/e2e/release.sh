@@ -343,6 +343,38 @@ expect prebuilt-rc "$rc" 0
 ok prebuilt-msg has <(git -C site log -1 --format=%B) "  + 庚通知 (/notices/2017/g/)"
 ok prebuilt-clean clean site
 ok prebuilt-verify "$G" verify --content "$C" --out site
+# A preview of content edited again since: the files are still only what a
+# build left, by the build cache's records, so no temp build is needed to
+# tell (a TMPDIR that does not exist would fail one).
+doc notices/2017/m "寅通知" 2017-07-12 "寅的正文。"
+"$G" build --content "$C" --out site >/dev/null 2>&1
+ok preview-older-dirty test -n "$(git -C site status --porcelain)"
+doc notices/2017/m "寅通知" 2017-07-12 "寅的正文，改过。"
+TMPDIR=$T/no-such-dir rel >out12 2>&1; rc=$?
+expect preview-older-rc "$rc" 0
+ok preview-older-page has site/notices/2017/m/index.html "寅的正文，改过。"
+ok preview-older-clean clean site
+ok preview-older-verify "$G" verify --content "$C" --out site
+# ... but a file changed by hand after the preview is refused, and so is
+# a file the preview left and a hand deleted; the release changes nothing.
+doc notices/2017/m "寅通知" 2017-07-12 "寅的正文，再改。"
+"$G" build --content "$C" --out site >/dev/null 2>&1
+head_before=$(git -C site rev-parse HEAD)
+echo "<!-- hand edit -->" >>site/feed.xml
+nok preview-hand-edit rel
+rel >out13 2>&1
+ok preview-hand-edit-named has out13 "modified: feed.xml"
+ok preview-hand-edit-kept has site/feed.xml "<!-- hand edit -->"
+"$G" build --content "$C" --out site >/dev/null 2>&1
+rm site/notices/2017/m/index.html
+rel >out14 2>&1; rc=$?
+expect preview-hand-delete-rc "$rc" 1
+ok preview-hand-delete-named has out14 "deleted: notices/2017/m/index.html"
+expect preview-refused-head "$(git -C site rev-parse HEAD)" "$head_before"
+"$G" build --content "$C" --out site >/dev/null 2>&1
+TMPDIR=$T/no-such-dir rel >out15 2>&1; rc=$?
+expect preview-rebuilt-rc "$rc" 0
+ok preview-rebuilt-clean clean site
 
 # ---- interrupted releases: kill -9 at named steps and at random times ----
 doc notices/2017/f "己通知" 2017-05-05 "己的正文。"

@@ -272,6 +272,84 @@ TEST(pages_noted_kept)
     free(rec);
 }
 
+/* The records name every file a build left (pagecache_note_other adds
+ * those not noted as pages or group files, once), and pagecache_left
+ * tells a file as left from one changed since, gone or never recorded;
+ * a damaged or missing record file holds no records. */
+TEST(pages_left_as_is)
+{
+    char *out = xasprintf("%s/outleft", dir), *rec = xasprintf("%s/pagesleft.cache", dir);
+    const char *rel[3] = {"p.html", "feed.xml", "assets/s.css"};
+    char *file[3];
+    CHECK(mkdir_p(out) == 0);
+    char *assets = path_join(out, "assets");
+    CHECK(mkdir_p(assets) == 0);
+    for (int i = 0; i < 3; i++) {
+        file[i] = path_join(out, rel[i]);
+        CHECK(write_file_fresh(file[i], "x", 1) == 0);
+    }
+    fp128 f = {9, 10};
+    diag *d = diag_new();
+    pagecache *pc = pagecache_open(rec, out, out);
+    CHECK(!pagecache_recorded(pc));                /* no file yet */
+    pagecache_note(pc, rel[0], f);
+    pagecache_note_in(pc, 1, rel[1], f);
+    for (int i = 0; i < 3; i++) pagecache_note_other(pc, rel[i]);   /* adds only the third */
+    pagecache_note_other(pc, rel[2]);                               /* once */
+    CHECK(pagecache_save(pc, d) == 0);
+    pagecache_free(pc);
+
+    pc = pagecache_open(rec, out, out);
+    CHECK(pagecache_recorded(pc));
+    for (int i = 0; i < 3; i++) CHECK(pagecache_left(pc, rel[i]) == PAGE_LEFT);
+    CHECK(pagecache_left(pc, "other.html") == PAGE_UNRECORDED);
+    CHECK(pagecache_keep(pc, rel[0], f));           /* still a page, kept as one */
+    CHECK(!pagecache_keep(pc, rel[2], f));          /* an other file never is */
+    const char **paths;
+    CHECK(pagecache_group(pc, 1, f, &paths) == 1);  /* the group as noted */
+    free(paths);
+    pagecache_free(pc);
+
+    /* Each noted once: three records, not four (a count in the file). */
+    char *data = NULL;
+    size_t n = 0;
+    CHECK(read_file(rec, &data, &n) == 0);
+    size_t ml = strlen("gazette page cache 3\n");
+    uint32_t rl = 0;
+    uint64_t count = 0;
+    if (n > ml + 12) {
+        memcpy(&rl, data + ml, 4);
+        if (n > ml + 4 + rl + 8) memcpy(&count, data + ml + 4 + rl, 8);
+    }
+    CHECK(count == 3);
+    free(data);
+
+    /* Changed by hand (same size, new ctime), then gone: no longer as left. */
+    CHECK(write_file_atomic(file[1], "y", 1) == 0);
+    CHECK(unlink(file[2]) == 0);
+    pc = pagecache_open(rec, out, out);
+    pagecache_trust(pc);                           /* left stats whatever trust says */
+    CHECK(pagecache_left(pc, rel[0]) == PAGE_LEFT);
+    CHECK(pagecache_left(pc, rel[1]) == PAGE_CHANGED);
+    CHECK(pagecache_left(pc, rel[2]) == PAGE_CHANGED);
+    pagecache_free(pc);
+
+    /* A damaged record file (one byte flipped) holds no records. */
+    CHECK(read_file(rec, &data, &n) == 0);
+    if (n > 40) data[n / 2] ^= 1;
+    CHECK(write_file_atomic(rec, data, n) == 0);
+    free(data);
+    pc = pagecache_open(rec, out, out);
+    CHECK(!pagecache_recorded(pc));
+    CHECK(pagecache_left(pc, rel[0]) == PAGE_UNRECORDED);
+    pagecache_free(pc);
+    for (int i = 0; i < 3; i++) free(file[i]);
+    free(assets);
+    diag_free(d);
+    free(out);
+    free(rec);
+}
+
 TEST(pages_fresh_only_as_left)
 {
     char *out = xasprintf("%s/out", dir), *rec = xasprintf("%s/pages.cache", dir);
@@ -482,6 +560,7 @@ int main(void)
     RUN(pages_fresh_only_as_left);
     RUN(pages_noted_with_stat);
     RUN(pages_noted_kept);
+    RUN(pages_left_as_is);
     RUN(documents_by_stat);
     RUN(documents_sharded);
     rm_rf(dir);
