@@ -1058,7 +1058,7 @@ struct pagecache {
     pthread_mutex_t mu;
     bool trusted;        /* files are as recorded: no stat (pagecache_trust) */
     bool whole;          /* the file was read, intact, with every record */
-    page_entry *noted;   /* pagecache_note_other: cur's paths (borrowed), by relpath */
+    uint64_t *noted;     /* pagecache_note_other: a set of cur's paths (noted_slot) */
     size_t nnoted, nnoted_slots;
 };
 
@@ -1230,20 +1230,37 @@ void pagecache_note_st(pagecache *pc, const char *relpath, fp128 fp, const struc
     note(pc, &e);
 }
 
-/* Add a borrowed path to pc->noted (a set: no duplicates checked). */
-static void noted_add(pagecache *pc, char *relpath)
+/* pc->noted's slot for relpath of hash h: where it is, or the empty one
+ * to put it in. A slot holds the path's index in cur + 1 (low 32 bits)
+ * and its hash's high 32 bits, so that most probes compare no string. */
+static uint64_t *noted_slot(const pagecache *pc, const char *relpath, uint64_t h)
+{
+    size_t mask = pc->nnoted_slots - 1, i = h & mask;
+    for (;; i = (i + 1) & mask) {
+        uint64_t v = pc->noted[i];
+        if (!v) return &pc->noted[i];
+        if (v >> 32 == h >> 32 && !strcmp(pc->cur[(uint32_t)v - 1].relpath, relpath)) return &pc->noted[i];
+    }
+}
+
+/* Put cur[k] (of hash h) in pc->noted (not there yet), growing it as
+ * needed. */
+static void noted_add(pagecache *pc, size_t k, uint64_t h)
 {
     if ((pc->nnoted + 1) * 2 > pc->nnoted_slots) {
-        size_t n = pc->nnoted_slots ? pc->nnoted_slots * 2 : 1024;
-        while (n < (pc->nnoted + 1) * 2) n *= 2;
-        page_entry *v = xcalloc(n, sizeof *v);
-        for (size_t i = 0; i < pc->nnoted_slots; i++)
-            if (pc->noted[i].relpath) page_slot(v, n, pc->noted[i].relpath)->relpath = pc->noted[i].relpath;
-        free(pc->noted);
-        pc->noted = v;
-        pc->nnoted_slots = n;
+        uint64_t *old = pc->noted;
+        size_t nold = pc->nnoted_slots;
+        pc->nnoted_slots = nold ? nold * 2 : 1024;
+        while (pc->nnoted_slots < (pc->nnoted + 1) * 2) pc->nnoted_slots *= 2;
+        pc->noted = xcalloc(pc->nnoted_slots, sizeof *pc->noted);
+        for (size_t i = 0; i < nold; i++) {
+            if (!old[i]) continue;
+            const char *p = pc->cur[(uint32_t)old[i] - 1].relpath;
+            *noted_slot(pc, p, str_hash(p)) = old[i];
+        }
+        free(old);
     }
-    page_slot(pc->noted, pc->nnoted_slots, relpath)->relpath = relpath;
+    *noted_slot(pc, pc->cur[k].relpath, h) = (h >> 32) << 32 | (uint64_t)(k + 1);
     pc->nnoted++;
 }
 
@@ -1253,11 +1270,15 @@ void pagecache_note_other(pagecache *pc, const char *relpath)
         pc->nnoted_slots = 1024;
         while (pc->nnoted_slots < pc->ncur * 2 + 2) pc->nnoted_slots *= 2;
         pc->noted = xcalloc(pc->nnoted_slots, sizeof *pc->noted);
-        for (size_t i = 0; i < pc->ncur; i++) noted_add(pc, pc->cur[i].relpath);
+        for (size_t k = 0; k < pc->ncur; k++) {
+            uint64_t h = str_hash(pc->cur[k].relpath);
+            if (!*noted_slot(pc, pc->cur[k].relpath, h)) noted_add(pc, k, h);
+        }
     }
-    if (page_slot(pc->noted, pc->nnoted_slots, relpath)->relpath) return;
+    uint64_t h = str_hash(relpath);
+    if (*noted_slot(pc, relpath, h)) return;
     note(pc, &(page_entry){.relpath = (char *)relpath, .group = PAGECACHE_OTHER});
-    noted_add(pc, pc->cur[pc->ncur - 1].relpath);
+    noted_add(pc, pc->ncur - 1, h);
 }
 
 page_left pagecache_left(pagecache *pc, const char *relpath)

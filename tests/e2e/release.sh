@@ -375,6 +375,19 @@ expect preview-refused-head "$(git -C site rev-parse HEAD)" "$head_before"
 TMPDIR=$T/no-such-dir rel >out15 2>&1; rc=$?
 expect preview-rebuilt-rc "$rc" 0
 ok preview-rebuilt-clean clean site
+# A preview that changes every kind of file (a new site title: pages, the
+# stats pages and data, the feed): each is in the records.
+sed -i 's/^title: 测试站/title: 测试站二/' "$C/site.yaml"
+"$G" build --content "$C" --out site >/dev/null 2>&1
+ok preview-all-kinds-dirty has <(git -C site status --porcelain) "feed.xml"
+if [ -f "$C/stats/snapshot.sql" ]; then
+  ok preview-all-kinds-stats has <(git -C site status --porcelain) "stats/index.html"
+fi
+TMPDIR=$T/no-such-dir rel >out16 2>&1; rc=$?
+expect preview-all-kinds-rc "$rc" 0
+ok preview-all-kinds-clean clean site
+ok preview-all-kinds-title has site/feed.xml "测试站二"
+sed -i 's/^title: 测试站二/title: 测试站/' "$C/site.yaml"
 
 # ---- interrupted releases: kill -9 at named steps and at random times ----
 doc notices/2017/f "己通知" 2017-05-05 "己的正文。"
