@@ -128,6 +128,14 @@ enum { GROUP_SEARCH = 1 };
 static double now_seconds(void);
 static char *out_cache_file(const build_opts *o, const char *prefix, const char *suffix);
 
+/* The process's CPU time so far, in seconds. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* With GAZETTE_TIMING set, print how long each phase took (profiling aid). */
 static void phase(build *b, const char *name)
 {
@@ -142,9 +150,7 @@ static void phase(build *b, const char *name)
         fclose(f);
     }
     /* CPU time too: on a shared machine wall time says little. */
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    double cpu = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    double cpu = cpu_now();
     fprintf(stderr, "gazette: %-10s %7.3f s  cpu %6.3f s  rss %6.1f MB\n", name, t - b->t_phase,
             cpu - b->cpu_phase, (double)pages * (double)sysconf(_SC_PAGESIZE) / 1048576.0);
     b->t_phase = t;
@@ -1872,7 +1878,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     build_result scratch;
     if (!res) res = &scratch;
     memset(res, 0, sizeof *res);
-    build b = {.o = o, .d = d, .timing = getenv("GAZETTE_TIMING") != NULL, .t_phase = t0};
+    build b = {.o = o, .d = d, .timing = getenv("GAZETTE_TIMING") != NULL, .t_phase = t0, .cpu_phase = cpu_now()};
     int rc = -1;
     size_t errors0 = diag_count(d, DIAG_ERROR);
 
