@@ -77,6 +77,7 @@ typedef struct {
     size_t doc_index;
     struct list_spec *list;   /* a list page: its list, and which page */
     size_t page;
+    bool history;          /* ctx holds the release history (build_again) */
 } job;
 
 typedef struct {
@@ -88,6 +89,9 @@ typedef struct {
     outdir *out;
     value *site;
     value **summ;          /* per document, made when first needed (summary()) */
+    size_t nsumm;          /* summ's length */
+    size_t *again, nagain; /* build_again: the jobs to render again */
+    outdir *prev_out;      /* ... and the last build's output, done with */
     fp128 *summ_fp;        /* per document: what its summary is made of */
     ixlist sections[2];
     taxonomy tax[NTAX];
@@ -231,7 +235,7 @@ static void add_job(build *b, char *relpath, const char *tpl, value *ctx, doc *d
         b->capjobs = b->capjobs ? b->capjobs * 2 : 256;
         b->jobs = xrealloc(b->jobs, b->capjobs * sizeof(job));
     }
-    b->jobs[b->njobs++] = (job){relpath, tpl, ctx, dc, di, NULL, 0};
+    b->jobs[b->njobs++] = (job){relpath, tpl, ctx, dc, di, NULL, 0, false};
 }
 
 static value *page_value(const char *title, const char *url)
@@ -392,6 +396,7 @@ static void make_model(build *b)
         b->tax[t].index = value_map();
     }
     b->summ = xcalloc(b->c.n ? b->c.n : 1, sizeof(value *));
+    b->nsumm = b->c.n;
     size_t nterms = 0;
     for (size_t i = 0; i < b->c.n; i++) {
         const doc *dc = b->c.docs[i];
@@ -663,6 +668,7 @@ static void make_jobs(build *b)
     value *rel = b->o->history ? value_get(b->o->history, "releases") : NULL;
     value_set(ctx, "releases", rel ? value_ref(rel) : value_list());
     add_job(b, xstrdup("releases/index.html"), "releases", ctx, NULL, 0);
+    b->jobs[b->njobs - 1].history = true;
     /* Search page. */
     ctx = value_map();
     value_set(ctx, "page", page_value("搜索", "/search/"));
@@ -838,6 +844,18 @@ static void encode_terms(buf *k, build *b, size_t i, int tx, const value *names)
     }
 }
 
+/* Of history's entries for the document at url, the fields doc_context
+ * keeps. (The history is read in three places only: doc_context, this,
+ * and the release list's job, marked history; build_again relies on it.) */
+static void encode_doc_history(buf *k, const value *history, const char *url)
+{
+    value *hist = history ? value_get(value_get(history, "docs"), url) : NULL;
+    buf_printf(k, "H%zu", value_len(hist));
+    for (size_t n = 0; n < value_len(hist); n++)
+        for (size_t f = 0; f < sizeof HISTORY_KEEP / sizeof *HISTORY_KEEP; f++)
+            fp_encode_value(k, value_get(value_at(hist, n), HISTORY_KEEP[f]));
+}
+
 /* What doc_context reads besides the document itself. */
 static void encode_doc_inputs(buf *k, build *b, size_t i)
 {
@@ -850,12 +868,7 @@ static void encode_doc_inputs(buf *k, build *b, size_t i)
     fp_encode_str(k, dc->issuer ? doc_term(b, i, TAX_ISSUERS, 0)->url : NULL);
     encode_neighbour(k, b, i, +1);
     encode_neighbour(k, b, i, -1);
-    /* Of the history, the fields doc_context keeps. */
-    value *hist = b->o->history ? value_get(value_get(b->o->history, "docs"), dc->url) : NULL;
-    buf_printf(k, "H%zu", value_len(hist));
-    for (size_t n = 0; n < value_len(hist); n++)
-        for (size_t f = 0; f < sizeof HISTORY_KEEP / sizeof *HISTORY_KEEP; f++)
-            fp_encode_value(k, value_get(value_at(hist, n), HISTORY_KEEP[f]));
+    encode_doc_history(k, b->o->history, dc->url);
 }
 
 /* What list_context reads for page pg of ls. */
@@ -1695,6 +1708,13 @@ struct build_keep {
     bool exit_after;           /* the process ends after: keep c's memory */
     content c;
     diag *said;                /* the load's messages, said again by each user */
+    /* The last good build whole, its content in it (full is then false),
+     * for build_again; the history it published (a reference) and the
+     * options it was made with besides the content's. */
+    build *last;
+    value *last_history;
+    char *last_out, *last_templates;
+    bool last_strict;
 };
 
 build_keep *build_keep_new(void)
@@ -1704,16 +1724,49 @@ build_keep *build_keep_new(void)
     return k;
 }
 
-bool build_keep_full(const build_keep *k) { return k && k->full; }
+bool build_keep_full(const build_keep *k) { return k && (k->full || k->last); }
 
 /* Contents handed to build_keep_free with exit_after: reachable until exit
  * (as build_site keeps its builds, see there). */
 typedef struct kept_content { content c; struct kept_content *next; } kept_content;
 static kept_content *kept_contents;
 
+/* Builds handed to build_keep_free with exit_after (as kept_contents). */
+typedef struct kept_whole { build *b; struct kept_whole *next; } kept_whole;
+static kept_whole *kept_wholes;
+
+static void build_free_parts(build *b, diag *d);
+
+/* The keep's last build, dropped: its content back into the keep (full)
+ * when it can serve a later build's load, the rest freed (kept reachable
+ * with exit_after). */
+static void keep_unbuild(build_keep *k, diag *d)
+{
+    build *b = k->last;
+    if (!b) return;
+    k->last = NULL;
+    value_unref(k->last_history);
+    k->last_history = NULL;
+    k->c = b->c;
+    memset(&b->c, 0, sizeof b->c);
+    k->full = true;
+    if (k->exit_after) {
+        kept_whole *e = xmalloc(sizeof *e);
+        e->b = b;
+        e->next = kept_wholes;
+        kept_wholes = e;
+    } else {
+        build_free_parts(b, d);
+        free(b);
+    }
+}
+
 void build_keep_free(build_keep *k, diag *d)
 {
     if (!k) return;
+    keep_unbuild(k, d);
+    free(k->last_out);
+    free(k->last_templates);
     if (k->full) {
         /* What a build does last with its content: the Markdown cache's
          * compaction, then the memory. */
@@ -1835,6 +1888,28 @@ static void keep_content(build *b, build_keep *k, int rc)
     k->exit_after = b->o->exit_after;
 }
 
+/* At the end of a good build that recorded its output, with a keep: the
+ * whole build goes into it (moved out of *b), for build_again. */
+static bool keep_build(build *b, build_keep *k, const build_result *res)
+{
+    const build_opts *o = b->o;
+    if (!k || !res->out_recorded || !b->pc || o->check_only || !content_reusable(b)) return false;
+    keep_unbuild(k, b->d);
+    content_free(&k->c);               /* (empty: this build took it, or loaded its own) */
+    k->full = false;
+    k->last = xmalloc(sizeof *k->last);
+    *k->last = *b;
+    memset(b, 0, sizeof *b);
+    k->last_history = o->history ? value_ref(o->history) : NULL;
+    free(k->last_out);
+    free(k->last_templates);
+    k->last_out = o->out_dir ? xstrdup(o->out_dir) : NULL;
+    k->last_templates = o->templates_dir ? xstrdup(o->templates_dir) : NULL;
+    k->last_strict = o->strict;
+    k->exit_after = o->exit_after;
+    return true;
+}
+
 static void fill_result(build *b, build_result *res, double t0)
 {
     res->ndocs = b->c.n;
@@ -1872,12 +1947,201 @@ static void fill_result(build *b, build_result *res, double t0)
     res->seconds = now_seconds() - t0;
 }
 
+/* The files counted, written and removed (after out_finish), into res. */
+static void result_files(build *b, build_result *res, const out_stats *st)
+{
+    res->written = st->written;
+    res->unchanged = st->unchanged;
+    res->removed = st->removed;
+    char **paths;
+    size_t n;
+    out_changed(b->out, &paths, &n);
+    res->changed = xmalloc((n ? n : 1) * sizeof(char *));
+    for (size_t i = 0; i < n; i++) res->changed[i] = xstrdup(paths[i]);
+    res->nchanged = n;
+    out_removed(b->out, &paths, &n);
+    res->removed_paths = xmalloc((n ? n : 1) * sizeof(char *));
+    for (size_t i = 0; i < n; i++) res->removed_paths[i] = xstrdup(paths[i]);
+    res->nremoved = n;
+}
+
+/* ---- the same build again, with another history (build_again) ---- */
+
+/* May o be built by build_again from the keep's last build: the same
+ * content, templates, output and cache, the output as that build left it
+ * (trust_out), only the history differing? */
+static bool can_again(const build_keep *k, const build_opts *o)
+{
+    return k->last && o->trust_out && !o->check_only && o->cache_dir && same_str(k->content_dir, o->content_dir) &&
+           same_str(k->cache_dir, o->cache_dir) && k->drafts == o->drafts && same_str(k->last_out, o->out_dir) &&
+           same_str(k->last_templates, o->templates_dir) && k->last_strict == o->strict &&
+           !getenv("GAZETTE_TEST_NO_BUILD_AGAIN");
+}
+
+/* Do two values encode alike (fp_encode_value)? Strings are compared
+ * as they are, anything else by its encoding. */
+static bool same_value(const value *a, const value *b)
+{
+    if (a == b) return true;
+    if (value_type(a) == V_STRING && value_type(b) == V_STRING)
+        return value_str_len(a) == value_str_len(b) && !memcmp(value_str_ptr(a), value_str_ptr(b), value_str_len(a));
+    buf *x = encode_buf();
+    fp_encode_value(x, a);
+    buf y = BUF_INIT;
+    fp_encode_value(&y, b);
+    bool same = x->len == y.len && !memcmp(x->ptr, y.ptr, y.len);
+    buf_free(&y);
+    return same;
+}
+
+/* Does the document at url have the same entries, as its page shows them
+ * (encode_doc_history), in two histories' docs maps a and b? */
+static bool same_doc_history(const value *a, const value *b, const char *url)
+{
+    const value *x = a ? value_get(a, url) : NULL, *y = b ? value_get(b, url) : NULL;
+    if (value_len(x) != value_len(y)) return false;
+    for (size_t n = 0; n < value_len(x); n++)
+        for (size_t f = 0; f < sizeof HISTORY_KEEP / sizeof *HISTORY_KEEP; f++)
+            if (!same_value(value_get(value_at(x, n), HISTORY_KEEP[f]), value_get(value_at(y, n), HISTORY_KEEP[f])))
+                return false;
+    return true;
+}
+
+typedef struct { build *b; outdir *old; } carry_job;
+
+/* A file of the last build this one does not render again: kept, with
+ * its record as it was. */
+static void carry_file(const char *p, void *ud)
+{
+    carry_job *cj = ud;
+    build *b = cj->b;
+    if (out_has(b->out, p)) return;                /* rendered again */
+    if (out_keep(b->out, p) < 0) return;
+    if (!pagecache_carry(b->pc, p)) pagecache_note_other_new(b->pc, p);   /* (stat'ed at save) */
+}
+
+static void render_again(size_t i, void *ud)
+{
+    build *b = ud;
+    render_job(b->again[i], b);
+}
+
+/* A release builds its site as of the last release, then again with the
+ * new release in the history (release.c). The second build is the first
+ * with another history, and the history is read by two kinds of page
+ * only (encode_doc_history): /releases/ and the pages of documents whose
+ * entries it changes. So instead of making the model again and checking
+ * every page, only those are rendered; every other file of the last build
+ * is kept with its record. The content, templates and stats are the
+ * last build's (one snapshot for the release, as build_keep's content
+ * already was). The result is what build_site would give
+ * (e2e:release compares the commits). */
+static int build_again(build_keep *k, const build_opts *o, build_result *res, diag *d, double t0)
+{
+    build *b = k->last;
+    value *h1 = k->last_history;
+    k->last = NULL;
+    k->last_history = NULL;
+    b->o = o;
+    b->d = d;
+    b->timing = getenv("GAZETTE_TIMING") != NULL;
+    b->t_phase = t0;
+    b->cpu_phase = cpu_now();
+    b->skipped = b->done = 0;
+    b->progress = 0;
+    b->search_written = 0;
+    b->search_running = false;
+    b->scan = NULL;
+    renderer_set_diag(b->r, d);
+    size_t errors0 = diag_count(d, DIAG_ERROR);
+    say_again(d, k->said);
+    int rc = -1;
+    outdir *old = b->out;
+    b->out = NULL;
+    if (diag_count(d, DIAG_ERROR) > errors0) goto done;
+    if (o->strict && diag_count(d, DIAG_WARNING) > 0) {
+        diag_error(d, NULL, 0, "%zu warning(s), and --strict makes them fatal", diag_count(d, DIAG_WARNING));
+        goto done;
+    }
+    /* The output as the last build left it, read (trusted: its state file
+     * only) while the pages to render are found. */
+    scan_job sj = {.o = o, .d = d};
+    b->scan = o->threads != 1 && pthread_create(&sj.tid, NULL, scan_thread, &sj) == 0 ? &sj : NULL;
+    /* The pages that read the history, where it reads differently. */
+    b->again = xmalloc((b->njobs ? b->njobs : 1) * sizeof *b->again);
+    b->nagain = 0;
+    value *rel = o->history ? value_get(o->history, "releases") : NULL;
+    const value *docs1 = h1 ? value_get(h1, "docs") : NULL, *docs2 = o->history ? value_get(o->history, "docs") : NULL;
+    for (size_t i = 0; i < b->njobs; i++) {
+        job *j = &b->jobs[i];
+        if (j->history) {
+            value_set(j->ctx, "releases", rel ? value_ref(rel) : value_list());
+            b->again[b->nagain++] = i;
+        } else if (j->dc && !j->ctx && !j->list && !same_doc_history(docs1, docs2, j->dc->url)) {
+            b->again[b->nagain++] = i;
+        }
+    }
+    phase(b, "again");
+    if (out_join_scan(b) < 0) goto done;
+    if (b->timing) fprintf(stderr, "gazette: output trusted as recorded\n");
+    renderer_set_out(b->r, b->out);
+    pagecache_again(b->pc);
+    phase(b, "scan");
+    parallel_for(b->nagain, o->threads, render_again, b);
+    carry_job cj = {b, old};
+    out_each(old, carry_file, &cj);
+    phase(b, "render");
+    if (diag_count(d, DIAG_ERROR) > errors0) goto done;
+    out_stats st;
+    if (out_finish(b->out, &st) < 0) goto done;
+    phase(b, "sweep");
+    res->out_recorded = pagecache_save(b->pc, d) == 0 && st.state_current;
+    if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
+    if (b->timing)
+        fprintf(stderr, "gazette: again: %zu of %zu pages rendered, the rest kept\n", b->nagain, b->njobs);
+    phase(b, "cache");
+    result_files(b, res, &st);
+    fill_result(b, res, t0);
+    rc = 0;
+done:
+    /* The last build's outdir is freed with this build (dropped at exit
+     * with exit_after: 7 ms of maps at 10k documents). */
+    out_close(b->prev_out);
+    b->prev_out = old;
+    value_unref(h1);
+    free(b->again);
+    b->again = NULL;
+    k->last = b;
+    if (rc == 0 && res->out_recorded) {   /* kept for another round */
+        k->last_history = o->history ? value_ref(o->history) : NULL;
+        return rc;
+    }
+    keep_unbuild(k, d);
+    if (rc != 0) {                     /* a failed build leaves its keep empty */
+        mdcache_close(k->c.mc, d);
+        k->c.mc = NULL;
+        content_free(&k->c);
+        memset(&k->c, 0, sizeof k->c);
+        k->full = false;
+        diag_clear(k->said);
+    }
+    return rc;
+}
+
 int build_site(const build_opts *o, build_result *res, diag *d)
 {
     double t0 = now_seconds();
     build_result scratch;
     if (!res) res = &scratch;
     memset(res, 0, sizeof *res);
+    if (o->keep && o->keep->last) {
+        if (can_again(o->keep, o)) {
+            int rc = build_again(o->keep, o, res, d, t0);
+            if (res == &scratch) build_result_free(res);
+            return rc;
+        }
+        keep_unbuild(o->keep, d);       /* its content for this build */
+    }
     build b = {.o = o, .d = d, .timing = getenv("GAZETTE_TIMING") != NULL, .t_phase = t0, .cpu_phase = cpu_now()};
     int rc = -1;
     size_t errors0 = diag_count(d, DIAG_ERROR);
@@ -1964,19 +2228,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
                     b.skipped, b.njobs, b.c.md_hits, b.c.md_hits + b.c.md_misses);
         phase(&b, "cache");
     }
-    res->written = st.written;
-    res->unchanged = st.unchanged;
-    res->removed = st.removed;
-    char **paths;
-    size_t n;
-    out_changed(b.out, &paths, &n);
-    res->changed = xmalloc((n ? n : 1) * sizeof(char *));
-    for (size_t i = 0; i < n; i++) res->changed[i] = xstrdup(paths[i]);
-    res->nchanged = n;
-    out_removed(b.out, &paths, &n);
-    res->removed_paths = xmalloc((n ? n : 1) * sizeof(char *));
-    for (size_t i = 0; i < n; i++) res->removed_paths[i] = xstrdup(paths[i]);
-    res->nremoved = n;
+    result_files(&b, res, &st);
     fill_result(&b, res, t0);
     rc = 0;
 done:
@@ -1987,7 +2239,10 @@ done:
         pthread_join(b.scan->tid, NULL);
         out_close(b.scan->out);
     }
-    size_t nsumm = b.c.n;              /* b.summ's length */
+    if (rc == 0 && keep_build(&b, keep, res)) {   /* b is in the keep now */
+        if (res == &scratch) build_result_free(res);
+        return rc;
+    }
     keep_content(&b, keep, rc);        /* b.c is empty if kept */
     if (o->exit_after) {
         /* Only what is not memory: the Markdown cache's compaction. */
@@ -2004,29 +2259,37 @@ done:
         phase(&b, "exit");
         return rc;
     }
-    for (size_t i = 0; i < b.njobs; i++) { free(b.jobs[i].relpath); value_unref(b.jobs[i].ctx); }
-    free(b.jobs);
-    for (size_t i = 0; i < b.nlists; i++) list_spec_free(b.lists[i]);
-    free(b.lists);
-    if (b.summ) for (size_t i = 0; i < nsumm; i++) value_unref(b.summ[i]);
-    free(b.summ);
-    free(b.summ_fp);
-    for (int s = 0; s < 2; s++) free(b.sections[s].v);
-    for (int t = 0; t < NTAX; t++) tax_free(&b.tax[t]);
-    free(b.dterm);
-    free(b.dterm_at);
-    renderer_free(b.r);
-    mdcache_close(b.c.mc, d);
-    b.c.mc = NULL;
-    pagecache_free(b.pc);
-    buf_free(&b.global);
-    out_close(b.out);
-    stats_free(b.st);
-    value_unref(b.site);
+    build_free_parts(&b, d);
     content_free(&b.c);
     if (res == &scratch) build_result_free(res);
     phase(&b, "free");
     return rc;
+}
+
+/* Everything a build holds but its content's memory (its Markdown cache
+ * is closed, compacted as needed, warnings to d). b->nsumm summaries. */
+static void build_free_parts(build *b, diag *d)
+{
+    for (size_t i = 0; i < b->njobs; i++) { free(b->jobs[i].relpath); value_unref(b->jobs[i].ctx); }
+    free(b->jobs);
+    for (size_t i = 0; i < b->nlists; i++) list_spec_free(b->lists[i]);
+    free(b->lists);
+    if (b->summ) for (size_t i = 0; i < b->nsumm; i++) value_unref(b->summ[i]);
+    free(b->summ);
+    free(b->summ_fp);
+    for (int s = 0; s < 2; s++) free(b->sections[s].v);
+    for (int t = 0; t < NTAX; t++) tax_free(&b->tax[t]);
+    free(b->dterm);
+    free(b->dterm_at);
+    renderer_free(b->r);
+    mdcache_close(b->c.mc, d);
+    b->c.mc = NULL;
+    pagecache_free(b->pc);
+    buf_free(&b->global);
+    out_close(b->out);
+    out_close(b->prev_out);
+    stats_free(b->st);
+    value_unref(b->site);
 }
 
 void build_result_free(build_result *res)

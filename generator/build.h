@@ -22,7 +22,16 @@
  * content/ (site.yaml and the documents, not the stats snapshot or the
  * templates, which each build reads): an edit made between them shows in
  * none of them. A build that fails leaves its keep empty. Owned by the
- * caller; one build at a time. */
+ * caller; one build at a time.
+ *
+ * A good build that recorded its output leaves its whole self in the keep
+ * (model, pages, records). The next build with the same options but the
+ * history (and trust_out: nothing else wrote to out_dir since) is then
+ * made from it: only the pages that show the history and show it
+ * differently now (/releases/, and the pages of documents whose entries
+ * changed) are rendered, every other file is kept as it is, and the
+ * templates and stats snapshot are the last build's too. A release's
+ * second build, which lists the new release, is that build. */
 typedef struct build_keep build_keep;
 
 build_keep *build_keep_new(void);

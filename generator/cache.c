@@ -1281,6 +1281,42 @@ void pagecache_note_other(pagecache *pc, const char *relpath)
     noted_add(pc, pc->ncur - 1, h);
 }
 
+void pagecache_note_other_new(pagecache *pc, const char *relpath)
+{
+    note(pc, &(page_entry){.relpath = (char *)relpath, .group = PAGECACHE_OTHER});
+}
+
+void pagecache_again(pagecache *pc)
+{
+    for (size_t i = 0; i < pc->nold_slots; i++) free(pc->old[i].relpath);
+    free(pc->old);
+    pc->nold_slots = 16;
+    while (pc->nold_slots < pc->ncur * 2 + 2) pc->nold_slots *= 2;
+    pc->old = xcalloc(pc->nold_slots, sizeof *pc->old);
+    for (size_t i = 0; i < pc->ncur; i++) {
+        page_entry *c = &pc->cur[i];
+        page_entry *e = c->known ? page_slot(pc->old, pc->nold_slots, c->relpath) : NULL;
+        if (e && !e->relpath) *e = *c;     /* saved with its stat: a record (the path moves) */
+        else free(c->relpath);             /* not saved (no stat), or noted twice */
+    }
+    pc->ncur = 0;
+    free(pc->noted);
+    pc->noted = NULL;
+    pc->nnoted = pc->nnoted_slots = 0;
+    pc->whole = true;
+    pc->trusted = true;
+}
+
+bool pagecache_carry(pagecache *pc, const char *relpath)
+{
+    const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);
+    if (!e->relpath) return false;
+    page_entry k = *e;
+    k.known = true;
+    note(pc, &k);
+    return true;
+}
+
 page_left pagecache_left(pagecache *pc, const char *relpath)
 {
     const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);

@@ -154,6 +154,15 @@ void pagecache_note_kept(pagecache *pc, int group, const char *relpath, fp128 fp
  * fresh) and a new array of borrowed strings in *paths (free the array
  * only; the strings live as long as pc). */
 size_t pagecache_group(pagecache *pc, int group, fp128 fp, const char ***paths);
+/* Begin another build's records from the ones this build noted and saved
+ * (a build in the same process right after, with nothing else writing to
+ * the output since): they become the records to keep from, trusted
+ * (pagecache_trust), and nothing is noted yet. */
+void pagecache_again(pagecache *pc);
+/* Note relpath exactly as the records have it (group, fingerprint and
+ * stat): a file kept as the last build left it. False when it is not
+ * recorded (nothing noted). Thread-safe. */
+bool pagecache_carry(pagecache *pc, const char *relpath);
 /* The group of pagecache_note_other's files. */
 enum { PAGECACHE_OTHER = 255 };
 /* Note relpath, a file this build left that is no page or group file
@@ -162,6 +171,9 @@ enum { PAGECACHE_OTHER = 255 };
  * pagecache_left. Recorded with no fingerprint (never kept). Not
  * thread-safe: call after the pages are noted, from one thread. */
 void pagecache_note_other(pagecache *pc, const char *relpath);
+/* The same without the check (relpath is known not to be noted yet): no
+ * set of the noted paths is made. Thread-safe. */
+void pagecache_note_other_new(pagecache *pc, const char *relpath);
 /* How relpath stands in the records the last good build saved (as
  * pagecache_open read them), stat'ed now whatever pagecache_trust said:
  * PAGE_LEFT when recorded and the file is exactly as that build left it

@@ -3344,6 +3344,7 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
         value *h = history_from(c->repo, c->parent, &pend, c->s->repo_url, d);
         ri_free(&pend);
         if (!h) { rc = -1; break; }
+        rphase("history");
         result_free(res);
         double t0 = now_sec();
         /* Same content as the first build: its warnings were reported

@@ -75,6 +75,8 @@ void renderer_free(renderer *r)
 outdir *renderer_out(renderer *r) { return r->out; }
 void renderer_set_out(renderer *r, outdir *out) { r->out = out; }
 
+void renderer_set_diag(renderer *r, diag *d) { r->d = d; }
+
 static const mustache_tpl *get(renderer *r, const char *tpl, diag *d)
 {
     pthread_mutex_lock(&r->mu);

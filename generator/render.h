@@ -43,5 +43,7 @@ outdir *renderer_out(renderer *r);
 /* Templates are checked before the output directory is opened; the
  * outdir is attached afterwards. */
 void renderer_set_out(renderer *r, outdir *out);
+/* Report to d from now on (a renderer kept for another build). */
+void renderer_set_diag(renderer *r, diag *d);
 
 #endif

@@ -157,6 +157,8 @@ GAZETTE_TEST_NO_BUILD_KEEP=1 rel --out "$T/keep2" -m "二" >outt2 2>errt2; rc2=$
 expect trust-rc "$rc1 $rc2" "0 0"
 expect trust-both-builds "$(trusted errt1)" 2
 expect trust-none-without "$(trusted errt2)" 0
+# the second build rendered only the pages that show the history
+ok trust-again has errt1 "gazette: again: 2 of "
 expect trust-same-tree "$(git -C keep1 rev-parse HEAD^{tree})" "$(git -C keep2 rev-parse HEAD^{tree})"
 ok trust-same-files diff -r -x .git keep1 keep2
 ok trust-clean clean keep1

@@ -869,6 +869,127 @@ TEST(build_keep_reuse_warnings_and_failure)
     teardown();
 }
 
+/* A history of releases, each {tag, [doc urls it added or changed]},
+ * oldest first, in the shape build.h describes (the fields the pages
+ * read). */
+static value *history_of(const char *const rels[][3], size_t n)
+{
+    value *h = value_map(), *list = value_list(), *dmap = value_map();
+    for (size_t i = n; i-- > 0;) {                  /* releases: newest first */
+        value *r = value_map();
+        value_set_str(r, "tag", rels[i][0]);
+        value_set_str(r, "date", "2017-10-01");
+        value_set_str(r, "summary", rels[i][0]);
+        value_push(list, r);
+    }
+    for (size_t i = 0; i < n; i++)                   /* docs: oldest first */
+        for (int k = 1; k < 3; k++) {
+            if (!rels[i][k]) continue;
+            value *l = value_get(dmap, rels[i][k]);
+            if (!l) { l = value_list(); value_set(dmap, rels[i][k], l); }
+            value *e = value_map();
+            value_set_str(e, "tag", rels[i][0]);
+            value_set_str(e, "date", "2017-10-01");
+            value_set_str(e, "action", value_len(l) ? "changed" : "added");
+            value_set_str(e, "url", "https://example.org/r");
+            value_push(l, e);
+        }
+    value_set(h, "releases", list);
+    value_set(h, "docs", dmap);
+    return h;
+}
+
+/* A build with a keep, then one with another history and trust_out: only
+ * /releases/ and the pages of documents whose entries changed are
+ * rendered, and the site is the one a build from nothing gives. Other
+ * options (no trust) or a failure drop the kept build. */
+TEST(build_again_renders_history_pages_only)
+{
+    setup();
+    write_doc("content/notices/2017/a.md", "甲", "2017-09-29", "");
+    write_doc("content/notices/2016/b.md", "乙", "2016-05-01", "");
+    char *cache = tpath("cache"), *out = tpath("out"), *content = tpath("content"), *ref = tpath("ref");
+    char *tpl = tpath("tpl"), *t404 = tpath("tpl/404.mustache");
+    mkdir_p(tpl);
+    write_file_atomic(t404, "v1", 2);
+    build_opts bo;
+    build_opts_default(&bo);
+    bo.content_dir = content;
+    bo.templates_dir = tpl;
+    bo.out_dir = out;
+    bo.cache_dir = cache;
+    bo.quiet = true;
+    bo.keep = build_keep_new();
+    static const char *const r1[][3] = {{"r1", "/notices/2017/a/", "/notices/2016/b/"}};
+    static const char *const r2[][3] = {{"r1", "/notices/2017/a/", "/notices/2016/b/"},
+                                        {"r2", "/notices/2017/a/", NULL}};
+    value *h1 = history_of(r1, 1), *h2 = history_of(r2, 2);
+    build_result res;
+    diag *d = diag_new();
+    bo.history = h1;
+    CHECK(build_site(&bo, &res, d) == 0);      /* (a new directory: not recorded yet) */
+    build_result_free(&res);
+    CHECK(build_site(&bo, &res, d) == 0);
+    CHECK(res.out_recorded);
+    build_result_free(&res);
+    CHECK(build_keep_full(bo.keep));
+    /* An edit now is not seen: the kept content is published, with the
+     * kept templates (the 404 page is not rendered again). */
+    write_doc("content/notices/2016/b.md", "乙改", "2016-05-01", "");
+    write_file_atomic(t404, "v2", 2);
+    bo.history = h2;
+    bo.trust_out = true;
+    CHECK(build_site(&bo, &res, d) == 0);
+    CHECK(res.out_recorded);
+    CHECK(res.nchanged == 2);
+    CHECK(res.nchanged == 2 && !strcmp(res.changed[0], "notices/2017/a/index.html") &&
+          !strcmp(res.changed[1], "releases/index.html"));
+    CHECK(res.ndocs == 2 && res.unchanged > 10);
+    build_result_free(&res);
+    CHECK(file_has("out/notices/2017/a/index.html", "r2"));
+    CHECK(!file_has("out/notices/2016/b/index.html", "r2"));
+    CHECK(!file_has("out/notices/2016/b/index.html", "乙改"));
+    CHECK(file_has("out/releases/index.html", "r2"));
+    CHECK(file_has("out/404.html", "v1"));
+    /* The same history again: nothing to render, nothing changed. */
+    CHECK(build_site(&bo, &res, d) == 0);
+    CHECK(res.nchanged == 0 && res.nremoved == 0);
+    build_result_free(&res);
+    /* What a build from nothing gives, of the same content and history. */
+    write_doc("content/notices/2016/b.md", "乙", "2016-05-01", "");
+    write_file_atomic(t404, "v1", 2);
+    build_opts fresh = bo;
+    fresh.out_dir = ref;
+    fresh.cache_dir = NULL;
+    fresh.keep = NULL;
+    fresh.trust_out = false;
+    CHECK(build_site(&fresh, &res, d) == 0);
+    build_result_free(&res);
+    CHECK(sh("diff -r %s/out %s/ref >/dev/null", tmp) == 0);
+    /* Without trust_out the kept build is dropped and its content used:
+     * a full check, the edit still unseen. */
+    write_doc("content/notices/2016/b.md", "乙改", "2016-05-01", "");
+    bo.trust_out = false;
+    bo.history = h1;
+    CHECK(build_site(&bo, &res, d) == 0);
+    CHECK(res.nchanged == 2);
+    build_result_free(&res);
+    CHECK(!file_has("out/notices/2016/b/index.html", "乙改"));
+    CHECK(!file_has("out/notices/2017/a/index.html", "r2"));
+    CHECK(diag_count(d, DIAG_ERROR) == 0);
+    build_keep_free(bo.keep, d);
+    value_unref(h1);
+    value_unref(h2);
+    diag_free(d);
+    free(cache);
+    free(out);
+    free(content);
+    free(ref);
+    free(tpl);
+    free(t404);
+    teardown();
+}
+
 /* TEST_ONLY=name runs one test (for debugging). */
 #define RUN1(t) do { const char *o_ = getenv("TEST_ONLY"); if (!o_ || !strcmp(o_, #t)) RUN(t); } while (0)
 
@@ -888,5 +1009,6 @@ int main(void)
     RUN1(push_to_bare);
     RUN1(release_builds_share_one_load);
     RUN1(build_keep_reuse_warnings_and_failure);
+    RUN1(build_again_renders_history_pages_only);
     return test_summary();
 }
