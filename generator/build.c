@@ -91,7 +91,6 @@ typedef struct {
     value **summ;          /* per document, made when first needed (summary()) */
     size_t nsumm;          /* summ's length */
     size_t *again, nagain; /* build_again: the jobs to render again */
-    outdir *prev_out;      /* ... and the last build's output, done with */
     fp128 *summ_fp;        /* per document: what its summary is made of */
     ixlist sections[2];
     taxonomy tax[NTAX];
@@ -2007,14 +2006,11 @@ static bool same_doc_history(const value *a, const value *b, const char *url)
     return true;
 }
 
-typedef struct { build *b; outdir *old; } carry_job;
-
 /* A file of the last build this one does not render again: kept, with
  * its record as it was. */
 static void carry_file(const char *p, void *ud)
 {
-    carry_job *cj = ud;
-    build *b = cj->b;
+    build *b = ud;
     if (out_has(b->out, p)) return;                /* rendered again */
     if (out_keep(b->out, p) < 0) return;
     if (!pagecache_carry(b->pc, p)) pagecache_note_other_new(b->pc, p);   /* (stat'ed at save) */
@@ -2063,10 +2059,6 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
         diag_error(d, NULL, 0, "%zu warning(s), and --strict makes them fatal", diag_count(d, DIAG_WARNING));
         goto done;
     }
-    /* The output as the last build left it, read (trusted: its state file
-     * only) while the pages to render are found. */
-    scan_job sj = {.o = o, .d = d};
-    b->scan = o->threads != 1 && pthread_create(&sj.tid, NULL, scan_thread, &sj) == 0 ? &sj : NULL;
     /* The pages that read the history, where it reads differently. */
     b->again = xmalloc((b->njobs ? b->njobs : 1) * sizeof *b->again);
     b->nagain = 0;
@@ -2082,14 +2074,16 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
         }
     }
     phase(b, "again");
-    if (out_join_scan(b) < 0) goto done;
+    /* The output as the last build left it: its outdir, taken on. */
+    if (out_again(old, d) < 0) goto done;
+    b->out = old;
+    old = NULL;
     if (b->timing) fprintf(stderr, "gazette: output trusted as recorded\n");
     renderer_set_out(b->r, b->out);
     pagecache_again(b->pc);
     phase(b, "scan");
     parallel_for(b->nagain, o->threads, render_again, b);
-    carry_job cj = {b, old};
-    out_each(old, carry_file, &cj);
+    out_each_existing(b->out, carry_file, b);
     phase(b, "render");
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
     out_stats st;
@@ -2104,10 +2098,10 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
     fill_result(b, res, t0);
     rc = 0;
 done:
-    /* The last build's outdir is freed with this build (dropped at exit
-     * with exit_after: 7 ms of maps at 10k documents). */
-    out_close(b->prev_out);
-    b->prev_out = old;
+    if (old) {                          /* not taken on (a failure) */
+        out_close(b->out);
+        b->out = old;
+    }
     value_unref(h1);
     free(b->again);
     b->again = NULL;
@@ -2287,7 +2281,6 @@ static void build_free_parts(build *b, diag *d)
     pagecache_free(b->pc);
     buf_free(&b->global);
     out_close(b->out);
-    out_close(b->prev_out);
     stats_free(b->st);
     value_unref(b->site);
 }

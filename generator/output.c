@@ -960,6 +960,70 @@ int out_finish(outdir *o, out_stats *st)
     return err ? -1 : 0;
 }
 
+/* Free a list of owned strings and empty it. */
+static void list_clear(char ***list, size_t *n, size_t *cap)
+{
+    for (size_t i = 0; i < *n; i++) free((*list)[i]);
+    free(*list);
+    *list = NULL;
+    *n = *cap = 0;
+}
+
+int out_again(outdir *o, diag *d)
+{
+    if (!o->begun || !o->state_current) return -1;
+    o->d = d;
+    /* The files there now are the ones the build claimed (it removed the
+     * others): they become what the scan would have found. */
+    list_clear(&o->existing, &o->nexisting, &o->capexisting);
+    map_free(&o->exist, 0);
+    memset(&o->exist, 0, sizeof o->exist);
+    o->existing = xmalloc((o->claimed.used ? o->claimed.used : 1) * sizeof(char *));
+    o->capexisting = o->claimed.used ? o->claimed.used : 1;
+    for (size_t i = 0; i < o->claimed.nslots; i++)
+        if (o->claimed.keys[i]) o->existing[o->nexisting++] = (char *)o->claimed.keys[i];   /* moved */
+    map_free(&o->claimed, 0);
+    memset(&o->claimed, 0, sizeof o->claimed);
+    map_reserve(&o->exist, o->nexisting);
+    for (size_t i = 0; i < o->nexisting; i++) map_put(&o->exist, o->existing[i], o);
+    map_reserve(&o->claimed, o->nexisting);
+    list_clear(&o->changed, &o->nchanged, &o->capchanged);
+    list_clear(&o->removed, &o->nremoved, &o->capremoved);
+    list_clear(&o->dirs, &o->ndirs, &o->capdirs);
+    list_clear(&o->links, &o->nlinks, &o->caplinks);
+    o->written = o->unchanged = o->dirs_read = 0;
+    /* Directories: those removed are gone for good; each listed one is
+     * in the state file as it is now (state_save wrote them all). */
+    size_t k = 0;
+    map_free(&o->dmap, 0);
+    memset(&o->dmap, 0, sizeof o->dmap);
+    map_reserve(&o->dmap, o->ndnodes);
+    for (size_t i = 0; i < o->ndnodes; i++) {
+        dnode *dn = o->dnodes[i];
+        if (dn->gone) {
+            ents_clear(dn);
+            free(dn->ents);
+            free(dn->rel);
+            free(dn);
+            continue;
+        }
+        dn->touched = 0;
+        dn->from_state = dn->listed;
+        o->dnodes[k++] = dn;
+        map_put(&o->dmap, dn->rel, dn);
+    }
+    o->ndnodes = k;
+    o->nrecs = 0;
+    for (size_t i = 0; i < o->ndnodes; i++) o->nrecs += o->dnodes[i]->listed;
+    o->state_current = false;
+    return 0;
+}
+
+void out_each_existing(outdir *o, void (*fn)(const char *relpath, void *ud), void *ud)
+{
+    for (size_t i = 0; i < o->nexisting; i++) fn(o->existing[i], ud);
+}
+
 void out_changed(const outdir *o, char ***paths, size_t *n)
 {
     *paths = o->changed;

@@ -79,6 +79,16 @@ const char **out_paths(outdir *o, size_t *n);
 /* The same, each given to fn in no particular order (no copies; fn must
  * not write to o). */
 void out_each(outdir *o, void (*fn)(const char *relpath, void *ud), void *ud);
+/* Make o, finished (out_finish, with its state file current) and with
+ * nothing else written to the tree since, ready for another build of
+ * it: as out_scan_ex with trust would read it back from the state file,
+ * without reading it (the files there are the ones this build claimed).
+ * Then out_keep and out_write as for any build, and out_finish; errors
+ * go to d from now on. -1 (o unchanged) when the state is not current. */
+int out_again(outdir *o, diag *d);
+/* After out_again, before out_finish: each file that was there, given to
+ * fn (which may write to o, from this thread only). */
+void out_each_existing(outdir *o, void (*fn)(const char *relpath, void *ud), void *ud);
 void out_close(outdir *o);
 
 #endif

@@ -215,6 +215,12 @@ static int build(const char *root, const char *state, out_stats *st, diag *d)
     return rc;
 }
 
+static void count_any(const char *p, void *ud)
+{
+    (void)p;
+    (*(size_t *)ud)++;
+}
+
 /* Directories in the site above, with the root. */
 #define NDIRS 6
 
@@ -294,6 +300,70 @@ TEST(state_trusted_as_recorded)
     CHECK(out_finish(o, &st) == 0 && !st.state_current && st.removed == 0 && st.dirs_read == NDIRS);
     out_close(o);
     CHECK(diag_count(d, DIAG_ERROR) == 0);
+    rm_rf(t);
+    unlink(state);
+    free(state);
+    free(t);
+    diag_free(d);
+}
+
+/* An outdir taken on for another build (out_again) behaves as one
+ * scanned again from the state file it wrote: the files there are the
+ * last build's (one not claimed is swept, one rewritten is compared),
+ * and what it leaves is what an untrusted scan then finds, state and all. */
+TEST(again_as_a_trusted_rescan)
+{
+    char *t = mktree(), *state = xasprintf("%s.state", t);
+    diag *d = diag_new();
+    out_stats st;
+    CHECK(build(t, state, &st, d) == 0);
+    outdir *o = out_open_state(t, state, d);
+    CHECK(out_again(o, d) < 0);                   /* not finished: refused */
+    CHECK(write_site(o) == 0);
+    settle();
+    CHECK(out_finish(o, &st) == 0 && st.state_current && st.unchanged == 5);
+    CHECK(out_again(o, d) == 0);
+    /* Each file the last build left, once. */
+    size_t n = 0;
+    out_each_existing(o, count_any, &n);
+    CHECK(n == 5);
+    /* Kept, rewritten the same, rewritten differently; b/y/z not claimed. */
+    CHECK(out_keep(o, "index.html") == 0);
+    CHECK(out_keep(o, "a/index.html") == 0);
+    CHECK(out_write(o, "a/x/index.html", "ax", 2) == 0);
+    CHECK(out_write(o, "b/index.html", "B", 1) == 0);
+    CHECK(out_write(o, "c/new.html", "c", 1) == 0);
+    CHECK(out_keep(o, "index.html") < 0);         /* claimed twice: as ever */
+    settle();
+    CHECK(out_finish(o, &st) == 0 && st.state_current);
+    CHECK(st.written == 2 && st.unchanged == 3 && st.removed == 1);
+    CHECK(!exists(t, "b/y") && file_is(t, "b/index.html", "B") && file_is(t, "c/new.html", "c"));
+    char **paths;
+    out_changed(o, &paths, &n);
+    CHECK(n == 2 && !strcmp(paths[0], "b/index.html") && !strcmp(paths[1], "c/new.html"));
+    /* Again after again: all kept; the directories the sweep changed too
+     * recently to record are read for the state now. */
+    CHECK(out_again(o, d) == 0);
+    n = 0;
+    out_each_existing(o, count_any, &n);
+    CHECK(n == 5);
+    CHECK(out_keep(o, "index.html") == 0 && out_keep(o, "a/index.html") == 0 &&
+          out_keep(o, "a/x/index.html") == 0 && out_keep(o, "b/index.html") == 0 &&
+          out_keep(o, "c/new.html") == 0);
+    settle();
+    CHECK(out_finish(o, &st) == 0 && st.state_current && st.removed == 0 && st.written == 0);
+    out_close(o);
+    /* The state it left is the tree: a scan that checks every directory
+     * stamp reads none, and finds the same files. */
+    o = out_scan_ex(t, state, false, d);
+    CHECK(o && out_begin(o) == 0);
+    n = 0;
+    CHECK(out_keep(o, "index.html") == 0 && out_keep(o, "a/index.html") == 0 &&
+          out_keep(o, "a/x/index.html") == 0 && out_keep(o, "b/index.html") == 0 &&
+          out_keep(o, "c/new.html") == 0);
+    CHECK(out_finish(o, &st) == 0 && st.removed == 0 && st.dirs_read == 0);
+    out_close(o);
+    CHECK(diag_count(d, DIAG_ERROR) == 1);        /* the double claim */
     rm_rf(t);
     unlink(state);
     free(state);
@@ -448,6 +518,7 @@ int main(void)
     RUN(state_skips_unchanged_directories);
     RUN(state_finds_stray_files_and_links);
     RUN(state_trusted_as_recorded);
+    RUN(again_as_a_trusted_rescan);
     RUN(state_damaged_means_full_scan);
     RUN(state_crafted_names_refused);
     return test_summary();
