@@ -873,6 +873,15 @@ static void sort_docs(doc **docs, size_t n, bool by_url)
     free(v);
 }
 
+typedef struct { doc **v; size_t n; } url_sort;
+
+static void *sort_by_url(void *arg)
+{
+    url_sort *j = arg;
+    sort_docs(j->v, j->n, true);
+    return NULL;
+}
+
 /* The build cache's two stores, opened for the settings a rendering
  * depends on (the body aside). */
 typedef struct {
@@ -961,11 +970,17 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
     free(prefix);
     sl_free(&files);
 
-    sort_docs(c->docs, c->n, false);
-    /* Two files with one URL (e.g. the same slug in two year folders). */
+    /* The two orders at once (the URL order is total: its ties go by
+     * source file, so it does not depend on the order it starts from). */
     doc **byurl = xmalloc((c->n ? c->n : 1) * sizeof(doc *));
     memcpy(byurl, c->docs, c->n * sizeof(doc *));
-    sort_docs(byurl, c->n, true);
+    url_sort sj = {byurl, c->n};
+    pthread_t sorter;
+    bool sorting = threads != 1 && c->n >= 1000 && pthread_create(&sorter, NULL, sort_by_url, &sj) == 0;
+    sort_docs(c->docs, c->n, false);
+    if (sorting) pthread_join(sorter, NULL);
+    else sort_docs(byurl, c->n, true);
+    /* Two files with one URL (e.g. the same slug in two year folders). */
     for (size_t i = 1; i < c->n; i++)
         if (!strcmp(byurl[i - 1]->url, byurl[i]->url))
             diag_error(d, byurl[i]->source, 1, "URL %s is already used by %s",
