@@ -107,15 +107,25 @@ static void md_case(const uint8_t *data, size_t size, const char *path)
 
 static void page_case(const uint8_t *data, size_t size, const char *path, const char *out)
 {
-    write_checked(path, "gazette page cache 2\n", NULL, 0, data, size);
+    write_checked(path, "gazette page cache 3\n", NULL, 0, data, size);
     pagecache *pc = pagecache_open(path, out, out);
+    (void)pagecache_recorded(pc);
+    (void)pagecache_left(pc, "index.html");
+    (void)pagecache_left(pc, "a/index.html");
     (void)pagecache_keep(pc, "index.html", (fp128){1, 1});
     (void)pagecache_keep(pc, "a/index.html", (fp128){0, 0});
     const char **paths;
     size_t k = pagecache_group(pc, 1, (fp128){0, 0}, &paths);
     if (k) free(paths);
     pagecache_note(pc, "index.html", (fp128){3, 4});
+    pagecache_note_other(pc, "feed.xml");
+    pagecache_note_other(pc, "index.html");        /* noted already: nothing */
     diag *d = diag_new();
+    (void)pagecache_save(pc, d);
+    /* Another build from these records, as a release's second one. */
+    pagecache_again(pc);
+    (void)pagecache_carry(pc, "index.html");
+    (void)pagecache_carry(pc, "a/index.html");
     (void)pagecache_save(pc, d);
     diag_free(d);
     pagecache_free(pc);
