@@ -180,7 +180,7 @@ fp128 fp_self(void)
  * (16), fingerprint of the payload (16), payload. Payload: u32 lengths of
  * html, excerpt and text, the three strings, and the toc encoded as by
  * fp_encode_value. */
-#define MD_MAGIC "gazette markdown cache 1\n"
+#define MD_MAGIC CACHE_MD_MAGIC
 #define MD_HEADER (sizeof MD_MAGIC - 1 + 16)
 #define ENTRY_HEAD 40
 #define ENTRY_MAX (256u << 20)
@@ -675,7 +675,7 @@ void cache_sweep_tmp(const char *dir)
  * follow at save, then the count and the checksum, and a rename makes the
  * shard current. A record found in another shard than its own (not
  * written so by this code) is still used, and moved at the next save. */
-#define DOC_MAGIC "gazette document cache 2\n"
+#define DOC_MAGIC CACHE_DOC_MAGIC
 #define DOC_SHARDS 16
 /* A file changed this recently may change again within the timestamps'
  * granularity without its stat showing it: such a record is used only
@@ -1062,7 +1062,7 @@ struct pagecache {
     size_t nnoted, nnoted_slots;
 };
 
-#define PAGE_MAGIC "gazette page cache 3\n"
+#define PAGE_MAGIC CACHE_PAGE_MAGIC
 
 static uint64_t str_hash(const char *s)
 {

@@ -39,6 +39,12 @@
 #include "util.h"
 #include "value.h"
 
+/* Each file's first line, naming its format (a new format, a new line:
+ * an older file is then simply not read). */
+#define CACHE_MD_MAGIC "gazette markdown cache 1\n"
+#define CACHE_DOC_MAGIC "gazette document cache 2\n"
+#define CACHE_PAGE_MAGIC "gazette page cache 3\n"
+
 /* A 128-bit fingerprint (XXH3-128 from libxxhash). */
 typedef struct { uint64_t lo, hi; } fp128;
 

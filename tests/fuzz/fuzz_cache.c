@@ -57,7 +57,7 @@ static void write_checked(const char *path, const char *magic, const uint8_t *he
 
 static void md_case(const uint8_t *data, size_t size, const char *path)
 {
-    static const char magic[] = "gazette markdown cache 1\n";
+    static const char magic[] = CACHE_MD_MAGIC;
     fp128 settings = {1, 2};
     FILE *f = fopen(path, "wb");
     if (!f) return;
@@ -107,7 +107,7 @@ static void md_case(const uint8_t *data, size_t size, const char *path)
 
 static void page_case(const uint8_t *data, size_t size, const char *path, const char *out)
 {
-    write_checked(path, "gazette page cache 3\n", NULL, 0, data, size);
+    write_checked(path, CACHE_PAGE_MAGIC, NULL, 0, data, size);
     pagecache *pc = pagecache_open(path, out, out);
     (void)pagecache_recorded(pc);
     (void)pagecache_left(pc, "index.html");
@@ -140,7 +140,7 @@ static void doc_case(const uint8_t *data, size_t size, const char *path)
     /* The input is the first of the shard files (whose records are used
      * wherever they are found). */
     char *shard = xasprintf("%s.0", path);
-    write_checked(shard, "gazette document cache 2\n", set, 16, data, size);
+    write_checked(shard, CACHE_DOC_MAGIC, set, 16, data, size);
     free(shard);
     doccache *c = doccache_open(path, settings);
     /* The first entry's source (u32 length + name), with the stat fields

@@ -314,7 +314,7 @@ TEST(pages_left_as_is)
     char *data = NULL;
     size_t n = 0;
     CHECK(read_file(rec, &data, &n) == 0);
-    size_t ml = strlen("gazette page cache 3\n");
+    size_t ml = strlen(CACHE_PAGE_MAGIC);
     uint32_t rl = 0;
     uint64_t count = 0;
     if (n > ml + 12) {
