@@ -1629,7 +1629,7 @@ int build_records_id(const build_opts *o, char hex[33])
     return rc;
 }
 
-int build_left_as_is(const build_opts *o, char *const *paths, const bool *gone, size_t n)
+int build_left_as_is(const build_opts *o, const char *const *paths, const bool *gone, size_t n)
 {
     if (!o->cache_dir) return 0;
     char *real = realpath(o->out_dir, NULL);
@@ -2074,14 +2074,15 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
         }
     }
     phase(b, "again");
-    /* The output as the last build left it: its outdir, taken on. */
+    /* The output as the last build left it: its outdir, taken on (its
+     * state is current: keep_build keeps only builds that recorded it). */
     if (out_again(old, d) < 0) goto done;
     b->out = old;
     old = NULL;
     if (b->timing) fprintf(stderr, "gazette: output trusted as recorded\n");
     renderer_set_out(b->r, b->out);
     pagecache_again(b->pc);
-    phase(b, "scan");
+    phase(b, "reopen");
     parallel_for(b->nagain, o->threads, render_again, b);
     out_each_existing(b->out, carry_file, b);
     phase(b, "render");

@@ -123,6 +123,6 @@ int build_records_id(const build_opts *o, char hex[33]);
  * Then they are that build's output, not hand edits (a release takes
  * them as such). 1 yes, 0 no (also without a build cache, or with
  * records that are missing, damaged or from an older gazette). */
-int build_left_as_is(const build_opts *o, char *const *paths, const bool *gone, size_t n);
+int build_left_as_is(const build_opts *o, const char *const *paths, const bool *gone, size_t n);
 
 #endif

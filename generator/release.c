@@ -2789,10 +2789,10 @@ static bool dirt_left_by_build(const release_opts *o, const strlist *dirty)
     if (!build_left_as_is || !build_opts_default || !dirty->n) return false;
     build_opts bo;
     release_build_opts(o, o->out_dir, &bo);
-    char **paths = xmalloc(dirty->n * sizeof *paths);
+    const char **paths = xmalloc(dirty->n * sizeof *paths);
     bool *gone = xmalloc(dirty->n * sizeof *gone);
     for (size_t i = 0; i < dirty->n; i++) {
-        paths[i] = (char *)dirty_path(dirty->v[i]);
+        paths[i] = dirty_path(dirty->v[i]);
         gone[i] = str_starts(dirty->v[i], "deleted: ");
     }
     bool yes = build_left_as_is(&bo, paths, gone, dirty->n) == 1;

@@ -796,6 +796,18 @@ TEST(release_builds_share_one_load)
     teardown();
 }
 
+/* Options of a quiet build with a build cache and a new keep. */
+static void keep_opts(build_opts *bo, const char *content, const char *tpl, const char *out, const char *cache)
+{
+    build_opts_default(bo);
+    bo->content_dir = content;
+    bo->templates_dir = tpl;
+    bo->out_dir = out;
+    bo->cache_dir = cache;
+    bo->quiet = true;
+    bo->keep = build_keep_new();
+}
+
 /* build_keep on its own: reuse, the load's warnings said again, line
  * numbers kept for a later validation, and a failed build empties it. */
 TEST(build_keep_reuse_warnings_and_failure)
@@ -810,13 +822,7 @@ TEST(build_keep_reuse_warnings_and_failure)
     mkdir_p(tpl);
     write_file_atomic(special, "{{> layout}}", 12);
     build_opts bo;
-    build_opts_default(&bo);
-    bo.content_dir = content;
-    bo.templates_dir = tpl;
-    bo.out_dir = out;
-    bo.cache_dir = cache;
-    bo.quiet = true;
-    bo.keep = build_keep_new();
+    keep_opts(&bo, content, tpl, out, cache);
     build_result res;
     diag *d1 = diag_new(), *d2 = diag_new(), *d3 = diag_new();
     CHECK(build_site(&bo, &res, d1) == 0);
@@ -913,13 +919,7 @@ TEST(build_again_renders_history_pages_only)
     mkdir_p(tpl);
     write_file_atomic(t404, "v1", 2);
     build_opts bo;
-    build_opts_default(&bo);
-    bo.content_dir = content;
-    bo.templates_dir = tpl;
-    bo.out_dir = out;
-    bo.cache_dir = cache;
-    bo.quiet = true;
-    bo.keep = build_keep_new();
+    keep_opts(&bo, content, tpl, out, cache);
     static const char *const r1[][3] = {{"r1", "/notices/2017/a/", "/notices/2016/b/"}};
     static const char *const r2[][3] = {{"r1", "/notices/2017/a/", "/notices/2016/b/"},
                                         {"r2", "/notices/2017/a/", NULL}};
