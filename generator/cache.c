@@ -157,8 +157,22 @@ static value *decode_value(const unsigned char **pp, const unsigned char *end, i
 
 static fp128 self_fp;
 
+/* The binary is mapped, not read: read_file's copy into 1.8 MB of fresh
+ * memory (page faults) was 1.8-2.0 ms of every build's start. */
 static void init_self(void)
 {
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            self_fp = fp_bytes(m, (size_t)st.st_size);
+            munmap(m, (size_t)st.st_size);
+            close(fd);
+            return;
+        }
+    }
+    if (fd >= 0) close(fd);
     char *data;
     size_t n;
     if (read_file("/proc/self/exe", &data, &n) == 0) {
