@@ -4,8 +4,9 @@
 # and print PASS/FAIL lines and "N passed, N failed". Use a normal (not
 # sanitizer) build: make BUILD=build && bash tests/valgrind.sh build
 #   build of $ROOT/content, check, a rebuild (incremental path), a hostile
-#   document, a template error, a bad document (error path), release (if
-#   available), and a unit test binary or two.
+#   document, a template error, a bad document (error path), releases (a
+#   first, a one-page one, one after a preview build), and a unit test
+#   binary or two.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -80,6 +81,17 @@ vg template-recursion 1 "$GAZETTE" build --content "$H" --templates "$T/tpl" --o
 if "$GAZETTE" release --help >/dev/null 2>&1; then
   vg release 0 "$GAZETTE" release --content "$root/content" --out "$T/rel"
   vg log 0 "$GAZETTE" log --out "$T/rel"
+  # A one-page release: its second build is made from its first
+  # (build_again), and both are freed at the end.
+  RC=$T/relc; cp -r "$root/content" "$RC"
+  f=$(find "$RC/notices" -name '*.md' | head -1)
+  "$GAZETTE" release --content "$RC" --out "$T/rel2" >/dev/null 2>&1
+  echo "一处修订。" >>"$f"
+  vg release-one-page 0 "$GAZETTE" release --content "$RC" --out "$T/rel2"
+  # ... and after a preview build: the records tell the build's files.
+  echo "又一处修订。" >>"$f"
+  "$GAZETTE" build --content "$RC" --out "$T/rel2" --quiet >/dev/null 2>&1
+  vg release-after-preview 0 "$GAZETTE" release --content "$RC" --out "$T/rel2"
 fi
 if "$GAZETTE" import --help >/dev/null 2>&1 && [ -d "$SHARED/seeds" ]; then
   vg import 0 "$GAZETTE" import "$SHARED/seeds" --to "$T/imp"
