@@ -146,6 +146,15 @@ static void list_add(char ***list, size_t *n, size_t *cap, const char *s)
     (*list)[(*n)++] = xstrdup(s);
 }
 
+/* Free a list of owned strings and empty it. */
+static void list_clear(char ***list, size_t *n, size_t *cap)
+{
+    for (size_t i = 0; i < *n; i++) free((*list)[i]);
+    free(*list);
+    *list = NULL;
+    *n = *cap = 0;
+}
+
 /* XXH3: FNV-1a (used before) spread long paths with shared prefixes so
  * badly over the low bits that probing was a tenth of a scan. */
 static uint64_t hash_str(const char *s) { return XXH3_64bits(s, strlen(s)); }
@@ -220,6 +229,14 @@ static void ents_clear(dnode *dn)
 {
     for (size_t i = 0; i < dn->nents; i++) free(dn->ents[i].name);
     dn->nents = 0;
+}
+
+static void dnode_free(dnode *dn)
+{
+    ents_clear(dn);
+    free(dn->ents);
+    free(dn->rel);
+    free(dn);
 }
 
 static int64_t ts_ns(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec; }
@@ -567,6 +584,15 @@ static long scan(outdir *o, const char *full, const char *rel, const struct stat
     return err ? -1 : n;
 }
 
+/* The files found (existing) as a map for lookups, and the claims sized
+ * for them: a build mostly writes again the files that are there. */
+static void index_existing(outdir *o)
+{
+    map_reserve(&o->exist, o->nexisting);
+    for (size_t i = 0; i < o->nexisting; i++) map_put(&o->exist, o->existing[i], o);
+    map_reserve(&o->claimed, o->nexisting);
+}
+
 outdir *out_scan(const char *root, const char *state_path, diag *d)
 {
     return out_scan_ex(root, state_path, false, d);
@@ -598,10 +624,7 @@ outdir *out_scan_ex(const char *root, const char *state_path, bool trust, diag *
         stp = &st;
     }
     if (scan(o, root, "", stp) < 0) { out_close(o); return NULL; }
-    map_reserve(&o->exist, o->nexisting);
-    for (size_t i = 0; i < o->nexisting; i++) map_put(&o->exist, o->existing[i], o);
-    /* A build mostly writes again the files that are there. */
-    map_reserve(&o->claimed, o->nexisting);
+    index_existing(o);
     /* The previous state is used up: free it now, not at out_close. */
     map_free(&o->srecs, 1);
     free(o->sblob);
@@ -960,15 +983,6 @@ int out_finish(outdir *o, out_stats *st)
     return err ? -1 : 0;
 }
 
-/* Free a list of owned strings and empty it. */
-static void list_clear(char ***list, size_t *n, size_t *cap)
-{
-    for (size_t i = 0; i < *n; i++) free((*list)[i]);
-    free(*list);
-    *list = NULL;
-    *n = *cap = 0;
-}
-
 int out_again(outdir *o, diag *d)
 {
     if (!o->begun || !o->state_current) return -1;
@@ -977,16 +991,12 @@ int out_again(outdir *o, diag *d)
      * others): they become what the scan would have found. */
     list_clear(&o->existing, &o->nexisting, &o->capexisting);
     map_free(&o->exist, 0);
-    memset(&o->exist, 0, sizeof o->exist);
     o->existing = xmalloc((o->claimed.used ? o->claimed.used : 1) * sizeof(char *));
     o->capexisting = o->claimed.used ? o->claimed.used : 1;
     for (size_t i = 0; i < o->claimed.nslots; i++)
         if (o->claimed.keys[i]) o->existing[o->nexisting++] = (char *)o->claimed.keys[i];   /* moved */
     map_free(&o->claimed, 0);
-    memset(&o->claimed, 0, sizeof o->claimed);
-    map_reserve(&o->exist, o->nexisting);
-    for (size_t i = 0; i < o->nexisting; i++) map_put(&o->exist, o->existing[i], o);
-    map_reserve(&o->claimed, o->nexisting);
+    index_existing(o);
     list_clear(&o->changed, &o->nchanged, &o->capchanged);
     list_clear(&o->removed, &o->nremoved, &o->capremoved);
     list_clear(&o->dirs, &o->ndirs, &o->capdirs);
@@ -996,15 +1006,11 @@ int out_again(outdir *o, diag *d)
      * in the state file as it is now (state_save wrote them all). */
     size_t k = 0;
     map_free(&o->dmap, 0);
-    memset(&o->dmap, 0, sizeof o->dmap);
     map_reserve(&o->dmap, o->ndnodes);
     for (size_t i = 0; i < o->ndnodes; i++) {
         dnode *dn = o->dnodes[i];
         if (dn->gone) {
-            ents_clear(dn);
-            free(dn->ents);
-            free(dn->rel);
-            free(dn);
+            dnode_free(dn);
             continue;
         }
         dn->touched = 0;
@@ -1060,23 +1066,13 @@ const char **out_paths(outdir *o, size_t *n)
 void out_close(outdir *o)
 {
     if (!o) return;
-    for (size_t i = 0; i < o->nchanged; i++) free(o->changed[i]);
-    for (size_t i = 0; i < o->nremoved; i++) free(o->removed[i]);
-    for (size_t i = 0; i < o->nexisting; i++) free(o->existing[i]);
-    for (size_t i = 0; i < o->ndirs; i++) free(o->dirs[i]);
-    for (size_t i = 0; i < o->nlinks; i++) free(o->links[i]);
-    free(o->links);
-    free(o->changed);
-    free(o->removed);
-    free(o->existing);
-    free(o->dirs);
+    list_clear(&o->changed, &o->nchanged, &o->capchanged);
+    list_clear(&o->removed, &o->nremoved, &o->capremoved);
+    list_clear(&o->existing, &o->nexisting, &o->capexisting);
+    list_clear(&o->dirs, &o->ndirs, &o->capdirs);
+    list_clear(&o->links, &o->nlinks, &o->caplinks);
     map_free(&o->claimed, 1);
-    for (size_t i = 0; i < o->ndnodes; i++) {
-        ents_clear(o->dnodes[i]);
-        free(o->dnodes[i]->ents);
-        free(o->dnodes[i]->rel);
-        free(o->dnodes[i]);
-    }
+    for (size_t i = 0; i < o->ndnodes; i++) dnode_free(o->dnodes[i]);
     free(o->dnodes);
     map_free(&o->dmap, 0);
     map_free(&o->exist, 0);
