@@ -128,22 +128,13 @@ typedef struct {
 /* Search index files in the page cache (see search.h for the layout). */
 enum { GROUP_SEARCH = 1 };
 
-static double now_seconds(void);
 static char *out_cache_file(const build_opts *o, const char *prefix, const char *suffix);
-
-/* The process's CPU time so far, in seconds. */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* With GAZETTE_TIMING set, print how long each phase took (profiling aid). */
 static void phase(build *b, const char *name)
 {
     if (!b->timing) return;
-    double t = now_seconds();
+    double t = clock_seconds(CLOCK_MONOTONIC);
     /* Resident memory at the phase's end (mallinfo would count only the
      * main thread's arena). */
     long pages = 0;
@@ -153,7 +144,7 @@ static void phase(build *b, const char *name)
         fclose(f);
     }
     /* CPU time too: on a shared machine wall time says little. */
-    double cpu = cpu_now();
+    double cpu = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     fprintf(stderr, "gazette: %-10s %7.3f s  cpu %6.3f s  rss %6.1f MB\n", name, t - b->t_phase,
             cpu - b->cpu_phase, (double)pages * (double)sysconf(_SC_PAGESIZE) / 1048576.0);
     b->t_phase = t;
@@ -1691,13 +1682,6 @@ void build_opts_default(build_opts *o)
     o->out_dir = "site";
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- content kept between builds (build_keep, see build.h) ---- */
 
 struct build_keep {
@@ -1943,7 +1927,7 @@ static void fill_result(build *b, build_result *res, double t0)
         if (strcmp(b->c.docs[i]->date, res->newest_date) > 0) memcpy(res->newest_date, b->c.docs[i]->date, 11);
     if (b->st) snprintf(res->snapshot_sha256, sizeof res->snapshot_sha256, "%s", stats_sha256(b->st));
     res->site = value_ref(b->site);
-    res->seconds = now_seconds() - t0;
+    res->seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
 }
 
 /* The files counted, written and removed (after out_finish), into res. */
@@ -2042,7 +2026,7 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
     b->d = d;
     b->timing = getenv("GAZETTE_TIMING") != NULL;
     b->t_phase = t0;
-    b->cpu_phase = cpu_now();
+    b->cpu_phase = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     b->skipped = b->done = 0;
     b->progress = 0;
     b->search_written = 0;
@@ -2125,7 +2109,7 @@ done:
 
 int build_site(const build_opts *o, build_result *res, diag *d)
 {
-    double t0 = now_seconds();
+    double t0 = clock_seconds(CLOCK_MONOTONIC);
     build_result scratch;
     if (!res) res = &scratch;
     memset(res, 0, sizeof *res);
@@ -2137,7 +2121,8 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         }
         keep_unbuild(o->keep, d);       /* its content for this build */
     }
-    build b = {.o = o, .d = d, .timing = getenv("GAZETTE_TIMING") != NULL, .t_phase = t0, .cpu_phase = cpu_now()};
+    build b = {.o = o, .d = d, .timing = getenv("GAZETTE_TIMING") != NULL, .t_phase = t0,
+               .cpu_phase = clock_seconds(CLOCK_PROCESS_CPUTIME_ID)};
     int rc = -1;
     size_t errors0 = diag_count(d, DIAG_ERROR);
 

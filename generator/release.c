@@ -40,20 +40,6 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static double now_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_sec(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* GAZETTE_TIMING=1 (as for build.c's phases): time spent in each step of
  * a release, on stderr, for benchmarks and profiling; CPU time as well,
  * as wall time on a shared machine says little. */
@@ -61,7 +47,7 @@ static void rphase(const char *name)
 {
     static double last, last_cpu;
     if (!getenv("GAZETTE_TIMING")) return;
-    double t = now_sec(), c = cpu_sec();
+    double t = clock_seconds(CLOCK_MONOTONIC), c = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     if (last > 0 && *name)
         fprintf(stderr, "gazette: release %-14s %7.3f s cpu %7.3f s wall\n", name, c - last_cpu, t - last);
     last = t;
@@ -3346,7 +3332,7 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
         if (!h) { rc = -1; break; }
         rphase("history");
         result_free(res);
-        double t0 = now_sec();
+        double t0 = clock_seconds(CLOCK_MONOTONIC);
         /* Same content as the first build: its warnings were reported
          * already, only a failure is worth passing on. */
         diag *quiet = diag_new();
@@ -3363,17 +3349,17 @@ static int build_pending(rel_ctx *c, const git_oid *t1, const build_result *r1, 
          * gives (e.g. a symbolic link removed from the output) are new. */
         if (rc == 0 && round == 0 && !c->parent) forward_new_warnings(quiet, d);
         diag_free(quiet);
-        c->out->build_seconds += now_sec() - t0;
+        c->out->build_seconds += clock_seconds(CLOCK_MONOTONIC) - t0;
         rphase("build pending");
         value_unref(h);
         git_oid tid;
-        t0 = now_sec();
+        t0 = clock_seconds(CLOCK_MONOTONIC);
         if (rc == 0) rc = tree_after_build(c->repo, c->st, cur, c->o->out_dir, res, NULL, 0, &tid, d);
         git_tree *next = NULL;
         if (rc == 0 && git_tree_lookup(&next, c->repo, &tid) < 0) rc = gerr(d, NULL, "cannot read tree");
         dlist S2 = {0};
         if (rc == 0) rc = diff_trees(c->repo, c->ptree, next, true, &S2, d);
-        c->out->git_seconds += now_sec() - t0;
+        c->out->git_seconds += clock_seconds(CLOCK_MONOTONIC) - t0;
         rphase("tree pending");
         if (rc == 0) {
             settled = dl_equal(&S, &S2);
@@ -3403,7 +3389,7 @@ static int commit_and_tag(rel_ctx *c, const git_oid *tree_id, const build_result
                           const char *date, const char *first, const char *body)
 {
     diag *d = c->d;
-    double t0 = now_sec();
+    double t0 = clock_seconds(CLOCK_MONOTONIC);
     git_tree *tree = NULL;
     dlist all = {0};
     git_signature *sig = NULL;
@@ -3445,7 +3431,7 @@ static int commit_and_tag(rel_ctx *c, const git_oid *tree_id, const build_result
         rphase("index");
         kill_point("index");
     }
-    c->out->git_seconds += now_sec() - t0;
+    c->out->git_seconds += clock_seconds(CLOCK_MONOTONIC) - t0;
     git_signature_free(sig);
     dl_free(&all);
     git_tree_free(tree);
@@ -3503,20 +3489,20 @@ static int do_release(rel_ctx *c)
     /* (GAZETTE_TEST_NO_BUILD_KEEP: every build loads, as before build_keep;
      * the tests' reference to compare with.) */
     c->keep = build_keep_new && !getenv("GAZETTE_TEST_NO_BUILD_KEEP") ? build_keep_new() : NULL;
-    double t0 = now_sec();
+    double t0 = clock_seconds(CLOCK_MONOTONIC);
     /* A first release rewrites every page in its pending build, so its
      * first build only validates and finds the documents and the date. */
     int rc = run_build_ex(o, o->out_dir, h, !c->parent, c->keep, c->trust_first, &r1, d);
     c->trusted = rc == 0 && r1.out_recorded;
     snprintf(c->records, sizeof c->records, "%s", c->trusted ? r1.records_id : "");
-    c->out->build_seconds += now_sec() - t0;
+    c->out->build_seconds += clock_seconds(CLOCK_MONOTONIC) - t0;
     rphase("build as-of");
     value_unref(h);
     git_oid t1;
-    t0 = now_sec();
+    t0 = clock_seconds(CLOCK_MONOTONIC);
     if (rc == 0 && c->parent)
         rc = tree_after_build(c->repo, c->st, c->ptree, o->out_dir, &r1, c->generated, c->ngenerated, &t1, d);
-    c->out->git_seconds += now_sec() - t0;
+    c->out->git_seconds += clock_seconds(CLOCK_MONOTONIC) - t0;
     rphase("tree as-of");
     kill_point("built");
     if (rc == 0 && c->parent && git_oid_equal(&t1, git_tree_id(c->ptree))) {

@@ -1095,24 +1095,10 @@ static int write_shards(const index_t *ix, fileset *fs, unsigned *nshards_out)
  * from the page rendering it overlaps with. */
 typedef struct { int on; double t0, w0; } timing;
 
-static double cpu_now(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) return 0;
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void timing_step(timing *t, const char *name)
 {
     if (!t->on) return;
-    double c = cpu_now(), w = wall_now();
+    double c = clock_seconds(CLOCK_THREAD_CPUTIME_ID), w = clock_seconds(CLOCK_MONOTONIC);
     fprintf(stderr, "gazette: search %-7s %7.3f s cpu %7.3f s wall\n", name, c - t->t0, w - t->w0);
     t->t0 = c;
     t->w0 = w;
@@ -2400,7 +2386,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
                        nz(docs[i].title));
             return -1;
         }
-    timing tm = {getenv("GAZETTE_TIMING") != NULL, cpu_now(), wall_now()};
+    timing tm = {getenv("GAZETTE_TIMING") != NULL, clock_seconds(CLOCK_THREAD_CPUTIME_ID), clock_seconds(CLOCK_MONOTONIC)};
     const search_doc **ord = xmalloc((n ? n : 1) * sizeof *ord);
     for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
     sort_docs(ord, n);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct stat;
 
@@ -103,5 +104,9 @@ void str_key(const char *s, uint64_t *key, int words);
  * strings go on past them. */
 int str_key_cmp(const uint64_t *p, const char *s, const uint64_t *q, const char *t, int words);
 int str_cmp_ptr(const void *a, const void *b);   /* qsort on char** */
+
+/* A clock (CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID, ...) in seconds;
+ * 0 if it cannot be read. For timing output only. */
+double clock_seconds(clockid_t id);
 
 #endif
