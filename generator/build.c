@@ -1546,12 +1546,16 @@ static pagecache *open_pages(const build_opts *o)
     return pc;
 }
 
-static void note_search_file(const char *p, void *ud)
+/* A file this build left, recorded: a search index file it wrote (one
+ * group, one fingerprint; a patch rewrites a few of the ~1,800, the
+ * others keep their records' stat when those are trusted: no stat at
+ * save), or any other file not noted yet (assets, feed, stats data...),
+ * so that the records name every file (build_left_as_is). */
+static void note_file(const char *p, void *ud)
 {
     build *b = ud;
-    if (!strcmp(p, "search/meta.json") || str_starts(p, "search/idx/") || str_starts(p, "search/docs/")) {
-        /* A patch rewrites a few of the ~1,800 files: the others keep
-         * their records' stat when those are trusted (no stat at save). */
+    if (b->search_written &&
+        (!strcmp(p, "search/meta.json") || str_starts(p, "search/idx/") || str_starts(p, "search/docs/"))) {
         char **written;
         size_t n;
         out_changed(b->out, &written, &n);          /* sorted: after out_finish */
@@ -1559,17 +1563,14 @@ static void note_search_file(const char *p, void *ud)
             pagecache_note_in(b->pc, GROUP_SEARCH, p, b->search_fp);
         else
             pagecache_note_kept(b->pc, GROUP_SEARCH, p, b->search_fp);
+    } else {
+        pagecache_note_other(b->pc, p);
     }
 }
 
-/* Record the search index files written in this build. */
-static void note_search(build *b) { out_each(b->out, note_search_file, b); }
-
-static void note_other_file(const char *p, void *ud) { pagecache_note_other(ud, p); }
-
-/* Record every other file the build left (assets, feed, stats data...):
- * the records then name all of them (build_left_as_is). */
-static void note_others(build *b) { out_each(b->out, note_other_file, b->pc); }
+/* Record the files the build left that its pages did not note: one pass
+ * over the output. */
+static void note_files(build *b) { out_each(b->out, note_file, b); }
 
 /* The output directory's scan, on its own thread (see build_site). */
 typedef struct scan_job {
@@ -2199,8 +2200,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
     if (b.pc) {
         /* Only a good build's pages are trusted next time. */
-        if (b.search_written) note_search(&b);
-        note_others(&b);
+        note_files(&b);
         res->out_recorded = pagecache_save(b.pc, d) == 0 && st.state_current;
         if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
         if (b.timing)

@@ -174,8 +174,10 @@ enum { PAGECACHE_OTHER = 255 };
 /* Note relpath, a file this build left that is no page or group file
  * (assets, feeds, stats data: written or copied), unless it was noted
  * already: so that the records name every file a build left, for
- * pagecache_left. Recorded with no fingerprint (never kept). Not
- * thread-safe: call after the pages are noted, from one thread. */
+ * pagecache_left. Recorded with no fingerprint (never kept). "Noted
+ * already" is told by the paths noted before its first call (a set made
+ * then): call it once the pages are noted, from one thread, and not for a
+ * path noted in between. */
 void pagecache_note_other(pagecache *pc, const char *relpath);
 /* The same without the check (relpath is known not to be noted yet): no
  * set of the noted paths is made. Thread-safe. */
