@@ -157,27 +157,46 @@ static value *decode_value(const unsigned char **pp, const unsigned char *end, i
 
 static fp128 self_fp;
 
+/* A whole file's bytes: mapped read-only (no copy into fresh memory,
+ * whose page faults cost more than the read), or read when it cannot be
+ * mapped. *maplen is the mapping's length, 0 when read; free with
+ * file_bytes_free. A mapping sees the file change under it only if it is
+ * written in place, which nothing here does: every writer renames a new
+ * file over it, and the mapping keeps the old one. */
+static int file_bytes(const char *path, char **data, size_t *n, size_t *maplen)
+{
+    *maplen = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (m != MAP_FAILED) {
+            close(fd);
+            *data = m;
+            *maplen = *n = (size_t)st.st_size;
+            return 0;
+        }
+    }
+    close(fd);
+    return read_file(path, data, n);
+}
+
+static void file_bytes_free(char *data, size_t maplen)
+{
+    if (maplen) munmap(data, maplen);
+    else free(data);
+}
+
 /* The binary is mapped, not read: read_file's copy into 1.8 MB of fresh
  * memory (page faults) was 1.8-2.0 ms of every build's start. */
 static void init_self(void)
 {
-    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m != MAP_FAILED) {
-            self_fp = fp_bytes(m, (size_t)st.st_size);
-            munmap(m, (size_t)st.st_size);
-            close(fd);
-            return;
-        }
-    }
-    if (fd >= 0) close(fd);
     char *data;
-    size_t n;
-    if (read_file("/proc/self/exe", &data, &n) == 0) {
+    size_t n, maplen;
+    if (file_bytes("/proc/self/exe", &data, &n, &maplen) == 0) {
         self_fp = fp_bytes(data, n);
-        free(data);
+        file_bytes_free(data, maplen);
     }
 }
 
@@ -752,34 +771,13 @@ static doc_entry *doc_slot(doc_entry *slots, size_t n, const char *source, size_
  * other settings (its records are then simply not there). */
 typedef struct { const unsigned char *p, *end; uint64_t count; } doc_span;
 
-/* The shard's bytes, mapped: 17 MB at 10k documents, whose read() (a
- * copy into fresh anonymous pages) was ~6% of a one-edit rebuild's CPU.
- * A mapping sees the file change under it only if the file is written in
- * place, which nothing does: every writer renames a new file over it
- * (the mapping keeps the old one). Falls back to reading. */
-static int doc_load_bytes(doc_shard *s, size_t *n)
-{
-    int fd = open(s->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-        if (m != MAP_FAILED) {
-            close(fd);
-            s->data = m;
-            s->maplen = *n = (size_t)st.st_size;
-            return 0;
-        }
-    }
-    close(fd);
-    return read_file(s->path, &s->data, n);
-}
-
 static doc_span doc_read_shard(doccache *c, doc_shard *s)
 {
     doc_span none = {NULL, NULL, 0};
     size_t n, ml = sizeof DOC_MAGIC - 1;
-    if (doc_load_bytes(s, &n) < 0) { s->data = NULL; return none; }
+    /* Mapped: 17 MB at 10k documents, whose read() (a copy into fresh
+     * anonymous pages) was ~6% of a one-edit rebuild's CPU. */
+    if (file_bytes(s->path, &s->data, &n, &s->maplen) < 0) { s->data = NULL; return none; }
     if (n < ml + 16 + 8 + 16) { s->dirty = true; return none; }
     const unsigned char *p = (unsigned char *)s->data, *end = p + n - 16 - 8;
     if (memcmp(p, DOC_MAGIC, ml) ||
@@ -1033,8 +1031,7 @@ void doccache_free(doccache *c)
         free(s->tmp);
         buf_free(&s->wbuf);
         if (s->hash) XXH3_freeState(s->hash);
-        if (s->maplen) munmap(s->data, s->maplen);
-        else free(s->data);
+        file_bytes_free(s->data, s->maplen);
         free(s->path);
     }
     free(c->old);
