@@ -1197,13 +1197,22 @@ static void note(pagecache *pc, const page_entry *e)
 
 void pagecache_trust(pagecache *pc) { pc->trusted = true; }
 
+/* Note a file as its record e has it (its stat is still right: no second
+ * one at save), in group with fingerprint fp. */
+static void note_recorded(pagecache *pc, const page_entry *e, int group, fp128 fp)
+{
+    page_entry k = *e;
+    k.group = group;
+    k.fp = fp;
+    k.known = true;
+    note(pc, &k);
+}
+
 bool pagecache_keep(pagecache *pc, const char *relpath, fp128 fp)
 {
     const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);
     if (!e->relpath || e->group || !fp_eq(e->fp, fp) || !entry_fresh(pc, e)) return false;
-    page_entry k = *e;
-    k.known = true;          /* its stat is still right: no second one at save */
-    note(pc, &k);
+    note_recorded(pc, e, e->group, e->fp);
     return true;
 }
 
@@ -1219,16 +1228,9 @@ void pagecache_note_in(pagecache *pc, int group, const char *relpath, fp128 fp)
 
 void pagecache_note_kept(pagecache *pc, int group, const char *relpath, fp128 fp)
 {
-    page_entry k = {.relpath = (char *)relpath, .group = group, .fp = fp};
     const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);
-    if (pc->trusted && e->relpath) {   /* the recorded stat, as pagecache_keep takes it */
-        k = *e;
-        k.relpath = (char *)relpath;
-        k.group = group;
-        k.fp = fp;
-        k.known = true;
-    }
-    note(pc, &k);
+    if (pc->trusted && e->relpath) note_recorded(pc, e, group, fp);   /* the recorded stat */
+    else note(pc, &(page_entry){.relpath = (char *)relpath, .group = group, .fp = fp});
 }
 
 void pagecache_note_st(pagecache *pc, const char *relpath, fp128 fp, const struct stat *st)
@@ -1322,9 +1324,7 @@ bool pagecache_carry(pagecache *pc, const char *relpath)
 {
     const page_entry *e = page_slot(pc->old, pc->nold_slots, relpath);
     if (!e->relpath) return false;
-    page_entry k = *e;
-    k.known = true;
-    note(pc, &k);
+    note_recorded(pc, e, e->group, e->fp);
     return true;
 }
 
