@@ -995,8 +995,11 @@ int out_again(outdir *o, diag *d)
     o->capexisting = o->claimed.used ? o->claimed.used : 1;
     for (size_t i = 0; i < o->claimed.nslots; i++)
         if (o->claimed.keys[i]) o->existing[o->nexisting++] = (char *)o->claimed.keys[i];   /* moved */
-    map_free(&o->claimed, 0);
-    index_existing(o);
+    /* The claims' map is the map of those files as it stands (index_existing
+     * would make the same from the same keys: 30k+ paths hashed again). */
+    o->exist = o->claimed;
+    memset(&o->claimed, 0, sizeof o->claimed);
+    map_reserve(&o->claimed, o->nexisting);
     list_clear(&o->changed, &o->nchanged, &o->capchanged);
     list_clear(&o->removed, &o->nremoved, &o->capremoved);
     list_clear(&o->dirs, &o->ndirs, &o->capdirs);
@@ -1004,9 +1007,12 @@ int out_again(outdir *o, diag *d)
     o->written = o->unchanged = o->dirs_read = 0;
     /* Directories: those removed are gone for good; each listed one is
      * in the state file as it is now (state_save wrote them all). */
-    size_t k = 0;
-    map_free(&o->dmap, 0);
-    map_reserve(&o->dmap, o->ndnodes);
+    size_t k = 0, gone = 0;
+    for (size_t i = 0; i < o->ndnodes; i++) gone += o->dnodes[i]->gone;
+    if (gone) {                 /* (else the map stands as it is) */
+        map_free(&o->dmap, 0);
+        map_reserve(&o->dmap, o->ndnodes - gone);
+    }
     for (size_t i = 0; i < o->ndnodes; i++) {
         dnode *dn = o->dnodes[i];
         if (dn->gone) {
@@ -1016,7 +1022,7 @@ int out_again(outdir *o, diag *d)
         dn->touched = 0;
         dn->from_state = dn->listed;
         o->dnodes[k++] = dn;
-        map_put(&o->dmap, dn->rel, dn);
+        if (gone) map_put(&o->dmap, dn->rel, dn);
     }
     o->ndnodes = k;
     o->nrecs = 0;
