@@ -273,6 +273,7 @@ typedef struct {
     diag *d;
     mdcache *mc;       /* may be NULL */
     doccache *dcache;  /* NULL without a build cache */
+    bool identify;     /* set identities without a document cache (content_load_one) */
     size_t kept;       /* bytes of bodies rendered here and kept in memory (atomic) */
 } load_job;
 
@@ -775,6 +776,7 @@ static doc *load_doc(const md_file *f, const char *section, const load_job *j, d
     doc *dc = make_doc(path, section, fm.fields, fm.lines, fm.body_line, d);
     if (!dc) { free(text); return NULL; }
     render_body(j, text + fm.body_off, len - fm.body_off, dc);
+    if (j->identify) dc->identity = doc_identity(path, section, fp_bytes(text, len));
     if (j->dcache) {
         fp128 file = fp_bytes(text, len);
         dc->identity = doc_identity(path, section, file);
@@ -802,15 +804,21 @@ static doc *load_doc(const md_file *f, const char *section, const load_job *j, d
     return dc;
 }
 
+/* The section of the file at p: the first folder under the content dir
+ * (prefix: the content dir and a slash). */
+static const char *section_of(const char *p, const char *prefix)
+{
+    const char *section = strstr(p, "/reports/") ? "reports" : "notices";
+    const char *s = p + strlen(prefix);
+    if (!strncmp(s, "reports/", 8)) section = "reports";
+    else if (!strncmp(s, "notices/", 8)) section = "notices";
+    return section;
+}
+
 static void load_one(size_t i, void *ud)
 {
     load_job *j = ud;
-    const char *p = j->files[i].path;
-    const char *section = strstr(p, "/reports/") ? "reports" : "notices";
-    /* The section is the first folder under the content dir. */
-    const char *s = p + strlen(j->section_of_path);
-    if (!strncmp(s, "reports/", 8)) section = "reports";
-    else if (!strncmp(s, "notices/", 8)) section = "notices";
+    const char *section = section_of(j->files[i].path, j->section_of_path);
     /* Each document reports into its own list first, to know whether it
      * loaded cleanly (see load_doc). */
     diag *mine = diag_new();
@@ -946,8 +954,9 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
     if (threaded) pthread_join(opener, NULL);
 
     char *prefix = path_join(dir, "");
-    load_job j = {files.v, xcalloc(files.n ? files.n : 1, sizeof(doc *)), prefix,
-                  co.unsafe, co.excerpt_chars, d, co.mc, co.dcache, 0};
+    load_job j = {.files = files.v, .docs = xcalloc(files.n ? files.n : 1, sizeof(doc *)),
+                  .section_of_path = prefix, .unsafe = co.unsafe, .excerpt_chars = co.excerpt_chars,
+                  .d = d, .mc = co.mc, .dcache = co.dcache};
     md_init();
     parallel_for(files.n, threads, load_one, &j);
     if (j.dcache) {
@@ -987,6 +996,26 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
                        byurl[i]->url, byurl[i - 1]->source);
     c->by_url = byurl;         /* kept: the build result lists documents in this order */
     return diag_count(d, DIAG_ERROR) == errors_before ? 0 : -1;
+}
+
+doc *content_load_one(const content *c, const char *path, diag *d)
+{
+    char *prefix = path_join(c->dir, "");
+    if (!str_starts(path, prefix)) {
+        diag_error(d, path, 0, "not in the content directory %s", c->dir);
+        free(prefix);
+        return NULL;
+    }
+    const char *slash = strrchr(path, '/');
+    md_file f = {.path = (char *)path, .name = slash ? slash + 1 : path, .dirfd = -1};
+    load_job j = {.files = &f, .section_of_path = prefix, .unsafe = md_unsafe(c->site),
+                  .excerpt_chars = md_excerpt_chars(c->site), .d = d, .mc = c->mc, .identify = true};
+    doc *dc = NULL;
+    errno = 0;
+    if (!md_stat(&f, d)) diag_error(d, path, 0, "cannot read: %s", errno ? strerror(errno) : "not a regular file");
+    else dc = load_doc(&f, section_of(path, prefix), &j, d);
+    free(prefix);
+    return dc;
 }
 
 md_result content_rerender(const content *c, const doc *dc, diag *d)

@@ -70,6 +70,13 @@ int content_load(const char *dir, bool drafts, int threads, content *c, diag *d)
 int content_load_cached(const char *dir, bool drafts, int threads, const char *cache_dir,
                         content *c, diag *d);
 void content_free(content *c);
+/* The document at path (a source under c->dir, named as a load names
+ * it: "content/notices/2017/x.md") loaded again as content_load_cached
+ * loaded c: the same settings, its body through c's Markdown cache, its
+ * identity set. Not recorded in the document cache. For a rebuild told
+ * which file changed (build_opts.edited). NULL when it has errors (in
+ * d); warnings go to d too. Owned by the caller (doc_free). */
+doc *content_load_one(const content *c, const char *path, diag *d);
 /* A document's body rendered again from its source file, with the same
  * settings as at load (for when the build cache cannot give it back).
  * Errors (unreadable or no longer valid) go to d. */
