@@ -892,6 +892,7 @@ typedef struct {
     fstamp *cur;
     size_t ncur;
     bool stamp;
+    bool trust;          /* the files are as old says (search_hooks.trust_out) */
 } fileset;
 
 static uint64_t ns_of(struct timespec t) { return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec; }
@@ -910,6 +911,16 @@ static int stat_out(outdir *o, const char *rel, fstamp *st)
     return 0;
 }
 
+/* Is file i of fs, of which the last build recorded a stamp, still as
+ * that build left it: by its stat, or by trust? */
+static bool as_stamped(const fileset *fs, size_t i, const char *rel)
+{
+    if (fs->trust) return true;
+    fstamp disk;
+    return stat_out(fs->o, rel, &disk) == 0 && disk.size == fs->old[i].size && disk.ino == fs->old[i].ino &&
+           disk.mtime_ns == fs->old[i].mtime_ns && disk.ctime_ns == fs->old[i].ctime_ns;
+}
+
 /* File i of fs, with the bytes in b. A stamp that cannot be taken stays
  * zero, which no file's fingerprint and stat match. */
 static int put_file(fileset *fs, size_t i, const char *rel, buf *b)
@@ -922,9 +933,7 @@ static int put_file(fileset *fs, size_t i, const char *rel, buf *b)
     }
     fstamp now = {.fp = fp_bytes(b->ptr ? b->ptr : "", b->len)}, disk;
     if (i < fs->nold && fp_eq(fs->old[i].fp, now.fp) && (fs->old[i].fp.lo || fs->old[i].fp.hi) &&
-        stat_out(fs->o, rel, &disk) == 0 && disk.size == fs->old[i].size &&
-        disk.ino == fs->old[i].ino && disk.mtime_ns == fs->old[i].mtime_ns &&
-        disk.ctime_ns == fs->old[i].ctime_ns) {
+        as_stamped(fs, i, rel)) {
         fs->cur[i] = fs->old[i];
         return out_keep(fs->o, rel);
     }
@@ -940,11 +949,7 @@ static int put_file(fileset *fs, size_t i, const char *rel, buf *b)
 /* Is file i of fs still as the last build wrote it (by its stat)? */
 static bool stamp_fresh(fileset *fs, size_t i, const char *rel)
 {
-    fstamp disk;
-    return fs->stamp && i < fs->nold && (fs->old[i].fp.lo || fs->old[i].fp.hi) &&
-           stat_out(fs->o, rel, &disk) == 0 && disk.size == fs->old[i].size &&
-           disk.ino == fs->old[i].ino && disk.mtime_ns == fs->old[i].mtime_ns &&
-           disk.ctime_ns == fs->old[i].ctime_ns;
+    return fs->stamp && i < fs->nold && (fs->old[i].fp.lo || fs->old[i].fp.hi) && as_stamped(fs, i, rel);
 }
 
 /* Claim file i as written, with the last build's stamp. */
@@ -1436,8 +1441,14 @@ static int state_append(const char *path, const sstate *old, const gather *g)
  * write_file_atomic does. */
 static int state_save(const char *path, const sstate *st, const sstate *old, diag *d)
 {
+    /* A state that does not describe the files just written is worse
+     * than none (search_hooks.trust_out keeps files by it): where none is
+     * stored, the old one goes. */
     fp128 self = fp_self();
-    if (!self_known(self)) return 0;
+    if (!self_known(self)) {
+        unlink(path);
+        return 0;
+    }
     char head[STATE_HEAD];
     gather g;
     rec r;
@@ -1470,7 +1481,7 @@ static int state_save(const char *path, const sstate *st, const sstate *old, dia
         }
     }
     if (rc < 0 && r.ok) diag_warn(d, path, 0, "cannot write the search index cache: %s", strerror(errno));
-    if (!r.ok) unlink(path);                /* past 4 GB: no state */
+    if (rc < 0 || !r.ok) unlink(path);      /* (past 4 GB: no state) */
     free(tmp);
     free(g.v);
     rec_free(&r);
@@ -2127,7 +2138,7 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     size_t nchunks = 0;
     uint8_t *keepc = NULL;
     old_chunks oc = {0};
-    fileset chunks = {jb->o, old->chunk_st, old->nchunks, NULL, 0, true};
+    fileset chunks = {jb->o, old->chunk_st, old->nchunks, NULL, 0, true, jb->h->trust_out};
     size_t nids = 0, idcap = 0;
     term_ref *refs = NULL;
     /* more than a quarter new: building from nothing is about as quick */
@@ -2299,7 +2310,7 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     for (size_t t = 0; t < dict.n; t++)
         if (ns != old->ns || (dirty[t] && (nw->np[t] || t < old->nterms)))
             sdirty[search_hash(nw->str[t].p, nw->str[t].len) % ns] = 1;
-    fileset shards = {jb->o, old->shard_st, old->ns, NULL, 0, true};
+    fileset shards = {jb->o, old->shard_st, old->ns, NULL, 0, true, jb->h->trust_out};
     if (write_refs(NULL, refs, nr, &shards, sdirty, &ns) < 0) *rc = -1;
     free(sdirty);
     nw->ns = ns;
@@ -2429,7 +2440,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     ix.cjk = xcalloc(CJK_HI - CJK_LO + 1, sizeof *ix.cjk);
     ix.pairs = xcalloc((size_t)RANKS * RANKS, sizeof *ix.pairs);
     buf chunk = BUF_INIT;
-    fileset chunks = {o, NULL, 0, NULL, 0, keep_state};
+    fileset chunks = {o, NULL, 0, NULL, 0, keep_state, false};
     if (keep_state) {
         nw.ndocs = n;
         nw.key = keys;
@@ -2462,7 +2473,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     if (tm.on)
         fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings, %zu KB table\n",
                 ix.n, ix.plen / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024);
-    fileset shards = {o, NULL, 0, NULL, 0, keep_state};
+    fileset shards = {o, NULL, 0, NULL, 0, keep_state, false};
     if (ix.overflow) {
         diag_error(d, NULL, 0, "search: the index of %zu documents passed 4 GB", n);
         rc = -1;

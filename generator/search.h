@@ -131,6 +131,11 @@ typedef struct {
      * writer no longer touches the outdir, so the caller may finish it
      * while the state is written. */
     void (*outputs_done)(void *ud);
+    /* With cache_path: the output's idx/ and docs/ files are as the state
+     * stored with them says (nothing but the build that stored it wrote
+     * them since: build_opts.trust_out), so a file whose bytes are the
+     * same is kept without a stat. */
+    bool trust_out;
 } search_hooks;
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h);
 
