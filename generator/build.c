@@ -790,17 +790,21 @@ static void put_fp(buf *k, fp128 f)
 /* What document i's summary is made of (summary_of reads these), so that
  * a list page stays when an edit leaves its items' titles and excerpts
  * be, without making the summaries. */
-static void summary_fp_one(size_t i, void *ud)
+static fp128 summary_fp(const doc *dc)
 {
-    build *b = ud;
-    const doc *dc = b->c.docs[i];
     buf *k = encode_buf();
     const char *f[] = {dc->title, dc->url, dc->date, dc->date_zh, dc->datetime, dc->kind,
                        dc->section, dc->slug, dc->doc_number, dc->issuer, dc->category,
                        dc->summary ? dc->summary : dc->md.excerpt ? dc->md.excerpt : ""};
     for (size_t n = 0; n < sizeof f / sizeof *f; n++) fp_encode_str(k, f[n]);
     buf_printf(k, "%d", dc->year);
-    b->summ_fp[i] = fp_bytes(k->ptr, k->len);
+    return fp_bytes(k->ptr, k->len);
+}
+
+static void summary_fp_one(size_t i, void *ud)
+{
+    build *b = ud;
+    b->summ_fp[i] = summary_fp(b->c.docs[i]);
 }
 
 static void fingerprint_summaries(build *b)
@@ -1309,7 +1313,7 @@ static int write_search(build *b)
     /* with a build cache, the index is patched from the last build's
      * (search.h): one file per output directory, as the page cache */
     char *state = b->pc ? out_cache_file(b->o, "search-", ".cache") : NULL;
-    search_hooks hooks = {fetch_text, release_text, &owner, state, keys, outputs_done_hook};
+    search_hooks hooks = {fetch_text, release_text, &owner, state, keys, outputs_done_hook, b->o->trust_out};
     rc = search_write_hooks(sd, b->c.n, b->out, b->d, &hooks);
     free(state);
     b->search_fp = fp;
@@ -1551,11 +1555,17 @@ static pagecache *open_pages(const build_opts *o)
  * others keep their records' stat when those are trusted: no stat at
  * save), or any other file not noted yet (assets, feed, stats data...),
  * so that the records name every file (build_left_as_is). */
+/* Is p one of the search index's files (search.h: the index writes or
+ * keeps every one of its files in each build it makes)? */
+static bool search_file(const char *p)
+{
+    return !strcmp(p, "search/meta.json") || str_starts(p, "search/idx/") || str_starts(p, "search/docs/");
+}
+
 static void note_file(const char *p, void *ud)
 {
     build *b = ud;
-    if (b->search_written &&
-        (!strcmp(p, "search/meta.json") || str_starts(p, "search/idx/") || str_starts(p, "search/docs/"))) {
+    if (b->search_written && search_file(p)) {
         char **written;
         size_t n;
         out_changed(b->out, &written, &n);          /* sorted: after out_finish */
@@ -1745,15 +1755,13 @@ static void keep_unbuild(build_keep *k, diag *d)
     }
 }
 
-void build_keep_free(build_keep *k, diag *d)
+/* Empty the keep, as a failed build leaves it: its last build and its
+ * content freed (kept reachable with exit_after), what a build does last
+ * with its content (the Markdown cache's compaction) done. */
+static void keep_drop(build_keep *k, diag *d)
 {
-    if (!k) return;
     keep_unbuild(k, d);
-    free(k->last_out);
-    free(k->last_templates);
     if (k->full) {
-        /* What a build does last with its content: the Markdown cache's
-         * compaction, then the memory. */
         mdcache_close(k->c.mc, d);
         k->c.mc = NULL;
         if (k->exit_after) {
@@ -1764,7 +1772,18 @@ void build_keep_free(build_keep *k, diag *d)
         } else {
             content_free(&k->c);
         }
+        memset(&k->c, 0, sizeof k->c);
+        k->full = false;
     }
+    diag_clear(k->said);
+}
+
+void build_keep_free(build_keep *k, diag *d)
+{
+    if (!k) return;
+    keep_drop(k, d);
+    free(k->last_out);
+    free(k->last_templates);
     free(k->content_dir);
     free(k->cache_dir);
     diag_free(k->said);
@@ -2108,13 +2127,211 @@ done:
     return rc;
 }
 
+/* ---- the last build with some documents edited (build_edit) ---- */
+
+/* May o be built by build_edit from the keep's last build: the same
+ * options, history and all, the output as that build left it? */
+static bool can_edit(const build_keep *k, const build_opts *o)
+{
+    return k->last && o->content_changed && o->edited && o->trust_out && !o->check_only && o->cache_dir &&
+           same_str(k->content_dir, o->content_dir) && same_str(k->cache_dir, o->cache_dir) &&
+           k->drafts == o->drafts && same_str(k->last_out, o->out_dir) &&
+           same_str(k->last_templates, o->templates_dir) && k->last_strict == o->strict &&
+           k->last_history == o->history && !getenv("GAZETTE_TEST_NO_BUILD_EDIT");
+}
+
+/* Two lists (of strings, or of attachments' maps) alike? */
+static bool same_list(const value *a, const value *b)
+{
+    if (!value_len(a) || !value_len(b)) return value_len(a) == value_len(b);
+    return same_value(a, b);
+}
+
+/* Does document b, loaded again, read the same as a (the last build's,
+ * its summary's fingerprint a_summ) on every page but its own? Its
+ * summary (lists, home, feed, stats pages) holds its title, URL, dates,
+ * section, slug, number, issuer, category and excerpt: so also its place
+ * in both orders, and its neighbours' links to it. Its terms make the
+ * taxonomy pages, its template and attachments its own page and the
+ * files/ it brings. The search index reads its text too: made again. */
+static bool same_place(const doc *a, const doc *b, fp128 a_summ)
+{
+    return a->draft == b->draft && same_str(a->layout, b->layout) && fp_eq(summary_fp(b), a_summ) &&
+           same_list(a->tags, b->tags) && same_list(a->districts, b->districts) &&
+           same_list(a->attachments, b->attachments);
+}
+
+/* Did the last load say anything about the file at path? Then its
+ * messages are in the keep's said (said again by every build made from
+ * it), and only a full load can tell whether the edit changed them. */
+static bool said_of(const build_keep *k, const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < diag_total(k->said); i++) {
+        const char *m = diag_message(k->said, i);
+        if (!strncmp(m, path, n) && m[n] == ':') return true;
+    }
+    return false;
+}
+
+/* A file of the last build that this one neither rendered nor wrote:
+ * kept with its record. The search index's files are the index's own
+ * (it claims every file it still has): one it no longer has is swept. */
+static void carry_edit_file(const char *p, void *ud)
+{
+    if (search_file(p)) return;
+    carry_file(p, ud);
+}
+
+/* Note the search index's files as note_file does, after out_finish. */
+static void note_search_file(const char *p, void *ud)
+{
+    if (search_file(p)) note_file(p, ud);
+}
+
+/* The keep's last build made again with the documents o->edited loaded
+ * again, when each still sits where it sat (same_place): their pages
+ * and the search index are made again, every other file is kept with its
+ * record (as build_again keeps them). Returns 1 when it cannot be (the
+ * keep is left as it was: the caller builds as usual), else what
+ * build_site returns; the result is what build_site would give
+ * (e2e:serve compares). */
+static int build_edit(build_keep *k, const build_opts *o, build_result *res, diag *d, double t0)
+{
+    build *b = k->last;
+    size_t n = o->nedited;
+    size_t *at = xmalloc((n ? n : 1) * sizeof *at);
+    doc **fresh = xcalloc(n ? n : 1, sizeof *fresh);
+    diag *ld = diag_new();
+    size_t m = 0;
+    bool ok = true;
+    for (size_t e = 0; e < n && ok; e++) {
+        const char *path = o->edited[e];
+        size_t i = 0;
+        while (i < b->c.n && strcmp(b->c.docs[i]->source, path)) i++;
+        bool dup = false;
+        for (size_t x = 0; x < m && !dup; x++) dup = at[x] == i;
+        if (dup) continue;
+        ok = i < b->c.n && !said_of(k, path);
+        if (ok) fresh[m] = content_load_one(&b->c, path, ld);
+        ok = ok && fresh[m] && diag_total(ld) == 0 && same_place(b->c.docs[i], fresh[m], b->summ_fp[i]);
+        if (fresh[m]) at[m++] = i;
+    }
+    diag_free(ld);
+    if (!ok) {
+        for (size_t x = 0; x < m; x++) doc_free(fresh[x]);
+        free(fresh);
+        free(at);
+        return 1;
+    }
+    k->last = NULL;
+    b->o = o;
+    b->d = d;
+    b->timing = getenv("GAZETTE_TIMING") != NULL;
+    b->t_phase = t0;
+    b->cpu_phase = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    b->skipped = b->done = 0;
+    b->progress = 0;
+    b->search_written = 0;
+    b->search_running = false;
+    b->search_out_done = false;
+    b->scan = NULL;
+    pthread_mutex_init(&b->search_mu, NULL);
+    pthread_cond_init(&b->search_cv, NULL);
+    renderer_set_diag(b->r, d);
+    size_t errors0 = diag_count(d, DIAG_ERROR);
+    say_again(d, k->said);
+    /* The documents swapped in, their pages to make. */
+    b->again = xmalloc((m ? m : 1) * sizeof *b->again);
+    b->nagain = 0;
+    for (size_t x = 0; x < m; x++) {
+        size_t i = at[x];
+        doc *old = b->c.docs[i];
+        b->c.docs[i] = fresh[x];
+        for (size_t u = 0; u < b->c.n; u++)
+            if (b->c.by_url[u] == old) { b->c.by_url[u] = fresh[x]; break; }
+        value_unref(b->summ[i]);         /* made again from the new one if needed */
+        b->summ[i] = NULL;
+        for (size_t j = 0; j < b->njobs; j++)
+            if (b->jobs[j].dc == old) { b->jobs[j].dc = fresh[x]; b->again[b->nagain++] = j; }
+        doc_free(old);
+    }
+    free(fresh);
+    free(at);
+    int rc = -1;
+    outdir *old = b->out;
+    b->out = NULL;
+    if (diag_count(d, DIAG_ERROR) > errors0) goto done;
+    if (o->strict && diag_count(d, DIAG_WARNING) > 0) {
+        diag_error(d, NULL, 0, "%zu warning(s), and --strict makes them fatal", diag_count(d, DIAG_WARNING));
+        goto done;
+    }
+    phase(b, "edit");
+    if (out_again(old, d) < 0) goto done;
+    b->out = old;
+    old = NULL;
+    if (b->timing) fprintf(stderr, "gazette: output trusted as recorded\n");
+    renderer_set_out(b->r, b->out);
+    pagecache_again(b->pc);
+    phase(b, "reopen");
+    /* The index on its own thread while the pages render, as build_site. */
+    b->search_running = o->threads != 1 && pthread_create(&b->search_tid, NULL, search_thread, b) == 0;
+    if (!b->search_running) write_search(b);
+    parallel_for(b->nagain, o->threads, render_again, b);
+    /* (the index's files are its own: carried while it writes them) */
+    out_each_existing(b->out, carry_edit_file, b);
+    phase(b, "render");
+    search_wait_outputs(b);
+    phase(b, "search");
+    if (diag_count(d, DIAG_ERROR) > errors0) goto done;
+    out_stats st;
+    if (out_finish(b->out, &st) < 0) goto done;
+    phase(b, "sweep");
+    search_join(b);
+    if (diag_count(d, DIAG_ERROR) > errors0) goto done;
+    if (b->search_written) out_each(b->out, note_search_file, b);
+    res->out_recorded = pagecache_save(b->pc, d) == 0 && st.state_current;
+    if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
+    if (b->timing)
+        fprintf(stderr, "gazette: edit: %zu of %zu pages rendered, the search index patched, the rest kept\n",
+                b->nagain, b->njobs);
+    phase(b, "cache");
+    result_files(b, res, &st);
+    fill_result(b, res, t0);
+    rc = 0;
+done:
+    search_join(b);
+    pthread_cond_destroy(&b->search_cv);
+    pthread_mutex_destroy(&b->search_mu);
+    if (old) {                          /* not taken on (a failure) */
+        out_close(b->out);
+        b->out = old;
+    }
+    free(b->again);
+    b->again = NULL;
+    k->last = b;
+    k->last_history = o->history ? value_ref(o->history) : NULL;
+    if (rc == 0 && res->out_recorded) return rc;   /* kept for another round */
+    keep_drop(k, d);                   /* its content is the edited one: of no use */
+    return rc;
+}
+
 int build_site(const build_opts *o, build_result *res, diag *d)
 {
     double t0 = clock_seconds(CLOCK_MONOTONIC);
     build_result scratch;
     if (!res) res = &scratch;
     memset(res, 0, sizeof *res);
-    if (o->keep && o->keep->last) {
+    if (o->keep && o->content_changed && can_edit(o->keep, o)) {
+        int rc = build_edit(o->keep, o, res, d, t0);
+        if (rc != 1) {
+            if (res == &scratch) build_result_free(res);
+            return rc;
+        }
+    }
+    if (o->keep && o->content_changed) {
+        keep_drop(o->keep, d);          /* stale */
+    } else if (o->keep && o->keep->last) {
         if (can_again(o->keep, o)) {
             int rc = build_again(o->keep, o, res, d, t0);
             if (res == &scratch) build_result_free(res);

@@ -77,6 +77,21 @@ typedef struct {
     /* Content loaded by an earlier build, or to keep for a later one (see
      * build_keep above). NULL = load, and free at the end, as usual. */
     build_keep *keep;
+    /* content_dir changed since the keep was filled (gazette serve, told
+     * by inotify): what the keep holds of it is stale. When the change is
+     * known to be edits of the documents edited[0..nedited) only (their
+     * sources as a load names them, "content/notices/2017/x.md"; nothing
+     * else under content_dir or templates_dir changed) and the keep holds
+     * the last good build whole (with trust_out and the same options),
+     * the build is made from that one (build_edit): those documents are
+     * loaded again, and if each still sits where it sat in every page
+     * but its own (the same summary, place, terms, template and
+     * attachments), only its page and the search index are made again,
+     * every other file kept. Else (or with edited NULL: anything may have
+     * changed) the keep is emptied and the content loaded afresh. */
+    bool content_changed;
+    const char *const *edited;
+    size_t nedited;
 } build_opts;
 
 void build_opts_default(build_opts *o);

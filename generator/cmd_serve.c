@@ -49,22 +49,63 @@ static const char serve_usage[] =
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | \
                     IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
 
-/* Watch dir and every directory below it. Missing dirs are fine (the
- * templates dir is optional). Returns the number of watches added. */
-static int watch_tree(int ifd, const char *dir)
+/* The watched directories by watch descriptor, and whether each is under
+ * the content directory (a change under templates/ is no document's). */
+typedef struct {
+    char **dir;          /* by wd; NULL where none */
+    bool *content;
+    size_t cap;
+} watches;
+
+static void watches_clear(watches *w)
+{
+    for (size_t i = 0; i < w->cap; i++) free(w->dir[i]);
+    free(w->dir);
+    free(w->content);
+    memset(w, 0, sizeof *w);
+}
+
+static void watches_add(watches *w, int wd, const char *dir, bool content)
+{
+    if (wd < 0) return;
+    if ((size_t)wd >= w->cap) {
+        size_t cap = w->cap ? w->cap : 64;
+        while (cap <= (size_t)wd) cap *= 2;
+        w->dir = xrealloc(w->dir, cap * sizeof *w->dir);
+        w->content = xrealloc(w->content, cap * sizeof *w->content);
+        memset(w->dir + w->cap, 0, (cap - w->cap) * sizeof *w->dir);
+        memset(w->content + w->cap, 0, (cap - w->cap) * sizeof *w->content);
+        w->cap = cap;
+    }
+    free(w->dir[wd]);
+    w->dir[wd] = xstrdup(dir);
+    w->content[wd] = content;
+}
+
+/* Watch dir and every directory below it, each named as a content load
+ * names the files in it (path_join from the top). Missing dirs are fine
+ * (the templates dir is optional). Returns the number of watches added. */
+static int watch_tree(int ifd, watches *w, const char *dir, bool content)
 {
     if (!is_dir(dir)) return 0;
     int n = 0;
-    if (inotify_add_watch(ifd, dir, WATCH_MASK | IN_ONLYDIR) >= 0) n++;
-    else fprintf(stderr, "gazette: serve: cannot watch %s: %s\n", dir, strerror(errno));
+    int wd = inotify_add_watch(ifd, dir, WATCH_MASK | IN_ONLYDIR);
+    if (wd >= 0) {
+        n++;
+        watches_add(w, wd, dir, content);
+    } else {
+        fprintf(stderr, "gazette: serve: cannot watch %s: %s\n", dir, strerror(errno));
+    }
     DIR *dh = opendir(dir);
     if (!dh) return n;
     struct dirent *e;
     while ((e = readdir(dh))) {
         if (e->d_name[0] == '.') continue;
+        /* (d_type says which are directories: no stat of every document) */
+        if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
         char *p = path_join(dir, e->d_name);
         struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += watch_tree(ifd, p);
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) n += watch_tree(ifd, w, p, content);
         free(p);
     }
     closedir(dh);
@@ -79,10 +120,39 @@ static int ignored(const char *name)
            str_ends(name, ".swp") || str_ends(name, ".tmp");
 }
 
-/* Drain pending events. Returns 1 when one of them matters. New
- * directories are not watched here: the caller re-creates all watches
- * before each rebuild, which also covers renamed and replaced trees. */
-static int drain(int ifd)
+/* What changed since the last build, from the events: the Markdown files
+ * under content/ that were written, made, moved or removed (edited), or
+ * anything else (unknown: a directory, site.yaml, the stats snapshot, an
+ * attachment, a template, a lost event). */
+typedef struct {
+    char **edited;
+    size_t n, cap;
+    bool unknown;
+} changes;
+
+static void changes_clear(changes *c)
+{
+    for (size_t i = 0; i < c->n; i++) free(c->edited[i]);
+    free(c->edited);
+    memset(c, 0, sizeof *c);
+}
+
+static void changes_add(changes *c, char *path)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (!strcmp(c->edited[i], path)) { free(path); return; }
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 8;
+        c->edited = xrealloc(c->edited, c->cap * sizeof *c->edited);
+    }
+    c->edited[c->n++] = path;
+}
+
+/* Drain pending events into ch. Returns 1 when one of them matters. New
+ * directories are not watched here: an event on a directory makes the
+ * change unknown, and the caller watches anew before that rebuild, which
+ * also covers renamed and replaced trees. */
+static int drain(int ifd, const watches *w, changes *ch)
 {
     char evbuf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
     int relevant = 0;
@@ -91,10 +161,18 @@ static int drain(int ifd)
         if (len <= 0) break;
         for (char *p = evbuf; p < evbuf + len;) {
             struct inotify_event *ev = (struct inotify_event *)p;
-            if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_ISDIR) ||
-                !ev->len || !ignored(ev->name))
-                relevant = 1;
             p += sizeof *ev + ev->len;
+            if (ev->mask & IN_IGNORED) continue;           /* a watch dropped */
+            if (!(ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_ISDIR)) && ev->len &&
+                ignored(ev->name))
+                continue;
+            relevant = 1;
+            const char *dir = ev->wd >= 0 && (size_t)ev->wd < w->cap ? w->dir[ev->wd] : NULL;
+            if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_ISDIR) || !ev->len || !dir ||
+                !w->content[ev->wd] || !str_ends(ev->name, ".md"))
+                ch->unknown = true;
+            else
+                changes_add(ch, path_join(dir, ev->name));
         }
     }
     return relevant;
@@ -112,6 +190,12 @@ typedef struct {
      * every page and directory). Not for a --out given by the user. */
     bool own_out;
     bool recorded;      /* the last build was good and recorded the output */
+    /* With own_out, the last good build is kept whole (build_keep), and
+     * a rebuild after edits of documents only is made from it (build_opts
+     * .edited): their pages and the search index, the rest kept. */
+    build_keep *keep;
+    watches w;
+    changes ch;         /* since the last build */
 } serve_state;
 
 /* Fresh watches on the content and templates trees (closing the old
@@ -119,13 +203,14 @@ typedef struct {
 static int rewatch(serve_state *s)
 {
     if (s->ifd >= 0) close(s->ifd);
+    watches_clear(&s->w);
     s->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (s->ifd < 0) {
         fprintf(stderr, "gazette: serve: inotify: %s\n", strerror(errno));
         return -1;
     }
-    watch_tree(s->ifd, s->bo.content_dir);
-    watch_tree(s->ifd, s->bo.templates_dir);
+    watch_tree(s->ifd, &s->w, s->bo.content_dir, true);
+    watch_tree(s->ifd, &s->w, s->bo.templates_dir, false);
     return 0;
 }
 
@@ -135,14 +220,20 @@ static void rebuild(serve_state *s, int first)
     build_result res;
     memset(&res, 0, sizeof res);
     s->bo.trust_out = s->own_out && s->recorded;
+    s->bo.keep = s->keep;
+    s->bo.content_changed = !first;
+    s->bo.edited = s->ch.unknown ? NULL : (const char *const *)s->ch.edited;
+    s->bo.nedited = s->ch.unknown ? 0 : s->ch.n;
     int rc = build_site(&s->bo, &res, d);
+    s->bo.edited = NULL;
+    changes_clear(&s->ch);
     s->recorded = rc == 0 && diag_count(d, DIAG_ERROR) == 0 && res.out_recorded;
     free(s->error);
     s->error = NULL;
     if (rc == 0 && diag_count(d, DIAG_ERROR) == 0) {
         if (s->srv) server_set_error(s->srv, NULL);
         diag_print(d, stderr);                      /* warnings */
-        fprintf(stderr, "gazette: %s %zu documents (%zu written, %zu removed) in %.2f s\n",
+        fprintf(stderr, "gazette: %s %zu documents (%zu written, %zu removed) in %.3f s\n",
                 first ? "built" : "rebuilt", res.ndocs, res.written, res.removed, res.seconds);
         build_result_free(&res);
     } else {
@@ -185,18 +276,19 @@ static int loop(serve_state *s, int sfd)
                 fprintf(stderr, "\ngazette: stopping (signal %u)\n", si.ssi_signo);
             return 0;
         }
-        if (!(p[1].revents & POLLIN) || !drain(s->ifd)) continue;
+        if (!(p[1].revents & POLLIN) || !drain(s->ifd, &s->w, &s->ch)) continue;
         /* quiet period: wait until no event arrives for DEBOUNCE_MS, but
          * stop waiting after 50 periods (an endless writer) */
         for (int i = 0; i < 50; i++) {
             struct pollfd q[2] = {{sfd, POLLIN, 0}, {s->ifd, POLLIN, 0}};
             int r = poll(q, 2, DEBOUNCE_MS);
             if (r <= 0 || (q[0].revents & POLLIN)) break;
-            drain(s->ifd);
+            drain(s->ifd, &s->w, &s->ch);
         }
-        /* watch anew before building: new directories get watches, and
-         * a save during the build triggers the next one */
-        if (rewatch(s) < 0) return 1;
+        /* After a change to the tree (or a lost event), watch anew before
+         * building: new directories get watches, and a save during the
+         * build triggers the next one. Edits of files need no new watch. */
+        if (s->ch.unknown && rewatch(s) < 0) return 1;
         rebuild(s, 0);
     }
 }
@@ -242,25 +334,33 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "gazette: serve: no content directory '%s'\n", s.bo.content_dir);
         return 1;
     }
-    char tmp[] = "/tmp/gazette-serve-XXXXXX";
+    /* Temporary directories where TMPDIR says (else /tmp), as mkdtemp(1). */
+    const char *tmpdir = getenv("TMPDIR");
+    if (!tmpdir || !*tmpdir) tmpdir = "/tmp";
+    char *tmp = xasprintf("%s/gazette-serve-XXXXXX", tmpdir);
+    char *ctmp = xasprintf("%s/gazette-serve-cache-XXXXXX", tmpdir);
     if (!out) {
         if (!mkdtemp(tmp)) {
-            fprintf(stderr, "gazette: serve: cannot make a temporary directory: %s\n",
-                    strerror(errno));
+            fprintf(stderr, "gazette: serve: cannot make a temporary directory in %s: %s\n",
+                    tmpdir, strerror(errno));
+            free(tmp);
+            free(ctmp);
             return 1;
         }
         out = tmp;
         s.own_out = true;
     } else if (mkdir_p(out) < 0) {
         fprintf(stderr, "gazette: serve: cannot create %s: %s\n", out, strerror(errno));
+        free(tmp);
+        free(ctmp);
         return 1;
     }
     s.bo.out_dir = out;
     /* A build cache for this session, so that a rebuild after an edit
      * renders only what the edit changed (see cache.h). Its own temp dir:
      * a page record of a temporary site is of no use afterwards. */
-    char ctmp[] = "/tmp/gazette-serve-cache-XXXXXX";
     if (mkdtemp(ctmp)) s.bo.cache_dir = ctmp;
+    if (s.own_out && s.bo.cache_dir) s.keep = build_keep_new();
 
     /* block the stop signals in every thread, then take them by signalfd */
     sigset_t mask;
@@ -294,10 +394,15 @@ int cmd_serve(int argc, char **argv)
     s.url = NULL;
     free(url);
 done:
+    build_keep_free(s.keep, NULL);
+    watches_clear(&s.w);
+    changes_clear(&s.ch);
     if (s.ifd >= 0) close(s.ifd);
     if (sfd >= 0) close(sfd);
     if (out == tmp) rm_rf(tmp);
     if (s.bo.cache_dir) rm_rf(ctmp);
+    free(tmp);
+    free(ctmp);
     free(s.error);
     return rc;
 }

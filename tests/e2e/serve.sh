@@ -183,6 +183,6 @@ done
 expect stops-on-sigint "$rc" 0
 pid=""
 case $tmpout in
-  /tmp/gazette-serve-*) nok temp-out-removed test -e "$tmpout" ;;
+  "${TMPDIR:-/tmp}"/gazette-serve-*) nok temp-out-removed test -e "$tmpout" ;;
   *) echo "FAIL serve:temp-out: unexpected output dir [$tmpout]" ;;
 esac

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# serve_edit.sh - `gazette serve`'s rebuilds after edits, in its own
+# temporary output directory, where a rebuild after edits of documents only
+# is made from the last good build (build_edit: their pages and the search
+# index made again, every other file kept). After each change, of every
+# kind that may or may not take that path, the served tree must be exactly
+# what a build from nothing gives (diff -r against `gazette build
+# --no-cache`), and the server's timing lines must say which path it took.
+# Every wait is bounded; the server is killed on any exit.
+. "$(dirname "$0")/lib.sh"
+
+pid=""
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+  fi
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+cp -r "$ROOT/content" "$T/content"
+cp -r "$ROOT/templates" "$T/templates"
+mkdir -p "$T/tmp"
+log=$T/serve.log
+# GAZETTE_TIMING: the "edit: N of M pages rendered" line tells the path.
+TMPDIR=$T/tmp GAZETTE_TIMING=1 "$GAZETTE" serve --port 0 --content "$T/content" \
+  --templates "$T/templates" >"$log" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+  grep -q '^Serving ' "$log" && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+out=$(sed -n 's/^Serving \(.*\) at http.*/\1/p' "$log" | head -1)
+case $out in
+  "$T"/tmp/gazette-serve-*) echo "PASS serve_edit:start" ;;
+  *) echo "FAIL serve_edit:start: output dir [$out] not under TMPDIR"; sed 's/^/      /' "$log" | head; exit 1 ;;
+esac
+
+builds() { grep -c '^gazette: \(re\)\?built \|build failed' "$log"; }
+edits() { grep -c '^gazette: edit: ' "$log"; }
+# settle N: wait (at most 15 s) until N builds are logged
+settle() { for _ in $(seq 1 150); do [ "$(builds)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
+# step NAME PATH(edit|full) CMD...: make a change, wait for its rebuild,
+# check the path taken and the tree against a build from nothing.
+step() {
+  local name=$1 want=$2; shift 2
+  local b0 e0
+  b0=$(builds) e0=$(edits)
+  "$@"
+  if ! settle $((b0 + 1)); then echo "FAIL serve_edit:$name: no rebuild"; tail -5 "$log" | sed 's/^/      /'; return; fi
+  sleep 0.3        # (a second batch of events would start another build)
+  local took=full
+  [ "$(edits)" -gt "$e0" ] && took=edit
+  expect "$name-path" "$took" "$want"
+  rm -rf "$T/fresh"
+  "$GAZETTE" build --content "$T/content" --templates "$T/templates" --out "$T/fresh" --no-cache --quiet 2>/dev/null
+  ok "$name-same" diff -r "$out" "$T/fresh"
+}
+
+n1=$T/content/notices/2017/dalian-ten-measures-division-of-labour.md
+n2=$T/content/notices/2021/qinhuangdao-union-building-campaign.md
+r1=$(ls "$T"/content/reports/2020/*.md | head -1)
+
+step body-edit edit bash -c "printf '\n\n编辑后的段落 serve-edit-1。\n' >>'$n1'"
+has "$out/notices/2017/dalian-ten-measures-division-of-labour/index.html" "serve-edit-1" &&
+  echo "PASS serve_edit:body-edit-shown" || echo "FAIL serve_edit:body-edit-shown"
+step same-bytes edit touch "$n1"
+step two-docs edit bash -c "printf '\n\n另一段 serve-edit-2。\n' >>'$n1'; printf '\n\n第三段 serve-edit-3。\n' >>'$r1'"
+step title-edit full sed -i 's/^title: .*/title: "serve edit 改过的标题"/' "$n2"
+step body-after-full edit bash -c "printf '\n\n又一段 serve-edit-4。\n' >>'$n2'"
+step date-edit full sed -i 's/^date: .*/date: 2021-12-31/' "$n2"
+step tags-edit full sed -i 's/^  - "经费返还"$/  - "经费返还改"/' "$n1"
+step new-doc full bash -c "sed -e 's/^title: .*/title: \"serve edit 新文件\"/' '$n2' >'$T/content/notices/2021/serve-edit-new.md'"
+step delete-doc full rm -f "$T/content/notices/2021/serve-edit-new.md"
+# A document the load warned about: its warning is said by every build, and
+# only a full load can tell whether an edit changed it.
+w=$T/content/notices/2021/serve-edit-warned.md
+step warned-new full bash -c "sed -e 's/^title: .*/title: \"serve edit 年份不符\"/' -e 's/^date: .*/date: 2020-05-01/' '$n2' >'$w'"
+ok warned-said grep -q "serve-edit-warned.md:.*not in the folder's year" "$log"
+step warned-edit full bash -c "printf '\n\n警告 serve-edit-6。\n' >>'$w'"
+step warned-delete full rm -f "$w"
+step template-edit full bash -c "printf '<!-- serve-edit template -->\n' >>'$T/templates/doc.mustache'"
+step site-edit full bash -c "printf '\n# serve edit\n' >>'$T/content/site.yaml'"
+# A document made invalid: the build fails (the error page), the fix is a
+# full build again, and edits take the short path after it.
+b0=$(builds)
+cp "$n1" "$T/n1.orig"
+printf -- '---\ntitle: [unclosed\n---\n' >"$n1"
+settle $((b0 + 1)) && sleep 0.3
+ok broken-reported grep -q "build failed" "$log"
+step fixed full cp "$T/n1.orig" "$n1"
+step body-after-fix edit bash -c "printf '\n\n修好后 serve-edit-5。\n' >>'$n1'"
+
+kill -INT "$pid"
+rc=""
+for _ in $(seq 1 50); do
+  kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; break; }
+  sleep 0.1
+done
+expect stops "$rc" 0
+pid=""
+nok temp-out-removed test -e "$out"
