@@ -4,7 +4,8 @@
 #   N=10000 (default) documents from shared/bench/make-corpus.py; set
 #   N_LARGE=100000 to add the linear-growth run (best of REPEAT_LARGE,
 #   default 2). Reports wall time, peak RSS and the ratio to Hugo; also
-#   the one-document rebuild and releases
+#   the one-document rebuild (a `gazette build`, and in `gazette serve`
+#   as the server times its rebuilds) and releases
 #   (first release against `git add -A && git commit` of the same tree,
 #   one-page release, no-op release; the released repository must pass
 #   git fsck --strict).
@@ -107,6 +108,39 @@ echo "  rebuild after one edit: $(pct "$SECS" "$FULL")% of a full build, median 
 series "gazette build, one document edited, 2 s on" "sleep 2.1; echo 'edited after a pause.' >> '$E'" \
   "$G" build --content "$C/content" --out "$C/site" --quiet
 echo "  rebuild after one edit, 2 s on: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")% (cpu: $(pct "$CPU" "$FULL_CPU")%)"
+
+# The editor's loop: `gazette serve` rebuilds on each save. One edit at a
+# time (SERVE_EDITS, default 3 x REPEAT), each rebuild as the server
+# times it ("rebuilt ... in S s": from the end of the 100 ms quiet period
+# it waits after the last event, as Hugo's server waits too, to the site
+# complete with its records stored). Its output is its own temporary
+# directory, in TMPDIR=$W/tmp: the same file system as the full build's.
+if "$G" serve --help >/dev/null 2>&1; then
+  mkdir -p "$W/tmp"
+  slog=$W/serve.log
+  : >"$slog"
+  TMPDIR=$W/tmp "$G" serve --port 0 --content "$C/content" >"$slog" 2>&1 &
+  spid=$!
+  for _ in $(seq 600); do grep -q '^Serving ' "$slog" && break; kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+  nedits=${SERVE_EDITS:-$((3 * REPEAT))}
+  for i in $(seq "$nedits"); do
+    n0=$(grep -c ' rebuilt ' "$slog" || true)
+    echo "edited in serve $i." >> "$E"
+    for _ in $(seq 300); do [ "$(grep -c ' rebuilt ' "$slog" || true)" -gt "$n0" ] && break; sleep 0.05; done
+    sleep 0.2
+  done
+  kill -INT "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
+  read -r SECS MED NS < <(grep ' rebuilt ' "$slog" | awk '{print $(NF-1)}' | python3 -c "
+import statistics, sys
+w=[float(x) for x in sys.stdin.read().split()]
+print(min(w), statistics.median(w), len(w)) if w else print(0, 0, 0)")
+  if [ "$NS" = "$nedits" ]; then
+    printf '%-44s %8.3f s %7s     (best of %d; median %.3f s)\n' "gazette serve, one document edited" "$SECS" "" "$NS" "$MED"
+    echo "  serve rebuild after one edit: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")%"
+  else
+    echo "gazette serve: $NS of $nedits rebuilds seen"; tail -5 "$slog"; exit 1
+  fi
+fi
 
 # Releases: first release vs git add -A && git commit of the same tree
 # (the released files, .git left out), then a one-page and a no-op release.

@@ -128,6 +128,53 @@ TEST(sort_order_is_strcmp_order)
     rm_rf(dir);
 }
 
+/* content_load_one: a document loaded again as the cached load made it
+ * (section, settings, identity), its errors reported, a file outside the
+ * content dir refused. */
+TEST(load_one_again)
+{
+    char dir[] = "/tmp/gz-content-XXXXXX", cache[] = "/tmp/gz-content-cache-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL && mkdtemp(cache) != NULL);
+    put(dir, "site.yaml", "title: t\n");
+    put(dir, "reports/2019/b.md", "---\ntitle: B\ndate: 2019-01-01\n---\n第一段。\n");
+    put(dir, "notices/2017/a.md", "---\ntitle: A\ndate: 2017-01-01\n---\n正文\n");
+    diag *d = diag_new();
+    content c;
+    CHECK(content_load_cached(dir, false, 2, cache, &c, d) == 0 && c.n == 2);
+    const doc *was = c.docs[0];
+    CHECK_STR(was->section, "reports");
+    put(dir, "reports/2019/b.md", "---\ntitle: B\ndate: 2019-01-01\n---\n第一段。\n\n第二段。\n");
+    doc *dc = content_load_one(&c, was->source, d);
+    CHECK(dc != NULL && diag_total(d) == 0);
+    if (dc) {
+        CHECK_STR(dc->section, "reports");
+        CHECK_STR(dc->url, was->url);
+        CHECK(dc->md_on_disk);                         /* through the Markdown cache */
+        CHECK(dc->identity.lo || dc->identity.hi);
+        CHECK(!fp_eq(dc->identity, was->identity));    /* other bytes */
+        doc_free(dc);
+    }
+    /* the same bytes again: the same identity as the cached load gave */
+    put(dir, "notices/2017/a.md", "---\ntitle: A\ndate: 2017-01-01\n---\n正文\n");
+    dc = content_load_one(&c, c.docs[1]->source, d);
+    CHECK(dc && fp_eq(dc->identity, c.docs[1]->identity));
+    doc_free(dc);
+    put(dir, "notices/2017/a.md", "---\ndate: 2017-01-01\n---\n");
+    CHECK(content_load_one(&c, c.docs[1]->source, d) == NULL);
+    CHECK(diag_count(d, DIAG_ERROR) == 1);
+    CHECK_CONTAINS(diag_message(d, 0), "missing required 'title'");
+    diag_clear(d);
+    CHECK(content_load_one(&c, "/etc/passwd", d) == NULL && diag_count(d, DIAG_ERROR) == 1);
+    diag_clear(d);
+    char *gone = path_join(dir, "notices/2017/gone.md");
+    CHECK(content_load_one(&c, gone, d) == NULL && diag_count(d, DIAG_ERROR) == 1);
+    free(gone);
+    content_free(&c);
+    diag_free(d);
+    rm_rf(dir);
+    rm_rf(cache);
+}
+
 int main(void)
 {
     RUN(dates);
@@ -135,5 +182,6 @@ int main(void)
     RUN(load_reports_all_errors);
     RUN(load_sorts_and_skips_drafts);
     RUN(sort_order_is_strcmp_order);
+    RUN(load_one_again);
     return test_summary();
 }
