@@ -41,6 +41,13 @@ typedef struct {
     size_t nents, capents;
     unsigned char listed, touched, gone;
     unsigned char from_state;         /* listing taken from the state file */
+    /* Its record as the last state_save wrote it (rec_ok: still what it
+     * would write; every change to the stamp or the listing clears it),
+     * so that a save after a build that touched a few directories copies
+     * the others' records instead of encoding 13.8k listings again. */
+    char *rec;
+    size_t rec_len;
+    unsigned char rec_ok;
 } dnode;
 
 struct outdir {
@@ -215,6 +222,7 @@ static void touch_parent_locked(outdir *o, const char *rel)
 
 static void ent_add_owned(dnode *dn, char *name, char type)
 {
+    dn->rec_ok = 0;
     if (dn->nents == dn->capents) {
         dn->capents = dn->capents ? dn->capents * 2 : 8;
         dn->ents = xrealloc(dn->ents, dn->capents * sizeof *dn->ents);
@@ -229,12 +237,14 @@ static void ents_clear(dnode *dn)
 {
     for (size_t i = 0; i < dn->nents; i++) free(dn->ents[i].name);
     dn->nents = 0;
+    dn->rec_ok = 0;
 }
 
 static void dnode_free(dnode *dn)
 {
     ents_clear(dn);
     free(dn->ents);
+    free(dn->rec);
     free(dn->rel);
     free(dn);
 }
@@ -243,6 +253,7 @@ static int64_t ts_ns(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 
 
 static void note_stat(dnode *dn, const struct stat *st)
 {
+    dn->rec_ok = 0;
     dn->mtime = ts_ns(st->st_mtim);
     dn->ctime = ts_ns(st->st_ctim);
     dn->ino = (uint64_t)st->st_ino;
@@ -561,6 +572,7 @@ static long scan(outdir *o, const char *full, const char *rel, const struct stat
         n = (long)dn->nents;
         dn->ents = NULL;
         dn->nents = dn->capents = 0;
+        dn->rec_ok = 0;
     } else if ((n = read_dir(o, dn, full, &v)) < 0) {
         return -1;
     }
@@ -920,6 +932,12 @@ static void state_save(outdir *o)
         if (dn->gone) continue;
         if (dn->touched || !dn->listed) relist(o, dn, stamp);
         if (dn->gone || !dn->listed) continue;
+        ndirs++;
+        if (dn->rec_ok) {
+            buf_put(&b, dn->rec, dn->rec_len);
+            continue;
+        }
+        size_t at = b.len;
         put_str(&b, dn->rel);
         put_u64(&b, dn->ino);
         put_u64(&b, (uint64_t)dn->mtime);
@@ -929,7 +947,10 @@ static void state_save(outdir *o)
             buf_putc(&b, dn->ents[k].type);
             put_str(&b, dn->ents[k].name);
         }
-        ndirs++;
+        dn->rec_len = b.len - at;
+        dn->rec = xrealloc(dn->rec, dn->rec_len);
+        memcpy(dn->rec, b.ptr + at, dn->rec_len);
+        dn->rec_ok = 1;
     }
     memcpy(b.ptr + count_at, &ndirs, 4);
     uint64_t plen = b.len - STATE_HDR, sum = XXH64(b.ptr + STATE_HDR, plen, 0);
