@@ -687,6 +687,15 @@ static void sort_docs(const search_doc **ord, size_t n)
     free(v);
 }
 
+void search_order(const search_doc *docs, size_t n, size_t *order)
+{
+    const search_doc **ord = xmalloc((n ? n : 1) * sizeof *ord);
+    for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
+    sort_docs(ord, n);
+    for (size_t i = 0; i < n; i++) order[i] = (size_t)(ord[i] - docs);
+    free(ord);
+}
+
 /* A run of bytes in memory. */
 typedef struct { const char *p; size_t len; } piece;
 
@@ -2399,8 +2408,12 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         }
     timing tm = {getenv("GAZETTE_TIMING") != NULL, clock_seconds(CLOCK_THREAD_CPUTIME_ID), clock_seconds(CLOCK_MONOTONIC)};
     const search_doc **ord = xmalloc((n ? n : 1) * sizeof *ord);
-    for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
-    sort_docs(ord, n);
+    if (h->order) {
+        for (size_t i = 0; i < n; i++) ord[i] = &docs[h->order[i]];
+    } else {
+        for (size_t i = 0; i < n; i++) ord[i] = &docs[i];
+        sort_docs(ord, n);
+    }
 
     int rc = 0;
     unsigned ns = 1;

@@ -136,8 +136,15 @@ typedef struct {
      * them since: build_opts.trust_out), so a file whose bytes are the
      * same is kept without a stat. */
     bool trust_out;
+    /* docs[order[0]], docs[order[1]], ... is the index's order, as
+     * search_order gives it (NULL: sorted here). */
+    const size_t *order;
 } search_hooks;
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h);
+
+/* The index's order of docs (doc ids: newest first, then by URL) as
+ * indexes into docs: order[0..n). */
+void search_order(const search_doc *docs, size_t n, size_t *order);
 
 /* For each doc the fingerprint of everything it gives the index: its
  * fields, and its text or (text NULL) text_id. Zero, which matches

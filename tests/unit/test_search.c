@@ -419,7 +419,7 @@ TEST(fetched_texts_give_the_same_index)
     CHECK(write_index(a, sample, 3) == 0);
     diag *d = diag_new();
     outdir *o = out_open(b, d);
-    search_hooks h = {fetch_from_sample, count_release, (void *)sample, NULL, NULL, NULL};
+    search_hooks h = {.fetch_text = fetch_from_sample, .consumed = count_release, .ud = (void *)sample};
     fetched = released = 0;
     CHECK(o && search_write_hooks(bare, 3, o, d, &h) == 0);
     out_stats st;
@@ -898,6 +898,54 @@ TEST(patched_index_equals_one_from_nothing)
     corpus_free(&c);
 }
 
+/* search_order is the index's own order (newest date first, then URL),
+ * and an index written with it given (hooks.order), or patched trusting
+ * the output as the state says (hooks.trust_out), is the one written
+ * without either. */
+TEST(given_order_and_trust_give_the_same_index)
+{
+    corpus c = {0};
+    synth(&c, 60);
+    c.docs[3].date = c.docs[4].date;                 /* a tie: URL decides */
+    size_t order[60];
+    search_order(c.docs, c.n, order);
+    bool seen[60] = {false};
+    for (size_t i = 0; i < c.n; i++) {
+        CHECK(order[i] < c.n && !seen[order[i]]);
+        seen[order[i]] = true;
+        if (i) {
+            const search_doc *x = &c.docs[order[i - 1]], *y = &c.docs[order[i]];
+            int dc = strcmp(x->date, y->date);
+            CHECK(dc > 0 || (dc == 0 && strcmp(x->url, y->url) < 0));
+        }
+    }
+    char *out = tmpdir(), *ref = tmpdir(), *cdir = tmpdir();
+    CHECK(out && ref && cdir);
+    char *state = path_join(cdir, "search.cache");
+    CHECK(write_index(ref, c.docs, c.n) == 0);
+    for (int round = 0; round < 3; round++) {
+        if (round == 2)                              /* a body edit, patched */
+            c.docs[9].text = keep(&c, xasprintf("%s 又加一句 qqqorder。", c.docs[9].text));
+        diag *d = diag_new();
+        outdir *o = out_open(out, d);
+        search_hooks h = {.cache_path = state, .order = order, .trust_out = round > 0};
+        CHECK(o && search_write_hooks(c.docs, c.n, o, d, &h) == 0);
+        out_stats st;
+        CHECK(o && out_finish(o, &st) == 0);
+        out_close(o);
+        CHECK(diag_total(d) == 0);
+        diag_free(d);
+        if (round == 2) {
+            rm_rf(ref);
+            CHECK(write_index(ref, c.docs, c.n) == 0);
+        }
+        CHECK(same_tree(ref, out));
+    }
+    rm_rf(out); rm_rf(ref); rm_rf(cdir);
+    free(out); free(ref); free(cdir); free(state);
+    corpus_free(&c);
+}
+
 TEST(damaged_index_cache_is_ignored)
 {
     corpus c = {0};
@@ -1130,6 +1178,7 @@ int main(void)
     RUN(random_text_gives_valid_json);
     RUN(query_fetch_is_small);
     RUN(patched_index_equals_one_from_nothing);
+    RUN(given_order_and_trust_give_the_same_index);
     RUN(damaged_index_cache_is_ignored);
     RUN(state_log_appends_and_survives_a_torn_tail);
     const char *b = getenv("SEARCH_BENCH_CORPUS");
