@@ -80,6 +80,35 @@ typedef struct {
     bool history;          /* ctx holds the release history (build_again) */
 } job;
 
+/* Search index files in the page cache (see search.h for the layout). */
+enum { GROUP_SEARCH = 1 };
+
+/* What write_search hands the index: an entry per document (strings
+ * borrowed from the documents), their arrays in one block, text ids, keys
+ * and the index's order. Kept with the build, so that a build made from
+ * it with some documents swapped in (build_edit, fresh: their indexes)
+ * makes only their entries again. */
+typedef struct {
+    search_doc *sd;
+    const char **strs;
+    char (*text_ids)[80];
+    fp128 *keys;              /* with a build cache */
+    size_t *order;
+    size_t n;
+    size_t *fresh, nfresh;
+} search_in;
+
+static void search_in_free(search_in *si)
+{
+    free(si->sd);
+    free(si->strs);
+    free(si->text_ids);
+    free(si->keys);
+    free(si->order);
+    free(si->fresh);
+    memset(si, 0, sizeof *si);
+}
+
 typedef struct {
     const build_opts *o;
     diag *d;
@@ -123,10 +152,10 @@ typedef struct {
     pthread_cond_t search_cv;
     bool search_out_done;
     struct scan_job *scan; /* the output tree being read on its own thread */
+    search_in sx;          /* the search index's input (write_search) */
 } build;
 
-/* Search index files in the page cache (see search.h for the layout). */
-enum { GROUP_SEARCH = 1 };
+
 
 static char *out_cache_file(const build_opts *o, const char *prefix, const char *suffix);
 
@@ -1252,56 +1281,96 @@ static void search_outputs_done(build *b)
 
 static void outputs_done_hook(void *ud) { search_outputs_done(((text_owner *)ud)->b); }
 
-static int write_search(build *b)
+/* Document i's entry of the index's input, its strings borrowed from the
+ * document, its arrays (tags, district ids, names: NULL-ended) at slots,
+ * and its key (with keys). */
+static void search_entry(build *b, size_t i, const char **slots, buf *one)
 {
-    size_t nd0 = b->c.n ? b->c.n : 1;
-    search_doc *sd = xcalloc(nd0, sizeof *sd);
+    search_in *si = &b->sx;
+    doc *dc = b->c.docs[i];
+    size_t nt = value_len(dc->tags), nd = value_len(dc->districts);
+    const char **tags = slots, **dists = tags + nt + 1, **names = dists + nd + 1;
+    for (size_t k = 0; k < nt; k++) tags[k] = value_str_ptr(value_at(dc->tags, k));
+    for (size_t k = 0; k < nd; k++) {
+        dists[k] = value_str_ptr(value_at(dc->districts, k));
+        names[k] = district_name(b, dists[k]);
+    }
+    search_doc *sd = &si->sd[i];
+    *sd = (search_doc){.url = dc->url, .title = dc->title, .doc_number = dc->doc_number,
+                       .issuer = dc->issuer, .date = dc->date, .kind = dc->kind,
+                       .category = dc->category, .tags = tags, .ntags = nt,
+                       .districts = dists, .ndistricts = nd, .district_names = names,
+                       .text = dc->md_on_disk ? NULL : dc->md.text ? dc->md.text : ""};
+    if (dc->md_on_disk && !dc->identity.lo && !dc->identity.hi) {
+        /* 64 chars: always fits */
+        snprintf(si->text_ids[i], sizeof si->text_ids[i], "%016llx%016llx%.*s",
+                 (unsigned long long)dc->md_key.hi, (unsigned long long)dc->md_key.lo,
+                 (int)(b->global.len < 32 ? b->global.len : 32), b->global.ptr);
+        sd->text_id = si->text_ids[i];
+        sd->text_id_len = strlen(si->text_ids[i]);
+    }
+    if (si->keys) si->keys[i] = search_key(b, dc, sd, one);
+}
+
+/* The index's input for every document (b->sx), and its order. */
+static void search_inputs(build *b)
+{
+    search_in *si = &b->sx;
+    search_in_free(si);
+    size_t n = b->c.n, nd0 = n ? n : 1;
+    si->n = n;
+    si->sd = xcalloc(nd0, sizeof *si->sd);
     /* Each document's tags, districts and district names, NULL-ended, in
      * one block (three allocations per document were a fifth of this). */
     size_t nstr = 0;
-    for (size_t i = 0; i < b->c.n; i++)
+    for (size_t i = 0; i < n; i++)
         nstr += value_len(b->c.docs[i]->tags) + 2 * value_len(b->c.docs[i]->districts) + 3;
-    const char **strs = xcalloc(nstr ? nstr : 1, sizeof *strs), **next = strs;
+    si->strs = xcalloc(nstr ? nstr : 1, sizeof *si->strs);
     /* a text kept in the build cache is told by its body's fingerprint and
      * the settings it was rendered with (in the global key); only needed
      * for a key made of the fields (search_key) */
-    char (*text_ids)[80] = xmalloc(nd0 * sizeof *text_ids);
+    si->text_ids = xmalloc(nd0 * sizeof *si->text_ids);
     /* the keys are made in the same pass: the documents' memory is cold,
      * and read once */
-    fp128 *keys = b->pc ? xmalloc(nd0 * sizeof *keys) : NULL;
+    si->keys = b->pc ? xmalloc(nd0 * sizeof *si->keys) : NULL;
     buf one = BUF_INIT;
-    for (size_t i = 0; i < b->c.n; i++) {
-        doc *dc = b->c.docs[i];
-        size_t nt = value_len(dc->tags), nd = value_len(dc->districts);
-        const char **tags = next, **dists = tags + nt + 1, **names = dists + nd + 1;
-        next = names + nd + 1;
-        for (size_t k = 0; k < nt; k++) tags[k] = value_str_ptr(value_at(dc->tags, k));
-        for (size_t k = 0; k < nd; k++) {
-            dists[k] = value_str_ptr(value_at(dc->districts, k));
-            names[k] = district_name(b, dists[k]);
-        }
-        sd[i] = (search_doc){.url = dc->url, .title = dc->title, .doc_number = dc->doc_number,
-                             .issuer = dc->issuer, .date = dc->date, .kind = dc->kind,
-                             .category = dc->category, .tags = tags, .ntags = nt,
-                             .districts = dists, .ndistricts = nd, .district_names = names,
-                             .text = dc->md_on_disk ? NULL : dc->md.text ? dc->md.text : ""};
-        if (dc->md_on_disk && !dc->identity.lo && !dc->identity.hi) {
-            /* 64 chars: always fits */
-            snprintf(text_ids[i], sizeof text_ids[i], "%016llx%016llx%.*s",
-                     (unsigned long long)dc->md_key.hi, (unsigned long long)dc->md_key.lo,
-                     (int)(b->global.len < 32 ? b->global.len : 32), b->global.ptr);
-            sd[i].text_id = text_ids[i];
-            sd[i].text_id_len = strlen(text_ids[i]);
-        }
-        if (keys) keys[i] = search_key(b, dc, &sd[i], &one);
+    const char **next = si->strs;
+    for (size_t i = 0; i < n; i++) {
+        search_entry(b, i, next, &one);
+        next += si->sd[i].ntags + 2 * si->sd[i].ndistricts + 3;
     }
     buf_free(&one);
+    si->order = xmalloc(nd0 * sizeof *si->order);
+    search_order(si->sd, n, si->order);
+}
+
+/* After build_edit swapped documents in (sx.fresh: their indexes), each
+ * still in the same place with the same terms (same_place): only their
+ * entries are made again, in their slots, the order stands. */
+static void search_inputs_again(build *b)
+{
+    search_in *si = &b->sx;
+    buf one = BUF_INIT;
+    for (size_t k = 0; k < si->nfresh; k++) {
+        size_t i = si->fresh[k];
+        search_entry(b, i, (const char **)si->sd[i].tags, &one);
+    }
+    buf_free(&one);
+    si->nfresh = 0;
+}
+
+static int write_search(build *b)
+{
+    search_in *si = &b->sx;
+    if (si->sd && si->n == b->c.n && b->pc) search_inputs_again(b);
+    else search_inputs(b);
+    search_doc *sd = si->sd;
     fp128 fp = {0, 0};
     int rc = 0;
     if (b->pc) {
         buf k = BUF_INIT;
         buf_put(&k, b->global.ptr, b->global.len);
-        search_encode(&k, keys, b->c.n);
+        search_encode(&k, si->keys, b->c.n);
         fp = fp_bytes(k.ptr, k.len);
         buf_free(&k);
         const char **paths;
@@ -1315,16 +1384,17 @@ static int write_search(build *b)
     /* with a build cache, the index is patched from the last build's
      * (search.h): one file per output directory, as the page cache */
     char *state = b->pc ? out_cache_file(b->o, "search-", ".cache") : NULL;
-    search_hooks hooks = {fetch_text, release_text, &owner, state, keys, outputs_done_hook, b->o->trust_out};
-    rc = search_write_hooks(sd, b->c.n, b->out, b->d, &hooks);
-    free(state);
+    search_hooks hooks = {fetch_text, release_text, &owner, state, si->keys, outputs_done_hook,
+                          b->o->trust_out, si->order};
+    /* (set before the outputs are done: build_edit notes the files then) */
     b->search_fp = fp;
     b->search_written = b->pc != NULL;
+    rc = search_write_hooks(sd, b->c.n, b->out, b->d, &hooks);
+    free(state);
 done:
-    free(strs);
-    free(text_ids);
-    free(keys);
-    free(sd);
+    /* Kept for a build made from this one (build_edit) with a build cache:
+     * then only the edited documents' entries change. */
+    if (!b->pc) search_in_free(si);
     return rc;
 }
 
@@ -2009,6 +2079,33 @@ static bool same_doc_history(const value *a, const value *b, const char *url)
     return true;
 }
 
+/* The page records stored on a thread of their own while the output is
+ * finished (out_finish), once every file the build leaves is noted: the
+ * records do not read the output (a file noted without its stat, one
+ * this build wrote, is not one out_finish removes). Returns out_finish's
+ * result; *pages_rc gets pagecache_save's (-1 when out_finish failed
+ * without a thread: not stored). */
+typedef struct { pagecache *pc; diag *d; int rc; } pages_saver;
+
+static void *save_pages(void *arg)
+{
+    pages_saver *ps = arg;
+    ps->rc = pagecache_save(ps->pc, ps->d);
+    return NULL;
+}
+
+static int finish_and_save(build *b, out_stats *st, int *pages_rc)
+{
+    pages_saver ps = {b->pc, b->d, -1};
+    pthread_t tid;
+    bool saving = b->o->threads != 1 && pthread_create(&tid, NULL, save_pages, &ps) == 0;
+    int rc = out_finish(b->out, st);
+    if (saving) pthread_join(tid, NULL);
+    else if (rc == 0) save_pages(&ps);
+    *pages_rc = ps.rc;
+    return rc;
+}
+
 /* A file of the last build this one does not render again: kept, with
  * its record as it was. */
 static void carry_file(const char *p, void *ud)
@@ -2091,13 +2188,13 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
     phase(b, "render");
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
     out_stats st;
-    if (out_finish(b->out, &st) < 0) goto done;
-    phase(b, "sweep");
-    res->out_recorded = pagecache_save(b->pc, d) == 0 && st.state_current;
+    int prc;
+    if (finish_and_save(b, &st, &prc) < 0) goto done;
+    res->out_recorded = prc == 0 && st.state_current;
     if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
     if (b->timing)
         fprintf(stderr, "gazette: again: %zu of %zu pages rendered, the rest kept\n", b->nagain, b->njobs);
-    phase(b, "cache");
+    phase(b, "sweep+cache");
     result_files(b, res, &st);
     fill_result(b, res, t0);
     rc = 0;
@@ -2182,11 +2279,33 @@ static void carry_edit_file(const char *p, void *ud)
     carry_file(p, ud);
 }
 
-/* Note the search index's files as note_file does, after out_finish. */
+/* The search index's files noted as note_file notes them, once its
+ * outputs are done and before out_finish (whose sorted out_changed
+ * note_file reads): with the files it wrote, sorted here. */
+typedef struct { build *b; char **written; size_t n; } search_noting;
+
 static void note_search_file(const char *p, void *ud)
 {
-    if (search_file(p)) note_file(p, ud);
+    search_noting *sn = ud;
+    if (!search_file(p)) return;
+    if (sn->n && bsearch(&p, sn->written, sn->n, sizeof *sn->written, str_cmp_ptr))
+        pagecache_note_in(sn->b->pc, GROUP_SEARCH, p, sn->b->search_fp);
+    else
+        pagecache_note_kept(sn->b->pc, GROUP_SEARCH, p, sn->b->search_fp);
 }
+
+static void note_search_files(build *b)
+{
+    char **w;
+    size_t n;
+    out_changed(b->out, &w, &n);
+    search_noting sn = {b, xmalloc((n ? n : 1) * sizeof *w), n};
+    memcpy(sn.written, w, n * sizeof *w);
+    if (n > 1) qsort(sn.written, n, sizeof *w, str_cmp_ptr);
+    out_each(b->out, note_search_file, &sn);
+    free(sn.written);
+}
+
 
 /* The keep's last build made again with the documents o->edited loaded
  * again, when each still sits where it sat (same_place): their pages
@@ -2213,7 +2332,10 @@ static int build_edit(build_keep *k, const build_opts *o, build_result *res, dia
         if (dup) continue;
         ok = i < b->c.n && !said_of(k, path);
         if (ok) fresh[m] = content_load_one(&b->c, path, ld);
-        ok = ok && fresh[m] && diag_total(ld) == 0 && same_place(b->c.docs[i], fresh[m], b->summ_fp[i]);
+        /* (a body the Markdown cache could not take would be gone once
+         * its page and the index had it: content_reusable) */
+        ok = ok && fresh[m] && diag_total(ld) == 0 && fresh[m]->md_on_disk &&
+             same_place(b->c.docs[i], fresh[m], b->summ_fp[i]);
         if (fresh[m]) at[m++] = i;
     }
     diag_free(ld);
@@ -2256,7 +2378,9 @@ static int build_edit(build_keep *k, const build_opts *o, build_result *res, dia
         doc_free(old);
     }
     free(fresh);
-    free(at);
+    free(b->sx.fresh);
+    b->sx.fresh = at;                  /* their search entries, made again */
+    b->sx.nfresh = m;
     int rc = -1;
     outdir *old = b->out;
     b->out = NULL;
@@ -2283,18 +2407,21 @@ static int build_edit(build_keep *k, const build_opts *o, build_result *res, dia
     search_wait_outputs(b);
     phase(b, "search");
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
+    /* Every file is claimed and written now: the records are complete
+     * (the index's files noted here), and stored while out_finish sweeps
+     * what the index no longer has and stores the output's state. */
+    if (b->search_written) note_search_files(b);
     out_stats st;
-    if (out_finish(b->out, &st) < 0) goto done;
-    phase(b, "sweep");
+    int prc, frc = finish_and_save(b, &st, &prc);
+    phase(b, "sweep+cache");
     search_join(b);
-    if (diag_count(d, DIAG_ERROR) > errors0) goto done;
-    if (b->search_written) out_each(b->out, note_search_file, b);
-    res->out_recorded = pagecache_save(b->pc, d) == 0 && st.state_current;
+    if (frc < 0 || diag_count(d, DIAG_ERROR) > errors0) goto done;
+    res->out_recorded = prc == 0 && st.state_current;
     if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
     if (b->timing)
         fprintf(stderr, "gazette: edit: %zu of %zu pages rendered, the search index patched, the rest kept\n",
                 b->nagain, b->njobs);
-    phase(b, "cache");
+    phase(b, "search state");
     result_files(b, res, &st);
     fill_result(b, res, t0);
     rc = 0;
@@ -2481,6 +2608,7 @@ static void build_free_parts(build *b, diag *d)
     mdcache_close(b->c.mc, d);
     b->c.mc = NULL;
     pagecache_free(b->pc);
+    search_in_free(&b->sx);
     buf_free(&b->global);
     out_close(b->out);
     stats_free(b->st);
