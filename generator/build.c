@@ -2313,7 +2313,7 @@ static void note_search_files(build *b)
  * record (as build_again keeps them). Returns 1 when it cannot be (the
  * keep is left as it was: the caller builds as usual), else what
  * build_site returns; the result is what build_site would give
- * (e2e:serve compares). */
+ * (e2e:serve_edit compares). */
 static int build_edit(build_keep *k, const build_opts *o, build_result *res, diag *d, double t0)
 {
     build *b = k->last;
@@ -2435,8 +2435,7 @@ done:
     }
     free(b->again);
     b->again = NULL;
-    k->last = b;
-    k->last_history = o->history ? value_ref(o->history) : NULL;
+    k->last = b;                       /* (its history is o's: can_edit) */
     if (rc == 0 && res->out_recorded) return rc;   /* kept for another round */
     keep_drop(k, d);                   /* its content is the edited one: of no use */
     return rc;
