@@ -5,8 +5,8 @@
 # sanitizer) build: make BUILD=build && bash tests/valgrind.sh build
 #   build of $ROOT/content, check, a rebuild (incremental path), a hostile
 #   document, a template error, a bad document (error path), releases (a
-#   first, a one-page one, one after a preview build), and a unit test
-#   binary or two.
+#   first, a one-page one, one after a preview build), gazette serve's
+#   rebuilds (one made from the last build), and a unit test binary or two.
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -92,6 +92,32 @@ if "$GAZETTE" release --help >/dev/null 2>&1; then
   echo "又一处修订。" >>"$f"
   "$GAZETTE" build --content "$RC" --out "$T/rel2" --quiet >/dev/null 2>&1
   vg release-after-preview 0 "$GAZETTE" release --content "$RC" --out "$T/rel2"
+fi
+if "$GAZETTE" serve --help >/dev/null 2>&1; then
+  # gazette serve: a rebuild made from the last build (build_edit: a body
+  # edit), an ordinary one (a title), then SIGINT; the kept build is freed
+  # at exit. GAZETTE_TIMING tells the path.
+  SC=$T/servec; cp -r "$root/content" "$SC"; mkdir -p "$T/stmp"
+  f=$(find "$SC/notices" -name '*.md' | LC_ALL=C sort | head -1)
+  TMPDIR=$T/stmp GAZETTE_TIMING=1 "${VG[@]}" --log-file="$T/serve.vg" "$GAZETTE" serve --port 0 \
+    --content "$SC" >"$T/serve.out" 2>&1 &
+  vpid=$!
+  seen() { for _ in $(seq 900); do [ "$(grep -c -- "$1" "$T/serve.out")" -ge "$2" ] && return 0
+           kill -0 "$vpid" 2>/dev/null || return 1; sleep 0.1; done; return 1; }
+  ok=0
+  if seen '^Serving ' 1; then
+    echo "一处修订。" >>"$f"
+    seen ' rebuilt ' 1 && seen '^gazette: edit: ' 1 && ok=$((ok + 1))
+    sed -i 's/^title: .*/title: "valgrind 改过的标题"/' "$f"
+    seen ' rebuilt ' 2 && ok=$((ok + 1))
+  fi
+  kill -INT "$vpid" 2>/dev/null; wait "$vpid"; rc=$?
+  if [ "$ok" -eq 2 ] && [ "$rc" -eq 0 ] && ! [ -s "$T/serve.vg" ]; then
+    echo "PASS valgrind:serve-edit"; pass=$((pass + 1))
+  else
+    echo "FAIL valgrind:serve-edit: exit $rc, $ok of 2 rebuilds as expected"; fail=$((fail + 1))
+    { cat "$T/serve.vg"; tail -8 "$T/serve.out"; } | head -40 | sed 's/^/      /'
+  fi
 fi
 if "$GAZETTE" import --help >/dev/null 2>&1 && [ -d "$SHARED/seeds" ]; then
   vg import 0 "$GAZETTE" import "$SHARED/seeds" --to "$T/imp"
