@@ -40,8 +40,10 @@ static const char serve_usage[] =
     "  --bind ADDR      address to listen on (default 127.0.0.1)\n"
     "  --content DIR    content directory (default: content)\n"
     "  --templates DIR  templates directory (default: templates)\n"
-    "  --out DIR        output directory (default: a temporary directory,\n"
-    "                   removed on exit)\n"
+    "  --out DIR        output directory (default: a temporary directory in\n"
+    "                   $TMPDIR or /tmp, removed on exit; there a rebuild\n"
+    "                   after edits of documents only remakes just their\n"
+    "                   pages and the search index)\n"
     "  --drafts         also show documents with draft: true\n";
 
 /* ---- recursive inotify --------------------------------------------- */
