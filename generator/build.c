@@ -1903,6 +1903,14 @@ static void say_again(diag *to, diag *from)
     }
 }
 
+/* With --strict, warnings are errors: one more saying so. */
+static bool strict_fails(const build_opts *o, diag *d)
+{
+    if (!o->strict || diag_count(d, DIAG_WARNING) == 0) return false;
+    diag_error(d, NULL, 0, "%zu warning(s), and --strict makes them fatal", diag_count(d, DIAG_WARNING));
+    return true;
+}
+
 /* Load the content, or take it from the keep (which is then empty until
  * keep_content gives it back). */
 static void load_content(build *b, build_keep *k)
@@ -2039,6 +2047,40 @@ static void result_files(build *b, build_result *res, const out_stats *st)
 
 /* ---- the same build again, with another history (build_again) ---- */
 
+/* A kept build taken up for another round (build_again, build_edit):
+ * this round's options, messages and clocks, none of the last round's
+ * progress or threads. */
+static void build_resume(build *b, const build_opts *o, diag *d, double t0)
+{
+    b->o = o;
+    b->d = d;
+    b->timing = getenv("GAZETTE_TIMING") != NULL;
+    b->t_phase = t0;
+    b->cpu_phase = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    b->skipped = b->done = 0;
+    b->progress = 0;
+    b->search_written = 0;
+    b->search_running = false;
+    b->search_out_done = false;
+    b->scan = NULL;
+    renderer_set_diag(b->r, d);
+}
+
+/* The kept build's output as it left it taken on (out_again: its state
+ * is current, as keep_build keeps only builds that recorded it), and its
+ * page records as the ones to keep from. -1 when it cannot be (old is
+ * not taken: the caller still owns it). */
+static int build_reopen(build *b, outdir *old, diag *d)
+{
+    if (out_again(old, d) < 0) return -1;
+    b->out = old;
+    if (b->timing) fprintf(stderr, "gazette: output trusted as recorded\n");
+    renderer_set_out(b->r, b->out);
+    pagecache_again(b->pc);
+    phase(b, "reopen");
+    return 0;
+}
+
 /* May o be built by build_again from the keep's last build: the same
  * content, templates, output and cache, the output as that build left it
  * (trust_out), only the history differing? */
@@ -2138,27 +2180,14 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
     value *h1 = k->last_history;
     k->last = NULL;
     k->last_history = NULL;
-    b->o = o;
-    b->d = d;
-    b->timing = getenv("GAZETTE_TIMING") != NULL;
-    b->t_phase = t0;
-    b->cpu_phase = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    b->skipped = b->done = 0;
-    b->progress = 0;
-    b->search_written = 0;
-    b->search_running = false;
-    b->scan = NULL;
-    renderer_set_diag(b->r, d);
+    build_resume(b, o, d, t0);
     size_t errors0 = diag_count(d, DIAG_ERROR);
     say_again(d, k->said);
     int rc = -1;
     outdir *old = b->out;
     b->out = NULL;
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
-    if (o->strict && diag_count(d, DIAG_WARNING) > 0) {
-        diag_error(d, NULL, 0, "%zu warning(s), and --strict makes them fatal", diag_count(d, DIAG_WARNING));
-        goto done;
-    }
+    if (strict_fails(o, d)) goto done;
     /* The pages that read the history, where it reads differently. */
     b->again = xmalloc((b->njobs ? b->njobs : 1) * sizeof *b->again);
     b->nagain = 0;
@@ -2174,15 +2203,8 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
         }
     }
     phase(b, "again");
-    /* The output as the last build left it: its outdir, taken on (its
-     * state is current: keep_build keeps only builds that recorded it). */
-    if (out_again(old, d) < 0) goto done;
-    b->out = old;
+    if (build_reopen(b, old, d) < 0) goto done;
     old = NULL;
-    if (b->timing) fprintf(stderr, "gazette: output trusted as recorded\n");
-    renderer_set_out(b->r, b->out);
-    pagecache_again(b->pc);
-    phase(b, "reopen");
     parallel_for(b->nagain, o->threads, render_again, b);
     out_each_existing(b->out, carry_file, b);
     phase(b, "render");
@@ -2211,15 +2233,8 @@ done:
         k->last_history = o->history ? value_ref(o->history) : NULL;
         return rc;
     }
-    keep_unbuild(k, d);
-    if (rc != 0) {                     /* a failed build leaves its keep empty */
-        mdcache_close(k->c.mc, d);
-        k->c.mc = NULL;
-        content_free(&k->c);
-        memset(&k->c, 0, sizeof k->c);
-        k->full = false;
-        diag_clear(k->said);
-    }
+    if (rc != 0) keep_drop(k, d);      /* a failed build leaves its keep empty */
+    else keep_unbuild(k, d);
     return rc;
 }
 
@@ -2346,20 +2361,9 @@ static int build_edit(build_keep *k, const build_opts *o, build_result *res, dia
         return 1;
     }
     k->last = NULL;
-    b->o = o;
-    b->d = d;
-    b->timing = getenv("GAZETTE_TIMING") != NULL;
-    b->t_phase = t0;
-    b->cpu_phase = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    b->skipped = b->done = 0;
-    b->progress = 0;
-    b->search_written = 0;
-    b->search_running = false;
-    b->search_out_done = false;
-    b->scan = NULL;
+    build_resume(b, o, d, t0);
     pthread_mutex_init(&b->search_mu, NULL);
     pthread_cond_init(&b->search_cv, NULL);
-    renderer_set_diag(b->r, d);
     size_t errors0 = diag_count(d, DIAG_ERROR);
     say_again(d, k->said);
     /* The documents swapped in, their pages to make. */
@@ -2385,18 +2389,10 @@ static int build_edit(build_keep *k, const build_opts *o, build_result *res, dia
     outdir *old = b->out;
     b->out = NULL;
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
-    if (o->strict && diag_count(d, DIAG_WARNING) > 0) {
-        diag_error(d, NULL, 0, "%zu warning(s), and --strict makes them fatal", diag_count(d, DIAG_WARNING));
-        goto done;
-    }
+    if (strict_fails(o, d)) goto done;
     phase(b, "edit");
-    if (out_again(old, d) < 0) goto done;
-    b->out = old;
+    if (build_reopen(b, old, d) < 0) goto done;
     old = NULL;
-    if (b->timing) fprintf(stderr, "gazette: output trusted as recorded\n");
-    renderer_set_out(b->r, b->out);
-    pagecache_again(b->pc);
-    phase(b, "reopen");
     /* The index on its own thread while the pages render, as build_site. */
     b->search_running = o->threads != 1 && pthread_create(&b->search_tid, NULL, search_thread, b) == 0;
     if (!b->search_running) write_search(b);
@@ -2489,10 +2485,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     validate(&b);
     phase(&b, "validate");
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
-    if (o->strict && diag_count(d, DIAG_WARNING) > 0) {
-        diag_error(d, NULL, 0, "%zu warning(s), and --strict makes them fatal", diag_count(d, DIAG_WARNING));
-        goto done;
-    }
+    if (strict_fails(o, d)) goto done;
     if (o->check_only) { fill_result(&b, res, t0); rc = 0; goto done; }
 
     /* Line numbers are for validation messages only; drop them before the

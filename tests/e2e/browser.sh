@@ -16,11 +16,7 @@
 pid="" spid=""
 cleanup() {
   [ -n "$spid" ] && kill "$spid" 2>/dev/null
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-  fi
+  stop_server "$pid"
   rm -rf "$T"
 }
 trap cleanup EXIT

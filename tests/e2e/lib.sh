@@ -20,6 +20,42 @@ has()   { grep -qF -- "$2" "$1"; }
 hasnt() { [ -e "$1" ] && ! grep -qF -- "$2" "$1"; }
 expect() { if [ "$2" = "$3" ]; then echo "PASS $E2E_NAME:$1"; else echo "FAIL $E2E_NAME:$1: got [$2], want [$3]"; fi; }
 
+# stop_server PID: SIGTERM, and SIGKILL if it is still there after 3 s.
+stop_server() {
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+  kill "$1" 2>/dev/null
+  for _ in $(seq 1 30); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null
+}
+
+# stop_server_at_exit: from now on the EXIT trap stops the server in $pid
+# (set it when one is started) before removing $T.
+stop_server_at_exit() { pid=""; trap 'stop_server "$pid"; rm -rf "$T"' EXIT; }
+
+# signal_server SIG: send SIG to the server in $pid and wait up to 5 s for
+# it to end: rc is its exit status ("" if it did not end; then pid stays
+# set, for the EXIT trap).
+signal_server() {
+  kill -"$1" "$pid" 2>/dev/null
+  rc=""
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; break; }
+    sleep 0.1
+  done
+  [ -n "$rc" ] && pid=""
+}
+
+# wait_serving LOG PID: wait up to 20 s (the first build) for the server's
+# "Serving" line in LOG; fails when it never comes or PID is gone.
+wait_serving() {
+  for _ in $(seq 1 200); do
+    grep -q '^Serving ' "$1" && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -q '^Serving ' "$1"
+}
+
 # start_serve LOG ARGS...: run `gazette serve --port P ARGS...` in the
 # background, trying up to 5 random ports, and wait up to 20 s (the first
 # build) for its "Serving" line in LOG. Sets port (empty when it never came
@@ -32,12 +68,7 @@ start_serve() {
     : >"$log"
     "$GAZETTE" serve --port "$p" "$@" >"$log" 2>&1 &
     pid=$!
-    for _ in $(seq 1 200); do
-      grep -q '^Serving ' "$log" && break
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if grep -q '^Serving ' "$log"; then port=$p; return 0; fi
+    if wait_serving "$log" "$pid"; then port=$p; return 0; fi
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
   done
   return 1

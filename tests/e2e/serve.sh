@@ -6,16 +6,7 @@
 # server is killed on any exit.
 . "$(dirname "$0")/lib.sh"
 
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-  fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
+stop_server_at_exit
 
 # fetch URL: prints "STATUS CONTENT-TYPE" and leaves the body in $T/body,
 # headers in $T/headers. curl when installed, else python3's urllib.
@@ -136,25 +127,15 @@ sed -e 's/^title: .*/title: "serve e2e new doc"/' -e 's/^date: .*/date: 2031-01-
   ok new-dir-watched wait_for "$base/notices/2031/e2e-new/" 200 "serve e2e new doc"
 
 # SIGTERM stops it cleanly and promptly
-kill -TERM "$pid"
-rc=""
-for _ in $(seq 1 50); do
-  kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; break; }
-  sleep 0.1
-done
+signal_server TERM
 expect stops-on-sigterm "$rc" 0
-pid=""
 
 # --port 0 picks a free port; without --out the site goes to a temporary
 # directory that is removed again when Ctrl-C (SIGINT) stops the server
 : >"$T/serve2.log"
 "$GAZETTE" serve --port 0 --content "$T/content" >"$T/serve2.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
-  grep -q '^Serving ' "$T/serve2.log" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
+wait_serving "$T/serve2.log" "$pid"
 line=$(grep '^Serving ' "$T/serve2.log" | head -1)
 tmpout=$(echo "$line" | sed -n 's/^Serving \(.*\) at http.*/\1/p')
 url2=$(echo "$line" | grep -o 'http://127.0.0.1:[0-9]*/')
@@ -174,14 +155,8 @@ ok trusted-delete wait_for "${url2}notices/2031/e2e-new/" 404
 ok trusted-delete-built wait_rebuilt $((n0 + 2))
 "$GAZETTE" build --content "$T/content" --out "$T/fresh2" --no-cache --quiet
 ok trusted-same diff -r "$tmpout" "$T/fresh2"
-kill -INT "$pid"
-rc=""
-for _ in $(seq 1 50); do
-  kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; break; }
-  sleep 0.1
-done
+signal_server INT
 expect stops-on-sigint "$rc" 0
-pid=""
 case $tmpout in
   "${TMPDIR:-/tmp}"/gazette-serve-*) nok temp-out-removed test -e "$tmpout" ;;
   *) echo "FAIL serve:temp-out: unexpected output dir [$tmpout]" ;;

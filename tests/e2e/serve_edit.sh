@@ -9,16 +9,7 @@
 # Every wait is bounded; the server is killed on any exit.
 . "$(dirname "$0")/lib.sh"
 
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-  fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
+stop_server_at_exit
 
 cp -r "$ROOT/content" "$T/content"
 cp -r "$ROOT/templates" "$T/templates"
@@ -28,11 +19,7 @@ log=$T/serve.log
 TMPDIR=$T/tmp GAZETTE_TIMING=1 "$GAZETTE" serve --port 0 --content "$T/content" \
   --templates "$T/templates" >"$log" 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
-  grep -q '^Serving ' "$log" && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
+wait_serving "$log" "$pid"
 out=$(sed -n 's/^Serving \(.*\) at http.*/\1/p' "$log" | head -1)
 case $out in
   "$T"/tmp/gazette-serve-*) echo "PASS serve_edit:start" ;;
@@ -94,12 +81,6 @@ ok broken-reported grep -q "build failed" "$log"
 step fixed full cp "$T/n1.orig" "$n1"
 step body-after-fix edit bash -c "printf '\n\n修好后 serve-edit-5。\n' >>'$n1'"
 
-kill -INT "$pid"
-rc=""
-for _ in $(seq 1 50); do
-  kill -0 "$pid" 2>/dev/null || { wait "$pid"; rc=$?; break; }
-  sleep 0.1
-done
+signal_server INT
 expect stops "$rc" 0
-pid=""
 nok temp-out-removed test -e "$out"
