@@ -114,12 +114,15 @@ static int watch_tree(int ifd, watches *w, const char *dir, bool content)
     return n;
 }
 
-/* Editor noise that should not trigger a rebuild: hidden files, backups,
- * vim's write probe. */
+/* Editor noise that should not trigger a rebuild: hidden files (vim's
+ * swap files, emacs's locks), backups, vim's write probe, emacs's
+ * auto-saves (#name#), JetBrains' safe-write files. */
 static int ignored(const char *name)
 {
+    size_t n = strlen(name);
     return name[0] == '.' || str_ends(name, "~") || !strcmp(name, "4913") ||
-           str_ends(name, ".swp") || str_ends(name, ".tmp");
+           str_ends(name, ".swp") || str_ends(name, ".tmp") || (n > 1 && name[0] == '#' && name[n - 1] == '#') ||
+           str_ends(name, "___jb_tmp___") || str_ends(name, "___jb_old___");
 }
 
 /* What changed since the last build, from the events: the Markdown files

@@ -51,6 +51,15 @@ n1=$T/content/notices/2017/dalian-ten-measures-division-of-labour.md
 n2=$T/content/notices/2021/qinhuangdao-union-building-campaign.md
 r1=$(ls "$T"/content/reports/2020/*.md | head -1)
 
+# Editors' side files (emacs's auto-save, vim's swap, backups) start no build.
+b0=$(builds)
+d1=$(dirname "$n1")
+printf 'x' >"$d1/#dalian.md#"; printf 'x' >"$d1/.dalian.md.swp"; printf 'x' >"$d1/dalian.md~"
+sleep 0.8
+expect editor-noise-ignored "$(builds)" "$b0"
+rm -f "$d1/#dalian.md#" "$d1/.dalian.md.swp" "$d1/dalian.md~"
+sleep 0.5
+b0=$(builds)
 step body-edit edit bash -c "printf '\n\n编辑后的段落 serve-edit-1。\n' >>'$n1'"
 has "$out/notices/2017/dalian-ten-measures-division-of-labour/index.html" "serve-edit-1" &&
   echo "PASS serve_edit:body-edit-shown" || echo "FAIL serve_edit:body-edit-shown"
