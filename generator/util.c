@@ -436,13 +436,18 @@ int read_file(const char *path, char **data, size_t *len)
     char *p = xmalloc(cap);
     for (;;) {
         if (n + 1 >= cap) { cap *= 2; p = xrealloc(p, cap); }
-        ssize_t r = read(fd, p + n, cap - n - 1);
+        size_t want = cap - n - 1;
+        ssize_t r = read(fd, p + n, want);
         if (r < 0) {
             if (errno == EINTR) continue;
             int e = errno; free(p); close(fd); errno = e; return -1;
         }
         if (r == 0) break;
         n += (size_t)r;
+        /* A regular file read short at (or past) the size fstat gave is at
+         * its end: no second read to be told so (10k reads a build). Not
+         * one of size 0 (/proc's files say 0 and give a page at a time). */
+        if (S_ISREG(st.st_mode) && st.st_size > 0 && (size_t)r < want && n >= (size_t)st.st_size) break;
     }
     close(fd);
     p[n] = 0;

@@ -135,6 +135,36 @@ TEST(str_key_is_strcmp_order)
             }
 }
 
+/* read_file gives every byte: files of sizes around its buffer's edges,
+ * empty ones, and /proc's, whose size says 0 and which give a page at a
+ * time (it stops early only at a size fstat gave). */
+TEST(read_file_whole)
+{
+    char tdir[] = "/tmp/gz-util-XXXXXX";
+    CHECK(mkdtemp(tdir) != NULL);
+    size_t sizes[] = {0, 1, 4094, 4095, 4096, 4097, 100000};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = sizes[k];
+        char *want = xmalloc(n + 1);
+        for (size_t i = 0; i < n; i++) want[i] = (char)('a' + (i * 7 + k) % 26);
+        char *p = path_join(tdir, "f");
+        CHECK(write_file_atomic(p, want, n) == 0);
+        char *got;
+        size_t len;
+        CHECK(read_file(p, &got, &len) == 0);
+        CHECK(len == n && memcmp(got, want, n) == 0 && got[n] == 0);
+        free(got);
+        free(want);
+        free(p);
+    }
+    char *maps;
+    size_t len;
+    CHECK(read_file("/proc/self/maps", &maps, &len) == 0);
+    CHECK(len > 0 && strlen(maps) == len && maps[len - 1] == '\n');
+    free(maps);
+    rm_rf(tdir);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -144,6 +174,7 @@ int main(void)
     RUN(empty_path_refused_falls_back);
     RUN(link_modes_switch);
     RUN(str_key_is_strcmp_order);
+    RUN(read_file_whole);
     rm_rf(dir);
     return test_summary();
 }
