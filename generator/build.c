@@ -153,6 +153,7 @@ typedef struct {
     bool search_out_done;
     struct scan_job *scan; /* the output tree being read on its own thread */
     search_in sx;          /* the search index's input (write_search) */
+    diag *stats_said;      /* what loading the stats snapshot said */
 } build;
 
 
@@ -2183,6 +2184,7 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
     build_resume(b, o, d, t0);
     size_t errors0 = diag_count(d, DIAG_ERROR);
     say_again(d, k->said);
+    say_again(d, b->stats_said);
     int rc = -1;
     outdir *old = b->out;
     b->out = NULL;
@@ -2366,6 +2368,7 @@ static int build_edit(build_keep *k, const build_opts *o, build_result *res, dia
     pthread_cond_init(&b->search_cv, NULL);
     size_t errors0 = diag_count(d, DIAG_ERROR);
     say_again(d, k->said);
+    say_again(d, b->stats_said);
     /* The documents swapped in, their pages to make. */
     b->again = xmalloc((m ? m : 1) * sizeof *b->again);
     b->nagain = 0;
@@ -2477,7 +2480,14 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     build_keep *keep = keep_for(o);
     load_content(&b, keep);
     phase(&b, "load");
-    if (stats_load(o->content_dir, &b.st, d) < 0) b.st = NULL;
+    /* The snapshot's messages are kept too, for a build made from this
+     * one (build_again, build_edit: the same snapshot) to say again. */
+    b.stats_said = diag_new();
+    diag *sd = diag_new();
+    if (stats_load(o->content_dir, &b.st, sd) < 0) b.st = NULL;
+    say_again(b.stats_said, sd);
+    diag_move(d, sd);
+    diag_free(sd);
     b.site = value_ref(b.c.site);
     value_set(b.site, "has_stats", value_bool(b.st != NULL));
     b.paginate = (size_t)value_int_of(value_get(b.site, "paginate"));
@@ -2608,6 +2618,7 @@ static void build_free_parts(build *b, diag *d)
     buf_free(&b->global);
     out_close(b->out);
     stats_free(b->st);
+    diag_free(b->stats_said);
     value_unref(b->site);
 }
 

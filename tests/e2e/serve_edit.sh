@@ -90,6 +90,10 @@ ok broken-reported grep -q "build failed" "$log"
 step fixed full cp "$T/n1.orig" "$n1"
 step body-after-fix edit bash -c "printf '\n\n修好后 serve-edit-5。\n' >>'$n1'"
 
+# Every build, one made from the last too, says what the snapshot's load
+# said (the content's snapshot warns of a district total).
+expect snapshot-said-each-build "$(grep -c 'warning: table reported_totals' "$log")" "$(builds)"
+
 signal_server INT
 expect stops "$rc" 0
 nok temp-out-removed test -e "$out"
