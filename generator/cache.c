@@ -220,10 +220,15 @@ fp128 fp_self(void)
 
 typedef struct {
     fp128 key;
-    off_t off;           /* of the payload */
+    off_t off;           /* of the payload; < 0: pending, at -off - 1 in the buffer */
     uint32_t len;
     int used;            /* read or added in this build */
 } md_entry;
+
+/* Entries put are appended in batches of about this many bytes (a write
+ * and an lseek per entry, under the lock both loaders take, were 20k
+ * syscalls of a 10k build); mdcache_flush writes the rest. */
+#define MD_BATCH (1u << 20)
 
 struct mdcache {
     char *path;
@@ -234,6 +239,9 @@ struct mdcache {
     pthread_mutex_t mu;
     size_t hits, misses;
     bool reindex;        /* the index file (md_index_save) is out of date */
+    buf pend;            /* entries put, not yet written (whole, in order) */
+    fp128 *pend_keys;    /* their keys */
+    size_t npend, cappend;
 };
 
 static md_entry *md_slot(mdcache *c, fp128 key)
@@ -386,7 +394,7 @@ static void md_index_save(mdcache *c)
     uint64_t count = 0;
     for (size_t i = 0; i < c->nslots; i++) {
         const md_entry *e = &c->slots[i];
-        if (!e->len || !e->off) continue;
+        if (!e->len || e->off <= 0) continue;
         put_u64(&b, e->key.lo);
         put_u64(&b, e->key.hi);
         put_u64(&b, (uint64_t)e->off);
@@ -463,10 +471,43 @@ static bool intact(const unsigned char *head, const unsigned char *payload, uint
 
 /* The payload of key's entry, checked against its own fingerprint; NULL
  * when absent or damaged. */
+/* Append the pending entries to the file in one write, and give them
+ * their offsets (mu held). With O_APPEND the write went to the end of the
+ * file, and the file position is now just past it (another process
+ * appending later does not move our position). A kill leaves at most one
+ * torn entry at the end, which the next load drops; a failed write leaves
+ * the entries unwritten (forgotten: a later read renders again). */
+static void md_flush(mdcache *c)
+{
+    if (!c->npend) return;
+    off_t base = -1;
+    if (c->fd >= 0 && write_all_fd(c->fd, c->pend.ptr, c->pend.len) == 0) {
+        off_t end = lseek(c->fd, 0, SEEK_CUR);
+        if (end >= (off_t)c->pend.len) base = end - (off_t)c->pend.len;
+    }
+    for (size_t i = 0; i < c->npend; i++) {
+        md_entry *e = md_slot(c, c->pend_keys[i]);
+        if (e->off >= 0) continue;                 /* (put twice: the first stands) */
+        e->off = base >= 0 ? base + (-e->off - 1) + ENTRY_HEAD : 0;
+    }
+    buf_clear(&c->pend);
+    c->npend = 0;
+    c->reindex = true;
+}
+
+void mdcache_flush(mdcache *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    md_flush(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
 static unsigned char *md_read(mdcache *c, fp128 key, uint32_t *len)
 {
     if (c->fd < 0) return NULL;
     pthread_mutex_lock(&c->mu);
+    if (md_slot(c, key)->off < 0) md_flush(c);      /* put in this batch */
     md_entry copy = *md_slot(c, key);
     pthread_mutex_unlock(&c->mu);
     if (!copy.len || !copy.off) return NULL;
@@ -594,17 +635,18 @@ void mdcache_put(mdcache *c, fp128 key, const md_result *r)
     md_encode(&b, key, r);
     if (b.len - ENTRY_HEAD <= ENTRY_MAX) {
         pthread_mutex_lock(&c->mu);
-        /* One write per entry, appended: a kill leaves at most one torn
-         * entry at the end, which the next load drops. */
-        if (c->fd >= 0 && write_all_fd(c->fd, b.ptr, b.len) == 0) {
-            /* With O_APPEND the write went to the end of the file, and
-             * the file position is now just past it (another process
-             * appending later does not move our position). */
-            off_t end = lseek(c->fd, 0, SEEK_CUR);
-            off_t off = end >= (off_t)b.len ? end - (off_t)b.len + ENTRY_HEAD : 0;
-            md_index(c, key, off, (uint32_t)(b.len - ENTRY_HEAD));
+        md_entry *had = md_slot(c, key);
+        if (had->len && had->off) had->used = 1;       /* there already, or pending */
+        else if (c->fd >= 0) {
+            if (c->npend == c->cappend) {
+                c->cappend = c->cappend ? c->cappend * 2 : 256;
+                c->pend_keys = xrealloc(c->pend_keys, c->cappend * sizeof *c->pend_keys);
+            }
+            c->pend_keys[c->npend++] = key;
+            md_index(c, key, -(off_t)c->pend.len - 1, (uint32_t)(b.len - ENTRY_HEAD));
             md_slot(c, key)->used = 1;
-            c->reindex = true;
+            buf_put(&c->pend, b.ptr, b.len);
+            if (c->pend.len >= MD_BATCH) md_flush(c);
         }
         pthread_mutex_unlock(&c->mu);
     }
@@ -634,7 +676,7 @@ static bool md_compact(mdcache *c, diag *d)
     int ok = fd >= 0 && md_start(fd, c->settings) == 0;
     for (size_t i = 0; ok && i < c->nslots; i++) {
         const md_entry *e = &c->slots[i];
-        if (!e->len || !e->used || !e->off) continue;
+        if (!e->len || !e->used || e->off <= 0) continue;
         unsigned char *p = xmalloc(ENTRY_HEAD + e->len);
         if (pread_all(c->fd, p, ENTRY_HEAD + e->len, e->off - ENTRY_HEAD) == 0 &&
             !memcmp(p, "GZE1", 4) && get_u32(p + 4) == e->len && intact(p, p + ENTRY_HEAD, e->len))
@@ -652,6 +694,9 @@ static bool md_compact(mdcache *c, diag *d)
 void mdcache_close(mdcache *c, diag *d)
 {
     if (!c) return;
+    md_flush(c);
+    buf_free(&c->pend);
+    free(c->pend_keys);
     if (c->fd >= 0) {
         if (md_compact(c, d)) {
             char *p = md_index_path(c);        /* the next build scans the new log */

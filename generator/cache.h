@@ -73,12 +73,17 @@ bool mdcache_get(mdcache *c, fp128 key, md_result *out);
 /* The same without the HTML and text (left NULL), for a caller that
  * reads them later with mdcache_body. Thread-safe. */
 bool mdcache_get_meta(mdcache *c, fp128 key, md_result *out);
-/* Remember a rendering. Thread-safe. */
+/* Remember a rendering. Thread-safe. Entries are written in batches:
+ * mdcache_has says true at once, a read of one not written yet writes the
+ * batch first, mdcache_flush (and mdcache_close) write what is left. */
 void mdcache_put(mdcache *c, fp128 key, const md_result *r);
+/* Write the entries put and not written yet. NULL-safe. Thread-safe. */
+void mdcache_flush(mdcache *c);
 /* The same, counted as a hit and kept at compaction: for a caller that
  * has the excerpt and toc from elsewhere (the document cache). */
 bool mdcache_use(mdcache *c, fp128 key);
-/* Can the HTML of key be read back now (it is in the file)? Thread-safe. */
+/* Can the HTML of key be read back (it is in the file, or written when
+ * read)? Thread-safe. */
 bool mdcache_has(mdcache *c, fp128 key);
 /* The HTML (text false) or plain text (for the search index) of key's
  * rendering, a new string, with its length in *len (set only when a

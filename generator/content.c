@@ -959,6 +959,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
                   .d = d, .mc = co.mc, .dcache = co.dcache};
     md_init();
     parallel_for(files.n, threads, load_one, &j);
+    mdcache_flush(j.mc);         /* the bodies rendered here, on disk for later readers */
     if (j.dcache) {
         doccache_save(j.dcache, d);
         c->dcache = j.dcache;   /* documents point into its records */
@@ -1014,6 +1015,7 @@ doc *content_load_one(const content *c, const char *path, diag *d)
     errno = 0;
     if (!md_stat(&f, d)) diag_error(d, path, 0, "cannot read: %s", errno ? strerror(errno) : "not a regular file");
     else dc = load_doc(&f, section_of(path, prefix), &j, d);
+    mdcache_flush(c->mc);
     free(prefix);
     return dc;
 }

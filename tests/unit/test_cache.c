@@ -132,6 +132,56 @@ TEST(markdown_round_trip)
     free(path);
 }
 
+/* Entries put are written in batches (MD_BATCH): past a batch's size,
+ * read back before they are written (the batch is written first), the
+ * same key put twice, and after mdcache_flush and a reopen, every body is
+ * there as it was put. */
+TEST(markdown_batched_puts)
+{
+    char *path = xasprintf("%s/mdb/markdown.cache", dir);
+    fp128 settings = {7, 7};
+    diag *d = diag_new();
+    mdcache *c = mdcache_open(path, settings, d);
+    enum { N = 400 };
+    char *big = xmalloc(4001);
+    memset(big, 'x', 4000);
+    big[4000] = 0;
+    for (int i = 0; i < N; i++) {
+        md_result r;
+        char *html = xasprintf("<p>%d</p>%s", i, big);
+        sample(&r, html);
+        free(html);
+        mdcache_put(c, (fp128){(uint64_t)i + 1, 5}, &r);
+        if (i == 3) mdcache_put(c, (fp128){4, 5}, &r);          /* again: the first stands */
+        md_free(&r);
+        CHECK(mdcache_has(c, (fp128){(uint64_t)i + 1, 5}));
+        if (i % 37 == 0) {                                     /* read before it is written */
+            size_t n;
+            char *h = mdcache_body(c, (fp128){(uint64_t)i + 1, 5}, false, &n);
+            char *want = xasprintf("<p>%d</p>", i);
+            CHECK(h && !strncmp(h, want, strlen(want)) && n == strlen(want) + 4000);
+            free(want);
+            free(h);
+        }
+    }
+    mdcache_flush(c);
+    mdcache_close(c, d);
+    c = mdcache_open(path, settings, d);
+    for (int i = 0; i < N; i++) {
+        size_t n;
+        char *h = mdcache_body(c, (fp128){(uint64_t)i + 1, 5}, false, &n);
+        char *want = xasprintf("<p>%d</p>", i);
+        CHECK(h && !strncmp(h, want, strlen(want)) && n == strlen(want) + 4000);
+        free(want);
+        free(h);
+    }
+    mdcache_close(c, d);
+    CHECK(diag_total(d) == 0);
+    diag_free(d);
+    free(big);
+    free(path);
+}
+
 TEST(markdown_damage_is_a_miss)
 {
     char *path = xasprintf("%s/damage.cache", dir);
@@ -556,6 +606,7 @@ int main(void)
     if (!mkdtemp(dir)) return 1;
     RUN(encodings_are_unambiguous);
     RUN(markdown_round_trip);
+    RUN(markdown_batched_puts);
     RUN(markdown_damage_is_a_miss);
     RUN(pages_fresh_only_as_left);
     RUN(pages_noted_with_stat);
