@@ -2516,6 +2516,10 @@ meta:
     if (h && h->outputs_done) h->outputs_done(h->ud);
 store:
     if (store && rc == 0) state_store(h->cache_path, &nw, &old, d);
+    /* Not stored: the old state, if any, no longer describes the files
+     * (a build trusting it, search_hooks.trust_out, would keep them by
+     * it), so it goes. */
+    else if (h->cache_path) unlink(h->cache_path);
     timing_step(&tm, "state");
     state_free(&nw);
     state_free(&old);
