@@ -78,6 +78,15 @@ step warned-new full bash -c "sed -e 's/^title: .*/title: \"serve edit 年份不
 ok warned-said grep -q "serve-edit-warned.md:.*not in the folder's year" "$log"
 step warned-edit full bash -c "printf '\n\n警告 serve-edit-6。\n' >>'$w'"
 step warned-delete full rm -f "$w"
+# A document without a summary: its excerpt is its first words, which
+# lists and the feed show. An edit there moves it on those pages (full);
+# one at the end of a long body does not (edit).
+x=$T/content/notices/2021/serve-edit-excerpt.md
+long=$(python3 -c "print('第一段落的文字' * 60)")
+step excerpt-new full bash -c "printf -- '---\ntitle: 无摘要的通知\ndate: 2021-06-01\n---\n\n%s\n\n第二段。\n' '$long' >'$x'"
+step excerpt-edit full sed -i 's/^第一段落的文字/改过的开头/' "$x"
+step excerpt-tail edit bash -c "printf '\n\n结尾新增一段 serve-edit-7。\n' >>'$x'"
+step excerpt-delete full rm -f "$x"
 step template-edit full bash -c "printf '<!-- serve-edit template -->\n' >>'$T/templates/doc.mustache'"
 step site-edit full bash -c "printf '\n# serve edit\n' >>'$T/content/site.yaml'"
 # A document made invalid: the build fails (the error page), the fix is a
