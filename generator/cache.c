@@ -469,8 +469,6 @@ static bool intact(const unsigned char *head, const unsigned char *payload, uint
     return fp_eq(fp_bytes(payload, len), (fp128){get_u64(head + 24), get_u64(head + 32)});
 }
 
-/* The payload of key's entry, checked against its own fingerprint; NULL
- * when absent or damaged. */
 /* Append the pending entries to the file in one write, and give them
  * their offsets (mu held). With O_APPEND the write went to the end of the
  * file, and the file position is now just past it (another process
@@ -503,6 +501,8 @@ void mdcache_flush(mdcache *c)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* The payload of key's entry, checked against its own fingerprint; NULL
+ * when absent or damaged. */
 static unsigned char *md_read(mdcache *c, fp128 key, uint32_t *len)
 {
     if (c->fd < 0) return NULL;

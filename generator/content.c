@@ -776,10 +776,12 @@ static doc *load_doc(const md_file *f, const char *section, const load_job *j, d
     doc *dc = make_doc(path, section, fm.fields, fm.lines, fm.body_line, d);
     if (!dc) { free(text); return NULL; }
     render_body(j, text + fm.body_off, len - fm.body_off, dc);
-    if (j->identify) dc->identity = doc_identity(path, section, fp_bytes(text, len));
-    if (j->dcache) {
-        fp128 file = fp_bytes(text, len);
+    fp128 file = {0, 0};
+    if (j->dcache || j->identify) {
+        file = fp_bytes(text, len);
         dc->identity = doc_identity(path, section, file);
+    }
+    if (j->dcache) {
         /* Only a document that loads without a word is recorded: a cached
          * load could not say the warnings again. */
         if (diag_total(d) == 0 && dc->md_on_disk) {
