@@ -156,8 +156,6 @@ typedef struct {
     diag *stats_said;      /* what loading the stats snapshot said */
 } build;
 
-
-
 static char *out_cache_file(const build_opts *o, const char *prefix, const char *suffix);
 
 /* With GAZETTE_TIMING set, print how long each phase took (profiling aid). */
@@ -1620,11 +1618,6 @@ static pagecache *open_pages(const build_opts *o)
     return pc;
 }
 
-/* A file this build left, recorded: a search index file it wrote (one
- * group, one fingerprint; a patch rewrites a few of the ~1,800, the
- * others keep their records' stat when those are trusted: no stat at
- * save), or any other file not noted yet (assets, feed, stats data...),
- * so that the records name every file (build_left_as_is). */
 /* Is p one of the search index's files (search.h: the index writes or
  * keeps every one of its files in each build it makes)? */
 static bool search_file(const char *p)
@@ -1632,25 +1625,41 @@ static bool search_file(const char *p)
     return !strcmp(p, "search/meta.json") || str_starts(p, "search/idx/") || str_starts(p, "search/docs/");
 }
 
+/* Noting the files a build left: the build, and the files it wrote
+ * (sorted) for telling the search index's written files from its kept
+ * ones. */
+typedef struct { build *b; char **written; size_t n; } noting;
+
+/* A search index file, in its group with the index's fingerprint: as
+ * written, or (a patch rewrites a few of the ~1,800) as kept, whose
+ * record's stat stands when the records are trusted: no stat at save. */
+static void note_search(const noting *nt, const char *p)
+{
+    build *b = nt->b;
+    if (nt->n && bsearch(&p, nt->written, nt->n, sizeof *nt->written, str_cmp_ptr))
+        pagecache_note_in(b->pc, GROUP_SEARCH, p, b->search_fp);
+    else
+        pagecache_note_kept(b->pc, GROUP_SEARCH, p, b->search_fp);
+}
+
+/* A file this build left, recorded: a search index file it wrote, or any
+ * other file not noted yet (assets, feed, stats data...), so that the
+ * records name every file (build_left_as_is). */
 static void note_file(const char *p, void *ud)
 {
-    build *b = ud;
-    if (b->search_written && search_file(p)) {
-        char **written;
-        size_t n;
-        out_changed(b->out, &written, &n);          /* sorted: after out_finish */
-        if (n && bsearch(&p, written, n, sizeof *written, str_cmp_ptr))
-            pagecache_note_in(b->pc, GROUP_SEARCH, p, b->search_fp);
-        else
-            pagecache_note_kept(b->pc, GROUP_SEARCH, p, b->search_fp);
-    } else {
-        pagecache_note_other(b->pc, p);
-    }
+    const noting *nt = ud;
+    if (nt->b->search_written && search_file(p)) note_search(nt, p);
+    else pagecache_note_other(nt->b->pc, p);
 }
 
 /* Record the files the build left that its pages did not note: one pass
- * over the output. */
-static void note_files(build *b) { out_each(b->out, note_file, b); }
+ * over the output, after out_finish (out_changed is sorted then). */
+static void note_files(build *b)
+{
+    noting nt = {b, NULL, 0};
+    out_changed(b->out, &nt.written, &nt.n);
+    out_each(b->out, note_file, &nt);
+}
 
 /* The output directory's scan, on its own thread (see build_site). */
 typedef struct scan_job {
@@ -2028,6 +2037,14 @@ static void fill_result(build *b, build_result *res, double t0)
     res->seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
 }
 
+/* Does the build cache describe the output as this build left it: its
+ * page records stored (pages_rc 0) and the output state current? Then
+ * res says so, with the records' fingerprint (build_records_id). */
+static void record_result(const build_opts *o, build_result *res, int pages_rc, const out_stats *st)
+{
+    res->out_recorded = pages_rc == 0 && st->state_current && build_records_id(o, res->records_id) == 0;
+}
+
 /* The files counted, written and removed (after out_finish), into res. */
 static void result_files(build *b, build_result *res, const out_stats *st)
 {
@@ -2050,8 +2067,8 @@ static void result_files(build *b, build_result *res, const out_stats *st)
 
 /* A kept build taken up for another round (build_again, build_edit):
  * this round's options, messages and clocks, none of the last round's
- * progress or threads. */
-static void build_resume(build *b, const build_opts *o, diag *d, double t0)
+ * progress or threads; what the load and the snapshot said, said again. */
+static void build_resume(build *b, const build_keep *k, const build_opts *o, diag *d, double t0)
 {
     b->o = o;
     b->d = d;
@@ -2065,6 +2082,8 @@ static void build_resume(build *b, const build_opts *o, diag *d, double t0)
     b->search_out_done = false;
     b->scan = NULL;
     renderer_set_diag(b->r, d);
+    say_again(d, k->said);
+    say_again(d, b->stats_said);
 }
 
 /* The kept build's output as it left it taken on (out_again: its state
@@ -2181,10 +2200,8 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
     value *h1 = k->last_history;
     k->last = NULL;
     k->last_history = NULL;
-    build_resume(b, o, d, t0);
     size_t errors0 = diag_count(d, DIAG_ERROR);
-    say_again(d, k->said);
-    say_again(d, b->stats_said);
+    build_resume(b, k, o, d, t0);
     int rc = -1;
     outdir *old = b->out;
     b->out = NULL;
@@ -2214,8 +2231,7 @@ static int build_again(build_keep *k, const build_opts *o, build_result *res, di
     out_stats st;
     int prc;
     if (finish_and_save(b, &st, &prc) < 0) goto done;
-    res->out_recorded = prc == 0 && st.state_current;
-    if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
+    record_result(o, res, prc, &st);
     if (b->timing)
         fprintf(stderr, "gazette: again: %zu of %zu pages rendered, the rest kept\n", b->nagain, b->njobs);
     phase(b, "sweep+cache");
@@ -2296,33 +2312,25 @@ static void carry_edit_file(const char *p, void *ud)
     carry_file(p, ud);
 }
 
-/* The search index's files noted as note_file notes them, once its
- * outputs are done and before out_finish (whose sorted out_changed
- * note_file reads): with the files it wrote, sorted here. */
-typedef struct { build *b; char **written; size_t n; } search_noting;
-
 static void note_search_file(const char *p, void *ud)
 {
-    search_noting *sn = ud;
-    if (!search_file(p)) return;
-    if (sn->n && bsearch(&p, sn->written, sn->n, sizeof *sn->written, str_cmp_ptr))
-        pagecache_note_in(sn->b->pc, GROUP_SEARCH, p, sn->b->search_fp);
-    else
-        pagecache_note_kept(sn->b->pc, GROUP_SEARCH, p, sn->b->search_fp);
+    if (search_file(p)) note_search(ud, p);
 }
 
+/* The search index's files noted as note_files notes them, but once its
+ * outputs are done and before out_finish (which sorts out_changed): with
+ * the files written so far, sorted here. */
 static void note_search_files(build *b)
 {
     char **w;
     size_t n;
     out_changed(b->out, &w, &n);
-    search_noting sn = {b, xmalloc((n ? n : 1) * sizeof *w), n};
-    memcpy(sn.written, w, n * sizeof *w);
-    if (n > 1) qsort(sn.written, n, sizeof *w, str_cmp_ptr);
-    out_each(b->out, note_search_file, &sn);
-    free(sn.written);
+    noting nt = {b, xmalloc((n ? n : 1) * sizeof *w), n};
+    memcpy(nt.written, w, n * sizeof *w);
+    if (n > 1) qsort(nt.written, n, sizeof *w, str_cmp_ptr);
+    out_each(b->out, note_search_file, &nt);
+    free(nt.written);
 }
-
 
 /* The keep's last build made again with the documents o->edited loaded
  * again, when each still sits where it sat (same_place): their pages
@@ -2363,12 +2371,10 @@ static int build_edit(build_keep *k, const build_opts *o, build_result *res, dia
         return 1;
     }
     k->last = NULL;
-    build_resume(b, o, d, t0);
+    size_t errors0 = diag_count(d, DIAG_ERROR);
+    build_resume(b, k, o, d, t0);
     pthread_mutex_init(&b->search_mu, NULL);
     pthread_cond_init(&b->search_cv, NULL);
-    size_t errors0 = diag_count(d, DIAG_ERROR);
-    say_again(d, k->said);
-    say_again(d, b->stats_said);
     /* The documents swapped in, their pages to make. */
     b->again = xmalloc((m ? m : 1) * sizeof *b->again);
     b->nagain = 0;
@@ -2415,8 +2421,7 @@ static int build_edit(build_keep *k, const build_opts *o, build_result *res, dia
     phase(b, "sweep+cache");
     search_join(b);
     if (frc < 0 || diag_count(d, DIAG_ERROR) > errors0) goto done;
-    res->out_recorded = prc == 0 && st.state_current;
-    if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
+    record_result(o, res, prc, &st);
     if (b->timing)
         fprintf(stderr, "gazette: edit: %zu of %zu pages rendered, the search index patched, the rest kept\n",
                 b->nagain, b->njobs);
@@ -2446,7 +2451,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     build_result scratch;
     if (!res) res = &scratch;
     memset(res, 0, sizeof *res);
-    if (o->keep && o->content_changed && can_edit(o->keep, o)) {
+    if (o->keep && can_edit(o->keep, o)) {
         int rc = build_edit(o->keep, o, res, d, t0);
         if (rc != 1) {
             if (res == &scratch) build_result_free(res);
@@ -2548,8 +2553,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     if (b.pc) {
         /* Only a good build's pages are trusted next time. */
         note_files(&b);
-        res->out_recorded = pagecache_save(b.pc, d) == 0 && st.state_current;
-        if (res->out_recorded && build_records_id(o, res->records_id) < 0) res->out_recorded = false;
+        record_result(o, res, pagecache_save(b.pc, d), &st);
         if (b.timing)
             fprintf(stderr, "gazette: cache: %zu of %zu pages kept, %zu of %zu bodies from the cache\n",
                     b.skipped, b.njobs, b.c.md_hits, b.c.md_hits + b.c.md_misses);

@@ -136,6 +136,18 @@ TEST(markdown_round_trip)
  * read back before they are written (the batch is written first), the
  * same key put twice, and after mdcache_flush and a reopen, every body is
  * there as it was put. */
+/* Is the body of key {i + 1, 5} the one markdown_batched_puts put? */
+static bool batched_body_is(mdcache *c, int i)
+{
+    size_t n;
+    char *h = mdcache_body(c, (fp128){(uint64_t)i + 1, 5}, false, &n);
+    char *want = xasprintf("<p>%d</p>", i);
+    bool ok = h && !strncmp(h, want, strlen(want)) && n == strlen(want) + 4000;
+    free(want);
+    free(h);
+    return ok;
+}
+
 TEST(markdown_batched_puts)
 {
     char *path = xasprintf("%s/mdb/markdown.cache", dir);
@@ -155,26 +167,12 @@ TEST(markdown_batched_puts)
         if (i == 3) mdcache_put(c, (fp128){4, 5}, &r);          /* again: the first stands */
         md_free(&r);
         CHECK(mdcache_has(c, (fp128){(uint64_t)i + 1, 5}));
-        if (i % 37 == 0) {                                     /* read before it is written */
-            size_t n;
-            char *h = mdcache_body(c, (fp128){(uint64_t)i + 1, 5}, false, &n);
-            char *want = xasprintf("<p>%d</p>", i);
-            CHECK(h && !strncmp(h, want, strlen(want)) && n == strlen(want) + 4000);
-            free(want);
-            free(h);
-        }
+        if (i % 37 == 0) CHECK(batched_body_is(c, i));       /* read before it is written */
     }
     mdcache_flush(c);
     mdcache_close(c, d);
     c = mdcache_open(path, settings, d);
-    for (int i = 0; i < N; i++) {
-        size_t n;
-        char *h = mdcache_body(c, (fp128){(uint64_t)i + 1, 5}, false, &n);
-        char *want = xasprintf("<p>%d</p>", i);
-        CHECK(h && !strncmp(h, want, strlen(want)) && n == strlen(want) + 4000);
-        free(want);
-        free(h);
-    }
+    for (int i = 0; i < N; i++) CHECK(batched_body_is(c, i));
     mdcache_close(c, d);
     CHECK(diag_total(d) == 0);
     diag_free(d);
