@@ -168,13 +168,12 @@ static int drain(int ifd, const watches *w, changes *ch)
             struct inotify_event *ev = (struct inotify_event *)p;
             p += sizeof *ev + ev->len;
             if (ev->mask & IN_IGNORED) continue;           /* a watch dropped */
-            if (!(ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_ISDIR)) && ev->len &&
-                ignored(ev->name))
-                continue;
+            /* (a change to the tree itself, or events lost) */
+            bool tree = ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_ISDIR);
+            if (!tree && ev->len && ignored(ev->name)) continue;
             relevant = 1;
             const char *dir = ev->wd >= 0 && (size_t)ev->wd < w->cap ? w->dir[ev->wd] : NULL;
-            if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_ISDIR) || !ev->len || !dir ||
-                !w->content[ev->wd] || !str_ends(ev->name, ".md"))
+            if (tree || !ev->len || !dir || !w->content[ev->wd] || !str_ends(ev->name, ".md"))
                 ch->unknown = true;
             else
                 changes_add(ch, path_join(dir, ev->name));
@@ -339,15 +338,13 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "gazette: serve: no content directory '%s'\n", s.bo.content_dir);
         return 1;
     }
-    /* Temporary directories where TMPDIR says (else /tmp), as mkdtemp(1). */
-    const char *tmpdir = getenv("TMPDIR");
-    if (!tmpdir || !*tmpdir) tmpdir = "/tmp";
-    char *tmp = xasprintf("%s/gazette-serve-XXXXXX", tmpdir);
-    char *ctmp = xasprintf("%s/gazette-serve-cache-XXXXXX", tmpdir);
+    /* Temporary directories where TMPDIR says (else /tmp). */
+    char *tmp = tmp_template("gazette-serve");
+    char *ctmp = tmp_template("gazette-serve-cache");
     if (!out) {
         if (!mkdtemp(tmp)) {
-            fprintf(stderr, "gazette: serve: cannot make a temporary directory in %s: %s\n",
-                    tmpdir, strerror(errno));
+            fprintf(stderr, "gazette: serve: cannot make a temporary directory %s: %s\n", tmp,
+                    strerror(errno));
             free(tmp);
             free(ctmp);
             return 1;

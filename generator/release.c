@@ -2803,8 +2803,7 @@ static int dirt_is_generated(const release_opts *o, const release_settings *s, g
     }
     value *h = history_asof(repo, parent, s->repo_url, d);
     if (!h) return -1;
-    const char *tmpbase = getenv("TMPDIR");
-    char *tmp = xasprintf("%s/gazette-release-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
+    char *tmp = tmp_template("gazette-release");
     build_result res;
     memset(&res, 0, sizeof res);
     int rc = 0;
@@ -3648,8 +3647,7 @@ static int verify_in(const release_opts *o, const release_settings *s, git_repos
 {
     value *h = history_asof(repo, c, s->repo_url, d);
     if (!h) return -1;
-    const char *tmpbase = getenv("TMPDIR");
-    char *tmp = xasprintf("%s/gazette-verify-XXXXXX", tmpbase && *tmpbase ? tmpbase : "/tmp");
+    char *tmp = tmp_template("gazette-verify");
     int rc = 0;
     if (!mkdtemp(tmp)) {
         diag_error(d, tmp, 0, "cannot create temp dir: %s", strerror(errno));

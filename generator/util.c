@@ -747,3 +747,9 @@ double clock_seconds(clockid_t id)
     if (clock_gettime(id, &ts) != 0) return 0;
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+char *tmp_template(const char *name)
+{
+    const char *dir = getenv("TMPDIR");
+    return xasprintf("%s/%s-XXXXXX", dir && *dir ? dir : "/tmp", name);
+}

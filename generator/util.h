@@ -86,6 +86,9 @@ int util_test_write_mode(int how);
 int write_all_fd(int fd, const void *data, size_t len);
 int mkdir_p(const char *path);          /* like mkdir -p, mode 0755 */
 char *path_join(const char *a, const char *b);
+/* A template for mkdtemp: "$TMPDIR/NAME-XXXXXX" ($TMPDIR unset or empty:
+ * /tmp), as mktemp(1) does. Free the result. */
+char *tmp_template(const char *name);
 bool path_exists(const char *path);
 bool is_dir(const char *path);
 /* Remove a directory tree (no symlink following). */

@@ -165,6 +165,27 @@ TEST(read_file_whole)
     rm_rf(tdir);
 }
 
+/* tmp_template: under $TMPDIR, or /tmp when it is unset or empty. */
+TEST(tmp_template_follows_tmpdir)
+{
+    const char *was = getenv("TMPDIR");
+    char *keep = was ? xstrdup(was) : NULL;
+    setenv("TMPDIR", "/var/x", 1);
+    char *t = tmp_template("gz");
+    CHECK_STR(t, "/var/x/gz-XXXXXX");
+    free(t);
+    setenv("TMPDIR", "", 1);
+    t = tmp_template("gz");
+    CHECK_STR(t, "/tmp/gz-XXXXXX");
+    free(t);
+    unsetenv("TMPDIR");
+    t = tmp_template("gz");
+    CHECK_STR(t, "/tmp/gz-XXXXXX");
+    free(t);
+    if (keep) setenv("TMPDIR", keep, 1);
+    free(keep);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -175,6 +196,7 @@ int main(void)
     RUN(link_modes_switch);
     RUN(str_key_is_strcmp_order);
     RUN(read_file_whole);
+    RUN(tmp_template_follows_tmpdir);
     rm_rf(dir);
     return test_summary();
 }
