@@ -23,6 +23,13 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
               -Wshadow -Wstrict-prototypes -Igenerator -I$(BUILD)/gen \
               $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS      = -lcmark-gfm-extensions $(PKG_LIBS) -lpthread -lm
+# The program's allocator: mimalloc (Debian's libmimalloc-dev), linked first
+# so that its malloc serves every library too. A build is ~8% less CPU
+# than with glibc's malloc at 10k documents, ~18% at 100k, and its peak RSS
+# at 100k lower (BENCHMARKS.md). Sanitizer and fuzz builds keep the
+# toolchain's allocator (MALLOC_LIB=); valgrind replaces it as it does
+# glibc's (its preload comes first).
+MALLOC_LIB ?= -lmimalloc
 SHARED   ?= $(abspath ../shared)
 
 SRC      := $(wildcard generator/*.c)
@@ -60,7 +67,7 @@ $(BUILD)/obj/theme_data.o: $(BUILD)/gen/theme_data.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/gazette: $(LIBOBJ) $(BUILD)/obj/main.o
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $^ -o $@ $(MALLOC_LIB) $(LDLIBS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/test.h $(LIBOBJ)
 	@mkdir -p $(dir $@)
@@ -79,7 +86,7 @@ test: deps test-deps
 	@SHARED=$(SHARED) bash tests/run.sh $(BUILD)
 
 test-asan: deps test-deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 MALLOC_LIB= \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  all build-asan/tests/mustache_spec $(UNIT:tests/unit/%.c=build-asan/tests/%)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -10,7 +10,7 @@ case "$what" in
 build)
   for p in gcc make pkg-config libc6-dev libcmark-gfm-dev libcmark-gfm-extensions-dev \
            libyaml-dev libsqlite3-dev libgit2-dev libjansson-dev libmicrohttpd-dev \
-           libxxhash-dev zlib1g-dev; do need_pkg "$p"; done ;;
+           libxxhash-dev zlib1g-dev libmimalloc-dev; do need_pkg "$p"; done ;;
 test)
   for p in git python3 sqlite3 chromium fonts-noto-cjk curl; do need_pkg "$p"; done
   # The browser tests drive Chromium with playwright-core (npm); a machine
