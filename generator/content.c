@@ -369,7 +369,8 @@ static size_t md_excerpt_chars(const value *site)
     return (size_t)value_int_of(value_get(site, "excerpt_length"));
 }
 
-/* The body's rendering, from the build cache when it has this body. With
+/* The body's rendering, from the build cache when it has this body (the
+ * body is valid UTF-8: load_doc checked its file). With
  * a cache, the HTML and the text then stay on disk until the document's
  * page renders and the search index takes it in (see build.c): at 100k
  * documents that is hundreds of MB not held. */
@@ -377,7 +378,7 @@ static void render_body(const load_job *j, const char *body, size_t len, doc *dc
 {
     md_result *out = &dc->md;
     if (!j->mc) {
-        md_render(body, len, j->unsafe, j->excerpt_chars, out);
+        md_render_utf8(body, len, j->unsafe, j->excerpt_chars, out);
         return;
     }
     dc->md_key = fp_bytes(body, len);
@@ -385,7 +386,7 @@ static void render_body(const load_job *j, const char *body, size_t len, doc *dc
         dc->md_on_disk = true;
         return;
     }
-    md_render(body, len, j->unsafe, j->excerpt_chars, out);
+    md_render_utf8(body, len, j->unsafe, j->excerpt_chars, out);
     mdcache_put(j->mc, dc->md_key, out);
     if (mdcache_has(j->mc, dc->md_key)) {
         dc->md_on_disk = true;

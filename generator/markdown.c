@@ -321,14 +321,28 @@ static void arena_release(void)
 
 static cmark_mem arena_mem = {arena_calloc, arena_realloc, arena_free};
 
+static void render(const char *src, size_t len, bool valid, bool unsafe, size_t excerpt_chars,
+                   md_result *out);
+
+/* cmark's own UTF-8 check copies every line through a per-byte validator;
+ * for input that is valid (checked here much faster, and always true for
+ * loaded documents) it changes nothing. */
 void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, md_result *out)
 {
+    render(src, len, utf8_valid(src, len, NULL), unsafe, excerpt_chars, out);
+}
+
+void md_render_utf8(const char *src, size_t len, bool unsafe, size_t excerpt_chars, md_result *out)
+{
+    render(src, len, true, unsafe, excerpt_chars, out);
+}
+
+static void render(const char *src, size_t len, bool valid, bool unsafe, size_t excerpt_chars,
+                   md_result *out)
+{
     md_init();
-    /* cmark's own UTF-8 check copies every line through a per-byte
-     * validator; for input that is valid (checked here much faster, and
-     * always true for loaded documents) it changes nothing. */
     int opts = CMARK_OPT_DEFAULT | (unsafe ? CMARK_OPT_UNSAFE : 0);
-    if (!utf8_valid(src, len, NULL)) opts |= CMARK_OPT_VALIDATE_UTF8;
+    if (!valid) opts |= CMARK_OPT_VALIDATE_UTF8;
     bool use_arena = len <= ARENA_MAX_INPUT;
     cmark_parser *p = use_arena ? cmark_parser_new_with_mem(opts, &arena_mem) : cmark_parser_new(opts);
     static const char *exts[] = {"table", "strikethrough", "autolink", "tagfilter"};

@@ -38,6 +38,9 @@ static inline size_t md_text_len(const md_result *r) { return md_known_len(r->te
 /* Call once before using md_render from several threads. */
 void md_init(void);
 void md_render(const char *src, size_t len, bool unsafe, size_t excerpt_chars, md_result *out);
+/* md_render of src already known to be valid UTF-8 (a loaded document's
+ * body, checked with its file): the check is not made again. */
+void md_render_utf8(const char *src, size_t len, bool unsafe, size_t excerpt_chars, md_result *out);
 void md_free(md_result *r);
 
 /* Heading id of a text (exposed for tests). Appends to out. */

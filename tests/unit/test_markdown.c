@@ -121,6 +121,23 @@ TEST(result_lengths_are_strlens)
     CHECK(md_html_len(&h) == 0 && md_text_len(&h) == 0);
 }
 
+/* md_render_utf8 (a body whose file was checked) skips only the UTF-8
+ * check: valid text renders byte for byte as md_render renders it. */
+TEST(known_valid_renders_the_same)
+{
+    const char *src = "## 通知\n\n一、（一）1. **加强**领导 www.example.org\n\n| 区 | 元 |\n|---|---|\n| 西岗 | 1.5 |\n";
+    md_result a, b;
+    md_render(src, strlen(src), false, 8, &a);
+    md_render_utf8(src, strlen(src), false, 8, &b);
+    CHECK_STR(b.html, a.html);
+    CHECK_STR(b.excerpt, a.excerpt);
+    CHECK_STR(b.text, a.text);
+    CHECK(value_len(b.toc) == value_len(a.toc) && value_len(a.toc) == 1);
+    CHECK_CONTAINS(b.html, "<td>西岗</td>");
+    md_free(&a);
+    md_free(&b);
+}
+
 int main(void)
 {
     RUN(gfm_extensions);
@@ -130,5 +147,6 @@ int main(void)
     RUN(truncate_never_splits_utf8);
     RUN(arena_and_malloc_paths_agree);
     RUN(result_lengths_are_strlens);
+    RUN(known_valid_renders_the_same);
     return test_summary();
 }
