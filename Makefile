@@ -28,8 +28,10 @@ LDLIBS      = -lcmark-gfm-extensions $(PKG_LIBS) -lpthread -lm
 # than with glibc's malloc at 10k documents, ~18% at 100k, and its peak RSS
 # at 100k lower (BENCHMARKS.md). Sanitizer and fuzz builds keep the
 # toolchain's allocator (MALLOC_LIB=); valgrind replaces it as it does
-# glibc's (its preload comes first).
-MALLOC_LIB ?= -lmimalloc
+# glibc's (its preload comes first). --no-as-needed: a linker that drops
+# unreferenced libraries (Ubuntu's default, or with -flto) would drop it,
+# since nothing names it; its malloc replaces glibc's by being loaded.
+MALLOC_LIB ?= -Wl,--push-state,--no-as-needed -lmimalloc -Wl,--pop-state
 SHARED   ?= $(abspath ../shared)
 
 SRC      := $(wildcard generator/*.c)
@@ -66,8 +68,10 @@ $(BUILD)/obj/theme_data.o: $(BUILD)/gen/theme_data.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# $(BUILD)/malloc names the allocator linked, for the tests (e2e:build).
 $(BUILD)/gazette: $(LIBOBJ) $(BUILD)/obj/main.o
 	$(CC) $(CFLAGS) $^ -o $@ $(MALLOC_LIB) $(LDLIBS)
+	@echo $(if $(strip $(MALLOC_LIB)),mimalloc,system) > $(BUILD)/malloc
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/test.h $(LIBOBJ)
 	@mkdir -p $(dir $@)

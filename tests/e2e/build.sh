@@ -37,6 +37,13 @@ ok sitemap has "$S/sitemap.xml" '<loc>https://example.org/notices/2017/dalian-te
 ok sitemap-encoded has "$S/sitemap.xml" 'https://example.org/tags/%E7%BB%8F%E8%B4%B9%E8%BF%94%E8%BF%98/'
 ok feed has "$S/feed.xml" '<feed xmlns="http://www.w3.org/2005/Atom"'
 ok css test -s "$S/assets/style.css"
+
+# The allocator the Makefile linked (mimalloc, or the system's in sanitizer
+# builds) is the one that serves malloc: a linker dropping -lmimalloc
+# (--as-needed, -flto) would lose it silently.
+want=$(cat "$BUILD/malloc" 2>/dev/null || echo "no $BUILD/malloc")
+got=$(MIMALLOC_VERBOSE=1 "$GAZETTE" --version 2>&1 >/dev/null | grep -q '^mimalloc: ' && echo mimalloc || echo system)
+expect allocator "$got" "$want"
 if command -v python3 >/dev/null; then
   ok feed-well-formed python3 -c "import sys,xml.dom.minidom as m; m.parse(sys.argv[1]); m.parse(sys.argv[2])" "$S/feed.xml" "$S/sitemap.xml"
 fi
