@@ -24,9 +24,9 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
               $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS      = -lcmark-gfm-extensions $(PKG_LIBS) -lpthread -lm
 # The program's allocator: mimalloc (Debian's libmimalloc-dev), linked first
-# so that its malloc serves every library too. A build is ~8% less CPU
-# than with glibc's malloc at 10k documents, ~18% at 100k, and its peak RSS
-# at 100k lower (BENCHMARKS.md). Sanitizer and fuzz builds keep the
+# so that its malloc serves every library too. A 10k build takes ~8% less
+# CPU than with glibc's malloc, and peak RSS at 100k is no higher
+# (BENCHMARKS.md, the seventh session). Sanitizer and fuzz builds keep the
 # toolchain's allocator (MALLOC_LIB=); valgrind replaces it as it does
 # glibc's (its preload comes first). --no-as-needed: a linker that drops
 # unreferenced libraries (Ubuntu's default, or with -flto) would drop it,
