@@ -1606,12 +1606,15 @@ static int check_cache_dir(const build_opts *o, diag *d)
     return bad ? -1 : 0;
 }
 
-/* pages-<fingerprint of the output directory's real path>.cache */
-static pagecache *open_pages(const build_opts *o)
+/* pages-<fingerprint of the output directory's real path>.cache; at is
+ * where the output tree is now (out_root: a missing output directory is
+ * built beside it, output.h). */
+static pagecache *open_pages(const build_opts *o, const char *at)
 {
     char *real = realpath(o->out_dir, NULL);
+    if (!real) real = resolve(o->out_dir);       /* not in place yet */
     char *path = out_cache_file(o, "pages-", ".cache");
-    pagecache *pc = pagecache_open(path, o->out_dir, real);
+    pagecache *pc = pagecache_open(path, at, real);
     if (o->trust_out) pagecache_trust(pc);
     free(path);
     free(real);
@@ -2522,7 +2525,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     phase(&b, "scan");
     renderer_set_out(b.r, b.out);
     if (o->cache_dir) {
-        b.pc = open_pages(o);      /* after out_begin: the output root exists */
+        b.pc = open_pages(o, out_root(b.out));      /* after out_begin: the tree exists */
         phase(&b, "cache open");
     }
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
@@ -2566,6 +2569,10 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     rc = 0;
 done:
     search_join(&b);
+    if (rc != 0) {                     /* (a tree built unseen is removed) */
+        out_close(b.out);
+        b.out = NULL;
+    }
     pthread_cond_destroy(&b.search_cv);
     pthread_mutex_destroy(&b.search_mu);
     if (b.scan) {                      /* the build stopped before using it */

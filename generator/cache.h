@@ -134,10 +134,12 @@ value *fp_decode_value(const void *data, size_t n);
 
 typedef struct pagecache pagecache;
 
-/* Never NULL; a missing or unreadable file is an empty manifest. out_real
- * is the output directory's resolved path (may be NULL), kept in the
- * record so that saving can remove the records of directories that are
- * gone. */
+/* Never NULL; a missing or unreadable file is an empty manifest. Files
+ * are stat'ed relative to out_root, opened here (the descriptor follows
+ * the directory when an unseen build renames it into place, output.h).
+ * out_real is the output directory's resolved path (may be NULL), kept in
+ * the record so that saving can remove the records of directories that
+ * are gone. */
 pagecache *pagecache_open(const char *path, const char *out_root, const char *out_real);
 /* The output files are known to be exactly as the records say (the same
  * process's previous build saved them, and nothing else wrote since):

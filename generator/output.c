@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,17 @@ typedef struct {
 
 struct outdir {
     char *root;
+    /* A root missing when scanned is built unseen: in a new directory
+     * beside it (.NAME.new-PID in the same parent) that out_finish renames
+     * into place. Readers never see a half-built site, a build that fails
+     * or is killed leaves no root at all (out_close removes the new tree,
+     * the next unseen build a killed one's), and new files need no
+     * temporary inode or name (write_file_unseen_st). While building it,
+     * root is the new directory and given the root as given; after the
+     * rename (placed) the two are swapped. */
+    bool missing;        /* out_scan found no root */
+    char *given;
+    bool placed;
     diag *d;
     pthread_mutex_t mu;
     map claimed;         /* relpaths written (or kept) by this build; keys owned */
@@ -622,7 +635,10 @@ outdir *out_scan_ex(const char *root, const char *state_path, bool trust, diag *
      * where the site lives); links inside it are not. Missing: nothing to
      * scan (out_begin makes it). */
     if (stat(root, &st) < 0) {
-        if (errno == ENOENT) return o;
+        if (errno == ENOENT) {
+            o->missing = true;
+            return o;
+        }
         diag_error(d, root, 0, "cannot read directory: %s", strerror(errno));
         out_close(o);
         return NULL;
@@ -644,11 +660,88 @@ outdir *out_scan_ex(const char *root, const char *state_path, bool trust, diag *
     return o;
 }
 
+/* Remove the new trees (.BASE.new-PID) in parent left by builds that
+ * were killed: nobody will finish them. */
+static void sweep_unseen(const char *parent, const char *base)
+{
+    DIR *dh = opendir(parent);
+    if (!dh) return;
+    size_t bl = strlen(base);
+    struct dirent *e;
+    while ((e = readdir(dh))) {
+        const char *n = e->d_name;
+        if (n[0] != '.' || strncmp(n + 1, base, bl) || strncmp(n + 1 + bl, ".new-", 5)) continue;
+        char *end;
+        long pid = strtol(n + 1 + bl + 5, &end, 10);
+        if (end == n + 1 + bl + 5 || *end || pid <= 0) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *p = path_join(parent, n);
+        (void)rm_rf(p);
+        free(p);
+    }
+    closedir(dh);
+}
+
+/* Begin building a missing root unseen (see struct outdir): 0, or 1 when
+ * the root's name does not allow it (it is then made as it is), or -1. */
+static int begin_unseen(outdir *o)
+{
+    char *r = xstrdup(o->root);
+    size_t n = strlen(r);
+    while (n > 1 && r[n - 1] == '/') r[--n] = 0;
+    char *slash = strrchr(r, '/');
+    const char *base = slash ? slash + 1 : r;
+    if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) { free(r); return 1; }
+    char *parent = slash ? (slash == r ? xstrdup("/") : xstrndup(r, (size_t)(slash - r))) : xstrdup(".");
+    int rc = -1;
+    if (mkdir_p(parent) < 0) {
+        diag_error(o->d, parent, 0, "cannot create output directory: %s", strerror(errno));
+    } else {
+        sweep_unseen(parent, base);
+        char *name = xasprintf(".%s.new-%ld", base, (long)getpid());
+        char *dir = path_join(strcmp(parent, ".") ? parent : "", name);
+        (void)rm_rf(dir);          /* a killed build's that had our pid */
+        if (mkdir(dir, 0755) < 0) {
+            diag_error(o->d, dir, 0, "cannot create output directory: %s", strerror(errno));
+            free(dir);
+        } else {
+            o->given = o->root;
+            o->root = dir;
+            rc = 0;
+        }
+        free(name);
+    }
+    free(parent);
+    free(r);
+    return rc;
+}
+
+/* Move an unseen root into place: it must still be missing there (two
+ * builds of one missing root: the second fails, not merges). */
+static int place_unseen(outdir *o)
+{
+    if (renameat2(AT_FDCWD, o->root, AT_FDCWD, o->given, RENAME_NOREPLACE) < 0 &&
+        ((errno != EINVAL && errno != ENOSYS) || rename(o->root, o->given) < 0)) {
+        diag_error(o->d, o->given, 0, "cannot move the new site into place (from %s): %s", o->root,
+                   strerror(errno));
+        return -1;
+    }
+    char *built = o->root;
+    o->root = o->given;
+    o->given = built;
+    o->placed = true;
+    dnode *top = dir_get(o, "");
+    if (top) top->touched = 1;     /* renamed: a new ctime */
+    return 0;
+}
+
 int out_begin(outdir *o)
 {
     if (o->begun) return 0;
     o->begun = 1;
-    if (mkdir_p(o->root) < 0) {
+    int u = o->missing ? begin_unseen(o) : 1;
+    if (u < 0) return -1;
+    if (u > 0 && mkdir_p(o->root) < 0) {
         diag_error(o->d, o->root, 0, "cannot create output directory: %s", strerror(errno));
         return -1;
     }
@@ -794,6 +887,7 @@ int out_write_st(outdir *o, const char *relpath, const void *data, size_t len, s
     /* A file that was not there when the build began is new: no old
      * content to compare, and no need for a temporary name. */
     int fresh = !map_get(&o->exist, relpath);
+    bool unseen = o->given && !o->placed;
     if (fresh) {
         char *dir = parent_of(relpath);
         int r = *dir ? ensure_dir(o, dir) : 0;
@@ -804,8 +898,9 @@ int out_write_st(outdir *o, const char *relpath, const void *data, size_t len, s
     int rc = 0;
     if (!fresh && same_content(full, data, len, st)) {
         count(o, relpath, 0);
-    } else if ((fresh ? write_file_fresh_st(full, data, len, st)
-                      : write_file_atomic_st(full, data, len, st)) < 0) {
+    } else if ((unseen ? write_file_unseen_st(full, data, len, st)
+                : fresh ? write_file_fresh_st(full, data, len, st)
+                        : write_file_atomic_st(full, data, len, st)) < 0) {
         diag_error(o->d, full, 0, "cannot write: %s", strerror(errno));
         rc = -1;
     } else {
@@ -991,6 +1086,7 @@ int out_finish(outdir *o, out_stats *st)
         free(full);
     }
     remove_empty_dirs(o);
+    if (!err && o->given && !o->placed && place_unseen(o) < 0) err = 1;
     if (!err && o->state_path) state_save(o);
     if (o->nchanged > 1) qsort(o->changed, o->nchanged, sizeof(char *), str_cmp_ptr);
     if (o->nremoved > 1) qsort(o->removed, o->nremoved, sizeof(char *), str_cmp_ptr);
@@ -1106,7 +1202,9 @@ void out_close(outdir *o)
     map_free(&o->srecs, 1);
     free(o->sblob);
     free(o->state_path);
+    if (o->given && !o->placed) (void)rm_rf(o->root);    /* never placed: a failed build's */
     free(o->root);
+    free(o->given);
     pthread_mutex_destroy(&o->mu);
     free(o);
 }

@@ -6,6 +6,14 @@
  * so unchanged files keep their mtime. out_finish() removes every file that this build
  * did not write (never touching the release repository in .git), and empty
  * directories. Thread-safe: any number of threads may call out_write().
+ *
+ * An output directory that does not exist when scanned is built unseen:
+ * in a new directory beside it (.NAME.new-PID, same parent) which
+ * out_finish renames into place once every file is in it (and fails if
+ * the directory appeared meanwhile); out_close of an unfinished one
+ * removes it, and the next unseen build removes a killed process's. Its
+ * files are written in place, with no temporary inode or name. Until
+ * out_finish, out_root() names the new directory.
  */
 #ifndef GAZETTE_OUTPUT_H
 #define GAZETTE_OUTPUT_H
@@ -67,6 +75,8 @@ int out_copy(outdir *o, const char *relpath, const char *src_path);
 int out_has(outdir *o, const char *relpath);
 /* Remove stale files; fills stats. Returns 0 or -1. */
 int out_finish(outdir *o, out_stats *st);
+/* Where the tree is now: the root, or the new directory of an unseen
+ * build until out_finish placed it. */
 const char *out_root(const outdir *o);
 /* After out_finish: the relpaths written (new or changed) and removed in
  * this build, sorted. Arrays and strings are owned by the outdir. */

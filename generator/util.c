@@ -644,6 +644,20 @@ static int write_atomic(const char *path, const void *data, size_t len, int fres
     return m < 0 ? -1 : write_named_tmp(path, data, len, st_out);
 }
 
+int write_file_unseen_st(const char *path, const void *data, size_t len, struct stat *st_out)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    if (write_all_fd(fd, data, len) < 0) {
+        int e = errno;
+        close(fd);
+        unlink(path);
+        errno = e;
+        return -1;
+    }
+    return finish_fd(fd, path, st_out);
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len)
 {
     return write_atomic(path, data, len, 0, NULL);

@@ -78,6 +78,9 @@ if mount -t tmpfs -o size=300k tmpfs "$MNT" 2>/dev/null; then
   "$GAZETTE" build --quiet --content "$SMALL" --out "$MNT/site" >/dev/null 2>"$T/err"; rc=$?
   no_crash disk-full-empty "$rc" "$T/err" && survive
   consistent disk-full-empty-files "$MNT/site" "$T/ref-small" "$T/ref-small"
+  # A missing output directory is built beside it and renamed into place
+  # when complete: a failed build leaves none, and no half-built tree.
+  expect disk-full-empty-no-site "$(ls -A "$MNT")" ""
   mount -o remount,size=64m "$MNT"
   ok disk-full-recover gz_build "$SMALL" "$MNT/site"
   same_as disk-full-recover-identical "$MNT/site" "$T/ref-small"
@@ -150,6 +153,16 @@ done
 for i in $(seq 1 $(( (KILLS + 1) / 2 ))); do
   S=$T/killnew/site; rm -rf "$T/killnew"; mkdir -p "$S"
   kill_build "kill-fresh-$i" "$BIG" "$T/ref-big" "$T/ref-big" 0 0.8
+done
+
+# --- kill -9 during a build into a missing directory ---------------------
+# The site is built unseen beside its place (.site.new-PID) and renamed in
+# whole: after a kill there is no site, or all of it; the next build
+# removes the killed one's tree.
+for i in $(seq 1 $(( (KILLS + 1) / 2 ))); do
+  S=$T/killmissing/site; rm -rf "$T/killmissing"; mkdir -p "$T/killmissing"
+  kill_build "kill-missing-$i" "$BIG" "$T/ref-big" "$T/ref-big" 0 0.8
+  expect "kill-missing-$i-swept" "$(ls -A "$T/killmissing")" "site"
 done
 
 # --- kill -9 during a release ------------------------------------------

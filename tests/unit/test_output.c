@@ -1,6 +1,7 @@
 /* Unit tests for output.c: the write path (new files linked straight to
- * their name, existing ones compared and replaced) and the state file that
- * lets out_open skip directories unchanged since the last build. */
+ * their name, existing ones compared and replaced, a missing root built
+ * unseen and renamed into place) and the state file that lets out_open
+ * skip directories unchanged since the last build. */
 #include "output.h"
 #include "util.h"
 #include "test.h"
@@ -509,6 +510,109 @@ TEST(state_crafted_names_refused)
     diag_free(d);
 }
 
+/* Entries of dir whose name starts with prefix. */
+static int count_prefixed(const char *dir, const char *prefix)
+{
+    DIR *dh = opendir(dir);
+    if (!dh) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dh))) n += str_starts(e->d_name, prefix);
+    closedir(dh);
+    return n;
+}
+
+/* A missing root is built beside its place and appears whole, at once,
+ * when the build finishes: never half-built, with no temporary files. */
+TEST(missing_root_appears_whole)
+{
+    char *t = mktree();
+    char *root = path_join(t, "site/");           /* the trailing slash is the same root */
+    diag *d = diag_new();
+    outdir *o = out_open(root, d);
+    CHECK(o != NULL);
+    CHECK(!exists(t, "site"));                     /* out_begin made the new tree only */
+    CHECK(count_prefixed(t, ".site.new-") == 1);
+    CHECK(out_write(o, "a/b/index.html", "deep", 4) == 0);
+    CHECK(out_write(o, "top.html", "x", 1) == 0);
+    struct stat ws;
+    CHECK(out_write_st(o, "st.html", "abc", 3, &ws) == 0 && ws.st_size == 3);
+    CHECK(!exists(t, "site"));
+    out_stats st;
+    CHECK(out_finish(o, &st) == 0 && st.written == 3);
+    CHECK(file_is(t, "site/a/b/index.html", "deep"));
+    CHECK(file_is(t, "site/top.html", "x"));
+    struct stat now;
+    CHECK(lstat(out_root(o), &now) == 0 && S_ISDIR(now.st_mode));
+    char *stp = path_join(t, "site/st.html");
+    CHECK(lstat(stp, &now) == 0 && now.st_ino == ws.st_ino && now.st_ctim.tv_nsec == ws.st_ctim.tv_nsec);
+    CHECK(count_prefixed(t, ".site.new-") == 0);
+    CHECK(!has_tmp(t));
+    CHECK(diag_count(d, DIAG_ERROR) == 0);
+    out_close(o);
+    free(stp);
+    free(root);
+    rm_rf(t);
+    free(t);
+    diag_free(d);
+}
+
+/* A build that fails (closed unfinished) leaves no root at all, and a
+ * killed one's new tree is removed by the next build of that root (a
+ * live process's is not). */
+TEST(missing_root_failed_or_killed)
+{
+    char *t = mktree();
+    char *root = path_join(t, "out");
+    diag *d = diag_new();
+    outdir *o = out_open(root, d);
+    CHECK(out_write(o, "a/index.html", "x", 1) == 0);
+    out_close(o);
+    CHECK(!exists(t, "out"));
+    CHECK(count_prefixed(t, ".out.new-") == 0);
+    /* pid 2^22+1 is above any pid_max: gone. pid 1 is alive. */
+    char *dead = path_join(t, ".out.new-4194305/x"), *live = path_join(t, ".out.new-1/y");
+    CHECK(write_file_atomic(dead, "d", 1) == 0 && write_file_atomic(live, "l", 1) == 0);
+    o = out_open(root, d);
+    CHECK(!exists(t, ".out.new-4194305"));
+    CHECK(exists(t, ".out.new-1/y"));
+    CHECK(out_finish(o, NULL) == 0 && exists(t, "out"));
+    out_close(o);
+    CHECK(diag_count(d, DIAG_ERROR) == 0);
+    free(dead);
+    free(live);
+    free(root);
+    rm_rf(t);
+    free(t);
+    diag_free(d);
+}
+
+/* Two builds of one missing root: the first to finish places its tree,
+ * the second fails rather than mixing the two, and its tree goes. */
+TEST(missing_root_taken_meanwhile)
+{
+    char *t = mktree();
+    char *root = path_join(t, "site");
+    diag *d1 = diag_new(), *d2 = diag_new();
+    outdir *b = out_scan(root, NULL, d2);          /* both see no root */
+    outdir *a = out_open(root, d1);
+    CHECK(a && b);
+    CHECK(out_write(a, "a.html", "first", 5) == 0);
+    CHECK(out_finish(a, NULL) == 0);
+    CHECK(out_begin(b) == 0 && out_write(b, "b.html", "second", 6) == 0);
+    CHECK(file_is(t, "site/a.html", "first"));
+    CHECK(out_finish(b, NULL) < 0 && diag_count(d2, DIAG_ERROR) == 1);
+    out_close(b);
+    out_close(a);
+    CHECK(file_is(t, "site/a.html", "first") && !exists(t, "site/b.html"));
+    CHECK(count_prefixed(t, ".site.new-") == 0);
+    free(root);
+    rm_rf(t);
+    free(t);
+    diag_free(d1);
+    diag_free(d2);
+}
+
 int main(void)
 {
     RUN(fresh_files_linked_in_place);
@@ -521,5 +625,8 @@ int main(void)
     RUN(again_as_a_trusted_rescan);
     RUN(state_damaged_means_full_scan);
     RUN(state_crafted_names_refused);
+    RUN(missing_root_appears_whole);
+    RUN(missing_root_failed_or_killed);
+    RUN(missing_root_taken_meanwhile);
     return test_summary();
 }
