@@ -2512,14 +2512,7 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         value_unref(b.c.docs[i]->fm_lines);
         b.c.docs[i]->fm_lines = NULL;
     }
-    /* The model needs neither the output tree nor the page cache: made
-     * first, it hides more of the tree's scan (with content from a
-     * build_keep there is no load to hide it behind). */
     if (o->cache_dir) make_global_key(&b);
-    make_model(&b);
-    if (o->cache_dir) fingerprint_summaries(&b);
-    make_jobs(&b);
-    phase(&b, "model");
     if (out_join_scan(&b) < 0) goto done;
     if (b.timing && o->trust_out) fprintf(stderr, "gazette: output trusted as recorded\n");
     phase(&b, "scan");
@@ -2528,9 +2521,16 @@ int build_site(const build_opts *o, build_result *res, diag *d)
         b.pc = open_pages(o, out_root(b.out));      /* after out_begin: the tree exists */
         phase(&b, "cache open");
     }
-    b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
+    /* The search index needs the documents, the output and the page
+     * cache, not the model: it starts first, and the model is made while
+     * it runs (in a full build the index's thread is the last to end). */
     b.search_running = o->threads != 1 && pthread_create(&b.search_tid, NULL, search_thread, &b) == 0;
     if (!b.search_running) write_search(&b);
+    make_model(&b);
+    if (o->cache_dir) fingerprint_summaries(&b);
+    make_jobs(&b);
+    phase(&b, "model");
+    b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
     parallel_for(b.njobs, o->threads, render_job, &b);
     if (b.progress) fprintf(stderr, "\r%60s\r", "");
     phase(&b, "render");
