@@ -296,6 +296,11 @@ struct index_t {
     uint32_t *pairs;        /* with cjk: RANKS x RANKS bigrams, 1 + term index */
     uint32_t nrank;         /* ranks given */
     int overflow;           /* an arena passed 4 GB: the index is unusable */
+    /* With seen (doc_tokens): a bit per term, set when the document being
+     * added starts a posting of it, i.e. the document's terms; seen_words
+     * 64-bit words, grown with the terms. */
+    uint64_t *seen;
+    size_t seen_words;
 };
 
 static uint32_t get32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -348,6 +353,12 @@ COLD static term *new_term(index_t *ix, const char *tok, size_t len, uint64_t ke
     if (ix->n == ix->tcap) {
         ix->tcap = ix->tcap ? ix->tcap * 2 : 512;
         ix->terms = xrealloc(ix->terms, ix->tcap * sizeof *ix->terms);
+        if (ix->seen) {
+            size_t nw = ix->tcap / 64 + 1;
+            ix->seen = xrealloc(ix->seen, nw * sizeof *ix->seen);
+            memset(ix->seen + ix->seen_words, 0, (nw - ix->seen_words) * sizeof *ix->seen);
+            ix->seen_words = nw;
+        }
     }
     term *t = &ix->terms[ix->n++];
     *t = (term){.len = 0};
@@ -515,6 +526,10 @@ static inline void add_t(index_t *ix, term *t, uint8_t mask)
 {
     if (!t->np || t->last != ix->doc) {
         if (t->np) flush_pending(ix, t);
+        if (ix->seen) {
+            size_t id = (size_t)(t - ix->terms);
+            ix->seen[id / 64] |= (uint64_t)1 << (id % 64);
+        }
         t->np++;
         t->last = ix->doc;
         t->tf = 0;
@@ -596,6 +611,7 @@ static void index_free(index_t *ix)
     buf_free(&ix->strs);
     free(ix->cjk);
     free(ix->pairs);
+    free(ix->seen);
     *ix = (index_t){0};
 }
 
@@ -1673,28 +1689,6 @@ static inline bool next_posting(const char **p, const char *end, uint64_t *v, ui
     return next_b64(p, end, v) && (!(*v & 1) || (next_b64(p, end, m) && *m && *m <= 255));
 }
 
-/* Calls fn(id, tf, mask, ctx) for each posting of term t; -1 when they do
- * not decode or an id is not below ndocs. */
-typedef void (*posting_fn)(uint32_t id, unsigned tf, unsigned mask, void *ctx);
-/* (inlined where it is called, with fn known: a call per posting of 4
- * million was ~a third of state_doc_tokens) */
-static INLINE_ALWAYS int each_posting(const sstate *st, size_t t, posting_fn fn, void *ctx)
-{
-    uint64_t id = 0;
-    size_t i = 0;
-    for (size_t s = st->sfirst[t]; s < st->sfirst[t + 1]; s++) {
-        const char *p = st->span[s].p, *end = p + st->span[s].len;
-        for (; p < end; i++) {
-            uint64_t v, m;
-            if (!next_posting(&p, end, &v, &m)) return -1;
-            id = i ? id + (v >> 3) : v >> 3;
-            if ((i && !(v >> 3)) || id >= st->ndocs) return -1;
-            fn((uint32_t)id, (v >> 1) & 3, (unsigned)m, ctx);
-        }
-    }
-    return 0;
-}
-
 static void put_leb(buf *b, uint32_t v)
 {
     do {
@@ -1703,6 +1697,33 @@ static void put_leb(buf *b, uint32_t v)
         if (v) c |= 128;
         buf_putc(b, c);
     } while (v);
+}
+
+/* The document just added to ix (with seen): its term ids, ascending, as
+ * LEB128 deltas (the first as it is) onto out, and seen cleared for the
+ * next: the token lists of the state (what a patch removes of a changed
+ * document). Made as the index is built, a bit set per posting begun and
+ * a scan of ~100 words per document at 10k; inverting the 4 million
+ * postings afterwards, as before, was ~0.05 s at the end of a full build
+ * (and its peak memory: the lists, 4 MB at 10k, are now held with the
+ * index). */
+static void doc_tokens(index_t *ix, buf *out)
+{
+    size_t nw = (ix->n + 63) / 64;
+    uint32_t prev = 0;
+    bool first = true;
+    for (size_t w = 0; w < nw; w++) {
+        uint64_t m = ix->seen[w];
+        if (!m) continue;
+        ix->seen[w] = 0;
+        do {
+            uint32_t id = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(m));
+            put_leb(out, first ? id : id - prev);
+            prev = id;
+            first = false;
+            m &= m - 1;
+        } while (m);
+    }
 }
 
 /* Doc j's term ids into ids (ascending); -1 when malformed. */
@@ -1729,127 +1750,9 @@ static int doc_terms(const sstate *st, size_t j, uint32_t **ids, size_t *n, size
     return 0;
 }
 
-/* Each doc's term ids, from the postings: a doc lists term t when t's
- * postings hold it, and terms come in id order, so lists are ascending. */
-/* Each document's term ids, ascending, as LEB128 deltas in st->btoks,
- * made in two passes over the postings without holding the (doc, term)
- * pairs themselves (at 100k documents ~28M pairs, 112 MB): the first pass
- * sizes each document's bytes, the second writes them in place. */
-typedef struct {
-    size_t *at;          /* pass 1: bytes per doc; pass 2: write cursor */
-    uint32_t *last;      /* the doc's previous term id + 1 (0: none yet) */
-    unsigned char *out;  /* pass 2: btoks */
-    uint32_t t;          /* the term being walked */
-} invert;
-
-static size_t leb_len(uint32_t v)
-{
-    size_t n = 1;
-    while (v >>= 7) n++;
-    return n;
-}
-
-static void size_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx)
-{
-    invert *v = ctx;
-    uint32_t d = v->last[id] ? v->t - (v->last[id] - 1) : v->t;
-    v->at[id] += leb_len(d);
-    v->last[id] = v->t + 1;
-}
-
-static void fill_doc(uint32_t id, unsigned tf, unsigned mask, void *ctx)
-{
-    invert *v = ctx;
-    uint32_t d = v->last[id] ? v->t - (v->last[id] - 1) : v->t;
-    unsigned char *p = v->out + v->at[id];
-    do {
-        unsigned char c = d & 127;
-        d >>= 7;
-        if (d) c |= 128;
-        *p++ = c;
-    } while (d);
-    v->at[id] = (size_t)(p - v->out);
-    v->last[id] = v->t + 1;
-}
-
-/* Where the second pass stands in a term's postings: the bytes left of
- * the span it is in, the next span, the last posting read (its id, and
- * have: not yet written, as it is past the block being filled) and how
- * many were read; done when they end or do not decode (where each_posting
- * stops). */
-typedef struct {
-    const char *p, *end;
-    size_t s, i;
-    uint64_t id;
-    bool have, done;
-} pcursor;
-
-/* The second pass writes the documents FILL_DOCS at a time: all the
- * terms' postings of docs [0, FILL_DOCS), then the next, ..., so that the
- * bytes being written (a cursor per document, each ~a posting's walk
- * apart) stay in the cache; term after term over all the documents wrote
- * to 10,000 places in turn, ~30% of state_doc_tokens' time in the store. */
-#define FILL_DOCS 1024
-
-/* Term v->t's postings from c on with ids below lim, written. */
-static void fill_below(const sstate *st, pcursor *c, uint64_t lim, invert *v)
-{
-    if (c->have) {
-        if (c->id >= lim) return;
-        fill_doc((uint32_t)c->id, 0, 0, v);
-        c->have = false;
-    }
-    while (!c->done) {
-        while (c->p == c->end) {
-            if (c->s >= st->sfirst[v->t + 1]) { c->done = true; return; }
-            c->p = st->span[c->s].p;
-            c->end = c->p + st->span[c->s].len;
-            c->s++;
-        }
-        uint64_t x, m;
-        if (!next_posting(&c->p, c->end, &x, &m)) { c->done = true; return; }
-        uint64_t id = c->i ? c->id + (x >> 3) : x >> 3;
-        if ((c->i && !(x >> 3)) || id >= st->ndocs) { c->done = true; return; }
-        c->i++;
-        c->id = id;
-        if (id >= lim) { c->have = true; return; }
-        fill_doc((uint32_t)id, 0, 0, v);
-    }
-}
-
-static void state_doc_tokens(sstate *st)
-{
-    size_t nd = st->ndocs;
-    invert v = {xcalloc(nd + 1, sizeof *v.at), xcalloc(nd + 1, sizeof *v.last), NULL, 0};
-    for (v.t = 0; v.t < st->nterms; v.t++) each_posting(st, v.t, size_doc, &v);
-    size_t *start = xmalloc((nd + 1) * sizeof *start);
-    size_t total = st->btoks.len;
-    for (size_t i = 0; i < nd; i++) {
-        start[i] = total;
-        total += v.at[i];
-    }
-    start[nd] = total;
-    buf_grow(&st->btoks, total - st->btoks.len);
-    v.out = (unsigned char *)st->btoks.ptr;
-    memcpy(v.at, start, nd * sizeof *start);
-    memset(v.last, 0, (nd + 1) * sizeof *v.last);
-    pcursor *cur = xmalloc((st->nterms ? st->nterms : 1) * sizeof *cur);
-    for (size_t t = 0; t < st->nterms; t++) cur[t] = (pcursor){.s = st->sfirst[t]};
-    for (size_t lo = 0; lo < nd; lo += FILL_DOCS)
-        for (v.t = 0; v.t < st->nterms; v.t++) fill_below(st, &cur[v.t], lo + FILL_DOCS, &v);
-    free(cur);
-    st->btoks.len = total;
-    st->btoks.ptr[total] = 0;
-    st->toks = xmalloc((nd ? nd : 1) * sizeof *st->toks);
-    for (size_t i = 0; i < nd; i++) st->toks[i] = (piece){st->btoks.ptr + start[i], start[i + 1] - start[i]};
-    free(start);
-    free(v.at);
-    free(v.last);
-}
-
 /* The state of an index built from nothing: docs (keys, and the lengths
- * of their json, jlen) were filled as they were written; terms and token
- * lists come from ix. */
+ * of their json, jlen) and token lists (doc_tokens) were filled as they
+ * were written; terms come from ix. */
 static void state_from_index(sstate *st, const index_t *ix, const size_t *jlen)
 {
     st->json = xmalloc((st->ndocs ? st->ndocs : 1) * sizeof *st->json);
@@ -1882,7 +1785,6 @@ static void state_from_index(sstate *st, const index_t *ix, const size_t *jlen)
     st->sfirst[ix->n] = ix->n;
     free(sat);
     free(pat);
-    /* (the caller makes the token lists once ix is freed: state_doc_tokens) */
 }
 
 /* A posting of a document new to the index. */
@@ -2454,11 +2356,15 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     ix.pairs = xcalloc((size_t)RANKS * RANKS, sizeof *ix.pairs);
     buf chunk = BUF_INIT;
     fileset chunks = {o, NULL, 0, NULL, 0, keep_state, false};
+    size_t *tat = NULL;         /* where each document's tokens start in nw.btoks */
     if (keep_state) {
         nw.ndocs = n;
         nw.key = keys;
         keys = NULL;
         jat = xmalloc((n + 1) * sizeof *jat);       /* json lengths */
+        tat = xmalloc((n + 1) * sizeof *tat);
+        ix.seen_words = 1;
+        ix.seen = xcalloc(1, sizeof *ix.seen);
     }
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
@@ -2473,6 +2379,10 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
             if (flush_docs(&chunk, i / DOC_CHUNK, &chunks) < 0) rc = -1;
         ix.doc = (uint32_t)i;
         index_doc(&ix, sd, text);
+        if (tat) {
+            tat[i] = nw.btoks.len;
+            doc_tokens(&ix, &nw.btoks);
+        }
         free(fetched);
         if (h->consumed) h->consumed(sd, h->ud);
     }
@@ -2508,8 +2418,13 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     index_free(&ix);
     if (write_meta(ord, n, ns, o) < 0) rc = -1;
     if (h && h->outputs_done) h->outputs_done(h->ud);
-    /* After the index is gone: the two are the peak of a large build. */
-    if (keep_state && store) state_doc_tokens(&nw);
+    if (tat) {
+        tat[n] = nw.btoks.len;
+        buf_grow(&nw.btoks, 1);             /* (ptr set even with no tokens) */
+        nw.toks = xmalloc((n ? n : 1) * sizeof *nw.toks);
+        for (size_t i = 0; i < n; i++) nw.toks[i] = (piece){nw.btoks.ptr + tat[i], tat[i + 1] - tat[i]};
+        free(tat);
+    }
     goto store;
 meta:
     if (write_meta(ord, n, ns, o) < 0) rc = -1;
