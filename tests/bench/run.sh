@@ -16,7 +16,9 @@
 #   builds (hugo and gazette, from nothing: no output, no build cache),
 #   first releases and git add+commit report the fastest; one-edit
 #   rebuilds and one-page releases (a new edit each time) the fastest and
-#   the median. Ratios use the fastest on both sides.
+#   the median. Ratios use the fastest on both sides. Also measured: the
+#   full build with --no-cache (what the build cache costs a first
+#   build) and the floor the issue names, copying the built site (cp -r).
 # Needs: python3, hugo (apt-get install hugo), GNU time, git.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -90,10 +92,22 @@ corpus "$N" "$W/n$N"
 C=$W/n$N
 best "hugo build ($N docs)" "rm -rf '$C/hugo/public' '$C/hugo/resources'" hugo --source "$C/hugo" --quiet
 HUGO=$SECS; HUGO_RSS=$RSS
+# The same site with no build cache at all (--no-cache: none read, none
+# written), as Hugo builds: what the cache costs a first build.
+best "gazette build --no-cache, full" "rm -rf '$C/site' '$C/.gazette-cache'" "$G" build --no-cache --content "$C/content" --out "$C/site" --quiet
+NOCACHE=$SECS
 # From nothing: no site/, no build cache (the build writes the cache).
 best "gazette build, full ($N docs)" "rm -rf '$C/site' '$C/.gazette-cache'" "$G" build --content "$C/content" --out "$C/site" --quiet
 FULL=$SECS; FULL_CPU=$CPU
 echo "  ratio: gazette is $(ratio "$HUGO" "$FULL")x faster than hugo; peak RSS ${RSS} MB (hugo ${HUGO_RSS} MB)"
+echo "  without the build cache (--no-cache): $(ratio "$HUGO" "$NOCACHE")x; writing the cache costs" \
+     "$(python3 -c "print(f'{$FULL-$NOCACHE:.2f}')") s of a first build"
+# The floor the issue names: copying the output tree (the files and bytes
+# a full build must write; cp -r is one thread, the build uses every core).
+best "floor: cp -r of the built site" "rm -rf '$C/site-copy'" cp -r "$C/site" "$C/site-copy"
+rm -rf "$C/site-copy"
+echo "  floor: the full build takes $(ratio "$FULL" "$SECS")x the time of copying its output" \
+     "($(find "$C/site" -type f | wc -l) files, $(du -sm "$C/site" | cut -f1) MB)"
 measure "gazette build, nothing changed" "$G" build --content "$C/content" --out "$C/site" --quiet
 # (a glob, not ls | head: with pipefail, ls killed by SIGPIPE ends the script)
 docs=("$C"/content/notices/2016/*.md); f=${docs[0]##*/}
