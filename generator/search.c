@@ -99,6 +99,7 @@ typedef struct {
     index_t *ix;
     uint8_t mask;
     bool cjk;               /* ix has its cjk table: add_cjk */
+    bool count;             /* ... and the text is a body: count_cjk */
     void (*fn)(const char *tok, size_t len, void *ctx);
     void *ctx;
 } sink;
@@ -106,6 +107,8 @@ typedef struct {
 static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key, uint8_t mask);
 static inline void add_cjk(index_t *ix, const char *tok, uint32_t cp, uint64_t key,
                            uint32_t prevcp, uint64_t prevkey, uint8_t mask);
+static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
+                             uint32_t prevcp, uint64_t prevkey);
 
 static inline void emit(const sink *k, const char *tok, size_t len, uint64_t key)
 {
@@ -185,7 +188,9 @@ static void tokenize(const char *s, size_t n, const sink *out)
             uint64_t k = used == 3 ? (uint64_t)u[i] | (uint64_t)u[i + 1] << 8 | (uint64_t)u[i + 2] << 16
                                    : key_of(s + i, used);
             uint32_t c = cp >= CJK_LO && cp <= CJK_HI ? cp : 0;
-            if (c && out->cjk && (!prevlen || prevcp)) {
+            if (c && out->count && (!prevlen || prevcp)) {
+                count_cjk(out->ix, s + i, c, k, prevlen ? prevcp : 0, prevkey);
+            } else if (c && out->cjk && (!prevlen || prevcp)) {
                 add_cjk(out->ix, s + i, c, k, prevlen ? prevcp : 0, prevkey, out->mask);
             } else {
                 emit(out, s + i, used, k);
@@ -301,6 +306,15 @@ struct index_t {
      * 64-bit words, grown with the terms. */
     uint64_t *seen;
     size_t seen_words;
+    /* With cjk: a body's CJK chars and bigrams are counted (count_cjk),
+     * cnt[id] per term (capped at 3, the most a posting says), touched the
+     * terms counted, in order of first sight, and added once each when the
+     * body ends (add_counted): per char no branch on whether the document
+     * is new to the term, which no predictor guesses (half the bigrams of a
+     * document are new to it). tcap + 1 of each. */
+    uint8_t *cnt;
+    uint32_t *touched;
+    size_t ntouched;
 };
 
 static uint32_t get32(const char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -353,6 +367,11 @@ COLD static term *new_term(index_t *ix, const char *tok, size_t len, uint64_t ke
     if (ix->n == ix->tcap) {
         ix->tcap = ix->tcap ? ix->tcap * 2 : 512;
         ix->terms = xrealloc(ix->terms, ix->tcap * sizeof *ix->terms);
+        if (ix->cnt) {
+            ix->cnt = xrealloc(ix->cnt, ix->tcap + 1);
+            memset(ix->cnt + ix->n, 0, ix->tcap + 1 - ix->n);
+            ix->touched = xrealloc(ix->touched, (ix->tcap + 1) * sizeof *ix->touched);
+        }
         if (ix->seen) {
             size_t nw = ix->tcap / 64 + 1;
             ix->seen = xrealloc(ix->seen, nw * sizeof *ix->seen);
@@ -520,9 +539,8 @@ static void flush_pending(index_t *ix, term *t)
     t->nstage = (uint8_t)(t->nstage + k);
 }
 
-/* Record one occurrence of tok in the current doc: field bit, or body
- * (mask 0) which counts occurrences. */
-static inline void add_t(index_t *ix, term *t, uint8_t mask)
+/* t's pending posting is for the current doc, begun now if it was not. */
+static inline void at_doc(index_t *ix, term *t)
 {
     if (!t->np || t->last != ix->doc) {
         if (t->np) flush_pending(ix, t);
@@ -535,8 +553,39 @@ static inline void add_t(index_t *ix, term *t, uint8_t mask)
         t->tf = 0;
         t->mask = 0;
     }
+}
+
+/* Record one occurrence of tok in the current doc: field bit, or body
+ * (mask 0) which counts occurrences. */
+static inline void add_t(index_t *ix, term *t, uint8_t mask)
+{
+    at_doc(ix, t);
     if (mask) t->mask |= mask;
     else if (t->tf < 3) t->tf++;
+}
+
+/* One occurrence of term id in the body being counted: no branch. */
+static inline void count_id(index_t *ix, uint32_t id)
+{
+    uint8_t c = ix->cnt[id];
+    ix->touched[ix->ntouched] = id;
+    ix->ntouched += c == 0;
+    ix->cnt[id] = (uint8_t)(c + (c < 3));
+}
+
+/* The counted body's terms into the current doc, in order of first sight
+ * (as add_t would have met them: the same index). */
+static void add_counted(index_t *ix)
+{
+    for (size_t k = 0; k < ix->ntouched; k++) {
+        uint32_t id = ix->touched[k];
+        term *t = &ix->terms[id];
+        at_doc(ix, t);
+        unsigned tf = t->tf + ix->cnt[id];
+        t->tf = (uint8_t)(tf < 3 ? tf : 3);
+        ix->cnt[id] = 0;
+    }
+    ix->ntouched = 0;
 }
 
 static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key, uint8_t mask)
@@ -577,6 +626,34 @@ static inline void add_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t ke
     add_t(ix, &ix->terms[p->bigram - 1], mask);
 }
 
+/* add_cjk for a body's char (mask 0), counted instead (count_id); the
+ * same terms are looked up in the same order. */
+static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
+                             uint32_t prevcp, uint64_t prevkey)
+{
+    cjk_ref *r = &ix->cjk[c - CJK_LO];
+    if (!r->id) {
+        const term *t = lookup(ix, tok, 3, key);
+        r->id = (uint32_t)(t - ix->terms) + 1;
+        if (ix->nrank < RANKS) r->rank = ++ix->nrank;
+    }
+    count_id(ix, r->id - 1);
+    if (!prevcp) return;
+    cjk_ref *p = &ix->cjk[prevcp - CJK_LO];
+    uint32_t *pair = p->rank && r->rank ? &ix->pairs[(p->rank - 1) * RANKS + r->rank - 1] : NULL;
+    if (pair && *pair) {                /* the common case: two ranked chars */
+        count_id(ix, *pair - 1);
+        return;
+    }
+    if (p->next != c) {
+        const term *t = lookup(ix, tok - 3, 6, prevkey | key << 24);
+        p->bigram = (uint32_t)(t - ix->terms) + 1;
+        if (pair) *pair = p->bigram;
+        p->next = c;
+    }
+    count_id(ix, p->bigram - 1);
+}
+
 static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)
 {
     add_k(ix, tok, len, key_of(tok, len), mask);
@@ -585,8 +662,9 @@ static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)
 static void add_text(index_t *ix, const char *s, uint8_t mask)
 {
     if (!s) return;
-    sink k = {.ix = ix, .mask = mask, .cjk = ix->cjk != NULL};
+    sink k = {.ix = ix, .mask = mask, .cjk = ix->cjk != NULL, .count = !mask && ix->cnt};
     tokenize(s, strlen(s), &k);
+    if (k.count) add_counted(ix);
 }
 
 static void add_str(index_t *ix, const char *s, uint8_t mask)
@@ -612,6 +690,8 @@ static void index_free(index_t *ix)
     free(ix->cjk);
     free(ix->pairs);
     free(ix->seen);
+    free(ix->cnt);
+    free(ix->touched);
     *ix = (index_t){0};
 }
 
@@ -2354,6 +2434,8 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     /* (only here: an index of one document is not worth the table) */
     ix.cjk = xcalloc(CJK_HI - CJK_LO + 1, sizeof *ix.cjk);
     ix.pairs = xcalloc((size_t)RANKS * RANKS, sizeof *ix.pairs);
+    ix.cnt = xcalloc(1, 1);             /* (grown with the terms) */
+    ix.touched = xmalloc(sizeof *ix.touched);
     buf chunk = BUF_INIT;
     fileset chunks = {o, NULL, 0, NULL, 0, keep_state, false};
     size_t *tat = NULL;         /* where each document's tokens start in nw.btoks */

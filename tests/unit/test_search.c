@@ -1098,14 +1098,82 @@ static void count_tok(const char *tok, size_t len, void *ctx)
  * that block (ext. A, kana, 4-byte), words and breaks, over many
  * documents, so that the chars' remembered bigrams are hit and missed;
  * texts that end in a word or a cut char (the index reads to the NUL). */
+/* Write texts[0..n) (titles: titles, NULL: "plain") as an index and check
+ * that each document's postings are its tokens as search_tokenize gives
+ * them: tf the count in the text (at most 3), the title bit for a token
+ * the title has too. Returns how many postings were checked; *ok 0 on a
+ * wrong or missing one. */
+static int check_every_posting(char **texts, char **titles, int n, int *ok)
+{
+    search_doc *docs = calloc((size_t)n, sizeof *docs);
+    char **urls = calloc((size_t)n, sizeof *urls);
+    post *p = calloc((size_t)n + 1, sizeof *p);
+    CHECK(docs && urls && p);
+    for (int i = 0; i < n; i++) {
+        urls[i] = xasprintf("/d/%05d/", i);
+        docs[i] = (search_doc){.url = urls[i], .title = titles ? titles[i] : "plain",
+                               .date = "2020-01-01", .kind = "notice", .text = texts[i]};
+    }
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, docs, (size_t)n) == 0);
+    int checked = 0;
+    *ok = 1;
+    for (int i = 0; i < n && *ok; i++) {
+        /* the distinct tokens first, then their counts */
+        buf all = BUF_INIT, intitle = BUF_INIT;
+        search_tokenize(texts[i], strlen(texts[i]), collect, &all);
+        if (titles) search_tokenize(titles[i], strlen(titles[i]), collect, &intitle);
+        buf_putc(&intitle, 0);
+        tokcount *c = calloc(1, sizeof *c);
+        CHECK(c);
+        char *save = NULL;
+        for (char *t = strtok_r(all.ptr, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+            int seen = 0;
+            for (int k = 0; k < c->n; k++) seen |= !strcmp(c->tok[k], t);
+            if (!seen && c->n < 200) snprintf(c->tok[c->n++], sizeof c->tok[0], "%s", t);
+        }
+        search_tokenize(texts[i], strlen(texts[i]), count_tok, c);
+        for (int k = 0; k < c->n; k++) {
+            /* in the title: "|tok|" in "|" + its tokens + "|" */
+            char *pat = xasprintf("|%s|", c->tok[k]), *hay = xasprintf("|%s|", intitle.ptr);
+            unsigned mask = strstr(hay, pat) ? SEARCH_F_TITLE : 0;
+            free(pat);
+            free(hay);
+            int np = postings(dir, c->tok[k], p, n + 1), found = 0;
+            for (int j = 0; j < np; j++)
+                if (p[j].id == (unsigned)i) {
+                    found = 1;
+                    *ok &= p[j].tf == (unsigned)(c->count[k] < 3 ? c->count[k] : 3) && p[j].mask == mask;
+                }
+            *ok &= found;
+            checked++;
+        }
+        free(c);
+        buf_free(&all);
+        buf_free(&intitle);
+    }
+    rm_rf(dir);
+    free(dir);
+    for (int i = 0; i < n; i++) free(urls[i]);
+    free(urls);
+    free(docs);
+    free(p);
+    return checked;
+}
+
+/* The index counts each token of each text as search_tokenize gives it,
+ * whichever way it found the token's term: chars of U+4E00..U+9FFF and
+ * their bigrams (looked up by char, see add_cjk) next to CJK chars outside
+ * that block (ext. A, kana, 4-byte), words and breaks, over many
+ * documents, so that the chars' remembered bigrams are hit and missed;
+ * texts that end in a word or a cut char (the index reads to the NUL). */
 TEST(every_token_has_its_posting)
 {
     enum { N = 60, LEN = 90 };
     static const char *const alpha[] = {"中", "国", "工", "会", "\xE4\xB8\x80", "\xE9\xBF\xBF",
                                         "㐀", "あ", "\xF0\xA0\x80\x80", "a", " ", "，"};
     enum { NA = sizeof alpha / sizeof *alpha };
-    search_doc docs[N];
-    char *texts[N], *urls[N];
+    char *texts[N];
     uint32_t r = 12345;
     for (int i = 0; i < N; i++) {
         buf b = BUF_INIT;
@@ -1119,45 +1187,39 @@ TEST(every_token_has_its_posting)
         if (i % 3 == 1) buf_puts(&b, "Ab9");
         if (i % 3 == 2) buf_puts(&b, "\xE4\xB8");
         texts[i] = buf_detach(&b);
-        urls[i] = xasprintf("/d/%05d/", i);
-        docs[i] = (search_doc){.url = urls[i], .title = "plain", .date = "2020-01-01",
-                               .kind = "notice", .text = texts[i]};
     }
-    char *dir = tmpdir();
-    CHECK(dir && write_index(dir, docs, N) == 0);
-    int ok = 1, checked = 0;
-    static post p[N + 1];
-    for (int i = 0; i < N && ok; i++) {
-        /* the distinct tokens first, then their counts */
-        buf all = BUF_INIT;
-        search_tokenize(texts[i], strlen(texts[i]), collect, &all);
-        tokcount *c = calloc(1, sizeof *c);
-        CHECK(c);
-        char *save = NULL;
-        for (char *t = strtok_r(all.ptr, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
-            int seen = 0;
-            for (int k = 0; k < c->n; k++) seen |= !strcmp(c->tok[k], t);
-            if (!seen && c->n < 200) snprintf(c->tok[c->n++], sizeof c->tok[0], "%s", t);
-        }
-        search_tokenize(texts[i], strlen(texts[i]), count_tok, c);
-        for (int k = 0; k < c->n; k++) {
-            int np = postings(dir, c->tok[k], p, N + 1), found = 0;
-            for (int j = 0; j < np; j++)
-                if (p[j].id == (unsigned)i) {
-                    found = 1;
-                    ok &= p[j].tf == (unsigned)(c->count[k] < 3 ? c->count[k] : 3) && p[j].mask == 0;
-                }
-            ok &= found;
-            checked++;
-        }
-        free(c);
-        buf_free(&all);
-    }
+    int ok = 0;
+    CHECK(check_every_posting(texts, NULL, N, &ok) > N * 10);
     CHECK(ok);
-    CHECK(checked > N * 10);
-    rm_rf(dir);
-    free(dir);
-    for (int i = 0; i < N; i++) { free(texts[i]); free(urls[i]); }
+    for (int i = 0; i < N; i++) free(texts[i]);
+}
+
+/* Past the 256 chars that get a rank (the index's table of bigrams by
+ * rank, add_cjk and count_cjk), with titles that share the bodies' chars:
+ * a body's chars and bigrams are counted and added when it ends, after
+ * its title's, ranked or not, and each posting is still its text's. */
+TEST(beyond_ranked_chars_every_token_has_its_posting)
+{
+    enum { N = 80, LEN = 120, NCHARS = 420 };
+    char *texts[N], *titles[N];
+    uint32_t r = 777;
+    for (int i = 0; i < N; i++) {
+        buf b = BUF_INIT, t = BUF_INIT;
+        for (int k = 0; k < LEN; k++) {
+            r = r * 1103515245u + 12345u;
+            /* half of them from a few chars (bigrams repeat), half from all */
+            unsigned x = (r >> 16) % 2 ? (r >> 8) % 6 : (r >> 12) % NCHARS;
+            if ((r >> 20) % 23 == 0) { buf_puts(&b, "，"); continue; }
+            utf8_encode(&b, 0x4E00 + x);
+            if (k < 8) utf8_encode(&t, 0x4E00 + x);
+        }
+        texts[i] = buf_detach(&b);
+        titles[i] = buf_detach(&t);
+    }
+    int ok = 0;
+    CHECK(check_every_posting(texts, titles, N, &ok) > N * 50);
+    CHECK(ok);
+    for (int i = 0; i < N; i++) { free(texts[i]); free(titles[i]); }
 }
 
 int main(void)
@@ -1171,6 +1233,7 @@ int main(void)
     RUN(meta_districts_distinct_sorted_least_name);
     RUN(postings_across_blocks_and_token_kinds);
     RUN(every_token_has_its_posting);
+    RUN(beyond_ranked_chars_every_token_has_its_posting);
     RUN(html_in_data_stays_data);
     RUN(output_is_deterministic);
     RUN(fetched_texts_give_the_same_index);
