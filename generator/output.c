@@ -702,7 +702,8 @@ static int begin_unseen(outdir *o)
         char *dir = path_join(strcmp(parent, ".") ? parent : "", name);
         (void)rm_rf(dir);          /* a killed build's that had our pid */
         if (mkdir(dir, 0755) < 0) {
-            diag_error(o->d, dir, 0, "cannot create output directory: %s", strerror(errno));
+            diag_error(o->d, o->root, 0, "cannot create output directory (as %s): %s", dir,
+                       strerror(errno));
             free(dir);
         } else {
             o->given = o->root;

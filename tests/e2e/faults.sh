@@ -105,6 +105,10 @@ if mount -t tmpfs -o size=300k tmpfs "$MNT" 2>/dev/null; then
   "$GAZETTE" build --quiet --content "$BIG" --out "$RO/site" >/dev/null 2>"$T/err"; rc=$?
   no_crash read-only "$rc" "$T/err" && survive
   same_as read-only-untouched "$RO/site" "$T/ref-small"
+  # A new site where nothing can be created: the error names it.
+  "$GAZETTE" build --quiet --content "$SMALL" --out "$RO/new" >/dev/null 2>"$T/err"; rc=$?
+  no_crash read-only-new-site "$rc" "$T/err"
+  ok read-only-new-site-named grep -q "$RO/new: error: cannot create output directory" "$T/err"
   ok read-only-check "$GAZETTE" check --content "$SMALL"
   mount -o remount,rw "$RO"
   ok read-only-recover gz_build "$BIG" "$RO/site"
