@@ -59,12 +59,11 @@ struct outdir {
      * into place. Readers never see a half-built site, a build that fails
      * or is killed leaves no root at all (out_close removes the new tree,
      * the next unseen build a killed one's), and new files need no
-     * temporary inode or name (write_file_unseen_st). While building it,
-     * root is the new directory and given the root as given; after the
-     * rename (placed) the two are swapped. */
+     * temporary inode or name (write_file_unseen_st). While building it
+     * (given not NULL), root is the new directory and given the root as
+     * given; the rename puts given back in root. */
     bool missing;        /* out_scan found no root */
     char *given;
-    bool placed;
     diag *d;
     pthread_mutex_t mu;
     map claimed;         /* relpaths written (or kept) by this build; keys owned */
@@ -727,10 +726,9 @@ static int place_unseen(outdir *o)
                    strerror(errno));
         return -1;
     }
-    char *built = o->root;
+    free(o->root);
     o->root = o->given;
-    o->given = built;
-    o->placed = true;
+    o->given = NULL;
     dnode *top = dir_get(o, "");
     if (top) top->touched = 1;     /* renamed: a new ctime */
     return 0;
@@ -888,7 +886,7 @@ int out_write_st(outdir *o, const char *relpath, const void *data, size_t len, s
     /* A file that was not there when the build began is new: no old
      * content to compare, and no need for a temporary name. */
     int fresh = !map_get(&o->exist, relpath);
-    bool unseen = o->given && !o->placed;
+    bool unseen = o->given != NULL;
     if (fresh) {
         char *dir = parent_of(relpath);
         int r = *dir ? ensure_dir(o, dir) : 0;
@@ -1087,7 +1085,7 @@ int out_finish(outdir *o, out_stats *st)
         free(full);
     }
     remove_empty_dirs(o);
-    if (!err && o->given && !o->placed && place_unseen(o) < 0) err = 1;
+    if (!err && o->given && place_unseen(o) < 0) err = 1;
     if (!err && o->state_path) state_save(o);
     if (o->nchanged > 1) qsort(o->changed, o->nchanged, sizeof(char *), str_cmp_ptr);
     if (o->nremoved > 1) qsort(o->removed, o->nremoved, sizeof(char *), str_cmp_ptr);
@@ -1203,7 +1201,7 @@ void out_close(outdir *o)
     map_free(&o->srecs, 1);
     free(o->sblob);
     free(o->state_path);
-    if (o->given && !o->placed) (void)rm_rf(o->root);    /* never placed: a failed build's */
+    if (o->given) (void)rm_rf(o->root);    /* never placed: a failed build's */
     free(o->root);
     free(o->given);
     pthread_mutex_destroy(&o->mu);
