@@ -691,7 +691,7 @@ static int begin_unseen(outdir *o)
     char *slash = strrchr(r, '/');
     const char *base = slash ? slash + 1 : r;
     if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) { free(r); return 1; }
-    char *parent = slash ? (slash == r ? xstrdup("/") : xstrndup(r, (size_t)(slash - r))) : xstrdup(".");
+    char *parent = path_dir(r);
     int rc = -1;
     if (mkdir_p(parent) < 0) {
         diag_error(o->d, parent, 0, "cannot create output directory: %s", strerror(errno));

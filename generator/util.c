@@ -626,8 +626,7 @@ static int write_atomic(const char *path, const void *data, size_t len, int fres
                         struct stat *st_out)
 {
     const char *slash = strrchr(path, '/');
-    char *dir = slash ? (slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path)))
-                      : xstrdup(".");
+    char *dir = path_dir(path);
     int fd = tmpfile_with(dir, data, len);
     /* Parent directories are made only when missing, so writing many files
      * into existing directories costs no mkdir calls. */
@@ -676,6 +675,13 @@ int write_file_atomic_st(const char *path, const void *data, size_t len, struct 
 int write_file_fresh_st(const char *path, const void *data, size_t len, struct stat *st_out)
 {
     return write_atomic(path, data, len, 1, st_out);
+}
+
+char *path_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return xstrdup(".");
+    return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
 }
 
 char *path_join(const char *a, const char *b)

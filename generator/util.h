@@ -92,6 +92,9 @@ int util_test_write_mode(int how);
 int write_all_fd(int fd, const void *data, size_t len);
 int mkdir_p(const char *path);          /* like mkdir -p, mode 0755 */
 char *path_join(const char *a, const char *b);
+/* The directory part of path, as dirname(3) gives it for a path with no
+ * trailing slash: "a/b" for "a/b/c", "/" for "/c", "." for "c". Free it. */
+char *path_dir(const char *path);
 /* A template for mkdtemp: "$TMPDIR/NAME-XXXXXX" ($TMPDIR unset or empty:
  * /tmp), as mktemp(1) does. Free the result. */
 char *tmp_template(const char *name);

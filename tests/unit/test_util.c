@@ -186,6 +186,18 @@ TEST(tmp_template_follows_tmpdir)
     free(keep);
 }
 
+/* path_dir: dirname(3)'s answers for paths with no trailing slash. */
+TEST(path_dir_as_dirname)
+{
+    static const char *const cases[][2] = {{"a/b/c", "a/b"}, {"/c", "/"}, {"c", "."},
+                                            {"/a/b", "/a"}, {"./site", "."}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *d = path_dir(cases[i][0]);
+        CHECK_STR(d, cases[i][1]);
+        free(d);
+    }
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -197,6 +209,7 @@ int main(void)
     RUN(str_key_is_strcmp_order);
     RUN(read_file_whole);
     RUN(tmp_template_follows_tmpdir);
+    RUN(path_dir_as_dirname);
     rm_rf(dir);
     return test_summary();
 }
