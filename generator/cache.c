@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -730,7 +729,7 @@ void cache_sweep_tmp(const char *dir)
         char *end;
         long pid = strtol(t, &end, 10);
         if (end == t || *end || pid <= 0) continue;
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (pid_alive(pid)) continue;
         char *p = path_join(dir, e->d_name);
         (void)unlink(p);                 /* a killed build's: nobody will finish it */
         free(p);

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -673,7 +672,7 @@ static void sweep_unseen(const char *parent, const char *base)
         char *end;
         long pid = strtol(n + 1 + bl + 5, &end, 10);
         if (end == n + 1 + bl + 5 || *end || pid <= 0) continue;
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (pid_alive(pid)) continue;
         char *p = path_join(parent, n);
         (void)rm_rf(p);
         free(p);

@@ -1576,20 +1576,6 @@ value *release_history_asof(const char *repo_dir, const char *repo_url, const ch
 
 /* ---- lock ------------------------------------------------------------- */
 
-/* Is pid a running process? A zombie (killed, not yet reaped) is not. */
-static bool pid_alive(long pid)
-{
-    if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM)) return false;
-    char path[64], *data = NULL;
-    size_t len = 0;
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    if (read_file(path, &data, &len) < 0) return true;
-    const char *rp = strrchr(data, ')');   /* "pid (comm) S ..." */
-    bool zombie = rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
-    free(data);
-    return !zombie;
-}
-
 /* git's own *.lock files (index.lock, refs/heads/main.lock ...) under
  * dir: a git process is at work, or one was killed mid-update. */
 static void find_git_locks(const char *dir, strlist *out)

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -766,6 +767,19 @@ double clock_seconds(clockid_t id)
     struct timespec ts;
     if (clock_gettime(id, &ts) != 0) return 0;
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool pid_alive(long pid)
+{
+    if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno != EPERM)) return false;
+    char path[64], *data = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    if (read_file(path, &data, &len) < 0) return true;
+    const char *rp = strrchr(data, ')');   /* "pid (comm) S ..." */
+    bool zombie = rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+    free(data);
+    return !zombie;
 }
 
 char *tmp_template(const char *name)

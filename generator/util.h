@@ -98,6 +98,10 @@ char *path_dir(const char *path);
 /* A template for mkdtemp: "$TMPDIR/NAME-XXXXXX" ($TMPDIR unset or empty:
  * /tmp), as mktemp(1) does. Free the result. */
 char *tmp_template(const char *name);
+/* Is pid a running process (this one included)? One that is gone, or a
+ * zombie (killed, not yet reaped), is not: what it left (a lock, a
+ * temporary file or tree) will not be finished by it. */
+bool pid_alive(long pid);
 bool path_exists(const char *path);
 bool is_dir(const char *path);
 /* Remove a directory tree (no symlink following). */
