@@ -297,7 +297,7 @@ struct index_t {
     char *post;             /* posting blocks: [next offset u32][bytes] */
     size_t plen, pcap;      /* offset 0 is never a block */
     buf strs;               /* long tokens: [length u32][bytes] */
-    cjk_ref *cjk;           /* CJK_LO..CJK_HI, see add_cjk (NULL: none) */
+    cjk_ref *cjk;           /* CJK_LO..CJK_HI, see cjk_terms (NULL: none) */
     uint32_t *pairs;        /* with cjk: RANKS x RANKS bigrams, 1 + term index */
     uint32_t nrank;         /* ranks given */
     int overflow;           /* an arena passed 4 GB: the index is unusable */
@@ -593,15 +593,16 @@ static inline void add_k(index_t *ix, const char *tok, size_t len, uint64_t key,
     if (len) add_t(ix, lookup(ix, tok, len, key), mask);
 }
 
-/* A char c (CJK_LO..CJK_HI; tok, key: its 3 bytes) and, when prevcp is
- * not 0, the bigram of the char before it (prevcp, prevkey) and c. Text
- * is mostly these chars, each a token twice (alone and in a bigram): the
- * char's term is found by c in ix->cjk, and a bigram's, most times, by
- * the one its first char saw last (the next char of a word is mostly the
- * same) or else by the chars' ranks, with no hash and no table probe.
- * Added in the same order as emit would, so the index is the same. */
-static inline void add_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
-                           uint32_t prevcp, uint64_t prevkey, uint8_t mask)
+/* The terms of a char c (CJK_LO..CJK_HI; tok, key: its 3 bytes), returned,
+ * and, when prevcp is not 0, of the bigram of the char before it (prevcp,
+ * prevkey) and c, in *bigram; looked up in that order, as emit would meet
+ * them, so the index is the same. Text is mostly these chars, each a
+ * token twice (alone and in a bigram): the char's term is found by c in
+ * ix->cjk, a bigram's by the chars' ranks in ix->pairs or else by the one
+ * its first char saw last (the next char of a word is mostly the same),
+ * with no hash and no table probe. */
+static inline uint32_t cjk_terms(index_t *ix, const char *tok, uint32_t c, uint64_t key,
+                                 uint32_t prevcp, uint64_t prevkey, uint32_t *bigram)
 {
     cjk_ref *r = &ix->cjk[c - CJK_LO];
     if (!r->id) {
@@ -609,41 +610,12 @@ static inline void add_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t ke
         r->id = (uint32_t)(t - ix->terms) + 1;
         if (ix->nrank < RANKS) r->rank = ++ix->nrank;
     }
-    add_t(ix, &ix->terms[r->id - 1], mask);
-    if (!prevcp) return;
-    cjk_ref *p = &ix->cjk[prevcp - CJK_LO];
-    if (p->next != c) {
-        uint32_t *pair = p->rank && r->rank ? &ix->pairs[(p->rank - 1) * RANKS + r->rank - 1] : NULL;
-        if (pair && *pair) {
-            p->bigram = *pair;
-        } else {
-            const term *t = lookup(ix, tok - 3, 6, prevkey | key << 24);
-            p->bigram = (uint32_t)(t - ix->terms) + 1;
-            if (pair) *pair = p->bigram;
-        }
-        p->next = c;
-    }
-    add_t(ix, &ix->terms[p->bigram - 1], mask);
-}
-
-/* add_cjk for a body's char (mask 0), counted instead (count_id); the
- * same terms are looked up in the same order. */
-static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
-                             uint32_t prevcp, uint64_t prevkey)
-{
-    cjk_ref *r = &ix->cjk[c - CJK_LO];
-    if (!r->id) {
-        const term *t = lookup(ix, tok, 3, key);
-        r->id = (uint32_t)(t - ix->terms) + 1;
-        if (ix->nrank < RANKS) r->rank = ++ix->nrank;
-    }
-    count_id(ix, r->id - 1);
-    if (!prevcp) return;
+    if (!prevcp) return r->id - 1;
     cjk_ref *p = &ix->cjk[prevcp - CJK_LO];
     uint32_t *pair = p->rank && r->rank ? &ix->pairs[(p->rank - 1) * RANKS + r->rank - 1] : NULL;
     if (pair && *pair) {                /* the common case: two ranked chars */
-        count_id(ix, *pair - 1);
-        return;
+        *bigram = *pair - 1;
+        return r->id - 1;
     }
     if (p->next != c) {
         const term *t = lookup(ix, tok - 3, 6, prevkey | key << 24);
@@ -651,7 +623,26 @@ static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t 
         if (pair) *pair = p->bigram;
         p->next = c;
     }
-    count_id(ix, p->bigram - 1);
+    *bigram = p->bigram - 1;
+    return r->id - 1;
+}
+
+/* A char c and the bigram before it (cjk_terms), added with mask. */
+static inline void add_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
+                           uint32_t prevcp, uint64_t prevkey, uint8_t mask)
+{
+    uint32_t bigram = 0, id = cjk_terms(ix, tok, c, key, prevcp, prevkey, &bigram);
+    add_t(ix, &ix->terms[id], mask);
+    if (prevcp) add_t(ix, &ix->terms[bigram], mask);
+}
+
+/* The same for a body's char (mask 0), counted instead (count_id). */
+static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
+                             uint32_t prevcp, uint64_t prevkey)
+{
+    uint32_t bigram = 0, id = cjk_terms(ix, tok, c, key, prevcp, prevkey, &bigram);
+    count_id(ix, id);
+    if (prevcp) count_id(ix, bigram);
 }
 
 static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)

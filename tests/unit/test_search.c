@@ -1094,7 +1094,7 @@ static void count_tok(const char *tok, size_t len, void *ctx)
 
 /* The index counts each token of each text as search_tokenize gives it,
  * whichever way it found the token's term: chars of U+4E00..U+9FFF and
- * their bigrams (looked up by char, see add_cjk) next to CJK chars outside
+ * their bigrams (looked up by char, see cjk_terms) next to CJK chars outside
  * that block (ext. A, kana, 4-byte), words and breaks, over many
  * documents, so that the chars' remembered bigrams are hit and missed;
  * texts that end in a word or a cut char (the index reads to the NUL). */
@@ -1163,7 +1163,7 @@ static int check_every_posting(char **texts, char **titles, int n, int *ok)
 
 /* The index counts each token of each text as search_tokenize gives it,
  * whichever way it found the token's term: chars of U+4E00..U+9FFF and
- * their bigrams (looked up by char, see add_cjk) next to CJK chars outside
+ * their bigrams (looked up by char, see cjk_terms) next to CJK chars outside
  * that block (ext. A, kana, 4-byte), words and breaks, over many
  * documents, so that the chars' remembered bigrams are hit and missed;
  * texts that end in a word or a cut char (the index reads to the NUL). */
