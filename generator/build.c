@@ -1611,8 +1611,7 @@ static int check_cache_dir(const build_opts *o, diag *d)
  * built beside it, output.h). */
 static pagecache *open_pages(const build_opts *o, const char *at)
 {
-    char *real = realpath(o->out_dir, NULL);
-    if (!real) real = resolve(o->out_dir);       /* not in place yet */
+    char *real = resolve(o->out_dir);       /* (also when not in place yet) */
     char *path = out_cache_file(o, "pages-", ".cache");
     pagecache *pc = pagecache_open(path, at, real);
     if (o->trust_out) pagecache_trust(pc);
