@@ -756,7 +756,11 @@ static doc *load_doc(const md_file *f, const char *section, const load_job *j, d
     }
     char *text;
     size_t len;
-    if (read_file(path, &text, &len) < 0) {
+    /* (through the directory the listing kept open: no walk of the path,
+     * and the size md_stat just read, not a second stat) */
+    int rc = f->dirfd >= 0 ? read_file_at(f->dirfd, f->name, f->statted ? &f->st : NULL, &text, &len)
+                           : read_file_at(AT_FDCWD, path, f->statted ? &f->st : NULL, &text, &len);
+    if (rc < 0) {
         diag_error(d, path, 0, "cannot read: %s", strerror(errno));
         return NULL;
     }

@@ -424,12 +424,18 @@ int line_of_offset(const char *s, size_t off)
 
 int read_file(const char *path, char **data, size_t *len)
 {
+    return read_file_at(AT_FDCWD, path, NULL, data, len);
+}
+
+int read_file_at(int dirfd, const char *name, const struct stat *known, char **data, size_t *len)
+{
     *data = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
     struct stat st;
-    if (fstat(fd, &st) < 0) { int e = errno; close(fd); errno = e; return -1; }
+    if (known && S_ISREG(known->st_mode)) st = *known;   /* (the loop below copes with a change) */
+    else if (fstat(fd, &st) < 0) { int e = errno; close(fd); errno = e; return -1; }
     if (S_ISDIR(st.st_mode)) { close(fd); errno = EISDIR; return -1; }
     /* The size, the NUL, and one byte more for the read that finds the
      * end (with only +1 every whole read doubled the buffer at EOF). */

@@ -60,8 +60,15 @@ void utf8_encode(buf *out, uint32_t cp);
 /* Line number (1-based) of byte offset off in s. */
 int line_of_offset(const char *s, size_t off);
 
+struct stat;
+
 /* Files. Return 0 on success, -1 with errno set on failure. */
 int read_file(const char *path, char **data, size_t *len);
+/* read_file of name relative to dirfd (AT_FDCWD: as read_file). known: what
+ * a stat of it said a moment ago, when the caller has that (a regular
+ * file: its size sizes the buffer, with no fstat; the read still goes to
+ * the end of whatever the file holds now), or NULL. */
+int read_file_at(int dirfd, const char *name, const struct stat *known, char **data, size_t *len);
 /* Write via a temp file in the same directory, then rename(2). Creates
  * parent directories. */
 int write_file_atomic(const char *path, const void *data, size_t len);

@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -165,6 +166,47 @@ TEST(read_file_whole)
     rm_rf(tdir);
 }
 
+/* read_file_at with a stat taken before the file changed (the loader's
+ * md_stat, then the read): it gives what the file holds at the read,
+ * grown or shrunk, relative to a directory or not. */
+TEST(read_file_at_stale_stat)
+{
+    char tdir[] = "/tmp/gz-util-XXXXXX";
+    CHECK(mkdtemp(tdir) != NULL);
+    int dfd = open(tdir, O_RDONLY | O_DIRECTORY);
+    CHECK(dfd >= 0);
+    char *p = path_join(tdir, "f.md");
+    size_t sizes[][2] = {{10, 9000}, {9000, 10}, {4096, 4097}, {4097, 4096}, {0, 5}, {5, 0}};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t before = sizes[k][0], after = sizes[k][1];
+        char *a = xmalloc(before + 1), *b = xmalloc(after + 1);
+        memset(a, 'a', before);
+        for (size_t i = 0; i < after; i++) b[i] = (char)('0' + i % 10);
+        CHECK(write_file_atomic(p, a, before) == 0);
+        struct stat st;
+        CHECK(lstat(p, &st) == 0);
+        CHECK(write_file_atomic(p, b, after) == 0);          /* changed since the stat */
+        for (int rel = 0; rel < 2; rel++) {
+            char *got;
+            size_t len;
+            int rc = rel ? read_file_at(dfd, "f.md", &st, &got, &len)
+                         : read_file_at(AT_FDCWD, p, &st, &got, &len);
+            CHECK(rc == 0);
+            CHECK(len == after && memcmp(got, b, after) == 0 && got[after] == 0);
+            free(got);
+        }
+        free(a);
+        free(b);
+    }
+    char *got;
+    size_t len;
+    errno = 0;
+    CHECK(read_file_at(dfd, "missing.md", NULL, &got, &len) < 0 && errno == ENOENT && got == NULL);
+    close(dfd);
+    free(p);
+    rm_rf(tdir);
+}
+
 /* tmp_template: under $TMPDIR, or /tmp when it is unset or empty. */
 TEST(tmp_template_follows_tmpdir)
 {
@@ -208,6 +250,7 @@ int main(void)
     RUN(link_modes_switch);
     RUN(str_key_is_strcmp_order);
     RUN(read_file_whole);
+    RUN(read_file_at_stale_stat);
     RUN(tmp_template_follows_tmpdir);
     RUN(path_dir_as_dirname);
     rm_rf(dir);
