@@ -5,6 +5,7 @@
 #include "util.h"
 #include "value.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -74,6 +75,19 @@ TEST(escapes)
     buf_clear(&b);
     esc_url(&b, "/tags/经费/", strlen("/tags/经费/"));
     CHECK_STR(b.ptr, "/tags/%E7%BB%8F%E8%B4%B9/");
+    /* Appended, every byte value, each kept or %XX, and NUL-terminated. */
+    char all[256], uwant[256 * 3 + 40];
+    size_t w = 0;
+    w += (size_t)sprintf(uwant, "%s", b.ptr);
+    for (int c = 0; c < 256; c++) {
+        all[c] = (char)c;
+        if (isalnum(c) || (c && strchr("-_.~/", c))) uwant[w++] = (char)c;
+        else w += (size_t)sprintf(uwant + w, "%%%02X", c);
+    }
+    uwant[w] = 0;
+    esc_url(&b, all, 256);
+    CHECK(b.len == w && strlen(b.ptr) == w);
+    CHECK_STR(b.ptr, uwant);
     buf_free(&b);
 }
 
