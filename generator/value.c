@@ -70,7 +70,8 @@ static value *alloc_extra(vtype t, size_t extra)
     value *v = xmalloc(sizeof *v + extra);
     memset(v, 0, sizeof *v);
     v->h.refs = 1;
-    v->h.type = t;
+    v->h.type = (unsigned char)t;
+    v->h.stable = 0;
     return v;
 }
 
@@ -119,6 +120,11 @@ value *value_ref(value *v)
 {
     if (v) __atomic_add_fetch(&v->h.refs, 1, __ATOMIC_RELAXED);
     return v;
+}
+
+void value_set_stable(value *v)
+{
+    if (v) v->h.stable = 1;   /* (set before v is shared with other threads) */
 }
 
 static void free_keys(kchunk *c)

@@ -38,10 +38,18 @@ void value_unref(value *v);          /* NULL-safe */
 
 /* The first member of every value, so that the commonest question (the
  * type: asked for every name a template looks up) needs no call. */
-typedef struct { int refs; vtype type; } value_head;
+typedef struct { int refs; unsigned char type, stable; } value_head;
 static inline vtype value_type(const value *v)   /* NULL counts as V_NULL */
 {
-    return v ? ((const value_head *)(const void *)v)->type : V_NULL;
+    return v ? (vtype)((const value_head *)(const void *)v)->type : V_NULL;
+}
+/* A promise by v's owner: from now on neither v nor anything it holds
+ * changes while v lives. A template renderer may then keep what it
+ * rendered from v (mustache_memo) for as long as it keeps a reference. */
+void value_set_stable(value *v);                  /* NULL-safe */
+static inline bool value_stable(const value *v)
+{
+    return v && ((const value_head *)(const void *)v)->stable;
 }
 bool value_bool_of(const value *v);
 long long value_int_of(const value *v);
