@@ -964,10 +964,107 @@ typedef struct {
     size_t off, len;
 } indent;
 
+/* ---- the memo of list items (mustache.h) ---- */
+
+typedef struct {
+    const void *node;         /* the section; NULL: empty slot */
+    value *item;              /* a reference */
+    char *bytes;
+    size_t len;
+} memo_entry;
+
+struct mustache_memo {
+    pthread_mutex_t mu;
+    memo_entry *slot;
+    size_t nslots, used, hits;
+};
+
+mustache_memo *mustache_memo_new(void)
+{
+    mustache_memo *m = xcalloc(1, sizeof *m);
+    pthread_mutex_init(&m->mu, NULL);
+    return m;
+}
+
+void mustache_memo_free(mustache_memo *m)
+{
+    if (!m) return;
+    for (size_t i = 0; i < m->nslots; i++)
+        if (m->slot[i].node) {
+            value_unref(m->slot[i].item);
+            free(m->slot[i].bytes);
+        }
+    free(m->slot);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void mustache_memo_counts(mustache_memo *m, size_t *items, size_t *hits)
+{
+    pthread_mutex_lock(&m->mu);
+    *items = m->used;
+    *hits = m->hits;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static size_t memo_at(const memo_entry *slot, size_t nslots, const void *nd, const value *item)
+{
+    uint64_t h = ((uint64_t)(uintptr_t)nd * 0x9E3779B97F4A7C15u) ^ (uint64_t)(uintptr_t)item;
+    h *= 0xD6E8FEB86659FD93u;
+    size_t i = (size_t)(h >> 17) & (nslots - 1);
+    while (slot[i].node && !(slot[i].node == nd && slot[i].item == item)) i = (i + 1) & (nslots - 1);
+    return i;
+}
+
+/* Append the remembered output of section nd for item to out; false if none. */
+static bool memo_get(mustache_memo *m, const void *nd, const value *item, buf *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&m->mu);
+    if (m->nslots) {
+        const memo_entry *e = &m->slot[memo_at(m->slot, m->nslots, nd, item)];
+        if (e->node) {
+            buf_put(out, e->bytes, e->len);
+            m->hits++;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return hit;
+}
+
+static void memo_put(mustache_memo *m, const void *nd, value *item, const char *p, size_t n)
+{
+    pthread_mutex_lock(&m->mu);
+    if (2 * (m->used + 1) > m->nslots) {
+        size_t ns = m->nslots ? 2 * m->nslots : 1024;
+        memo_entry *nv = xcalloc(ns, sizeof *nv);
+        for (size_t i = 0; i < m->nslots; i++)
+            if (m->slot[i].node) nv[memo_at(nv, ns, m->slot[i].node, m->slot[i].item)] = m->slot[i];
+        free(m->slot);
+        m->slot = nv;
+        m->nslots = ns;
+    }
+    memo_entry *e = &m->slot[memo_at(m->slot, m->nslots, nd, item)];
+    if (!e->node) {                   /* (another thread may have put it first) */
+        e->node = nd;
+        e->item = value_ref(item);
+        e->bytes = xmalloc(n ? n : 1);
+        memcpy(e->bytes, p, n);
+        e->len = n;
+        m->used++;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
 typedef struct {
     mustache_set *set;
     buf *out;
     diag *d;
+    mustache_memo *memo;
+    size_t floor;             /* items being remembered: the stack index of
+                                 the innermost one (0: none) */
+    bool escaped;             /* its output depends on more than the item */
     const value **stk;        /* the context stack */
     size_t sn, scap;
     const value *stk0[32];
@@ -1045,18 +1142,22 @@ static void push_ctx(rstate *st, const value *v)
 /* Resolve a name against the context stack (spec "Interpolation"): the
  * first segment in the innermost map that has it, the rest each in the
  * previous result only. NULL when missing. */
-static const value *lookup(const rstate *st, const mname *nm)
+static const value *lookup(rstate *st, const mname *nm)
 {
     if (nm->nseg == 0) return st->sn ? st->stk[st->sn - 1] : NULL;
     const value *v = NULL;
     /* The hints are the only part of a compiled template written while
      * rendering (segs points to mutable storage even in a const node). */
     seg *s0 = &nm->segs[0];
-    for (size_t i = st->sn; i-- > 0;) {
+    size_t i = st->sn;
+    while (i-- > 0) {
         /* NULL unless a map */
         v = value_getnh_hint(st->stk[i], s0->s, s0->n, s0->hash, &s0->hint);
         if (v) break;
     }
+    /* Found below the item being remembered, or not found after asking
+     * the contexts around it: its output depends on them. */
+    if (st->floor && (!v || i < st->floor)) st->escaped = true;
     for (size_t k = 1; v && k < nm->nseg; k++) {
         seg *sk = &nm->segs[k];
         v = value_getnh_hint(v, sk->s, sk->n, sk->hash, &sk->hint);
@@ -1185,6 +1286,7 @@ static int render_block(rstate *st, const node *n, const frame *fr, indent in)
             }
         }
     if (!enter(st, n)) return -1;
+    st->escaped = true;      /* (what a block renders depends on the templates around) */
     size_t mark = st->ind.len;
     int rc;
     if (arg) {
@@ -1214,9 +1316,26 @@ static int render_section(rstate *st, const node *n, const frame *fr, indent in)
     } else if (list) {
         size_t len = value_len(v);
         for (size_t i = 0; i < len && rc == 0; i++) {
-            push_ctx(st, value_at(v, i));
+            value *item = value_at(v, i);
+            bool remember = st->memo && st->sn && !in.len && value_type(item) == V_MAP && value_stable(item);
+            if (remember && memo_get(st->memo, n, item, st->out)) continue;
+            size_t floor = st->floor, start = st->out->len;
+            bool escaped = st->escaped;
+            push_ctx(st, item);
+            if (remember) {
+                st->floor = st->sn - 1;
+                st->escaped = false;
+            }
             rc = render_list(st, &n->body, fr, in);
             st->sn--;
+            if (remember) {
+                if (!st->escaped && rc == 0)
+                    memo_put(st->memo, n, item, st->out->ptr + start, st->out->len - start);
+                /* (an item that looked outside itself may have looked
+                 * outside an item around it too) */
+                st->escaped = escaped || st->escaped;
+                st->floor = floor;
+            }
         }
     } else {
         push_ctx(st, v);
@@ -1273,11 +1392,17 @@ static int render_list(rstate *st, const nodes *ns, const frame *fr, indent in)
 int mustache_render(mustache_set *s, const mustache_tpl *t, const value *ctx, buf *out,
                     diag *d)
 {
+    return mustache_render_memo(s, t, ctx, out, d, NULL);
+}
+
+int mustache_render_memo(mustache_set *s, const mustache_tpl *t, const value *ctx, buf *out,
+                         diag *d, mustache_memo *m)
+{
     if (!t) {
         diag_add(d, DIAG_ERROR, NULL, 0, 0, "no template to render");
         return -1;
     }
-    rstate st = {.set = s, .out = out, .d = d, .sn = 0};
+    rstate st = {.set = s, .out = out, .d = d, .memo = m, .sn = 0};
     st.stk = st.stk0;
     st.scap = sizeof st.stk0 / sizeof st.stk0[0];
     buf_init(&st.ind);

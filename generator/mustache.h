@@ -83,6 +83,24 @@ const mustache_tpl *mustache_get(mustache_set *s, const char *name, diag *d);
 int mustache_render(mustache_set *s, const mustache_tpl *t, const value *ctx,
                     buf *out, diag *d);
 
+/* A memo of rendered list items, shared by the renders that are given it
+ * (any threads). A section over a list renders each item that is a stable
+ * map (value_set_stable) once per section node: when the item's output
+ * looked up nothing outside the item (no name found, or missed, in an
+ * enclosing context, no {{$block}}) and the section starts a line at no
+ * indentation, later renders of that section for that item copy the
+ * bytes. The memo keeps a reference to each item it remembers, so a
+ * remembered address is never reused while it lives. */
+typedef struct mustache_memo mustache_memo;
+mustache_memo *mustache_memo_new(void);
+void mustache_memo_free(mustache_memo *m);        /* NULL-safe */
+/* Items remembered and renders answered from the memo (for tests). */
+void mustache_memo_counts(mustache_memo *m, size_t *items, size_t *hits);
+
+/* mustache_render with a memo (NULL: none). The output is the same. */
+int mustache_render_memo(mustache_set *s, const mustache_tpl *t, const value *ctx,
+                         buf *out, diag *d, mustache_memo *m);
+
 /* Name and display path of a compiled template. */
 const char *mustache_tpl_name(const mustache_tpl *t);
 const char *mustache_tpl_path(const mustache_tpl *t);

@@ -9,6 +9,7 @@
 #include "value.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -575,6 +576,173 @@ TEST(render_hints_and_memos)
     diag_free(d);
 }
 
+/* ---- the memo of list items (mustache_memo) ---- */
+
+/* Render template main of s with ctx through memo m. */
+static char *render_m(mustache_set *s, const value *ctx, mustache_memo *m)
+{
+    diag *d = diag_new();
+    const mustache_tpl *t = mustache_get(s, "main", d);
+    buf out = BUF_INIT;
+    int rc = t ? mustache_render_memo(s, t, ctx, &out, d, m) : -1;
+    char *r = rc == 0 && !diag_total(d) ? buf_detach(&out) : xstrdup("(error)");
+    buf_free(&out);
+    diag_free(d);
+    return r;
+}
+
+/* A stable item {"t": title, "n": n} and a context {"items": [it], "who": who}. */
+static value *memo_item(const char *title, bool stable)
+{
+    value *it = value_map();
+    value_set_str(it, "t", title);
+    if (stable) value_set_stable(it);
+    return it;
+}
+
+static value *memo_ctx(value *item, const char *who, bool flag)
+{
+    value *c = value_map();
+    value *l = value_list();
+    value_push(l, value_ref(item));
+    value_set(c, "items", l);
+    value_set_str(c, "who", who);
+    if (flag) value_set(c, "flag", value_bool(true));
+    return c;
+}
+
+/* Each case renders the same stable item in two contexts that differ
+ * outside it; the outputs must be as without a memo, and the memo must
+ * answer only where the item's output depends on the item alone. */
+TEST(memo_remembers_only_what_depends_on_the_item)
+{
+    struct { const char *src, *want1, *want2; size_t items, hits; } cases[] = {
+        /* only the item's own names: remembered, the second render copies */
+        {"{{#items}}<{{t}}>{{/items}}", "<a&amp;b>", "<a&amp;b>", 1, 1},
+        /* a name of the context around: never remembered */
+        {"{{#items}}{{t}}/{{who}}{{/items}}", "a&amp;b/x", "a&amp;b/y", 0, 0},
+        /* a name the item lacks, missed in one context, found in the other */
+        {"{{#items}}{{t}}{{#flag}}!{{/flag}}{{/items}}", "a&amp;b", "a&amp;b!", 0, 0},
+        {"{{#items}}{{^flag}}-{{/flag}}{{/items}}", "-", "", 0, 0},
+        /* dotted: the first name decides */
+        {"{{#items}}{{t.x}}{{who.x}}{{/items}}", "", "", 0, 0},
+        /* the implicit iterator is the item */
+        {"{{#items}}{{#.}}{{t}}{{/.}}{{/items}}", "a&amp;b", "a&amp;b", 1, 1},
+        /* a partial holding the item's names only */
+        {"{{#items}}{{>p}}{{/items}}", "[a&amp;b]", "[a&amp;b]", 1, 1},
+        /* a partial reaching out */
+        {"{{#items}}{{>q}}{{/items}}", "x", "y", 0, 0},
+        /* a dynamic name found outside the item */
+        {"{{#items}}{{>*who}}{{/items}}", "X", "Y", 0, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        diag *d = diag_new();
+        mustache_set *s = mustache_set_new(NULL, NULL);
+        add(s, "p", "[{{t}}]", NULL, d);
+        add(s, "q", "{{who}}", NULL, d);
+        add(s, "x", "X", NULL, d);
+        add(s, "y", "Y", NULL, d);
+        add(s, "main", cases[k].src, NULL, d);
+        value *it = memo_item("a&b", true);
+        value *c1 = memo_ctx(it, "x", false), *c2 = memo_ctx(it, "y", true);
+        mustache_memo *m = mustache_memo_new();
+        char *o1 = render_m(s, c1, m), *o2 = render_m(s, c2, m);
+        CHECK_STR(o1, cases[k].want1);
+        CHECK_STR(o2, cases[k].want2);
+        size_t items, hits;
+        mustache_memo_counts(m, &items, &hits);
+        if (items != cases[k].items || hits != cases[k].hits)
+            fprintf(stderr, "  case %zu: %zu items, %zu hits\n", k, items, hits);
+        CHECK(items == cases[k].items && hits == cases[k].hits);
+        free(o1);
+        free(o2);
+        mustache_memo_free(m);
+        value_unref(c1);
+        value_unref(c2);
+        value_unref(it);
+        mustache_set_free(s);
+        diag_free(d);
+    }
+}
+
+/* Not remembered: an item not marked stable, a section in an indented
+ * partial (its lines take the indentation), a block inside the item;
+ * remembered per section: the same item in two sections is two entries.
+ * Nested stable items: the inner one reaching into the outer one is not
+ * remembered, and neither is the outer one then. */
+TEST(memo_leaves_what_it_cannot_know)
+{
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    add(s, "ind", "{{#items}}\n{{t}}\n{{/items}}\n", NULL, d);
+    add(s, "lay", "{{$b}}B{{/b}}", NULL, d);
+    add(s, "main",
+        "{{#items}}{{t}}{{/items}}|{{#items}}{{t}}{{/items}}|\n  {{>ind}}\n"
+        "{{#items}}{{<lay}}{{$b}}{{t}}{{/b}}{{/lay}}{{/items}}|"
+        "{{#outer}}{{#inner}}{{t}}{{o}}{{/inner}}{{/outer}}", NULL, d);
+    value *it = memo_item("a", true), *loose = memo_item("b", false);
+    value *ctx = value_map(), *l = value_list();
+    value_push(l, value_ref(it));
+    value_push(l, value_ref(loose));
+    value_set(ctx, "items", l);
+    value *inner = memo_item("i", true), *outer = value_map();
+    value_set_str(outer, "o", "O");
+    value *il = value_list();
+    value_push(il, value_ref(inner));
+    value_set(outer, "inner", il);
+    value_set_stable(outer);
+    value *ol = value_list();
+    value_push(ol, value_ref(outer));
+    value_set(ctx, "outer", ol);
+    mustache_memo *m = mustache_memo_new();
+    const char *want = "ab|ab|\n  a\n  b\nab|iO";
+    for (int k = 0; k < 2; k++) {
+        char *o = render_m(s, ctx, m);
+        CHECK_STR(o, want);
+        free(o);
+    }
+    size_t items, hits;
+    mustache_memo_counts(m, &items, &hits);
+    /* "a" in the first two sections only; on the second render both hit */
+    CHECK(items == 2 && hits == 2);
+    mustache_memo_free(m);
+    value_unref(ctx);
+    value_unref(it);
+    value_unref(loose);
+    value_unref(inner);
+    value_unref(outer);
+    mustache_set_free(s);
+    diag_free(d);
+}
+
+/* The memo keeps a reference: an item freed by its owner is not reused
+ * at the same address while the memo lives, so a new item there cannot
+ * take an old item's output. */
+TEST(memo_holds_its_items)
+{
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    add(s, "main", "{{#items}}{{t}}{{/items}}", NULL, d);
+    mustache_memo *m = mustache_memo_new();
+    for (int k = 0; k < 50; k++) {
+        char title[16];
+        snprintf(title, sizeof title, "t%d", k);
+        value *it = memo_item(title, true);
+        value *c = memo_ctx(it, "w", false);
+        value_unref(it);
+        char *o = render_m(s, c, m);
+        CHECK_STR(o, title);
+        free(o);
+        value_unref(c);                      /* the item lives on in the memo */
+    }
+    size_t items, hits;
+    mustache_memo_counts(m, &items, &hits);
+    CHECK(items == 50 && hits == 0);
+    mustache_memo_free(m);
+    mustache_set_free(s);
+    diag_free(d);
+}
+
 int main(void)
 {
     RUN(error_unclosed_tag);
@@ -590,6 +758,9 @@ int main(void)
     RUN(dynamic_names);
     RUN(render_hints_and_memos);
     RUN(concurrent_render);
+    RUN(memo_remembers_only_what_depends_on_the_item);
+    RUN(memo_leaves_what_it_cannot_know);
+    RUN(memo_holds_its_items);
     RUN(fuzz_smoke);
     return test_summary();
 }
