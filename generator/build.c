@@ -391,6 +391,9 @@ static value *summary(build *b, size_t i)
     value *s = __atomic_load_n(&b->summ[i], __ATOMIC_ACQUIRE);
     if (s) return s;
     value *mine = summary_of(b->c.docs[i]);
+    /* Never changed once made (a new one replaces it): the renderer may
+     * keep its list items rendered (mustache_memo). */
+    value_set_stable(mine);
     value *none = NULL;
     if (__atomic_compare_exchange_n(&b->summ[i], &none, mine, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         return mine;
@@ -2532,6 +2535,11 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     b.progress = !o->quiet && isatty(2) && b.njobs >= 2000;
     parallel_for(b.njobs, o->threads, render_job, &b);
     if (b.progress) fprintf(stderr, "\r%60s\r", "");
+    if (b.timing) {
+        size_t items, hits;
+        renderer_memo_counts(b.r, &items, &hits);
+        fprintf(stderr, "gazette: templates: %zu list items remembered, %zu renders copied\n", items, hits);
+    }
     phase(&b, "render");
     write_stats(&b);
     check_attachments(&b, 1);

@@ -16,6 +16,7 @@ struct renderer {
     value *site;
     diag *d;
     pthread_mutex_t mu;  /* guards compilation through mustache_get */
+    mustache_memo *memo; /* list items rendered (a summary on many lists) */
 };
 
 /* Templates come from templates/NAME.mustache when present, else from the
@@ -59,12 +60,14 @@ renderer *renderer_new(const char *templates_dir, outdir *out, value *site, diag
     pthread_mutex_init(&r->mu, NULL);
     r->set = mustache_set_new(loader, r);
     mustache_set_strict(r->set, true);
+    r->memo = mustache_memo_new();
     return r;
 }
 
 void renderer_free(renderer *r)
 {
     if (!r) return;
+    mustache_memo_free(r->memo);
     mustache_set_free(r->set);
     value_unref(r->site);
     free(r->tdir);
@@ -76,6 +79,11 @@ outdir *renderer_out(renderer *r) { return r->out; }
 void renderer_set_out(renderer *r, outdir *out) { r->out = out; }
 
 void renderer_set_diag(renderer *r, diag *d) { r->d = d; }
+
+void renderer_memo_counts(renderer *r, size_t *items, size_t *hits)
+{
+    mustache_memo_counts(r->memo, items, hits);
+}
 
 static const mustache_tpl *get(renderer *r, const char *tpl, diag *d)
 {
@@ -104,7 +112,7 @@ int render_to(renderer *r, const char *tpl, value *ctx, buf *out)
     if (!t) return -1;
     value *c = value_map_copy(ctx);
     value_set(c, "site", value_ref(r->site));
-    int rc = mustache_render(r->set, t, c, out, r->d);
+    int rc = mustache_render_memo(r->set, t, c, out, r->d, r->memo);
     value_unref(c);
     return rc;
 }

@@ -43,6 +43,9 @@ outdir *renderer_out(renderer *r);
 /* Templates are checked before the output directory is opened; the
  * outdir is attached afterwards. */
 void renderer_set_out(renderer *r, outdir *out);
+/* List items the renderer remembers, and renders copied from them
+ * (mustache_memo; GAZETTE_TIMING reports them). */
+void renderer_memo_counts(renderer *r, size_t *items, size_t *hits);
 /* Report to d from now on (a renderer kept for another build). */
 void renderer_set_diag(renderer *r, diag *d);
 
