@@ -977,11 +977,13 @@ struct mustache_memo {
     pthread_mutex_t mu;
     memo_entry *slot;
     size_t nslots, used, hits;
+    size_t bytes, max_bytes;  /* held; allowed (0: any) */
 };
 
-mustache_memo *mustache_memo_new(void)
+mustache_memo *mustache_memo_new(size_t max_bytes)
 {
     mustache_memo *m = xcalloc(1, sizeof *m);
+    m->max_bytes = max_bytes;
     pthread_mutex_init(&m->mu, NULL);
     return m;
 }
@@ -1036,6 +1038,10 @@ static bool memo_get(mustache_memo *m, const void *nd, const value *item, buf *o
 static void memo_put(mustache_memo *m, const void *nd, value *item, const char *p, size_t n)
 {
     pthread_mutex_lock(&m->mu);
+    if (m->max_bytes && m->bytes + n > m->max_bytes) {
+        pthread_mutex_unlock(&m->mu);
+        return;
+    }
     if (2 * (m->used + 1) > m->nslots) {
         size_t ns = m->nslots ? 2 * m->nslots : 1024;
         memo_entry *nv = xcalloc(ns, sizeof *nv);
@@ -1053,6 +1059,7 @@ static void memo_put(mustache_memo *m, const void *nd, value *item, const char *
         memcpy(e->bytes, p, n);
         e->len = n;
         m->used++;
+        m->bytes += n;
     }
     pthread_mutex_unlock(&m->mu);
 }

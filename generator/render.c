@@ -9,6 +9,9 @@
 #include "mustache.h"
 #include "theme.h"
 
+/* What the renderer's memo of list items may hold. */
+#define RENDER_MEMO_BYTES (16u << 20)
+
 struct renderer {
     mustache_set *set;
     char *tdir;          /* templates dir, or NULL */
@@ -60,7 +63,9 @@ renderer *renderer_new(const char *templates_dir, outdir *out, value *site, diag
     pthread_mutex_init(&r->mu, NULL);
     r->set = mustache_set_new(loader, r);
     mustache_set_strict(r->set, true);
-    r->memo = mustache_memo_new();
+    /* 10k documents' items are ~7 MB; at 100k the cap keeps the build
+     * within its memory target (the items past it render each time). */
+    r->memo = mustache_memo_new(RENDER_MEMO_BYTES);
     return r;
 }
 

@@ -108,7 +108,7 @@ static int run_test(const char *file, json_t *test)
     if (ok && t) {
         value *sdata = from_json(json_object_get(test, "data"));
         stable_all(sdata);
-        mustache_memo *m = mustache_memo_new();
+        mustache_memo *m = mustache_memo_new(0);
         for (int k = 0; k < 2 && ok; k++) {
             buf_clear(&out);
             rc = mustache_render_memo(s, t, sdata, &out, d, m);

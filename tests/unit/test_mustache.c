@@ -645,7 +645,7 @@ TEST(memo_remembers_only_what_depends_on_the_item)
         add(s, "main", cases[k].src, NULL, d);
         value *it = memo_item("a&b", true);
         value *c1 = memo_ctx(it, "x", false), *c2 = memo_ctx(it, "y", true);
-        mustache_memo *m = mustache_memo_new();
+        mustache_memo *m = mustache_memo_new(0);
         char *o1 = render_m(s, c1, m), *o2 = render_m(s, c2, m);
         CHECK_STR(o1, cases[k].want1);
         CHECK_STR(o2, cases[k].want2);
@@ -694,7 +694,7 @@ TEST(memo_leaves_what_it_cannot_know)
     value *ol = value_list();
     value_push(ol, value_ref(outer));
     value_set(ctx, "outer", ol);
-    mustache_memo *m = mustache_memo_new();
+    mustache_memo *m = mustache_memo_new(0);
     const char *want = "ab|ab|\n  a\n  b\nab|iO";
     for (int k = 0; k < 2; k++) {
         char *o = render_m(s, ctx, m);
@@ -715,6 +715,37 @@ TEST(memo_leaves_what_it_cannot_know)
     diag_free(d);
 }
 
+/* A memo with a cap holds items until the next would pass it; the rest
+ * render as without a memo. */
+TEST(memo_stops_at_its_cap)
+{
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    add(s, "main", "{{#items}}[{{t}}]{{/items}}", NULL, d);
+    mustache_memo *m = mustache_memo_new(10);     /* two items of 4 bytes */
+    value *ctx = value_map(), *l = value_list(), *its[3];
+    for (int k = 0; k < 3; k++) {
+        char t[4];
+        snprintf(t, sizeof t, "t%d", k);
+        its[k] = memo_item(t, true);
+        value_push(l, value_ref(its[k]));
+    }
+    value_set(ctx, "items", l);
+    for (int k = 0; k < 2; k++) {
+        char *o = render_m(s, ctx, m);
+        CHECK_STR(o, "[t0][t1][t2]");
+        free(o);
+    }
+    size_t items, hits;
+    mustache_memo_counts(m, &items, &hits);
+    CHECK(items == 2 && hits == 2);
+    mustache_memo_free(m);
+    value_unref(ctx);
+    for (int k = 0; k < 3; k++) value_unref(its[k]);
+    mustache_set_free(s);
+    diag_free(d);
+}
+
 /* The memo keeps a reference: an item freed by its owner is not reused
  * at the same address while the memo lives, so a new item there cannot
  * take an old item's output. */
@@ -723,7 +754,7 @@ TEST(memo_holds_its_items)
     diag *d = diag_new();
     mustache_set *s = mustache_set_new(NULL, NULL);
     add(s, "main", "{{#items}}{{t}}{{/items}}", NULL, d);
-    mustache_memo *m = mustache_memo_new();
+    mustache_memo *m = mustache_memo_new(0);
     for (int k = 0; k < 50; k++) {
         char title[16];
         snprintf(title, sizeof title, "t%d", k);
@@ -761,6 +792,7 @@ int main(void)
     RUN(memo_remembers_only_what_depends_on_the_item);
     RUN(memo_leaves_what_it_cannot_know);
     RUN(memo_holds_its_items);
+    RUN(memo_stops_at_its_cap);
     RUN(fuzz_smoke);
     return test_summary();
 }
