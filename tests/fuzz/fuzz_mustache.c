@@ -5,6 +5,7 @@
  * in spec mode and strict mode. */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "mustache.h"
 
@@ -37,6 +38,32 @@ static value *make_ctx(void)
     return c;
 }
 
+/* The same data, every value stable (the list-item memo may keep any),
+ * and other data around the same stable lists (other scalars: what an
+ * item reaching outside itself renders differs). */
+static value *sctx, *octx;
+
+static value *make_other(const value *from)
+{
+    value *c = value_map();
+    for (size_t i = 0; i < value_len(from); i++) {
+        value *v = value_val_at(from, i);
+        const char *k = value_key_at(from, i);
+        if (value_type(v) == V_STRING) value_set_str(c, k, "other");
+        else if (value_type(v) == V_INT) value_set(c, k, value_int(7));
+        else if (value_type(v) == V_BOOL) value_set(c, k, value_bool(!value_bool_of(v)));
+        else value_set(c, k, value_ref(v));
+    }
+    return c;
+}
+
+static void stable_all(value *v)
+{
+    value_set_stable(v);
+    for (size_t i = 0; i < value_len(v); i++)
+        stable_all(value_type(v) == V_LIST ? value_at(v, i) : value_val_at(v, i));
+}
+
 static void run(const char *parts[3], size_t lens[3], bool strict)
 {
     static const char *names[3] = {"main", "p", "q"};
@@ -48,7 +75,26 @@ static void run(const char *parts[3], size_t lens[3], bool strict)
     const mustache_tpl *t = mustache_get(s, "main", d);
     if (t) {
         buf out = BUF_INIT;
-        mustache_render(s, t, ctx, &out, d);
+        int rc = mustache_render(s, t, ctx, &out, d);
+        /* Differential: with a memo of list items, rendered twice (the
+         * second from what the first kept), a render that succeeded
+         * gives the same bytes. */
+        buf other = BUF_INIT;
+        int orc = mustache_render(s, t, octx, &other, d);
+        if (rc == 0 && orc == 0) {
+            mustache_memo *m = mustache_memo_new(0);
+            for (int k = 0; k < 4; k++) {
+                const buf *want = k % 2 ? &other : &out;
+                buf again = BUF_INIT;
+                if (mustache_render_memo(s, t, k % 2 ? octx : sctx, &again, d, m) != 0 ||
+                    again.len != want->len ||
+                    memcmp(again.ptr ? again.ptr : "", want->ptr ? want->ptr : "", want->len) != 0)
+                    abort();
+                buf_free(&again);
+            }
+            mustache_memo_free(m);
+        }
+        buf_free(&other);
         buf_free(&out);
     }
     mustache_set_free(s);
@@ -57,7 +103,12 @@ static void run(const char *parts[3], size_t lens[3], bool strict)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!ctx) ctx = make_ctx();
+    if (!ctx) {
+        ctx = make_ctx();
+        sctx = make_ctx();
+        stable_all(sctx);
+        octx = make_other(sctx);
+    }
     const char *parts[3] = {NULL, NULL, NULL};
     size_t lens[3] = {0, 0, 0};
     const char *p = (const char *)data, *end = p + size;
