@@ -730,10 +730,7 @@ void cache_sweep_tmp(const char *dir)
         if (!t) continue;
         t += 5;
         if (!strncmp(t, "gz", 2)) t += 2;
-        char *end;
-        long pid = strtol(t, &end, 10);
-        if (end == t || *end || pid <= 0) continue;
-        if (pid_alive(pid)) continue;
+        if (!pid_gone(t)) continue;
         char *p = path_join(dir, e->d_name);
         (void)unlink(p);                 /* a killed build's: nobody will finish it */
         free(p);

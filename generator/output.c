@@ -669,10 +669,7 @@ static void sweep_unseen(const char *parent, const char *base)
     while ((e = readdir(dh))) {
         const char *n = e->d_name;
         if (n[0] != '.' || strncmp(n + 1, base, bl) || strncmp(n + 1 + bl, ".new-", 5)) continue;
-        char *end;
-        long pid = strtol(n + 1 + bl + 5, &end, 10);
-        if (end == n + 1 + bl + 5 || *end || pid <= 0) continue;
-        if (pid_alive(pid)) continue;
+        if (!pid_gone(n + 1 + bl + 5)) continue;
         char *p = path_join(parent, n);
         (void)rm_rf(p);
         free(p);

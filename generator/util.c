@@ -794,6 +794,13 @@ bool pid_alive(long pid)
     return !zombie;
 }
 
+bool pid_gone(const char *s)
+{
+    char *end;
+    long pid = strtol(s, &end, 10);
+    return end != s && !*end && pid > 0 && !pid_alive(pid);
+}
+
 char *tmp_template(const char *name)
 {
     const char *dir = getenv("TMPDIR");

@@ -109,6 +109,10 @@ char *tmp_template(const char *name);
  * zombie (killed, not yet reaped), is not: what it left (a lock, a
  * temporary file or tree) will not be finished by it. */
 bool pid_alive(long pid);
+/* s (the end of a file name: NAME.tmp-PID, .site.new-PID) is a process
+ * id (strtol's, all of s, > 0) and that process is not running: what is
+ * named so is a leftover nobody will finish. */
+bool pid_gone(const char *s);
 bool path_exists(const char *path);
 bool is_dir(const char *path);
 /* Remove a directory tree (no symlink following). */

@@ -207,6 +207,18 @@ TEST(read_file_at_stale_stat)
     rm_rf(tdir);
 }
 
+/* pid_gone: a whole pid of no running process; not ours, not pid 1, not
+ * a name with more after the number or none at all. */
+TEST(pid_gone_names_leftovers)
+{
+    char mine[32];
+    snprintf(mine, sizeof mine, "%ld", (long)getpid());
+    CHECK(pid_gone("4194305"));        /* above any pid_max */
+    CHECK(!pid_gone(mine));
+    CHECK(!pid_gone("1"));
+    CHECK(!pid_gone("4194305x") && !pid_gone("") && !pid_gone("0") && !pid_gone("-4194305"));
+}
+
 /* tmp_template: under $TMPDIR, or /tmp when it is unset or empty. */
 TEST(tmp_template_follows_tmpdir)
 {
@@ -251,6 +263,7 @@ int main(void)
     RUN(str_key_is_strcmp_order);
     RUN(read_file_whole);
     RUN(read_file_at_stale_stat);
+    RUN(pid_gone_names_leftovers);
     RUN(tmp_template_follows_tmpdir);
     RUN(path_dir_as_dirname);
     rm_rf(dir);
