@@ -758,9 +758,9 @@ static doc *load_doc(const md_file *f, const char *section, const load_job *j, d
     size_t len;
     /* (through the directory the listing kept open: no walk of the path,
      * and the size md_stat just read, not a second stat) */
-    int rc = f->dirfd >= 0 ? read_file_at(f->dirfd, f->name, f->statted ? &f->st : NULL, &text, &len)
-                           : read_file_at(AT_FDCWD, path, f->statted ? &f->st : NULL, &text, &len);
-    if (rc < 0) {
+    bool at = f->dirfd >= 0;
+    if (read_file_at(at ? f->dirfd : AT_FDCWD, at ? f->name : path, f->statted ? &f->st : NULL,
+                     &text, &len) < 0) {
         diag_error(d, path, 0, "cannot read: %s", strerror(errno));
         return NULL;
     }

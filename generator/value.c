@@ -71,7 +71,6 @@ static value *alloc_extra(vtype t, size_t extra)
     memset(v, 0, sizeof *v);
     v->h.refs = 1;
     v->h.type = (unsigned char)t;
-    v->h.stable = 0;
     return v;
 }
 
