@@ -591,6 +591,17 @@ static char *render_m(mustache_set *s, const value *ctx, mustache_memo *m)
     return r;
 }
 
+/* The memo holds `it` items and answered `hi` renders (the counts shown,
+ * with what, when they differ). */
+#define CHECK_MEMO(m, it, hi, what) do { size_t i_, h_; mustache_memo_counts(m, &i_, &h_); \
+    if (i_ != (size_t)(it) || h_ != (size_t)(hi)) \
+        fprintf(stderr, "  %s: memo %zu items, %zu hits\n", what, i_, h_); \
+    CHECK(i_ == (size_t)(it) && h_ == (size_t)(hi)); } while (0)
+
+/* Render main of s with ctx through m twice: want each time. */
+#define CHECK_TWICE(s, ctx, m, want) do { for (int k_ = 0; k_ < 2; k_++) { \
+    char *o_ = render_m(s, ctx, m); CHECK_STR(o_, want); free(o_); } } while (0)
+
 /* A stable item {"t": title, "n": n} and a context {"items": [it], "who": who}. */
 static value *memo_item(const char *title, bool stable)
 {
@@ -649,11 +660,7 @@ TEST(memo_remembers_only_what_depends_on_the_item)
         char *o1 = render_m(s, c1, m), *o2 = render_m(s, c2, m);
         CHECK_STR(o1, cases[k].want1);
         CHECK_STR(o2, cases[k].want2);
-        size_t items, hits;
-        mustache_memo_counts(m, &items, &hits);
-        if (items != cases[k].items || hits != cases[k].hits)
-            fprintf(stderr, "  case %zu: %zu items, %zu hits\n", k, items, hits);
-        CHECK(items == cases[k].items && hits == cases[k].hits);
+        CHECK_MEMO(m, cases[k].items, cases[k].hits, cases[k].src);
         free(o1);
         free(o2);
         mustache_memo_free(m);
@@ -695,16 +702,9 @@ TEST(memo_leaves_what_it_cannot_know)
     value_push(ol, value_ref(outer));
     value_set(ctx, "outer", ol);
     mustache_memo *m = mustache_memo_new(0);
-    const char *want = "ab|ab|\n  a\n  b\nab|iO";
-    for (int k = 0; k < 2; k++) {
-        char *o = render_m(s, ctx, m);
-        CHECK_STR(o, want);
-        free(o);
-    }
-    size_t items, hits;
-    mustache_memo_counts(m, &items, &hits);
+    CHECK_TWICE(s, ctx, m, "ab|ab|\n  a\n  b\nab|iO");
     /* "a" in the first two sections only; on the second render both hit */
-    CHECK(items == 2 && hits == 2);
+    CHECK_MEMO(m, 2, 2, "sections");
     mustache_memo_free(m);
     value_unref(ctx);
     value_unref(it);
@@ -731,14 +731,8 @@ TEST(memo_stops_at_its_cap)
         value_push(l, value_ref(its[k]));
     }
     value_set(ctx, "items", l);
-    for (int k = 0; k < 2; k++) {
-        char *o = render_m(s, ctx, m);
-        CHECK_STR(o, "[t0][t1][t2]");
-        free(o);
-    }
-    size_t items, hits;
-    mustache_memo_counts(m, &items, &hits);
-    CHECK(items == 2 && hits == 2);
+    CHECK_TWICE(s, ctx, m, "[t0][t1][t2]");
+    CHECK_MEMO(m, 2, 2, "cap");
     mustache_memo_free(m);
     value_unref(ctx);
     for (int k = 0; k < 3; k++) value_unref(its[k]);
@@ -766,9 +760,7 @@ TEST(memo_holds_its_items)
         free(o);
         value_unref(c);                      /* the item lives on in the memo */
     }
-    size_t items, hits;
-    mustache_memo_counts(m, &items, &hits);
-    CHECK(items == 50 && hits == 0);
+    CHECK_MEMO(m, 50, 0, "references");
     mustache_memo_free(m);
     mustache_set_free(s);
     diag_free(d);
