@@ -1,5 +1,6 @@
 /* cache.c - see cache.h. */
 #include "cache.h"
+#include "pool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -416,7 +417,7 @@ mdcache *mdcache_open(const char *path, fp128 settings, diag *d)
     c->path = xstrdup(path);
     c->settings = settings;
     c->fd = -1;
-    pthread_mutex_init(&c->mu, NULL);
+    pool_mutex_init(&c->mu);
     c->nslots = 1024;
     c->slots = xcalloc(c->nslots, sizeof *c->slots);
     char *dir = xstrdup(path);
@@ -895,7 +896,7 @@ doccache *doccache_open(const char *path, fp128 settings)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     c->now_ns = ns_of(ts);
-    pthread_mutex_init(&c->mu, NULL);
+    pool_mutex_init(&c->mu);
     doc_read(c);
     return c;
 }
@@ -1148,7 +1149,7 @@ pagecache *pagecache_open(const char *path, const char *out_root, const char *ou
      * (tens of thousands of them in a rebuild). */
     pc->rootfd = open(out_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     pc->real = xstrdup(out_real ? out_real : "");
-    pthread_mutex_init(&pc->mu, NULL);
+    pool_mutex_init(&pc->mu);
     pc->nold_slots = 16;
     char *data = NULL;
     size_t n = 0;

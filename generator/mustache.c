@@ -18,6 +18,7 @@
  * every indentation and nothing is compiled lazily except dynamic names.
  */
 #include "mustache.h"
+#include "pool.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -831,7 +832,7 @@ static void insert_tpl(mustache_set *s, mustache_tpl *t)
 mustache_set *mustache_set_new(mustache_loader load, void *ud)
 {
     mustache_set *s = xcalloc(1, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
+    pool_mutex_init(&s->mu);
     s->load = load;
     s->ud = ud;
     return s;
@@ -984,7 +985,7 @@ mustache_memo *mustache_memo_new(size_t max_bytes)
 {
     mustache_memo *m = xcalloc(1, sizeof *m);
     m->max_bytes = max_bytes;
-    pthread_mutex_init(&m->mu, NULL);
+    pool_mutex_init(&m->mu);
     return m;
 }
 

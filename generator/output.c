@@ -1,5 +1,6 @@
 /* output.c - see output.h. */
 #include "output.h"
+#include "pool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -627,7 +628,7 @@ outdir *out_scan_ex(const char *root, const char *state_path, bool trust, diag *
     o->trust = trust && state_path;
     o->root = xstrdup(root);
     o->d = d;
-    pthread_mutex_init(&o->mu, NULL);
+    pool_mutex_init(&o->mu);
     struct stat st, *stp = NULL;
     /* The output directory itself may be a link (a deliberate choice of
      * where the site lives); links inside it are not. Missing: nothing to

@@ -24,6 +24,18 @@ static void *worker(void *arg)
     return NULL;
 }
 
+void pool_mutex_init(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t a;
+    if (pthread_mutexattr_init(&a) == 0 &&
+        pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ADAPTIVE_NP) == 0 &&
+        pthread_mutex_init(m, &a) == 0) {
+        pthread_mutexattr_destroy(&a);
+        return;
+    }
+    pthread_mutex_init(m, NULL);           /* (never fails on Linux) */
+}
+
 int cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -1,5 +1,6 @@
 /* render.c - see render.h. */
 #include "render.h"
+#include "pool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -60,7 +61,7 @@ renderer *renderer_new(const char *templates_dir, outdir *out, value *site, diag
     r->out = out;
     r->site = value_ref(site);
     r->d = d;
-    pthread_mutex_init(&r->mu, NULL);
+    pool_mutex_init(&r->mu);
     r->set = mustache_set_new(loader, r);
     mustache_set_strict(r->set, true);
     /* 10k documents' items are ~7 MB; at 100k the cap keeps the build
