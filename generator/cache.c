@@ -242,6 +242,14 @@ struct mdcache {
     buf pend;            /* entries put, not yet written (whole, in order) */
     fp128 *pend_keys;    /* their keys */
     size_t npend, cappend;
+    /* A full batch is written by the put that filled it, outside mu, so
+     * that the other loader is not held up by the write (~1 MB); one at a
+     * time: writing says one is under way, cv tells when it is done. */
+    bool writing;
+    pthread_cond_t cv;
+    buf spare;           /* the batch written last, emptied: its memory reused */
+    fp128 *spare_keys;
+    size_t capspare;
 };
 
 static md_entry *md_slot(mdcache *c, fp128 key)
@@ -418,6 +426,7 @@ mdcache *mdcache_open(const char *path, fp128 settings, diag *d)
     c->settings = settings;
     c->fd = -1;
     pool_mutex_init(&c->mu);
+    pthread_cond_init(&c->cv, NULL);
     c->nslots = 1024;
     c->slots = xcalloc(c->nslots, sizeof *c->slots);
     char *dir = xstrdup(path);
@@ -475,22 +484,59 @@ static bool intact(const unsigned char *head, const unsigned char *payload, uint
  * appending later does not move our position). A kill leaves at most one
  * torn entry at the end, which the next load drops; a failed write leaves
  * the entries unwritten (forgotten: a later read renders again). */
-static void md_flush(mdcache *c)
+/* Write a batch (data, n bytes; its entries' keys) at the end of the
+ * file; returns the offset it starts at, or -1 when it could not be
+ * written. One writer at a time (mu held, or writing set by the caller). */
+static off_t md_write(mdcache *c, const void *data, size_t n)
 {
-    if (!c->npend) return;
-    off_t base = -1;
-    if (c->fd >= 0 && write_all_fd(c->fd, c->pend.ptr, c->pend.len) == 0) {
-        off_t end = lseek(c->fd, 0, SEEK_CUR);
-        if (end >= (off_t)c->pend.len) base = end - (off_t)c->pend.len;
-    }
-    for (size_t i = 0; i < c->npend; i++) {
-        md_entry *e = md_slot(c, c->pend_keys[i]);
+    if (c->fd < 0 || write_all_fd(c->fd, data, n) < 0) return -1;
+    off_t end = lseek(c->fd, 0, SEEK_CUR);
+    return end >= (off_t)n ? end - (off_t)n : -1;
+}
+
+/* Give a written batch's entries their offsets (mu held). */
+static void md_placed(mdcache *c, const fp128 *keys, size_t nkeys, off_t base)
+{
+    for (size_t i = 0; i < nkeys; i++) {
+        md_entry *e = md_slot(c, keys[i]);
         if (e->off >= 0) continue;                 /* (put twice: the first stands) */
         e->off = base >= 0 ? base + (-e->off - 1) + ENTRY_HEAD : 0;
     }
+    c->reindex = true;
+}
+
+static void md_flush(mdcache *c)
+{
+    while (c->writing) pthread_cond_wait(&c->cv, &c->mu);   /* (its entries first) */
+    if (!c->npend) return;
+    md_placed(c, c->pend_keys, c->npend, md_write(c, c->pend.ptr, c->pend.len));
     buf_clear(&c->pend);
     c->npend = 0;
-    c->reindex = true;
+}
+
+/* Write the pending batch with mu released (mu held on entry and on
+ * return): the entries stay pending (negative offsets, relative to their
+ * batch) until md_placed, and a reader of one waits in md_flush. */
+static void md_flush_unlocked(mdcache *c)
+{
+    buf batch = c->pend;
+    fp128 *keys = c->pend_keys;
+    size_t nkeys = c->npend, capkeys = c->cappend;
+    c->pend = c->spare;
+    c->pend_keys = c->spare_keys;
+    c->cappend = c->capspare;
+    c->npend = 0;
+    c->writing = true;
+    pthread_mutex_unlock(&c->mu);
+    off_t base = md_write(c, batch.ptr, batch.len);
+    pthread_mutex_lock(&c->mu);
+    md_placed(c, keys, nkeys, base);
+    c->writing = false;
+    pthread_cond_broadcast(&c->cv);
+    buf_clear(&batch);
+    c->spare = batch;
+    c->spare_keys = keys;
+    c->capspare = capkeys;
 }
 
 void mdcache_flush(mdcache *c)
@@ -650,7 +696,7 @@ void mdcache_put(mdcache *c, fp128 key, const md_result *r)
             md_index(c, key, -(off_t)c->pend.len - 1, (uint32_t)(b.len - ENTRY_HEAD));
             md_slot(c, key)->used = 1;
             buf_put(&c->pend, b.ptr, b.len);
-            if (c->pend.len >= MD_BATCH) md_flush(c);
+            if (c->pend.len >= MD_BATCH && !c->writing) md_flush_unlocked(c);
         }
         pthread_mutex_unlock(&c->mu);
     }
@@ -701,6 +747,8 @@ void mdcache_close(mdcache *c, diag *d)
     md_flush(c);
     buf_free(&c->pend);
     free(c->pend_keys);
+    buf_free(&c->spare);
+    free(c->spare_keys);
     if (c->fd >= 0) {
         if (md_compact(c, d)) {
             char *p = md_index_path(c);        /* the next build scans the new log */
@@ -712,6 +760,7 @@ void mdcache_close(mdcache *c, diag *d)
         close(c->fd);
     }
     pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
     free(c->slots);
     free(c->path);
     free(c);

@@ -1,6 +1,7 @@
 /* Unit tests for cache.c: fingerprints, the Markdown cache (round trip,
  * damage, torn appends, settings) and the page record (freshness). */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -177,6 +178,68 @@ TEST(markdown_batched_puts)
     CHECK(diag_total(d) == 0);
     diag_free(d);
     free(big);
+    free(path);
+}
+
+/* Two threads putting at once, as the loaders do: a full batch is
+ * written by the put that filled it with the lock released, while the
+ * other thread goes on putting (and reading what it put, which may be in
+ * the batch being written). */
+typedef struct {
+    mdcache *c;
+    int from, n;
+    int bad;
+} put_job;
+
+static void *put_many(void *arg)
+{
+    put_job *j = arg;
+    char *big = xmalloc(4001);
+    memset(big, 'x', 4000);
+    big[4000] = 0;
+    for (int i = j->from; i < j->from + j->n; i++) {
+        md_result r;
+        char *html = xasprintf("<p>%d</p>%s", i, big);
+        sample(&r, html);
+        free(html);
+        mdcache_put(j->c, (fp128){(uint64_t)i + 1, 5}, &r);
+        md_free(&r);
+        if (!mdcache_has(j->c, (fp128){(uint64_t)i + 1, 5})) j->bad++;
+        /* Now and then an older one: written, or in the batch being
+         * written (a read of a pending one writes its batch at once, so
+         * not too often: the batches must fill). */
+        if (i % 301 == 0 && !batched_body_is(j->c, j->from + (i - j->from) / 2)) j->bad++;
+    }
+    free(big);
+    return NULL;
+}
+
+TEST(markdown_puts_from_two_threads)
+{
+    char *path = xasprintf("%s/mdt/markdown.cache", dir);
+    fp128 settings = {7, 8};
+    diag *d = diag_new();
+    mdcache *c = mdcache_open(path, settings, d);
+    enum { N = 800 };          /* 2 x 800 x 4 KB: several batches each */
+    put_job a = {c, 0, N, 0}, b = {c, N, N, 0};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, put_many, &a) == 0);
+    put_many(&b);
+    pthread_join(t, NULL);
+    CHECK(a.bad == 0);
+    CHECK(b.bad == 0);
+    mdcache_flush(c);
+    int missing = 0;
+    for (int i = 0; i < 2 * N; i++) missing += !batched_body_is(c, i);
+    CHECK(missing == 0);
+    mdcache_close(c, d);
+    c = mdcache_open(path, settings, d);
+    missing = 0;
+    for (int i = 0; i < 2 * N; i++) missing += !batched_body_is(c, i);
+    CHECK(missing == 0);
+    mdcache_close(c, d);
+    CHECK(diag_total(d) == 0);
+    diag_free(d);
     free(path);
 }
 
@@ -605,6 +668,7 @@ int main(void)
     RUN(encodings_are_unambiguous);
     RUN(markdown_round_trip);
     RUN(markdown_batched_puts);
+    RUN(markdown_puts_from_two_threads);
     RUN(markdown_damage_is_a_miss);
     RUN(pages_fresh_only_as_left);
     RUN(pages_noted_with_stat);
