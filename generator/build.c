@@ -2544,14 +2544,17 @@ int build_site(const build_opts *o, build_result *res, diag *d)
     write_stats(&b);
     check_attachments(&b, 1);
     write_assets(&b);
-    /* The index's files, not yet its state (stored while the build ends:
-     * a second at 100k documents). */
-    search_wait_outputs(&b);
-    phase(&b, "search+stats");
+    phase(&b, "stats");
+    /* While the index's thread may still be writing its files (none of
+     * them a page): in a full build it often ends after the pages. */
     write_feed(&b);
     write_robots(&b);
     write_sitemap(&b);           /* last: it lists every page written */
     phase(&b, "feeds");
+    /* The index's files, not yet its state (stored while the build ends:
+     * a second at 100k documents). */
+    search_wait_outputs(&b);
+    phase(&b, "search");
     if (diag_count(d, DIAG_ERROR) > errors0) goto done;
     out_stats st;
     if (out_finish(b.out, &st) < 0) goto done;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "pool.h"
 
 #define TOKEN_MAX 64          /* bytes; longer words are cut at a char boundary */
 #define DOC_CHUNK 8           /* docs per docs/N.json: a result page of 10
@@ -2369,6 +2371,101 @@ static void state_store(const char *path, sstate *st, const sstate *old, diag *d
     state_save(path, st, old, d);
 }
 
+/* ---- the documents' chunks, beside the index ---- */
+
+/* A build from nothing makes the docs/ chunks (JSON of each document's
+ * fields and snippet) on a thread of its own while the calling thread
+ * indexes: the two need only the documents and their texts, and in a full
+ * build the index's thread is the last to end. The indexer hands each text
+ * over (ready), and releases a text once the chunks' thread is past it
+ * (done); the two stay at most DOCS_AHEAD documents apart, which bounds
+ * the texts held. */
+#ifndef DOCS_AHEAD             /* (a test build may set them small) */
+#define DOCS_AHEAD 1024
+#endif
+#ifndef DOCS_WAKE
+#define DOCS_WAKE 32           /* texts handed over per wake-up */
+#endif
+/* (the chunks' thread waits for DOCS_WAKE texts, which the indexer must
+ * be allowed to hand over) */
+_Static_assert(DOCS_WAKE <= DOCS_AHEAD, "the chunks' thread would wait for texts never handed over");
+
+typedef struct {
+    const search_doc *const *ord;
+    size_t n;
+    const char **texts;        /* texts[i]: document i's (set before ready > i) */
+    fileset *chunks;
+    size_t *jat;               /* each document's JSON length (NULL: not kept) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t ready, done;        /* (mu) texts handed over; documents in their chunk */
+    size_t want;               /* (mu) ready the chunks' thread waits for (0: none) */
+    bool idx_waits;            /* (mu) the indexer waits for done */
+    int rc;
+} docs_job;
+
+/* Document i into chunk (and the chunk's file when it is full). */
+static void docs_put(buf *chunk, size_t i, size_t n, const search_doc *sd, const char *text,
+                     fileset *chunks, size_t *jat, int *rc)
+{
+    buf_putc(chunk, i % DOC_CHUNK ? ',' : '[');
+    if (i % DOC_CHUNK) buf_putc(chunk, '\n');
+    size_t at = chunk->len;
+    doc_json(chunk, sd, text);
+    if (jat) jat[i] = chunk->len - at;
+    if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
+        if (flush_docs(chunk, i / DOC_CHUNK, chunks) < 0) *rc = -1;
+}
+
+static void *docs_thread(void *arg)
+{
+    docs_job *j = arg;
+    buf chunk = BUF_INIT;
+    size_t ready = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        if (i == ready) {
+            /* (done first: the indexer may be waiting for it) */
+            pthread_mutex_lock(&j->mu);
+            j->done = i;
+            if (j->idx_waits) pthread_cond_broadcast(&j->cv);
+            size_t want = i + DOCS_WAKE < j->n ? i + DOCS_WAKE : j->n;
+            while (j->ready < want) {
+                j->want = want;
+                pthread_cond_wait(&j->cv, &j->mu);
+            }
+            j->want = 0;
+            ready = j->ready;
+            pthread_mutex_unlock(&j->mu);
+        }
+        docs_put(&chunk, i, j->n, j->ord[i], j->texts[i], j->chunks, j->jat, &j->rc);
+    }
+    pthread_mutex_lock(&j->mu);
+    j->done = j->n;
+    if (j->idx_waits) pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    buf_free(&chunk);
+    return NULL;
+}
+
+/* The indexer's side: text i handed over; returns how many documents the
+ * chunks' thread is done with (their texts can go), waiting for it when
+ * it is DOCS_AHEAD behind. */
+static size_t docs_hand(docs_job *j, size_t i, const char *text)
+{
+    pthread_mutex_lock(&j->mu);
+    j->texts[i] = text;
+    j->ready = i + 1;
+    if (j->want && j->ready >= j->want) pthread_cond_broadcast(&j->cv);
+    while (j->ready - j->done > DOCS_AHEAD) {
+        j->idx_waits = true;
+        pthread_cond_wait(&j->cv, &j->mu);
+    }
+    j->idx_waits = false;
+    size_t done = j->done;
+    pthread_mutex_unlock(&j->mu);
+    return done;
+}
+
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h)
 {
     static const search_hooks none = {0};
@@ -2439,25 +2536,48 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         ix.seen_words = 1;
         ix.seen = xcalloc(1, sizeof *ix.seen);
     }
+    docs_job dj = {.ord = ord, .n = n, .chunks = &chunks, .jat = jat};
+    char **fetched = NULL;
+    pthread_t docs_tid;
+    bool docs_apart = n >= 2 * DOC_CHUNK;
+    if (docs_apart) {
+        dj.texts = xmalloc(n * sizeof *dj.texts);
+        fetched = xcalloc(n, sizeof *fetched);
+        pool_mutex_init(&dj.mu);
+        pthread_cond_init(&dj.cv, NULL);
+        docs_apart = pthread_create(&docs_tid, NULL, docs_thread, &dj) == 0;
+        if (!docs_apart) {
+            pthread_cond_destroy(&dj.cv);
+            pthread_mutex_destroy(&dj.mu);
+        }
+    }
+    size_t released = 0;       /* texts before this one are released */
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
-        char *fetched = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud) : NULL;
-        const char *text = sd->text ? sd->text : fetched;
-        buf_putc(&chunk, i % DOC_CHUNK ? ',' : '[');
-        if (i % DOC_CHUNK) buf_putc(&chunk, '\n');
-        size_t at = chunk.len;
-        doc_json(&chunk, sd, text);
-        if (keep_state) jat[i] = chunk.len - at;
-        if ((i + 1) % DOC_CHUNK == 0 || i + 1 == n)
-            if (flush_docs(&chunk, i / DOC_CHUNK, &chunks) < 0) rc = -1;
+        char *f = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud) : NULL;
+        const char *text = sd->text ? sd->text : f;
+        size_t done = i;
+        if (docs_apart) {
+            fetched[i] = f;
+            done = docs_hand(&dj, i, text);
+        } else {
+            docs_put(&chunk, i, n, sd, text, &chunks, jat, &rc);
+        }
         ix.doc = (uint32_t)i;
         index_doc(&ix, sd, text);
         if (tat) {
             tat[i] = nw.btoks.len;
             doc_tokens(&ix, &nw.btoks);
         }
-        free(fetched);
-        if (h->consumed) h->consumed(sd, h->ud);
+        if (!docs_apart) {
+            free(f);
+            if (h->consumed) h->consumed(sd, h->ud);
+            continue;
+        }
+        for (; released < done; released++) {
+            free(fetched[released]);
+            if (h->consumed) h->consumed(ord[released], h->ud);
+        }
     }
     if (n == 0) {
         buf_putc(&chunk, '[');
@@ -2465,6 +2585,18 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     }
     buf_free(&chunk);
     index_finish(&ix);
+    if (docs_apart) {
+        pthread_join(docs_tid, NULL);
+        for (; released < n; released++) {
+            free(fetched[released]);
+            if (h->consumed) h->consumed(ord[released], h->ud);
+        }
+        if (dj.rc < 0) rc = -1;
+        pthread_cond_destroy(&dj.cv);
+        pthread_mutex_destroy(&dj.mu);
+    }
+    free(fetched);
+    free(dj.texts);
     timing_step(&tm, "index");
     if (tm.on)
         fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings, %zu KB table\n",
