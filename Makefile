@@ -77,6 +77,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/test.h $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(LIBOBJ) -o $@ $(LDLIBS)
 
+# test_alloc runs on the allocator the program links: it is what alloc.c tunes.
+$(BUILD)/tests/test_alloc: tests/unit/test_alloc.c tests/unit/test.h $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -DLINKED_MIMALLOC=$(if $(strip $(MALLOC_LIB)),1,0) $< $(LIBOBJ) \
+	  -o $@ $(MALLOC_LIB) $(LDLIBS)
+
 $(SPECBIN): tests/spec/mustache_spec.c $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(LIBOBJ) -o $@ $(LDLIBS)

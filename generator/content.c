@@ -1,5 +1,6 @@
 /* content.c - see content.h. */
 #include "content.h"
+#include "alloc.h"
 #include "cache.h"
 
 #include <dirent.h>
@@ -958,6 +959,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
         free(sd);
     }
     if (files.n > 1) qsort(files.v, files.n, sizeof *files.v, md_file_cmp);
+    alloc_expect_docs(files.n);
     if (threaded) pthread_join(opener, NULL);
 
     char *prefix = path_join(dir, "");
