@@ -1387,7 +1387,7 @@ static int write_search(build *b)
      * (search.h): one file per output directory, as the page cache */
     char *state = b->pc ? out_cache_file(b->o, "search-", ".cache") : NULL;
     search_hooks hooks = {fetch_text, release_text, &owner, state, si->keys, outputs_done_hook,
-                          b->o->trust_out, si->order};
+                          b->o->trust_out, si->order, b->o->threads == 1};
     /* (set before the outputs are done: build_edit notes the files then) */
     b->search_fp = fp;
     b->search_written = b->pc != NULL;

@@ -2539,7 +2539,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     docs_job dj = {.ord = ord, .n = n, .chunks = &chunks, .jat = jat};
     char **fetched = NULL;
     pthread_t docs_tid;
-    bool docs_apart = n >= 2 * DOC_CHUNK;
+    bool docs_apart = n >= 2 * DOC_CHUNK && !h->one_thread;
     if (docs_apart) {
         dj.texts = xmalloc(n * sizeof *dj.texts);
         fetched = xcalloc(n, sizeof *fetched);

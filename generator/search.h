@@ -107,7 +107,10 @@ int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
 /* The same with hooks (any may be NULL): fetch_text(doc, ud) gives the
  * text of a doc whose text is NULL (a new string, freed here after use),
  * for callers that keep texts on disk; consumed as above. Each document's
- * text is needed once, and one at a time. */
+ * text is fetched once, on the calling thread. An index made from nothing
+ * of 16+ documents makes its docs/ chunks on a second thread, which reads
+ * the texts too: consumed is then called (on the calling thread) once
+ * both are past a document, with at most ~1024 texts held meanwhile. */
 typedef struct {
     char *(*fetch_text)(const search_doc *doc, void *ud);
     void (*consumed)(const search_doc *doc, void *ud);
@@ -139,6 +142,8 @@ typedef struct {
     /* docs[order[0]], docs[order[1]], ... is the index's order, as
      * search_order gives it (NULL: sorted here). */
     const size_t *order;
+    /* Everything on the calling thread (the build's --threads 1). */
+    bool one_thread;
 } search_hooks;
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h);
 

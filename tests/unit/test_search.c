@@ -829,6 +829,61 @@ static bool patched_equals_fresh(const search_doc *docs, size_t n, const char *o
     return ok;
 }
 
+/* A build from nothing of 16+ documents makes its docs/ chunks on a second
+ * thread that reads the texts the indexer fetched: the same files as on
+ * one thread, each text fetched once and released once. */
+static int many_fetched, many_released;
+
+static char *fetch_many(const search_doc *doc, void *ud)
+{
+    __atomic_add_fetch(&many_fetched, 1, __ATOMIC_RELAXED);
+    return xasprintf("正文 %s 职工服务 text of %s", doc->title, doc->url);
+}
+
+static void release_many(const search_doc *doc, void *ud) { many_released++; }
+
+TEST(docs_chunks_apart_or_on_one_thread_give_the_same_index)
+{
+    enum { N = 2500 };         /* past the hand-over window (1024) */
+    search_doc *docs = calloc(N, sizeof *docs);
+    char **urls = calloc(N, sizeof *urls), **titles = calloc(N, sizeof *titles);
+    CHECK(docs && urls && titles);
+    for (int i = 0; i < N; i++) {
+        urls[i] = xasprintf("/d/%05d/", i);
+        titles[i] = xasprintf("关于第%d号工作的通知", i);
+        docs[i] = (search_doc){.url = urls[i], .title = titles[i], .date = "2021-03-04", .kind = "notice"};
+    }
+    char *dir[2] = {tmpdir(), tmpdir()};
+    for (int k = 0; k < 2; k++) {
+        diag *d = diag_new();
+        outdir *o = out_open(dir[k], d);
+        search_hooks h = {.fetch_text = fetch_many, .consumed = release_many, .one_thread = k == 1};
+        many_fetched = many_released = 0;
+        CHECK(o && search_write_hooks(docs, N, o, d, &h) == 0);
+        out_stats st;
+        CHECK(o && out_finish(o, &st) == 0);
+        out_close(o);
+        CHECK(diag_total(d) == 0);
+        diag_free(d);
+        CHECK(many_fetched == N && many_released == N);
+    }
+    CHECK(same_tree(dir[0], dir[1]));
+    char *chunk = slurp(dir[0], "search/docs/312.json");      /* the last: 2500 = 312 * 8 + 4 */
+    CHECK_CONTAINS(chunk, "text of /d/");
+    free(chunk);
+    for (int k = 0; k < 2; k++) {
+        rm_rf(dir[k]);
+        free(dir[k]);
+    }
+    for (int i = 0; i < N; i++) {
+        free(urls[i]);
+        free(titles[i]);
+    }
+    free(urls);
+    free(titles);
+    free(docs);
+}
+
 TEST(patched_index_equals_one_from_nothing)
 {
     corpus c = {0};
@@ -1237,6 +1292,7 @@ int main(void)
     RUN(html_in_data_stays_data);
     RUN(output_is_deterministic);
     RUN(fetched_texts_give_the_same_index);
+    RUN(docs_chunks_apart_or_on_one_thread_give_the_same_index);
     RUN(empty_and_bad_input);
     RUN(random_text_gives_valid_json);
     RUN(query_fetch_is_small);
