@@ -41,7 +41,7 @@ measure() {
   CPU=$(python3 -c "print(f'{$u+$s:.2f}')")
   printf '%-44s %8.2f s %7d MB  cpu %6.2f s\n' "$label" "$SECS" "$RSS" "$CPU"
 }
-ratio() { python3 -c "print(f'{$1/$2:.1f}')"; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 REPEAT=${REPEAT:-3}
 # best LABEL SETUP CMD... -> measure CMD REPEAT times after running SETUP
 # (untimed) each time; reports the fastest run (and its peak RSS).
@@ -191,7 +191,8 @@ if [ -n "${N_LARGE:-}" ]; then
   best "gazette build, full ($N_LARGE docs)" "rm -rf '$L/site' '$L/.gazette-cache'" \
     "$G" build --content "$L/content" --out "$L/site" --quiet
   REPEAT=$r
-  echo "  per document: $(python3 -c "print(f'{1e6*$SECS/$N_LARGE:.0f}')") us vs $(python3 -c "print(f'{1e6*$FULL/$N:.0f}')") us at $N"
+  echo "  per document: $(python3 -c "print(f'{1e6*$SECS/$N_LARGE:.1f}')") us vs $(python3 -c "print(f'{1e6*$FULL/$N:.1f}')") us at $N:" \
+       "$(python3 -c "print(f'{($SECS/$N_LARGE)/($FULL/$N):.3f}')")x (target: within 1.20x)"
 fi
 [ -z "${BENCH_DIR:-}" ] && rm -rf "$W"
 exit 0
