@@ -478,15 +478,14 @@ static bool intact(const unsigned char *head, const unsigned char *payload, uint
     return fp_eq(fp_bytes(payload, len), (fp128){get_u64(head + 24), get_u64(head + 32)});
 }
 
-/* Append the pending entries to the file in one write, and give them
- * their offsets (mu held). With O_APPEND the write went to the end of the
- * file, and the file position is now just past it (another process
- * appending later does not move our position). A kill leaves at most one
- * torn entry at the end, which the next load drops; a failed write leaves
- * the entries unwritten (forgotten: a later read renders again). */
-/* Write a batch (data, n bytes; its entries' keys) at the end of the
- * file; returns the offset it starts at, or -1 when it could not be
- * written. One writer at a time (mu held, or writing set by the caller). */
+/* Append a batch of entries (data, n bytes) to the file in one write;
+ * returns the offset it starts at, or -1 when it could not be written.
+ * One writer at a time (mu held, or writing set by the caller). With
+ * O_APPEND the write went to the end of the file, and the file position
+ * is now just past it (another process appending later does not move our
+ * position). A kill leaves at most one torn entry at the end, which the
+ * next load drops; a failed write leaves the entries unwritten
+ * (md_placed forgets them: a later read renders again). */
 static off_t md_write(mdcache *c, const void *data, size_t n)
 {
     if (c->fd < 0 || write_all_fd(c->fd, data, n) < 0) return -1;
@@ -505,6 +504,7 @@ static void md_placed(mdcache *c, const fp128 *keys, size_t nkeys, off_t base)
     c->reindex = true;
 }
 
+/* Write the pending entries and give them their offsets (mu held). */
 static void md_flush(mdcache *c)
 {
     while (c->writing) pthread_cond_wait(&c->cv, &c->mu);   /* (its entries first) */

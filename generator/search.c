@@ -2466,6 +2466,17 @@ static size_t docs_hand(docs_job *j, size_t i, const char *text)
     return done;
 }
 
+/* The texts of ord[*released .. upto) are no longer needed: free the
+ * fetched ones, tell the caller (consumed). */
+static void release_texts(const search_hooks *h, const search_doc **ord, char **fetched,
+                          size_t *released, size_t upto)
+{
+    for (; *released < upto; (*released)++) {
+        free(fetched[*released]);
+        if (h->consumed) h->consumed(ord[*released], h->ud);
+    }
+}
+
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h)
 {
     static const search_hooks none = {0};
@@ -2537,12 +2548,11 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         ix.seen = xcalloc(1, sizeof *ix.seen);
     }
     docs_job dj = {.ord = ord, .n = n, .chunks = &chunks, .jat = jat};
-    char **fetched = NULL;
+    char **fetched = xcalloc(n ? n : 1, sizeof *fetched);
     pthread_t docs_tid;
     bool docs_apart = n >= 2 * DOC_CHUNK && !h->one_thread;
     if (docs_apart) {
         dj.texts = xmalloc(n * sizeof *dj.texts);
-        fetched = xcalloc(n, sizeof *fetched);
         pool_mutex_init(&dj.mu);
         pthread_cond_init(&dj.cv, NULL);
         docs_apart = pthread_create(&docs_tid, NULL, docs_thread, &dj) == 0;
@@ -2554,30 +2564,18 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     size_t released = 0;       /* texts before this one are released */
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
-        char *f = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud) : NULL;
-        const char *text = sd->text ? sd->text : f;
-        size_t done = i;
-        if (docs_apart) {
-            fetched[i] = f;
-            done = docs_hand(&dj, i, text);
-        } else {
-            docs_put(&chunk, i, n, sd, text, &chunks, jat, &rc);
-        }
+        fetched[i] = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud) : NULL;
+        const char *text = sd->text ? sd->text : fetched[i];
+        size_t done = i + 1;                 /* (its chunk made here) */
+        if (docs_apart) done = docs_hand(&dj, i, text);
+        else docs_put(&chunk, i, n, sd, text, &chunks, jat, &rc);
         ix.doc = (uint32_t)i;
         index_doc(&ix, sd, text);
         if (tat) {
             tat[i] = nw.btoks.len;
             doc_tokens(&ix, &nw.btoks);
         }
-        if (!docs_apart) {
-            free(f);
-            if (h->consumed) h->consumed(sd, h->ud);
-            continue;
-        }
-        for (; released < done; released++) {
-            free(fetched[released]);
-            if (h->consumed) h->consumed(ord[released], h->ud);
-        }
+        release_texts(h, ord, fetched, &released, done);
     }
     if (n == 0) {
         buf_putc(&chunk, '[');
@@ -2587,10 +2585,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     index_finish(&ix);
     if (docs_apart) {
         pthread_join(docs_tid, NULL);
-        for (; released < n; released++) {
-            free(fetched[released]);
-            if (h->consumed) h->consumed(ord[released], h->ud);
-        }
+        release_texts(h, ord, fetched, &released, n);
         if (dj.rc < 0) rc = -1;
         pthread_cond_destroy(&dj.cv);
         pthread_mutex_destroy(&dj.mu);

@@ -149,6 +149,17 @@ static bool batched_body_is(mdcache *c, int i)
     return ok;
 }
 
+/* Put the body batched_body_is expects for i (big: 4000 x's). */
+static void put_batched(mdcache *c, int i, const char *big)
+{
+    md_result r;
+    char *html = xasprintf("<p>%d</p>%s", i, big);
+    sample(&r, html);
+    free(html);
+    mdcache_put(c, (fp128){(uint64_t)i + 1, 5}, &r);
+    md_free(&r);
+}
+
 TEST(markdown_batched_puts)
 {
     char *path = xasprintf("%s/mdb/markdown.cache", dir);
@@ -160,13 +171,8 @@ TEST(markdown_batched_puts)
     memset(big, 'x', 4000);
     big[4000] = 0;
     for (int i = 0; i < N; i++) {
-        md_result r;
-        char *html = xasprintf("<p>%d</p>%s", i, big);
-        sample(&r, html);
-        free(html);
-        mdcache_put(c, (fp128){(uint64_t)i + 1, 5}, &r);
-        if (i == 3) mdcache_put(c, (fp128){4, 5}, &r);          /* again: the first stands */
-        md_free(&r);
+        put_batched(c, i, big);
+        if (i == 3) put_batched(c, 3, big);          /* again: the first stands */
         CHECK(mdcache_has(c, (fp128){(uint64_t)i + 1, 5}));
         if (i % 37 == 0) CHECK(batched_body_is(c, i));       /* read before it is written */
     }
@@ -198,12 +204,7 @@ static void *put_many(void *arg)
     memset(big, 'x', 4000);
     big[4000] = 0;
     for (int i = j->from; i < j->from + j->n; i++) {
-        md_result r;
-        char *html = xasprintf("<p>%d</p>%s", i, big);
-        sample(&r, html);
-        free(html);
-        mdcache_put(j->c, (fp128){(uint64_t)i + 1, 5}, &r);
-        md_free(&r);
+        put_batched(j->c, i, big);
         if (!mdcache_has(j->c, (fp128){(uint64_t)i + 1, 5})) j->bad++;
         /* Now and then an older one: written, or in the batch being
          * written (a read of a pending one writes its batch at once, so
