@@ -1,20 +1,26 @@
 /* cmd_build.c - `gazette build`, `gazette check` and `gazette new`. */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "build.h"
 #include "commands.h"
 #include "content.h"
 #include "release.h"
 #include "util.h"
+#include "watch.h"
 
 static const char build_usage[] =
     "usage: gazette build [--content DIR] [--templates DIR] [--out DIR] [--drafts]\n"
     "                     [--strict] [--quiet] [--threads N] [--cache DIR | --no-cache]\n"
+    "                     [--watch]\n"
     "\n"
     "Render content/ into a complete static site in site/.\n"
     "\n"
@@ -30,9 +36,16 @@ static const char build_usage[] =
     "                   written, so a rebuild redoes only what changed (default:\n"
     "                   .gazette-cache next to the content directory)\n"
     "  --no-cache       neither read nor write the build cache\n"
+    "  --watch          after the build, stay and rebuild whenever anything in\n"
+    "                   the content or templates directory changes, until\n"
+    "                   Ctrl-C. The last build is kept in memory: after edits\n"
+    "                   of documents only, a rebuild remakes just their pages\n"
+    "                   and the search index. While it watches, the output is\n"
+    "                   taken as its own (a release into it is noticed)\n"
     "\n"
     "Nothing is written unless all content is valid; errors are printed as\n"
-    "FILE:LINE: error: MESSAGE and the exit status is 1.\n";
+    "FILE:LINE: error: MESSAGE and the exit status is 1 (with --watch, the\n"
+    "output stays as the last good build left it, and watching goes on).\n";
 
 static const char check_usage[] =
     "usage: gazette check [--content DIR] [--templates DIR] [--drafts] [--strict]\n"
@@ -48,7 +61,7 @@ static const char new_usage[] =
 
 /* Parse the options shared by build and check. Returns 0, 1 (help shown)
  * or 2 (usage error). */
-static int parse_build_opts(int argc, char **argv, build_opts *o, const char *usage)
+static int parse_build_opts(int argc, char **argv, build_opts *o, const char *usage, bool *watching)
 {
     static const struct option longopts[] = {
         {"content", required_argument, 0, 'c'}, {"templates", required_argument, 0, 't'},
@@ -56,7 +69,7 @@ static int parse_build_opts(int argc, char **argv, build_opts *o, const char *us
         {"strict", no_argument, 0, 's'},        {"quiet", no_argument, 0, 'q'},
         {"threads", required_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
         {"cache", required_argument, 0, 'C'},   {"no-cache", no_argument, 0, 'N'},
-        {0, 0, 0, 0}};
+        {"watch", no_argument, 0, 'W'},         {0, 0, 0, 0}};
     optind = 1;
     int c;
     bool no_cache = false;
@@ -71,6 +84,10 @@ static int parse_build_opts(int argc, char **argv, build_opts *o, const char *us
         case 'j': o->threads = atoi(optarg); break;
         case 'C': o->cache_dir = optarg; break;
         case 'N': no_cache = true; break;
+        case 'W':
+            if (!watching) { fputs(usage, stderr); return 2; }
+            *watching = true;
+            break;
         case 'h': fputs(usage, stdout); return 1;
         default: fputs(usage, stderr); return 2;
         }
@@ -114,14 +131,130 @@ static value *load_history(const build_opts *o, diag *d)
     return h;
 }
 
+/* A stamp of the release repository in out_dir, if it is one: what a
+ * release into it changes (HEAD, the index, the refs). 0: no repository. */
+static uint64_t repo_stamp(const char *out_dir)
+{
+    static const char *const parts[] = {".git/HEAD", ".git/index", ".git/packed-refs",
+                                        ".git/refs/tags", ".git/refs/heads"};
+    uint64_t h = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
+        char *p = path_join(out_dir, parts[i]);
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            uint64_t v[4] = {(uint64_t)st.st_ino, (uint64_t)st.st_size,
+                             (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec,
+                             (uint64_t)st.st_ctim.tv_sec * 1000000000u + (uint64_t)st.st_ctim.tv_nsec};
+            for (int k = 0; k < 4; k++) h = (h ^ v[k]) * 1099511628211u + i + 1;
+        }
+        free(p);
+    }
+    return h;
+}
+
+/* One build of o, its messages (with what d already holds) and summary
+ * printed; d is freed. first: the command's first build (else a rebuild
+ * under --watch). Returns 0 when good. */
+static int build_once(build_opts *o, bool first, bool *recorded, diag *d)
+{
+    build_result res;
+    int rc = build_site(o, &res, d);
+    size_t warnings = diag_count(d, DIAG_WARNING);
+    diag_print(d, stderr);
+    if (recorded) *recorded = rc == 0 && res.out_recorded;
+    if (rc == 0) {
+        if (!o->quiet && first)
+            fprintf(stderr, "gazette: %zu documents; %zu files written, %zu unchanged, %zu removed; "
+                            "%zu warning(s); %.2f s\n",
+                    res.ndocs, res.written, res.unchanged, res.removed, warnings, res.seconds);
+        else if (!o->quiet)
+            fprintf(stderr, "gazette: rebuilt %zu documents (%zu written, %zu removed) in %.3f s\n",
+                    res.ndocs, res.written, res.removed, res.seconds);
+        build_result_free(&res);
+    } else {
+        fprintf(stderr, "gazette: build failed; %s was not changed\n", o->out_dir);
+    }
+    diag_free(d);
+    return rc == 0 ? 0 : 1;
+}
+
+/* `gazette build --watch`: the first build, then one per change until a
+ * stop signal. The last good build is kept (build_keep) and the output
+ * trusted as it recorded it, as `gazette serve` does in its own output:
+ * a rebuild after edits of documents only remakes their pages and the
+ * search index. A release into the output (its repository changed) ends
+ * that trust for the next build, and its history is read again. */
+static int build_watching(build_opts *o)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    int sfd = -1;
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+        fprintf(stderr, "gazette: build --watch: signalfd: %s\n", strerror(errno));
+        return 1;
+    }
+    watch *w = watch_new(o->content_dir, o->templates_dir);   /* before: no change missed */
+    if (!w) {
+        close(sfd);
+        return 1;
+    }
+    build_keep *keep = o->cache_dir ? build_keep_new() : NULL;
+    o->keep = keep;
+    diag *d = diag_new();
+    value *history = load_history(o, d);
+    o->history = history;
+    uint64_t stamp = repo_stamp(o->out_dir);
+    bool recorded = false;
+    int rc = build_once(o, true, &recorded, d);
+    if (!o->quiet)
+        fprintf(stderr, "gazette: watching %s%s%s for changes (Ctrl-C to stop)\n", o->content_dir,
+                is_dir(o->templates_dir) ? " and " : "", is_dir(o->templates_dir) ? o->templates_dir : "");
+    for (;;) {
+        int r = watch_next(w, sfd);
+        if (r < 0) { rc = 1; break; }
+        if (r == 0) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) > 0 && !o->quiet)
+                fprintf(stderr, "gazette: stopping (signal %u)\n", si.ssi_signo);
+            break;
+        }
+        d = diag_new();
+        bool released = repo_stamp(o->out_dir) != stamp;
+        if (released) {                    /* its history and files moved on */
+            value_unref(history);
+            history = load_history(o, d);
+            o->history = history;
+        }
+        o->trust_out = recorded && !released;
+        o->content_changed = true;
+        o->edited = watch_edited(w, &o->nedited);
+        rc = build_once(o, false, &recorded, d);
+        o->edited = NULL;
+        o->nedited = 0;
+        stamp = repo_stamp(o->out_dir);
+    }
+    build_keep_free(keep, NULL);
+    value_unref(history);
+    watch_free(w);
+    close(sfd);
+    return rc;
+}
+
 int cmd_build(int argc, char **argv)
 {
     build_opts o;
     build_opts_default(&o);
-    int p = parse_build_opts(argc, argv, &o, build_usage);
+    bool watching = false;
+    int p = parse_build_opts(argc, argv, &o, build_usage, &watching);
     if (p) return p == 1 ? 0 : 2;
+    if (watching) {
+        o.no_result_docs = true;
+        return build_watching(&o);
+    }
     diag *d = diag_new();
-    build_result res;
     value *history = load_history(&o, d);
     o.history = history;
     /* The process ends after the build: no piecewise freeing, except
@@ -131,28 +264,16 @@ int cmd_build(int argc, char **argv)
     o.exit_after = !getenv("GAZETTE_FREE_AT_EXIT");
     o.no_result_docs = true;
 #endif
-    int rc = build_site(&o, &res, d);
+    int rc = build_once(&o, true, NULL, d);
     value_unref(history);
-    size_t warnings = diag_count(d, DIAG_WARNING);
-    diag_print(d, stderr);
-    if (rc == 0) {
-        if (!o.quiet)
-            fprintf(stderr, "gazette: %zu documents; %zu files written, %zu unchanged, %zu removed; "
-                            "%zu warning(s); %.2f s\n",
-                    res.ndocs, res.written, res.unchanged, res.removed, warnings, res.seconds);
-        build_result_free(&res);
-    } else {
-        fprintf(stderr, "gazette: build failed; %s was not changed\n", o.out_dir);
-    }
-    diag_free(d);
-    return rc == 0 ? 0 : 1;
+    return rc;
 }
 
 int cmd_check(int argc, char **argv)
 {
     build_opts o;
     build_opts_default(&o);
-    int p = parse_build_opts(argc, argv, &o, check_usage);
+    int p = parse_build_opts(argc, argv, &o, check_usage, NULL);
     if (p) return p == 1 ? 0 : 2;
     o.check_only = true;
     o.cache_dir = NULL;      /* check reads; it leaves no files behind */
