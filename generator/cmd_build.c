@@ -1,11 +1,9 @@
 /* cmd_build.c - `gazette build`, `gazette check` and `gazette new`. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -186,16 +184,8 @@ static int build_once(build_opts *o, bool first, bool *recorded, diag *d)
  * that trust for the next build, and its history is read again. */
 static int build_watching(build_opts *o)
 {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-    int sfd = -1;
-    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0 || (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
-        fprintf(stderr, "gazette: build --watch: signalfd: %s\n", strerror(errno));
-        return 1;
-    }
+    int sfd = watch_stop_fd("build --watch");    /* (before the build's threads) */
+    if (sfd < 0) return 1;
     watch *w = watch_new(o->content_dir, o->templates_dir);   /* before: no change missed */
     if (!w) {
         close(sfd);
@@ -209,16 +199,17 @@ static int build_watching(build_opts *o)
     uint64_t stamp = repo_stamp(o->out_dir);
     bool recorded = false;
     int rc = build_once(o, true, &recorded, d);
-    if (!o->quiet)
+    if (!o->quiet) {
+        bool tpl = is_dir(o->templates_dir);
         fprintf(stderr, "gazette: watching %s%s%s for changes (Ctrl-C to stop)\n", o->content_dir,
-                is_dir(o->templates_dir) ? " and " : "", is_dir(o->templates_dir) ? o->templates_dir : "");
+                tpl ? " and " : "", tpl ? o->templates_dir : "");
+    }
     for (;;) {
         int r = watch_next(w, sfd);
         if (r < 0) { rc = 1; break; }
         if (r == 0) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) > 0 && !o->quiet)
-                fprintf(stderr, "gazette: stopping (signal %u)\n", si.ssi_signo);
+            unsigned sig = watch_stop_signal(sfd);
+            if (sig && !o->quiet) fprintf(stderr, "gazette: stopping (signal %u)\n", sig);
             break;
         }
         d = diag_new();

@@ -9,11 +9,9 @@
  * only the signalfd sees them. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,8 +65,7 @@ static void rebuild(serve_state *s, int first)
     s->bo.trust_out = s->own_out && s->recorded;
     s->bo.keep = s->keep;
     s->bo.content_changed = !first;
-    s->bo.edited = first ? NULL : watch_edited(s->w, &s->bo.nedited);
-    if (first) s->bo.nedited = 0;
+    s->bo.edited = watch_edited(s->w, &s->bo.nedited);     /* (none before the first change) */
     int rc = build_site(&s->bo, &res, d);
     s->bo.edited = NULL;
     s->recorded = rc == 0 && diag_count(d, DIAG_ERROR) == 0 && res.out_recorded;
@@ -111,9 +108,8 @@ static int loop(serve_state *s, int sfd)
         int r = watch_next(s->w, sfd);
         if (r < 0) return 1;
         if (r == 0) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof si) > 0)
-                fprintf(stderr, "\ngazette: stopping (signal %u)\n", si.ssi_signo);
+            unsigned sig = watch_stop_signal(sfd);
+            if (sig) fprintf(stderr, "\ngazette: stopping (signal %u)\n", sig);
             return 0;
         }
         rebuild(s, 0);
@@ -186,18 +182,10 @@ int cmd_serve(int argc, char **argv)
     if (mkdtemp(ctmp)) s.bo.cache_dir = ctmp;
     if (s.own_out && s.bo.cache_dir) s.keep = build_keep_new();
 
-    /* block the stop signals in every thread, then take them by signalfd */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGHUP);
-    int rc = 1, sfd = -1;
-    if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 ||
-        (sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
-        fprintf(stderr, "gazette: serve: signalfd: %s\n", strerror(errno));
-        goto done;
-    }
+    /* The stop signals blocked in every thread (the daemon's too, started
+     * below), taken by signalfd. */
+    int rc = 1, sfd = watch_stop_fd("serve");
+    if (sfd < 0) goto done;
     /* Watched before the build: no change is missed. */
     if (!(s.w = watch_new(s.bo.content_dir, s.bo.templates_dir))) goto done;
     rebuild(&s, 1);

@@ -6,10 +6,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -222,4 +225,25 @@ const char *const *watch_edited(const watch *w, size_t *n)
 {
     *n = w->unknown ? 0 : w->n;
     return w->unknown ? NULL : (const char *const *)w->edited;
+}
+
+int watch_stop_fd(const char *who)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    int fd = -1;
+    if (pthread_sigmask(SIG_BLOCK, &mask, NULL) != 0 || (fd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0) {
+        fprintf(stderr, "gazette: %s: signalfd: %s\n", who, strerror(errno));
+        return -1;
+    }
+    return fd;
+}
+
+unsigned watch_stop_signal(int stop_fd)
+{
+    struct signalfd_siginfo si;
+    return read(stop_fd, &si, sizeof si) == (ssize_t)sizeof si ? si.ssi_signo : 0;
 }

@@ -32,6 +32,15 @@ void watch_free(watch *w);
  * are watched and a save during the next build makes the next change. */
 int watch_next(watch *w, int stop_fd);
 
+/* Block the stop signals (SIGINT, SIGTERM, SIGHUP) in the calling thread
+ * and in every thread it starts from now on, and return a signalfd that
+ * reads them: the stop_fd for watch_next. -1 on failure, said on stderr
+ * as "gazette: WHO: ...". */
+int watch_stop_fd(const char *who);
+
+/* The signal waiting on stop_fd, read from it; 0 if none could be read. */
+unsigned watch_stop_signal(int stop_fd);
+
 /* The change watch_next returned: the Markdown files edited under
  * content/ (each once), or NULL when unknown. Valid until the next
  * watch_next. */

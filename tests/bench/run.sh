@@ -144,66 +144,51 @@ series "gazette build, one document edited, 2 s on" "sleep 2.1; echo 'edited aft
   "$G" build --content "$C/content" --out "$C/site" --quiet
 echo "  rebuild after one edit, 2 s on: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")% (cpu: $(pct "$CPU" "$FULL_CPU")%)"
 
-# The editor's loop: `gazette serve` rebuilds on each save. One edit at a
-# time (SERVE_EDITS, default 3 x REPEAT), each rebuild as the server
-# times it ("rebuilt ... in S s": from the end of the 100 ms quiet period
-# it waits after the last event, as Hugo's server waits too, to the site
-# complete with its records stored). Its output is its own temporary
+# editor_loop LABEL NAME LOG READY CMD...: the editor's loop. CMD runs in
+# the background, logging to LOG, until LOG has a line matching READY;
+# then one edit at a time (SERVE_EDITS, default 3 x REPEAT), each waited
+# for until its " rebuilt ... in S s" line, as the program times the
+# rebuild (from the end of the 100 ms quiet period it waits after the last
+# event, as Hugo's server waits too, to the site complete with its records
+# stored). Reports the fastest (the ratio) and the median.
+editor_loop() {
+  local label=$1 name=$2 log=$3 ready=$4; shift 4
+  : >"$log"
+  "$@" >"$log" 2>&1 &
+  local lpid=$!
+  for _ in $(seq 600); do grep -q "$ready" "$log" && break; kill -0 "$lpid" 2>/dev/null || break; sleep 0.1; done
+  local nedits=${SERVE_EDITS:-$((3 * REPEAT))} n0
+  for i in $(seq "$nedits"); do
+    n0=$(grep -c ' rebuilt ' "$log" || true)
+    echo "edited in $name $i." >> "$E"
+    for _ in $(seq 300); do [ "$(grep -c ' rebuilt ' "$log" || true)" -gt "$n0" ] && break; sleep 0.05; done
+    sleep 0.2
+  done
+  kill -INT "$lpid" 2>/dev/null; wait "$lpid" 2>/dev/null || true
+  read -r SECS MED NS < <(grep ' rebuilt ' "$log" | awk '{print $(NF-1)}' | python3 -c "
+import statistics, sys
+w=[float(x) for x in sys.stdin.read().split()]
+print(min(w), statistics.median(w), len(w)) if w else print(0, 0, 0)")
+  if [ "$NS" = "$nedits" ]; then
+    printf '%-44s %8.3f s %7s     (best of %d; median %.3f s)\n' "$label" "$SECS" "" "$NS" "$MED"
+    echo "  $name rebuild after one edit: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")%"
+  else
+    echo "$label: $NS of $nedits rebuilds seen"; tail -5 "$log"; exit 1
+  fi
+}
+
+# `gazette serve` rebuilds on each save; its output is its own temporary
 # directory, in TMPDIR=$W/tmp: the same file system as the full build's.
 if "$G" serve --help >/dev/null 2>&1; then
   mkdir -p "$W/tmp"
-  slog=$W/serve.log
-  : >"$slog"
-  TMPDIR=$W/tmp "$G" serve --port 0 --content "$C/content" >"$slog" 2>&1 &
-  spid=$!
-  for _ in $(seq 600); do grep -q '^Serving ' "$slog" && break; kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-  nedits=${SERVE_EDITS:-$((3 * REPEAT))}
-  for i in $(seq "$nedits"); do
-    n0=$(grep -c ' rebuilt ' "$slog" || true)
-    echo "edited in serve $i." >> "$E"
-    for _ in $(seq 300); do [ "$(grep -c ' rebuilt ' "$slog" || true)" -gt "$n0" ] && break; sleep 0.05; done
-    sleep 0.2
-  done
-  kill -INT "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
-  read -r SECS MED NS < <(grep ' rebuilt ' "$slog" | awk '{print $(NF-1)}' | python3 -c "
-import statistics, sys
-w=[float(x) for x in sys.stdin.read().split()]
-print(min(w), statistics.median(w), len(w)) if w else print(0, 0, 0)")
-  if [ "$NS" = "$nedits" ]; then
-    printf '%-44s %8.3f s %7s     (best of %d; median %.3f s)\n' "gazette serve, one document edited" "$SECS" "" "$NS" "$MED"
-    echo "  serve rebuild after one edit: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")%"
-  else
-    echo "gazette serve: $NS of $nedits rebuilds seen"; tail -5 "$slog"; exit 1
-  fi
+  TMPDIR=$W/tmp editor_loop "gazette serve, one document edited" serve "$W/serve.log" '^Serving ' \
+    "$G" serve --port 0 --content "$C/content"
 fi
-
 # The same loop from the command line: `gazette build --watch` into the
-# build's own output ($C/site), rebuilding after each save, each rebuild as
-# it times it (the same line and clock as the server's).
+# build's own output ($C/site).
 if "$G" build --help 2>/dev/null | grep -q -- '--watch'; then
-  wlog=$W/watch.log
-  : >"$wlog"
-  "$G" build --watch --content "$C/content" --out "$C/site" >"$wlog" 2>&1 &
-  wpid=$!
-  for _ in $(seq 600); do grep -q '^gazette: watching ' "$wlog" && break; kill -0 "$wpid" 2>/dev/null || break; sleep 0.1; done
-  nedits=${SERVE_EDITS:-$((3 * REPEAT))}
-  for i in $(seq "$nedits"); do
-    n0=$(grep -c ' rebuilt ' "$wlog" || true)
-    echo "edited while watching $i." >> "$E"
-    for _ in $(seq 300); do [ "$(grep -c ' rebuilt ' "$wlog" || true)" -gt "$n0" ] && break; sleep 0.05; done
-    sleep 0.2
-  done
-  kill -INT "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null || true
-  read -r SECS MED NS < <(grep ' rebuilt ' "$wlog" | awk '{print $(NF-1)}' | python3 -c "
-import statistics, sys
-w=[float(x) for x in sys.stdin.read().split()]
-print(min(w), statistics.median(w), len(w)) if w else print(0, 0, 0)")
-  if [ "$NS" = "$nedits" ]; then
-    printf '%-44s %8.3f s %7s     (best of %d; median %.3f s)\n' "gazette build --watch, one document edited" "$SECS" "" "$NS" "$MED"
-    echo "  watch rebuild after one edit: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")%"
-  else
-    echo "gazette build --watch: $NS of $nedits rebuilds seen"; tail -5 "$wlog"; exit 1
-  fi
+  editor_loop "gazette build --watch, one document edited" watch "$W/watch.log" '^gazette: watching ' \
+    "$G" build --watch --content "$C/content" --out "$C/site"
 fi
 
 # Releases: first release vs git add -A && git commit of the same tree

@@ -6,6 +6,8 @@
 #   hasnt FILE TEXT
 #   expect NAME GOT WANT
 #   start_serve LOG ARGS...   gazette serve on a random free port
+#   builds / edits / settle N / step NAME PATH CMD...   a watching build's
+#     rebuilds (serve, build --watch): see below
 # Test names are prefixed with the script's name.
 set -u
 T=$(mktemp -d)
@@ -72,4 +74,29 @@ start_serve() {
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=""
   done
   return 1
+}
+
+# A watching build (gazette serve, gazette build --watch) logging to $log
+# with GAZETTE_TIMING=1, its output in $out, its sources in $T/content and
+# $T/templates; built_re (grep) matches each build's last line.
+builds() { grep -c "$built_re" "$log"; }
+edits() { grep -c '^gazette: edit: ' "$log"; }
+# settle N: wait (at most 15 s) until N builds are logged
+settle() { for _ in $(seq 1 150); do [ "$(builds)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
+# step NAME PATH(edit|full) CMD...: make a change, wait for its rebuild,
+# check the path taken (the "edit: N of M pages rendered" line says the
+# short one) and the tree against a build from nothing.
+step() {
+  local name=$1 want=$2; shift 2
+  local b0 e0
+  b0=$(builds) e0=$(edits)
+  "$@"
+  if ! settle $((b0 + 1)); then echo "FAIL $E2E_NAME:$name: no rebuild"; tail -5 "$log" | sed 's/^/      /'; return; fi
+  sleep 0.3        # (a second batch of events would start another build)
+  local took=full
+  [ "$(edits)" -gt "$e0" ] && took=edit
+  expect "$name-path" "$took" "$want"
+  rm -rf "$T/fresh"
+  "$GAZETTE" build --content "$T/content" --templates "$T/templates" --out "$T/fresh" --no-cache --quiet 2>/dev/null
+  ok "$name-same" diff -r "$out" "$T/fresh"
 }

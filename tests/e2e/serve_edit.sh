@@ -26,26 +26,7 @@ case $out in
   *) echo "FAIL serve_edit:start: output dir [$out] not under TMPDIR"; sed 's/^/      /' "$log" | head; exit 1 ;;
 esac
 
-builds() { grep -c '^gazette: \(re\)\?built \|build failed' "$log"; }
-edits() { grep -c '^gazette: edit: ' "$log"; }
-# settle N: wait (at most 15 s) until N builds are logged
-settle() { for _ in $(seq 1 150); do [ "$(builds)" -ge "$1" ] && return 0; sleep 0.1; done; return 1; }
-# step NAME PATH(edit|full) CMD...: make a change, wait for its rebuild,
-# check the path taken and the tree against a build from nothing.
-step() {
-  local name=$1 want=$2; shift 2
-  local b0 e0
-  b0=$(builds) e0=$(edits)
-  "$@"
-  if ! settle $((b0 + 1)); then echo "FAIL serve_edit:$name: no rebuild"; tail -5 "$log" | sed 's/^/      /'; return; fi
-  sleep 0.3        # (a second batch of events would start another build)
-  local took=full
-  [ "$(edits)" -gt "$e0" ] && took=edit
-  expect "$name-path" "$took" "$want"
-  rm -rf "$T/fresh"
-  "$GAZETTE" build --content "$T/content" --templates "$T/templates" --out "$T/fresh" --no-cache --quiet 2>/dev/null
-  ok "$name-same" diff -r "$out" "$T/fresh"
-}
+built_re='^gazette: \(re\)\?built \|build failed'
 
 n1=$T/content/notices/2017/dalian-ten-measures-division-of-labour.md
 n2=$T/content/notices/2021/qinhuangdao-union-building-campaign.md
