@@ -313,6 +313,23 @@ static void list_spec_free(list_spec *ls)
     free(ls);
 }
 
+/* The URL of page k of the list at base: /base or /base/page/k/ (made
+ * for each link of each page's pagination: no printf). */
+static value *page_url(const char *base, size_t k)
+{
+    buf u = BUF_INIT;
+    buf_putc(&u, '/');
+    buf_puts(&u, base);
+    if (k > 1) {
+        buf_puts(&u, "page/");
+        buf_put_dec(&u, k, 0);
+        buf_putc(&u, '/');
+    }
+    value *v = value_strn(u.ptr, u.len);
+    buf_free(&u);
+    return v;
+}
+
 /* The context of page k of a list. */
 static value *list_context(build *b, const list_spec *ls, size_t k)
 {
@@ -337,8 +354,8 @@ static value *list_context(build *b, const list_spec *ls, size_t k)
         value_set(pg, "current", value_int((long long)k));
         value_set(pg, "total", value_int((long long)pages));
         if (k > 1)
-            value_set(pg, "prev_url", k == 2 ? value_strf("/%s", base) : value_strf("/%spage/%zu/", base, k - 1));
-        if (k < pages) value_set(pg, "next_url", value_strf("/%spage/%zu/", base, k + 1));
+            value_set(pg, "prev_url", page_url(base, k - 1));
+        if (k < pages) value_set(pg, "next_url", page_url(base, k + 1));
         value *links = value_list();
         size_t last = 0;
         for (size_t p = 1; p <= pages; p++) {
@@ -350,7 +367,7 @@ static value *list_context(build *b, const list_spec *ls, size_t k)
             }
             value *l = value_map();
             value_set(l, "n", value_int((long long)p));
-            value_set(l, "url", p == 1 ? value_strf("/%s", base) : value_strf("/%spage/%zu/", base, p));
+            value_set(l, "url", page_url(base, p));
             value_set(l, "current", value_bool(p == k));
             value_push(links, l);
             last = p;
@@ -489,10 +506,14 @@ static value *doc_context(build *b, size_t i)
     /* A body kept in the build cache stands in by its fingerprint (the
      * HTML is a pure function of it); render_job reads the HTML only when
      * the page is rendered. */
-    if (dc->md_on_disk)
-        value_set(d, "content", value_strf("\x01md:%016llx%016llx", (unsigned long long)dc->md_key.hi,
-                                           (unsigned long long)dc->md_key.lo));
-    else
+    if (dc->md_on_disk) {
+        buf s = BUF_INIT;
+        buf_puts(&s, "\x01md:");
+        buf_put_hex64(&s, dc->md_key.hi);
+        buf_put_hex64(&s, dc->md_key.lo);
+        value_set(d, "content", value_strn(s.ptr, s.len));
+        buf_free(&s);
+    } else
         value_set(d, "content", value_strn(dc->md.html ? dc->md.html : "", md_html_len(&dc->md)));
     value_set(d, "toc", value_ref(toc));
     value_set(d, "recipients", value_ref(dc->recipients));
@@ -572,7 +593,14 @@ static value *doc_context(build *b, size_t i)
     value_set(ctx, "doc", d);
     value *section = page_value(SECTION_TITLE[sec], sec ? "/reports/" : "/notices/");
     value_set(ctx, "section", section);
-    value_set(ctx, "year_url", value_strf("/%s/%04d/", dc->section, dc->year));
+    buf u = BUF_INIT;
+    buf_putc(&u, '/');
+    buf_puts(&u, dc->section);
+    buf_putc(&u, '/');
+    buf_put_dec(&u, (uint64_t)dc->year, 4);
+    buf_putc(&u, '/');
+    value_set(ctx, "year_url", value_strn(u.ptr, u.len));
+    buf_free(&u);
     return ctx;
 }
 
@@ -828,7 +856,7 @@ static fp128 summary_fp(const doc *dc)
                        dc->section, dc->slug, dc->doc_number, dc->issuer, dc->category,
                        dc->summary ? dc->summary : dc->md.excerpt ? dc->md.excerpt : ""};
     for (size_t n = 0; n < sizeof f / sizeof *f; n++) fp_encode_str(k, f[n]);
-    buf_printf(k, "%d", dc->year);
+    buf_put_dec(k, (uint64_t)(unsigned)dc->year, 0);
     return fp_bytes(k->ptr, k->len);
 }
 
@@ -861,7 +889,10 @@ static void encode_neighbour(buf *k, build *b, size_t i, int dir)
 
 static void encode_terms(buf *k, build *b, size_t i, int tx, const value *names)
 {
-    buf_printf(k, "T%d:%zu", tx, value_len(names));
+    buf_putc(k, 'T');
+    buf_put_dec(k, (uint64_t)tx, 0);
+    buf_putc(k, ':');
+    buf_put_dec(k, value_len(names), 0);
     for (size_t n = 0; n < value_len(names); n++) {
         const term *tm = doc_term(b, i, tx, n);
         fp_encode_str(k, tm->url);
@@ -875,7 +906,8 @@ static void encode_terms(buf *k, build *b, size_t i, int tx, const value *names)
 static void encode_doc_history(buf *k, const value *history, const char *url)
 {
     value *hist = history ? value_get(value_get(history, "docs"), url) : NULL;
-    buf_printf(k, "H%zu", value_len(hist));
+    buf_putc(k, 'H');
+    buf_put_dec(k, value_len(hist), 0);
     for (size_t n = 0; n < value_len(hist); n++)
         for (size_t f = 0; f < sizeof HISTORY_KEEP / sizeof *HISTORY_KEEP; f++)
             fp_encode_value(k, value_get(value_at(hist, n), HISTORY_KEEP[f]));
@@ -900,7 +932,12 @@ static void encode_doc_inputs(buf *k, build *b, size_t i)
 static void encode_list_inputs(buf *k, build *b, const list_spec *ls, size_t pg)
 {
     size_t n = ls->n, per = b->paginate;
-    buf_printf(k, "L%zu/%zu/%zu", pg, n, per);
+    buf_putc(k, 'L');
+    buf_put_dec(k, pg, 0);
+    buf_putc(k, '/');
+    buf_put_dec(k, n, 0);
+    buf_putc(k, '/');
+    buf_put_dec(k, per, 0);
     fp_encode_str(k, ls->base);
     fp_encode_str(k, ls->title);
     fp_encode_value(k, ls->extra);
@@ -1255,7 +1292,8 @@ static fp128 search_key(build *b, const doc *dc, const search_doc *sd, buf *one)
     buf_puts(one, "search doc ");
     buf_put(one, b->global.ptr, b->global.len);
     buf_put(one, &id, sizeof id);
-    buf_printf(one, "d%zu", sd->ndistricts);
+    buf_putc(one, 'd');
+    buf_put_dec(one, sd->ndistricts, 0);
     for (size_t j = 0; j < sd->ndistricts; j++) fp_encode_str(one, sd->district_names[j]);
     key = fp_bytes(one->ptr, one->len);
     if (!key.lo && !key.hi) key.lo = 1;         /* zero matches nothing */

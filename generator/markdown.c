@@ -53,13 +53,7 @@ void md_slugify(buf *out, const char *s, size_t n)
 void text_truncate(buf *out, const char *s, size_t len, size_t n)
 {
     size_t i = 0, chars = 0;
-    while (i < len && chars < n) {
-        uint32_t c;
-        size_t k = utf8_decode(s + i, len - i, &c);
-        if (k == 0) break;
-        i += k;
-        chars++;
-    }
+    for (; i < len && chars < n; chars++) i += utf8_step(s + i, len - i);
     buf_put(out, s, i);
     if (i < len) buf_puts(out, "…");
 }
@@ -75,13 +69,7 @@ static void put_text(collect *c, const char *s, size_t n, bool in_heading)
 {
     buf_put(&c->all, s, n);
     if (in_heading || c->excerpt_chars > c->limit) return;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t k = utf8_decode(s + i, n - i, &cp);
-        if (k == 0) break;
-        i += k;
-        c->excerpt_chars++;
-    }
+    for (size_t i = 0; i < n; c->excerpt_chars++) i += utf8_step(s + i, n - i);
     buf_put(&c->excerpt, s, n);
 }
 
@@ -144,7 +132,9 @@ static char *add_heading_ids(const char *html, size_t hlen, char **ids, int *lev
     const char *p = html;
     for (size_t k = 0; k < n; k++) {
         buf_put(&out, p, (size_t)(at[k] - p));
-        buf_printf(&out, "<h%d id=\"", levels[k]);
+        buf_puts(&out, "<h");
+        buf_put_dec(&out, (uint64_t)(unsigned)levels[k], 0);
+        buf_puts(&out, " id=\"");
         esc_html(&out, ids[k], strlen(ids[k]));
         buf_puts(&out, "\">");
         p = at[k] + 4;

@@ -120,6 +120,29 @@ void buf_put(buf *b, const void *p, size_t n)
 
 void buf_puts(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
+void buf_put_dec(buf *b, uint64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width && n < (int)sizeof tmp) tmp[n++] = '0';
+    grow(b, (size_t)n);
+    for (int i = n - 1; i >= 0; i--) b->ptr[b->len++] = tmp[i];
+    b->ptr[b->len] = 0;
+}
+
+void buf_put_hex64(buf *b, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    grow(b, 16);
+    for (int i = 15; i >= 0; i--) b->ptr[b->len + (size_t)(15 - i)] = hex[(v >> (4 * i)) & 15];
+    b->len += 16;
+    b->ptr[b->len] = 0;
+}
+
 void buf_putc(buf *b, int c)
 {
     grow(b, 1);
@@ -243,11 +266,21 @@ void esc_xml(buf *out, const char *s, size_t n)
     buf_put(out, s + start, n - start);
 }
 
+/* The bytes esc_json looks at: control characters, " \\ < > & and 0xE2
+ * (the lead byte of U+2028/2029); the rest are copied in runs. */
+static const unsigned char json_special[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,         /* 0x00-0x1F */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1, ['<'] = 1, ['>'] = 1, ['&'] = 1, [0xE2] = 1,
+};
+
 void esc_json(buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
+        while (i < n && !json_special[(unsigned char)s[i]]) i++;
+        if (i == n) break;
         unsigned char c = (unsigned char)s[i];
         char tmp[8];
         const char *rep = NULL;
@@ -700,9 +733,12 @@ char *path_dir(const char *path)
 char *path_join(const char *a, const char *b)
 {
     if (!a || !*a) return xstrdup(b);
-    size_t n = strlen(a);
-    if (a[n - 1] == '/') return xasprintf("%s%s", a, b);
-    return xasprintf("%s/%s", a, b);
+    size_t n = strlen(a), m = strlen(b), slash = a[n - 1] != '/';
+    char *p = xmalloc(n + slash + m + 1);
+    memcpy(p, a, n);
+    p[n] = '/';
+    memcpy(p + n + slash, b, m + 1);
+    return p;
 }
 
 bool path_exists(const char *path)

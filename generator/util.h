@@ -40,6 +40,11 @@ void buf_puts(buf *b, const char *s);
 void buf_putc(buf *b, int c);
 void buf_printf(buf *b, const char *fmt, ...) GZ_PRINTF(2, 3);
 void buf_vprintf(buf *b, const char *fmt, va_list ap);
+/* Numbers without printf (whose per-call cost showed in the hot paths):
+ * v in decimal, zero-padded to at least width digits; v as 16 lowercase
+ * hex digits (as "%016llx"). */
+void buf_put_dec(buf *b, uint64_t v, int width);
+void buf_put_hex64(buf *b, uint64_t v);
 char *buf_detach(buf *b);               /* returns ptr ("" if empty), resets b */
 const char *buf_cstr(buf *b);           /* "" when empty */
 
@@ -57,6 +62,25 @@ bool utf8_valid(const char *s, size_t n, size_t *bad);
 /* Decode one code point at s; returns bytes used (>=1), *cp = 0xFFFD on error. */
 size_t utf8_decode(const char *s, size_t n, uint32_t *cp);
 void utf8_encode(buf *out, uint32_t cp);
+/* Is s[0..3) a valid 3-byte sequence (U+0800..U+FFFF, no surrogate)? s
+ * must have 3 bytes, or a NUL before (a NUL fails the check before any
+ * byte after it is read). */
+static inline bool utf8_is3(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    return (u[0] & 0xF0) == 0xE0 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80 &&
+           (u[0] != 0xE0 || u[1] >= 0xA0) && (u[0] != 0xED || u[1] < 0xA0);
+}
+/* The bytes utf8_decode would take at s (n >= 1), without the code point:
+ * ASCII and 3-byte sequences (all of CJK) inline, the rest by the call.
+ * For counting characters, a call per character being most of the work. */
+static inline size_t utf8_step(const char *s, size_t n)
+{
+    if ((unsigned char)s[0] < 0x80) return 1;
+    if (n >= 3 && utf8_is3(s)) return 3;
+    uint32_t cp;
+    return utf8_decode(s, n, &cp);
+}
 /* Line number (1-based) of byte offset off in s. */
 int line_of_offset(const char *s, size_t off);
 

@@ -31,6 +31,33 @@ TEST(xcalloc_zeroes)
     free(one);
 }
 
+TEST(numbers_without_printf)
+{
+    buf b = BUF_INIT;
+    char want[64];
+    const uint64_t vs[] = {0, 7, 10, 99, 2017, 65535, 1234567890123ull, UINT64_MAX};
+    for (size_t i = 0; i < sizeof vs / sizeof *vs; i++)
+        for (int w = 0; w <= 4; w++) {
+            buf_clear(&b);
+            buf_putc(&b, '<');
+            buf_put_dec(&b, vs[i], w);
+            snprintf(want, sizeof want, "<%0*llu", w, (unsigned long long)vs[i]);
+            CHECK_STR(b.ptr, want);
+            buf_clear(&b);
+            buf_put_hex64(&b, vs[i]);
+            buf_put_hex64(&b, ~vs[i]);
+            snprintf(want, sizeof want, "%016llx%016llx", (unsigned long long)vs[i], (unsigned long long)~vs[i]);
+            CHECK_STR(b.ptr, want);
+        }
+    buf_free(&b);
+    char *p = path_join("a/b", "c.md"), *q = path_join("a/", "c"), *r = path_join("", "c"), *s = path_join("a", "");
+    CHECK_STR(p, "a/b/c.md");
+    CHECK_STR(q, "a/c");
+    CHECK_STR(r, "c");
+    CHECK_STR(s, "a/");
+    free(p); free(q); free(r); free(s);
+}
+
 TEST(buf_printf_grows)
 {
     buf b = BUF_INIT;
@@ -72,6 +99,28 @@ TEST(escapes)
     buf_clear(&b);
     esc_json(&b, "a\"\n</script>", 12);
     CHECK_STR(b.ptr, "a\\\"\\n\\u003c/script\\u003e");
+    /* Every byte value, after and before runs of plain bytes: the
+     * escaped ones as the JSON spec and a <script> need, the rest kept;
+     * U+2028/2029 escaped, other E2 sequences kept. */
+    for (int c = 0; c < 256; c++) {
+        char in2[8] = {'a', 'b', (char)c, 'c', 0};
+        buf_clear(&b);
+        esc_json(&b, in2, 4);
+        char want2[16];
+        const char *mid = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
+                        : c == '\t' ? "\\t" : NULL;
+        char u[8];
+        if (!mid && (c < 0x20 || c == '<' || c == '>' || c == '&')) {
+            snprintf(u, sizeof u, "\\u%04x", c);
+            mid = u;
+        }
+        if (!mid) { u[0] = (char)c; u[1] = 0; mid = u; }
+        snprintf(want2, sizeof want2, "ab%sc", mid);
+        CHECK(b.len == strlen(want2) && !memcmp(b.ptr, want2, b.len));
+    }
+    buf_clear(&b);
+    esc_json(&b, "x\xe2\x80\xa8y\xe2\x80\xa9\xe2\x80\x94\xe2", 12);
+    CHECK_STR(b.ptr, "x\\u2028y\\u2029\xe2\x80\x94\xe2");
     buf_clear(&b);
     esc_url(&b, "/tags/经费/", strlen("/tags/经费/"));
     CHECK_STR(b.ptr, "/tags/%E7%BB%8F%E8%B4%B9/");
@@ -155,6 +204,8 @@ TEST(utf8_fast_paths_agree)
                         size_t k1 = utf8_decode((const char *)b, n, &c1);
                         size_t k2 = ref_decode(b, n, &c2);
                         if (k1 != k2 || c1 != c2) bad++;
+                        if (utf8_step((const char *)b, n) != k1) bad++;
+                        if (n >= 3 && utf8_is3((const char *)b) != (k1 == 3)) bad++;
                         if (utf8_valid((const char *)b, n, NULL) != ref_valid(b, n)) bad++;
                     }
                     /* After 9 ASCII bytes (the 8-byte skip, then one). */
@@ -450,6 +501,7 @@ TEST(value_string_memo)
 int main(void)
 {
     RUN(xcalloc_zeroes);
+    RUN(numbers_without_printf);
     RUN(buf_printf_grows);
     RUN(escapes);
     RUN(utf8_validation);

@@ -271,6 +271,30 @@ TEST(doc_order_is_date_then_url)
     free(dir);
 }
 
+/* A snippet: the text's first 110 characters, whitespace runs (U+3000
+ * too) as one space, trimmed, a bad byte as U+FFFD, other characters of
+ * any length kept; "…" when cut. */
+TEST(snippets)
+{
+    static char long_text[400];
+    for (int i = 0; i < 120; i++) memcpy(long_text + 3 * i, "工", 3);
+    search_doc in[] = {
+        {.url = "/a/", .title = "a", .date = "2020-01-02", .kind = "notice",
+         .text = "  一\u3000\u3000二 \n\t三\xff é 😀 end  "},
+        {.url = "/b/", .title = "b", .date = "2020-01-01", .kind = "notice", .text = long_text},
+    };
+    char *dir = tmpdir();
+    CHECK(dir && write_index(dir, in, 2) == 0);
+    json_t *docs = load_json(dir, "search/docs/0.json");
+    CHECK_STR(json_string_value(json_object_get(json_array_get(docs, 0), "s")),
+              "一 二 三\xef\xbf\xbd é 😀 end");
+    const char *s = json_string_value(json_object_get(json_array_get(docs, 1), "s"));
+    CHECK(s && strlen(s) == 110 * 3 + strlen("…") && !strcmp(s + 330, "…") && !memcmp(s, "工工", 6));
+    json_decref(docs);
+    rm_rf(dir);
+    free(dir);
+}
+
 TEST(write_meta_docs_and_postings)
 {
     char *dir = tmpdir();
@@ -1283,6 +1307,7 @@ int main(void)
     RUN(tokenize_bad_utf8_and_long_words);
     RUN(norm_docnum);
     RUN(hash_is_fnv1a);
+    RUN(snippets);
     RUN(write_meta_docs_and_postings);
     RUN(doc_order_is_date_then_url);
     RUN(meta_districts_distinct_sorted_least_name);
