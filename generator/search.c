@@ -486,7 +486,11 @@ static size_t b64_varint(char *out, uint64_t v)
 static void spill(index_t *ix, term *t)
 {
     char e[8];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(e, &t->stage, sizeof e);     /* the same bytes, one store */
+#else
     for (size_t i = 0; i < 8; i++) e[i] = (char)(t->stage >> (8 * i));
+#endif
     if (t->tail && ((size_t)BLOCK_MIN << t->shift) - 4 - t->used >= sizeof e) {
         /* the common case: a fixed-size copy, no call; bytes past nstage
          * are overwritten by the next spill */
