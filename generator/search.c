@@ -163,6 +163,28 @@ static void tokenize(const char *s, size_t n, const sink *out)
     uint64_t prevkey = 0;       /* and its key */
     uint32_t prevcp = 0;        /* and the char, when a CJK_LO..CJK_HI one (else 0) */
     for (size_t i = 0; i <= n;) {
+        if (out->count && !wlen && (!prevlen || prevcp)) {
+            /* A body's run of chars of CJK_LO..CJK_HI (most of its text),
+             * each counted as the general path below would count it, with
+             * none of its other cases to rule out per char: such a char
+             * is a 3-byte sequence whose range leaves out the overlong and
+             * surrogate ones, its class is C_CJK, and no word is open. */
+            size_t at = i;
+            if (!prevlen) prevcp = 0;         /* (left over from a char before a gap) */
+            while (n - i >= 3 && (u[i] & 0xF0) == 0xE0 && (u[i + 1] & 0xC0) == 0x80 &&
+                   (u[i + 2] & 0xC0) == 0x80) {
+                uint32_t c = (uint32_t)(u[i] & 0x0F) << 12 | (uint32_t)(u[i + 1] & 0x3F) << 6 |
+                             (u[i + 2] & 0x3F);
+                if (c < CJK_LO || c > CJK_HI) break;
+                uint64_t k = (uint64_t)u[i] | (uint64_t)u[i + 1] << 8 | (uint64_t)u[i + 2] << 16;
+                count_cjk(out->ix, s + i, c, k, prevcp, prevkey);
+                prevlen = 3;
+                prevkey = k;
+                prevcp = c;
+                i += 3;
+            }
+            if (i != at) continue;
+        }
         uint32_t cp = 0, f = 0;
         size_t used = 1;
         int cls = C_SEP;
