@@ -856,6 +856,7 @@ static void snippet(buf *b, const char *text)
     text = nz(text);
     size_t i = 0, chars = 0;
     buf s = BUF_INIT;
+    buf_grow(&s, 4 * SNIPPET_CHARS + 8);      /* all of it: bytes stored below */
     int space = 1;
     while (text[i] && chars < SNIPPET_CHARS) {
         /* ASCII and 3-byte sequences (nearly all of it) copied as they
@@ -867,20 +868,27 @@ static void snippet(buf *b, const char *text)
         int ws = used == 1 ? *c == ' ' || *c == '\n' || *c == '\t' || *c == '\r'
                            : used == 3 && !memcmp(c, "\xE3\x80\x80", 3);   /* U+3000 */
         if (ws) {
-            if (!space) { buf_putc(&s, ' '); chars++; }
+            if (!space) { s.ptr[s.len++] = ' '; chars++; }
             space = 1;
         } else {
-            if (cp) utf8_encode(&s, cp);
-            else buf_put(&s, c, used);
+            if (cp) {
+                utf8_encode(&s, cp);
+            } else {
+                for (size_t k = 0; k < used; k++) s.ptr[s.len + k] = c[k];
+                s.len += used;
+            }
             chars++;
             space = 0;
         }
         i += used;
     }
     while (s.len && s.ptr[s.len - 1] == ' ') s.len--;
-    if (s.ptr) s.ptr[s.len] = 0;
+    s.ptr[s.len] = 0;
     if (text[i]) buf_puts(&s, "…");
-    json_str(b, buf_cstr(&s));
+    /* (valid UTF-8 as made: copies of valid sequences, U+FFFD for the rest) */
+    buf_putc(b, '"');
+    esc_json(b, s.ptr, s.len);
+    buf_putc(b, '"');
     buf_free(&s);
 }
 
