@@ -25,6 +25,12 @@ typedef struct {
 int fm_parse(const char *file, const char *text, size_t len, frontmatter *fm, diag *d);
 void fm_free(frontmatter *fm);
 
+/* For tests: front matter text (between the fences, its first line
+ * first_line) as fm_parse reads it, by its fast path alone (fast: NULL
+ * when the text is not of the subset it takes) or by libyaml alone; key
+ * lines into lines (may be NULL). */
+value *fm_parse_yaml(const char *text, size_t len, int first_line, bool fast, value *lines, diag *d);
+
 /* Parse a whole YAML document (site.yaml) into a value. Returns NULL on error. */
 value *yaml_parse_doc(const char *file, const char *text, size_t len, int first_line, diag *d);
 
