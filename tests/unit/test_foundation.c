@@ -216,6 +216,31 @@ TEST(utf8_fast_paths_agree)
                     bool v = utf8_valid((const char *)b, 13, &off);
                     if (v != ref_valid(b, 13) || (!v && off < 9)) bad++;
                 }
+    /* Runs of Chinese text (checked two characters at a time) with one
+     * byte replaced anywhere by each kind of byte: invalid exactly when
+     * the reference says so, and then at the same byte. */
+    static const unsigned char subs[] = {0x00, 0x41, 0x80, 0xA0, 0xBF, 0xC0, 0xC3, 0xE0, 0xE1,
+                                         0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF};
+    unsigned char run[64];
+    for (size_t pos = 0; pos < 60; pos++)
+        for (size_t sb = 0; sb < sizeof subs; sb++)
+            for (size_t len = (pos / 3 + 1) * 3; len <= 60; len += 3) {     /* whole chars */
+                for (size_t k = 0; k + 3 <= sizeof run; k += 3)
+                    memcpy(run + k, k % 9 ? "工" : "\xEC\xBF\xBF", 3);
+                run[pos] = subs[sb];
+                size_t off = 999, first = len;      /* the reference's first bad byte */
+                for (size_t i = 0; i < len;) {
+                    uint32_t c;
+                    size_t k = ref_decode(run + i, len - i, &c);
+                    if (c == 0xFFFD && !(len - i >= 3 && !memcmp(run + i, "\xEF\xBF\xBD", 3))) {
+                        first = i;
+                        break;
+                    }
+                    i += k;
+                }
+                bool v = utf8_valid((const char *)run, len, &off);
+                if (v != ref_valid(run, len) || v != (first == len) || (!v && off != first)) bad++;
+            }
     /* utf8_encode writes what the decoder reads back, appending. */
     buf e = BUF_INIT;
     buf_putc(&e, 'x');
