@@ -5,6 +5,11 @@
  * "001" are kept as written), except the plain scalars true/false, which
  * become booleans. Aliases are refused (they make "billion laughs" bombs
  * possible and no real front matter needs them). Nesting depth is limited.
+ *
+ * Front matter made only of one-line `key: "text"`, `key: ["a", "b"]`,
+ * `key: word-or-date` and `key:` + `  - item` entries (with blank and
+ * comment lines) is read without libyaml, to the same fields and lines
+ * (see fast_yaml); any other text goes to libyaml as a whole.
  */
 #ifndef GAZETTE_FRONTMATTER_H
 #define GAZETTE_FRONTMATTER_H
