@@ -614,6 +614,48 @@ static const char *doc_template(const doc *dc)
     return "doc";
 }
 
+/* List pages in the order of their newest item (items are document
+ * indices, newest first), then as made: an item shown on several lists
+ * (its year, its section, each of its tags...) is then rendered by pages
+ * close together, which the renderer's memo of list items, forgetting
+ * its oldest when full, answers at any size of site. */
+typedef struct {
+    size_t key, at;         /* the newest item; the job's place among the lists */
+} list_order;
+
+static int list_order_cmp(const void *a, const void *b)
+{
+    const list_order *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+static void order_list_jobs(build *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->njobs; i++) n += b->jobs[i].list != NULL;
+    if (n < 2) return;
+    list_order *o = xmalloc(n * sizeof *o);
+    job *moved = xmalloc(n * sizeof *moved);
+    size_t k = 0;
+    for (size_t i = 0; i < b->njobs; i++) {
+        const job *j = &b->jobs[i];
+        if (!j->list) continue;
+        size_t first = (j->page - 1) * b->paginate;
+        o[k] = (list_order){first < j->list->n ? j->list->items[first] : SIZE_MAX, k};
+        moved[k++] = *j;
+    }
+    qsort(o, n, sizeof *o, list_order_cmp);
+    /* the list jobs' places, in order, take the list jobs sorted */
+    size_t *places = xmalloc(n * sizeof *places);
+    for (size_t i = 0, m = 0; i < b->njobs; i++)
+        if (b->jobs[i].list) places[m++] = i;
+    for (size_t m = 0; m < n; m++) b->jobs[places[m]] = moved[o[m].at];
+    free(places);
+    free(moved);
+    free(o);
+}
+
 static void make_jobs(build *b)
 {
     /* Document pages. */
@@ -755,6 +797,7 @@ static void make_jobs(build *b)
     }
     value_set(ctx, "districts", dl);
     add_job(b, xstrdup("search/index.html"), "search", ctx, NULL, 0);
+    order_list_jobs(b);
 }
 
 /* One encoding buffer per thread, reused for every page's fingerprint

@@ -974,11 +974,19 @@ typedef struct {
     size_t len;
 } memo_entry;
 
+/* An entry's key, in the order of insertion (the ring m->fifo). */
+typedef struct {
+    const void *node;
+    const value *item;
+} memo_key;
+
 struct mustache_memo {
     pthread_mutex_t mu;
     memo_entry *slot;
     size_t nslots, used, hits;
     size_t bytes, max_bytes;  /* held; allowed (0: any) */
+    memo_key *fifo;           /* with max_bytes: the entries, oldest first */
+    size_t fhead, fcount, fcap;
 };
 
 mustache_memo *mustache_memo_new(size_t max_bytes)
@@ -998,6 +1006,7 @@ void mustache_memo_free(mustache_memo *m)
             free(m->slot[i].bytes);
         }
     free(m->slot);
+    free(m->fifo);
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
@@ -1010,13 +1019,75 @@ void mustache_memo_counts(mustache_memo *m, size_t *items, size_t *hits)
     pthread_mutex_unlock(&m->mu);
 }
 
-static size_t memo_at(const memo_entry *slot, size_t nslots, const void *nd, const value *item)
+/* The slot a key hashes to (before probing). */
+static size_t memo_home(size_t nslots, const void *nd, const value *item)
 {
     uint64_t h = ((uint64_t)(uintptr_t)nd * 0x9E3779B97F4A7C15u) ^ (uint64_t)(uintptr_t)item;
     h *= 0xD6E8FEB86659FD93u;
-    size_t i = (size_t)(h >> 17) & (nslots - 1);
+    return (size_t)(h >> 17) & (nslots - 1);
+}
+
+static size_t memo_at(const memo_entry *slot, size_t nslots, const void *nd, const value *item)
+{
+    size_t i = memo_home(nslots, nd, item);
     while (slot[i].node && !(slot[i].node == nd && slot[i].item == item)) i = (i + 1) & (nslots - 1);
     return i;
+}
+
+/* Forget the entry in slot i (mu held): the entries after it in its
+ * probe run move back, so that every lookup still finds its own. */
+static void memo_remove(mustache_memo *m, size_t i)
+{
+    memo_entry *e = &m->slot[i];
+    value_unref(e->item);
+    free(e->bytes);
+    m->bytes -= e->len;
+    m->used--;
+    size_t mask = m->nslots - 1;
+    for (size_t j = i;;) {
+        m->slot[i].node = NULL;
+        for (;;) {
+            j = (j + 1) & mask;
+            if (!m->slot[j].node) return;
+            size_t k = memo_home(m->nslots, m->slot[j].node, m->slot[j].item);
+            /* j's entry stays when its home lies cyclically in (i, j] */
+            if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
+            break;
+        }
+        m->slot[i] = m->slot[j];
+        i = j;
+    }
+}
+
+/* Room for n more bytes (mu held): the oldest entries are forgotten first.
+ * List pages render in the order of their newest item (build.c), so the
+ * items a page shows were mostly remembered by the pages just before it,
+ * and a memo smaller than all the items still answers most renders. */
+static bool memo_room(mustache_memo *m, size_t n)
+{
+    if (n > m->max_bytes) return false;
+    while (m->bytes + n > m->max_bytes && m->fcount) {
+        memo_key k = m->fifo[m->fhead];
+        m->fhead = (m->fhead + 1) % m->fcap;
+        m->fcount--;
+        size_t i = memo_at(m->slot, m->nslots, k.node, k.item);
+        if (m->slot[i].node) memo_remove(m, i);
+    }
+    return m->bytes + n <= m->max_bytes;
+}
+
+static void memo_remember(mustache_memo *m, const void *nd, const value *item)
+{
+    if (m->fcount == m->fcap) {
+        size_t ncap = m->fcap ? 2 * m->fcap : 1024;
+        memo_key *nf = xmalloc(ncap * sizeof *nf);
+        for (size_t k = 0; k < m->fcount; k++) nf[k] = m->fifo[(m->fhead + k) % m->fcap];
+        free(m->fifo);
+        m->fifo = nf;
+        m->fcap = ncap;
+        m->fhead = 0;
+    }
+    m->fifo[(m->fhead + m->fcount++) % m->fcap] = (memo_key){nd, item};
 }
 
 /* Append the remembered output of section nd for item to out; false if none. */
@@ -1039,7 +1110,7 @@ static bool memo_get(mustache_memo *m, const void *nd, const value *item, buf *o
 static void memo_put(mustache_memo *m, const void *nd, value *item, const char *p, size_t n)
 {
     pthread_mutex_lock(&m->mu);
-    if (m->max_bytes && m->bytes + n > m->max_bytes) {
+    if (m->max_bytes && !memo_room(m, n)) {
         pthread_mutex_unlock(&m->mu);
         return;
     }
@@ -1061,6 +1132,7 @@ static void memo_put(mustache_memo *m, const void *nd, value *item, const char *
         e->len = n;
         m->used++;
         m->bytes += n;
+        if (m->max_bytes) memo_remember(m, nd, item);
     }
     pthread_mutex_unlock(&m->mu);
 }

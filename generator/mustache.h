@@ -92,8 +92,8 @@ int mustache_render(mustache_set *s, const mustache_tpl *t, const value *ctx,
  * bytes. The memo keeps a reference to each item it remembers, so a
  * remembered address is never reused while it lives. */
 typedef struct mustache_memo mustache_memo;
-/* max_bytes: the rendered bytes it may hold (items past it are rendered
- * each time); 0: no limit. */
+/* max_bytes: the rendered bytes it may hold (to take a new item past it,
+ * the memo forgets the items it took first); 0: no limit. */
 mustache_memo *mustache_memo_new(size_t max_bytes);
 void mustache_memo_free(mustache_memo *m);        /* NULL-safe */
 /* Items remembered and renders answered from the memo (for tests). */

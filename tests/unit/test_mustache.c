@@ -715,9 +715,9 @@ TEST(memo_leaves_what_it_cannot_know)
     diag_free(d);
 }
 
-/* A memo with a cap holds items until the next would pass it; the rest
- * render as without a memo. */
-TEST(memo_stops_at_its_cap)
+/* A memo with a cap takes a new item past it by forgetting the items it
+ * took first: it answers the most recent ones. */
+TEST(memo_forgets_its_oldest)
 {
     diag *d = diag_new();
     mustache_set *s = mustache_set_new(NULL, NULL);
@@ -731,11 +731,94 @@ TEST(memo_stops_at_its_cap)
         value_push(l, value_ref(its[k]));
     }
     value_set(ctx, "items", l);
-    CHECK_TWICE(s, ctx, m, "[t0][t1][t2]");
-    CHECK_MEMO(m, 2, 2, "cap");
+    char *o = render_m(s, ctx, m);
+    CHECK_STR(o, "[t0][t1][t2]");
+    free(o);
+    CHECK_MEMO(m, 2, 0, "cap: t1 and t2 held");
+    value *recent = value_map(), *l2 = value_list();
+    value_push(l2, value_ref(its[1]));
+    value_push(l2, value_ref(its[2]));
+    value_set(recent, "items", l2);
+    o = render_m(s, recent, m);
+    CHECK_STR(o, "[t1][t2]");
+    free(o);
+    CHECK_MEMO(m, 2, 2, "cap: the recent ones answered");
+    value_unref(recent);
     mustache_memo_free(m);
     value_unref(ctx);
     for (int k = 0; k < 3; k++) value_unref(its[k]);
+    mustache_set_free(s);
+    diag_free(d);
+}
+
+/* Many items through a small memo, in windows that slide and jump: every
+ * output is the item's own (entries forgotten from the middle of a probe
+ * run must leave the rest findable), an item freed after the memo forgot
+ * it can give its address to a new one, and the memo never holds more
+ * than its cap. */
+TEST(memo_forgets_in_any_order)
+{
+    diag *d = diag_new();
+    mustache_set *s = mustache_set_new(NULL, NULL);
+    add(s, "main", "{{#items}}<{{t}}>{{/items}}", NULL, d);
+    mustache_memo *m = mustache_memo_new(64);     /* ~10 items of 6 bytes */
+    enum { N = 300 };
+    value *its[N];
+    for (int k = 0; k < N; k++) {
+        char t[8];
+        snprintf(t, sizeof t, "%04d", k);
+        its[k] = memo_item(t, true);
+    }
+    uint32_t r = 99;
+    int bad = 0;
+    for (int round = 0; round < 400; round++) {
+        r = r * 1103515245u + 12345u;
+        /* odd rounds: windows of items not held (the next ten of the
+         * first half, in turn), which a FIFO memo of ten must then answer
+         * whole; even rounds: anywhere in the second half, strided, only
+         * the output checked */
+        bool fresh = round % 2;
+        int at = fresh ? (round / 2 * 10) % (N / 2) : (int)((r >> 8) % (N / 2));
+        int len = 1 + (int)((r >> 20) % (fresh ? 10 : 12));
+        value *ctx = value_map(), *l = value_list();
+        buf want = BUF_INIT;
+        for (int k = 0; k < len; k++) {
+            int x = fresh ? at + k : N / 2 + (at + k * 7) % (N / 2);
+            value_push(l, value_ref(its[x]));
+            buf_printf(&want, "<%s>", value_str_ptr(value_get(its[x], "t")));
+        }
+        value_set(ctx, "items", l);
+        for (int twice = 0; twice < 2; twice++) {
+            size_t i0, h0, i1, h1;
+            mustache_memo_counts(m, &i0, &h0);
+            char *o = render_m(s, ctx, m);
+            if (!o || strcmp(o, want.ptr)) bad++;
+            free(o);
+            mustache_memo_counts(m, &i1, &h1);
+            /* every entry kept is still found after others were forgotten
+             * from the middle of probe runs */
+            if (fresh && twice && h1 - h0 != (size_t)len) bad++;
+        }
+        buf_free(&want);
+        value_unref(ctx);
+        if (round % 50 == 49) {             /* replace some items: addresses come back */
+            for (int k = 0; k < N; k += 3) {
+                value_unref(its[k]);
+                char t[8];
+                snprintf(t, sizeof t, "n%03d", k % 1000);
+                its[k] = memo_item(t, true);
+            }
+        }
+        size_t items, hits;
+        mustache_memo_counts(m, &items, &hits);
+        if (items > 64 / 6) bad++;
+    }
+    size_t items, hits;
+    mustache_memo_counts(m, &items, &hits);
+    CHECK(bad == 0);
+    CHECK(hits > 100);
+    mustache_memo_free(m);
+    for (int k = 0; k < N; k++) value_unref(its[k]);
     mustache_set_free(s);
     diag_free(d);
 }
@@ -784,7 +867,8 @@ int main(void)
     RUN(memo_remembers_only_what_depends_on_the_item);
     RUN(memo_leaves_what_it_cannot_know);
     RUN(memo_holds_its_items);
-    RUN(memo_stops_at_its_cap);
+    RUN(memo_forgets_its_oldest);
+    RUN(memo_forgets_in_any_order);
     RUN(fuzz_smoke);
     return test_summary();
 }
