@@ -65,7 +65,8 @@ renderer *renderer_new(const char *templates_dir, outdir *out, value *site, diag
     r->set = mustache_set_new(loader, r);
     mustache_set_strict(r->set, true);
     /* 10k documents' items are ~7 MB; at 100k the cap keeps the build
-     * within its memory target (the items past it render each time). */
+     * within its memory target, and the memo forgets its oldest items,
+     * which list pages rendered in date order no longer need. */
     r->memo = mustache_memo_new(RENDER_MEMO_BYTES);
     return r;
 }
