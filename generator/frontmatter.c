@@ -30,11 +30,11 @@ static int next(yreader *r, yaml_event_t *ev)
     return 0;
 }
 
-static value *scalar_value(const yaml_event_t *ev)
+/* A scalar's value: a string, or for a plain one (not quoted) the few
+ * words that are booleans and nulls. */
+static value *scalar_of(const char *s, size_t n, bool plain)
 {
-    const char *s = (const char *)ev->data.scalar.value;
-    size_t n = ev->data.scalar.length;
-    if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+    if (plain) {
         if ((n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "True", 4))) ||
             (n == 3 && !memcmp(s, "yes", 3)))
             return value_bool(true);
@@ -45,6 +45,12 @@ static value *scalar_value(const yaml_event_t *ev)
             return value_null();
     }
     return value_strn(s, n);
+}
+
+static value *scalar_value(const yaml_event_t *ev)
+{
+    return scalar_of((const char *)ev->data.scalar.value, ev->data.scalar.length,
+                     ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE);
 }
 
 static value *parse_node(yreader *r, yaml_event_t *ev, int depth);
@@ -164,12 +170,13 @@ value *yaml_parse_doc(const char *file, const char *text, size_t len, int first_
 /* ---- the common front matter without libyaml ----
  *
  * Nearly every document's front matter is lines of `key: "text"`,
- * `key: ["a", "b"]` and `key: 2017-09-29 10:00:00 +0800`; libyaml's
- * scanner, token queue and events cost ~50k instructions for such eight
- * lines, 8% of a full build. This reads exactly that subset and nothing
- * else: any other line (a comment, an escape, a block list, a trailing
- * space, a tab, a CR, a duplicate key, a character YAML does not allow)
- * makes it decline, and libyaml reads the text as before. What it gives
+ * `key: ["a", "b"]`, `key: 2017-09-29 10:00:00 +0800` and `key:` with
+ * `  - item` lines under it, with blank and comment lines between;
+ * libyaml's scanner, token queue and events cost ~50k instructions for
+ * such eight lines, 8% of a full build. This reads exactly that subset
+ * and nothing else: any other line (an escape, a trailing space, a tab, a
+ * CR, a nested map, a duplicate key, a character YAML folds or does not
+ * allow) makes it decline, and libyaml reads the text as before. What it gives
  * is what libyaml gives (tests/unit/test_frontmatter.c compares the two
  * over generated front matter). */
 
@@ -252,15 +259,20 @@ static value *fast_value(const char *s, const char *lim)
         return NULL;
     }
     if (!plain_ok(s, (size_t)(lim - s))) return NULL;
-    yaml_event_t ev = {.type = YAML_SCALAR_EVENT};
-    ev.data.scalar.value = (yaml_char_t *)s;
-    ev.data.scalar.length = (size_t)(lim - s);
-    ev.data.scalar.style = YAML_PLAIN_SCALAR_STYLE;
-    return scalar_value(&ev);
+    return scalar_of(s, (size_t)(lim - s), true);
 }
 
 /* A line of the text: [s, e) without its line break. */
 typedef struct { const char *s, *e; } fline;
+
+/* The line at *p (< end), and *p past its line break. */
+static fline next_line(const char **p, const char *end)
+{
+    const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+    fline l = {*p, nl ? nl : end};
+    *p = nl ? nl + 1 : end;
+    return l;
+}
 
 static bool key_char(char c, bool first)
 {
@@ -303,9 +315,7 @@ static value *fast_yaml(const char *text, size_t len, int first_line, value *lin
     for (;;) {
         if (!have) {
             if (p >= end) break;
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            l = (fline){p, nl ? nl : end};
-            p = nl ? nl + 1 : end;
+            l = next_line(&p, end);
         }
         have = false;
         int at = line++;
@@ -323,9 +333,7 @@ static value *fast_yaml(const char *text, size_t len, int first_line, value *lin
             size_t indent = 0;
             bool first = true;
             while (p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                l = (fline){p, nl ? nl : end};
-                p = nl ? nl + 1 : end;
+                l = next_line(&p, end);
                 if (blank_line(l)) { line++; continue; }
                 if (first) {
                     while (l.s + indent < l.e && l.s[indent] == ' ') indent++;
