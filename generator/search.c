@@ -1802,14 +1802,22 @@ static inline bool next_posting(const char **p, const char *end, uint64_t *v, ui
     return next_b64(p, end, v) && (!(*v & 1) || (next_b64(p, end, m) && *m && *m <= 255));
 }
 
+/* v as LEB128 at p (room for 5 bytes); returns the end. */
+static inline unsigned char *leb_at(unsigned char *p, uint32_t v)
+{
+    while (v >= 128) {
+        *p++ = (unsigned char)(v | 128);
+        v >>= 7;
+    }
+    *p++ = (unsigned char)v;
+    return p;
+}
+
 static void put_leb(buf *b, uint32_t v)
 {
-    do {
-        unsigned char c = v & 127;
-        v >>= 7;
-        if (v) c |= 128;
-        buf_putc(b, c);
-    } while (v);
+    buf_grow(b, 5);
+    b->len = (size_t)((char *)leb_at((unsigned char *)b->ptr + b->len, v) - b->ptr);
+    b->ptr[b->len] = 0;
 }
 
 /* The document just added to ix (with seen): its term ids, ascending, as
@@ -1837,12 +1845,7 @@ static void doc_tokens(index_t *ix, buf *out)
         ix->seen[w] = 0;
         do {
             uint32_t id = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(m));
-            uint32_t v = id - prev;         /* the first: id itself (prev 0) */
-            while (v >= 128) {
-                *p++ = (unsigned char)(v | 128);
-                v >>= 7;
-            }
-            *p++ = (unsigned char)v;
+            p = leb_at(p, id - prev);       /* the first: id itself (prev 0) */
             prev = id;
             m &= m - 1;
         } while (m);
