@@ -637,19 +637,18 @@ static void order_list_jobs(build *b)
     if (n < 2) return;
     list_order *o = xmalloc(n * sizeof *o);
     job *moved = xmalloc(n * sizeof *moved);
+    size_t *places = xmalloc(n * sizeof *places);
     size_t k = 0;
     for (size_t i = 0; i < b->njobs; i++) {
         const job *j = &b->jobs[i];
         if (!j->list) continue;
         size_t first = (j->page - 1) * b->paginate;
         o[k] = (list_order){first < j->list->n ? j->list->items[first] : SIZE_MAX, k};
+        places[k] = i;
         moved[k++] = *j;
     }
     qsort(o, n, sizeof *o, list_order_cmp);
     /* the list jobs' places, in order, take the list jobs sorted */
-    size_t *places = xmalloc(n * sizeof *places);
-    for (size_t i = 0, m = 0; i < b->njobs; i++)
-        if (b->jobs[i].list) places[m++] = i;
     for (size_t m = 0; m < n; m++) b->jobs[places[m]] = moved[o[m].at];
     free(places);
     free(moved);
