@@ -1110,7 +1110,9 @@ static bool memo_get(mustache_memo *m, const void *nd, const value *item, buf *o
 static void memo_put(mustache_memo *m, const void *nd, value *item, const char *p, size_t n)
 {
     pthread_mutex_lock(&m->mu);
-    if (m->max_bytes && !memo_room(m, n)) {
+    /* (another thread may have put it first: then nothing to forget) */
+    bool have = m->nslots && m->slot[memo_at(m->slot, m->nslots, nd, item)].node;
+    if (have || (m->max_bytes && !memo_room(m, n))) {
         pthread_mutex_unlock(&m->mu);
         return;
     }
@@ -1124,16 +1126,14 @@ static void memo_put(mustache_memo *m, const void *nd, value *item, const char *
         m->nslots = ns;
     }
     memo_entry *e = &m->slot[memo_at(m->slot, m->nslots, nd, item)];
-    if (!e->node) {                   /* (another thread may have put it first) */
-        e->node = nd;
-        e->item = value_ref(item);
-        e->bytes = xmalloc(n ? n : 1);
-        memcpy(e->bytes, p, n);
-        e->len = n;
-        m->used++;
-        m->bytes += n;
-        if (m->max_bytes) memo_remember(m, nd, item);
-    }
+    e->node = nd;
+    e->item = value_ref(item);
+    e->bytes = xmalloc(n ? n : 1);
+    memcpy(e->bytes, p, n);
+    e->len = n;
+    m->used++;
+    m->bytes += n;
+    if (m->max_bytes) memo_remember(m, nd, item);
     pthread_mutex_unlock(&m->mu);
 }
 
