@@ -27,10 +27,9 @@ typedef struct {
     uint32_t klen;
     uint32_t hash;
     value *val;
-    char pre[8];         /* the key's first min(klen, 8) bytes, zero-padded:
-                            short keys compare without reading the key
-                            chunk (one cache miss less per lookup in a cold
-                            map) */
+    uint64_t pre;        /* key_word of the key: short keys compare without
+                            reading the key chunk (one cache miss less per
+                            lookup in a cold map) */
 } map_entry;
 
 /* Key storage: a list of chunks, newest first; full chunks are never
@@ -231,18 +230,61 @@ value *value_at(const value *list, size_t i)
 }
 
 
-uint32_t value_hash(const char *key, size_t klen)
-{
-    uint32_t h = 2166136261u;   /* FNV-1a */
-    for (size_t i = 0; i < klen; i++) h = (h ^ (unsigned char)key[i]) * 16777619u;
-    return h;
-}
-
 /* Keys templates look up are short ("title", "url"): two overlapping
  * word loads per side (never outside the n bytes) beat a call to memcmp,
  * which was ~5% of a page's rendering instructions. */
 static inline uint64_t load64(const char *p) { uint64_t x; memcpy(&x, p, 8); return x; }
 static inline uint32_t load32(const char *p) { uint32_t x; memcpy(&x, p, 4); return x; }
+
+/* A key's first min(klen, 8) bytes as a number, byte i in bits 8i..8i+7,
+ * the rest zero: one word to hash and to compare, read without a call and
+ * without reading past the key. */
+static inline uint64_t key_word(const char *k, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n >= 8) return load64(k);
+    /* two loads that overlap on the same bytes: or-ed, they are the key */
+    if (n >= 4) return (uint64_t)load32(k) | (uint64_t)load32(k + n - 4) << (8 * (n - 4));
+    if (!n) return 0;
+    return (uint64_t)(unsigned char)k[0] | (uint64_t)(unsigned char)k[n / 2] << (8 * (n / 2)) |
+           (uint64_t)(unsigned char)k[n - 1] << (8 * (n - 1));
+#else
+    uint64_t w = 0;
+    for (size_t i = 0; i < n && i < 8; i++) w |= (uint64_t)(unsigned char)k[i] << (8 * i);
+    return w;
+#endif
+}
+
+#define HASH_MUL 0x9E3779B97F4A7C15u
+
+/* The bytes of a key past its first 8 (klen > 8), folded into x: a
+ * multiply per word, the last word overlapping the one before. */
+static __attribute__((noinline)) uint64_t hash_rest(const char *key, size_t klen, uint64_t x)
+{
+    for (size_t i = 8; i < klen; i += 8) {
+        uint64_t y = i + 8 <= klen ? load64(key + i) : load64(key + klen - 8);
+        x = (x ^ y) * HASH_MUL;
+        x ^= x >> 29;
+    }
+    return x;
+}
+
+/* A word at a time: the byte-at-a-time hash (FNV) that was here cost a
+ * multiply per byte in a chain, ~5% of a build's map work. Never stored:
+ * any function of the bytes will do, if it spreads keys over the low bits
+ * that the index uses (the multiply's high half is folded into them). */
+static inline uint32_t hash_of(const char *key, size_t klen, uint64_t w)
+{
+    uint64_t x = w ^ (uint64_t)klen << 56;
+    if (klen > 8) x = hash_rest(key, klen, x ^ (uint64_t)klen);
+    x *= HASH_MUL;
+    return (uint32_t)(x ^ x >> 32);
+}
+
+uint32_t value_hash(const char *key, size_t klen)
+{
+    return hash_of(key, klen, key_word(key, klen));
+}
 
 static __attribute__((noinline)) bool key_eq_long(const char *a, const char *b, size_t n)
 {
@@ -261,19 +303,15 @@ static inline bool key_eq(const char *a, const char *b, size_t n)
     return true;
 }
 
-/* Is e's key (hash and length already equal) the klen bytes at key? */
-static inline bool entry_is(const map_entry *e, const char *key, size_t klen)
+/* Is e's key (hash and length already equal) the klen bytes at key, whose
+ * key_word is w? */
+static inline bool entry_is(const map_entry *e, const char *key, size_t klen, uint64_t w)
 {
-    if (klen > 8) return key_eq(e->key, key, klen);
-    if (klen >= 4)
-        return load32(e->pre) == load32(key) && load32(e->pre + klen - 4) == load32(key + klen - 4);
-    for (size_t i = 0; i < klen; i++)
-        if (e->pre[i] != key[i]) return false;
-    return true;
+    return e->pre == w && (klen <= 8 || key_eq(e->key + 8, key + 8, klen - 8));
 }
 
 /* Index of key in map, or -1. */
-static long find_entry(const value *map, const char *key, size_t klen, uint32_t h)
+static long find_entry(const value *map, const char *key, size_t klen, uint32_t h, uint64_t w)
 {
     const map_entry *e = map->u.map.e;
     if (map->u.map.idx) {
@@ -282,11 +320,11 @@ static long find_entry(const value *map, const char *key, size_t klen, uint32_t 
             uint32_t k = map->u.map.idx[i];
             if (!k) return -1;
             k--;
-            if (e[k].hash == h && e[k].klen == klen && entry_is(&e[k], key, klen)) return k;
+            if (e[k].hash == h && e[k].klen == klen && entry_is(&e[k], key, klen, w)) return k;
         }
     }
     for (uint32_t k = 0; k < map->u.map.n; k++)
-        if (e[k].hash == h && e[k].klen == klen && entry_is(&e[k], key, klen)) return k;
+        if (e[k].hash == h && e[k].klen == klen && entry_is(&e[k], key, klen, w)) return k;
     return -1;
 }
 
@@ -326,9 +364,8 @@ static const char *store_key(value *map, const char *key, size_t klen)
     return p;
 }
 
-static void map_reserve(value *map, size_t want)
+static __attribute__((noinline)) void map_grow(value *map, size_t want)
 {
-    if (want <= map->u.map.cap) return;
     if (want > UINT32_MAX / 4) {
         fprintf(stderr, "gazette: map too large (%zu keys)\n", want);
         abort();
@@ -340,7 +377,13 @@ static void map_reserve(value *map, size_t want)
     if (map->u.map.idx || want > MAP_INDEX_MIN) index_build(map);
 }
 
-static void append_entry(value *map, const char *key, size_t klen, uint32_t h, value *v)
+static inline void map_reserve(value *map, size_t want)
+{
+    if (want > map->u.map.cap) map_grow(map, want);
+}
+
+static void append_entry(value *map, const char *key, size_t klen, uint32_t h, uint64_t w,
+                         value *v)
 {
     map_reserve(map, (size_t)map->u.map.n + 1);
     uint32_t k = map->u.map.n++;
@@ -348,8 +391,7 @@ static void append_entry(value *map, const char *key, size_t klen, uint32_t h, v
     e->key = store_key(map, key, klen);
     e->klen = (uint32_t)klen;
     e->hash = h;
-    memset(e->pre, 0, sizeof e->pre);
-    memcpy(e->pre, key, klen < sizeof e->pre ? klen : sizeof e->pre);
+    e->pre = w;
     e->val = v;
     if (map->u.map.idx) index_put(map, k);
 }
@@ -357,7 +399,7 @@ static void append_entry(value *map, const char *key, size_t klen, uint32_t h, v
 value *value_getnh(const value *map, const char *key, size_t klen, uint32_t hash)
 {
     if (!map || map->h.type != V_MAP) return NULL;
-    long k = find_entry(map, key, klen, hash);
+    long k = find_entry(map, key, klen, hash, key_word(key, klen));
     return k < 0 ? NULL : map->u.map.e[k].val;
 }
 
@@ -367,7 +409,7 @@ static __attribute__((noinline)) value *getnh_miss(const value *map, const char 
                                                     size_t klen, uint32_t hash,
                                                     uint32_t *hint, uint32_t h)
 {
-    long k = find_entry(map, key, klen, hash);
+    long k = find_entry(map, key, klen, hash, key_word(key, klen));
     if (k < 0) return NULL;
     /* Write only on change: a stable hint stays a shared, clean line. */
     if ((uint32_t)k != h) __atomic_store_n(hint, (uint32_t)k, __ATOMIC_RELAXED);
@@ -382,7 +424,7 @@ value *value_getnh_hint(const value *map, const char *key, size_t klen, uint32_t
     uint32_t h = __atomic_load_n(hint, __ATOMIC_RELAXED);
     /* Keys are unique in a map: an entry with this key is the answer. */
     if (h < map->u.map.n && e[h].hash == hash && e[h].klen == klen &&
-        entry_is(&e[h], key, klen))
+        entry_is(&e[h], key, klen, key_word(key, klen)))
         return e[h].val;
     return getnh_miss(map, key, klen, hash, hint, h);
 }
@@ -390,36 +432,24 @@ value *value_getnh_hint(const value *map, const char *key, size_t klen, uint32_t
 value *value_getn(const value *map, const char *key, size_t klen)
 {
     if (!map || map->h.type != V_MAP) return NULL;
-    return value_getnh(map, key, klen, value_hash(key, klen));
-}
-
-value *value_get(const value *map, const char *key)
-{
-    return value_getn(map, key, strlen(key));
+    uint64_t w = key_word(key, klen);
+    long k = find_entry(map, key, klen, hash_of(key, klen, w), w);
+    return k < 0 ? NULL : map->u.map.e[k].val;
 }
 
 void value_setn(value *map, const char *key, size_t klen, value *v)
 {
     if (!map || map->h.type != V_MAP) { value_unref(v); return; }
     if (!v) v = value_null();
-    uint32_t h = value_hash(key, klen);
-    long k = find_entry(map, key, klen, h);
+    uint64_t w = key_word(key, klen);
+    uint32_t h = hash_of(key, klen, w);
+    long k = find_entry(map, key, klen, h, w);
     if (k >= 0) {
         value_unref(map->u.map.e[k].val);
         map->u.map.e[k].val = v;
         return;
     }
-    append_entry(map, key, klen, h, v);
-}
-
-void value_set(value *map, const char *key, value *v)
-{
-    value_setn(map, key, strlen(key), v);
-}
-
-void value_set_str(value *map, const char *key, const char *s)
-{
-    value_set(map, key, value_str(s));
+    append_entry(map, key, klen, h, w, v);
 }
 
 const char *value_key_at(const value *map, size_t i)
@@ -436,19 +466,20 @@ value *value_val_at(const value *map, size_t i)
 
 /* Keys are known distinct: entries are copied without lookups, all keys
  * into one chunk (build.c copies a document's summary map per page). */
-value *value_map_copy(const value *map)
+value *value_map_copy_room(const value *map, size_t extra)
 {
-    value *c = value_map();
     uint32_t n = map && map->h.type == V_MAP ? map->u.map.n : 0;
-    if (!n) return c;
+    if (!n) return value_map_sized(extra);
+    value *c = value_map();
     size_t total = 0;
     for (uint32_t k = 0; k < n; k++) total += map->u.map.e[k].klen + 1;
     kchunk *ch = xmalloc(sizeof *ch + total);
     ch->next = NULL;
     ch->used = ch->cap = total;
     c->u.map.keys = ch;
+    if (extra > UINT32_MAX / 4) extra = UINT32_MAX / 4;     /* (map_reserve says) */
     uint32_t cap = 8;
-    while (cap < n) cap *= 2;
+    while (cap < n + extra) cap *= 2;
     c->u.map.e = xmalloc(cap * sizeof(map_entry));
     c->u.map.cap = cap;
     c->u.map.n = n;
@@ -461,8 +492,15 @@ value *value_map_copy(const value *map)
         value_ref(s->val);
         p += s->klen + 1;
     }
-    if (n > MAP_INDEX_MIN) index_build(c);
+    if (cap > MAP_INDEX_MIN) index_build(c);
     return c;
+}
+
+value *value_map_sized(size_t n)
+{
+    value *m = value_map();
+    map_reserve(m, n);
+    return m;
 }
 
 bool value_truthy(const value *v)

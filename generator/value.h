@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "util.h"
 
 typedef enum { V_NULL, V_BOOL, V_INT, V_DOUBLE, V_STRING, V_LIST, V_MAP } vtype;
@@ -61,10 +62,18 @@ size_t value_str_len(const value *v);
 size_t value_len(const value *v);
 void value_push(value *list, value *item);                 /* takes item */
 value *value_at(const value *list, size_t i);              /* borrowed */
-void value_set(value *map, const char *key, value *v);     /* takes v */
-void value_setn(value *map, const char *key, size_t klen, value *v);
-value *value_get(const value *map, const char *key);       /* borrowed or NULL */
-value *value_getn(const value *map, const char *key, size_t klen);
+void value_setn(value *map, const char *key, size_t klen, value *v);   /* takes v */
+value *value_getn(const value *map, const char *key, size_t klen);   /* borrowed or NULL */
+/* The same with a NUL-terminated key; inline, so that a literal key's
+ * length is known when compiling. */
+static inline void value_set(value *map, const char *key, value *v)
+{
+    value_setn(map, key, strlen(key), v);
+}
+static inline value *value_get(const value *map, const char *key)
+{
+    return value_getn(map, key, strlen(key));
+}
 /* The hash maps use for a key, and a lookup with it precomputed (for
  * callers that look the same name up many times, e.g. compiled templates). */
 uint32_t value_hash(const char *key, size_t klen);
@@ -93,9 +102,16 @@ void value_str_memo(const value *v, unsigned memo);   /* no-op unless a string *
 const char *value_key_at(const value *map, size_t i);
 value *value_val_at(const value *map, size_t i);           /* borrowed */
 /* Convenience: set a string. */
-void value_set_str(value *map, const char *key, const char *s);
-/* A shallow copy of a map (new map, same child references). */
-value *value_map_copy(const value *map);
+static inline void value_set_str(value *map, const char *key, const char *s)
+{
+    value_set(map, key, value_str(s));
+}
+/* A map with room for n keys: set that many without growing it. */
+value *value_map_sized(size_t n);
+/* A shallow copy of a map (new map, same child references), with room for
+ * extra more keys. */
+value *value_map_copy_room(const value *map, size_t extra);
+static inline value *value_map_copy(const value *map) { return value_map_copy_room(map, 0); }
 
 /* Mustache truthiness: null, false, empty list and empty string are false. */
 bool value_truthy(const value *v);
