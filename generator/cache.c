@@ -22,10 +22,24 @@ fp128 fp_bytes(const void *data, size_t n)
     return (fp128){h.low64, h.high64};
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HOST_LE 1           /* a word's bytes are its little-endian form */
+#else
+#define HOST_LE 0
+#endif
+
+/* v's little-endian bytes at p (one store where the host is little-endian:
+ * the byte loop was not merged into one, and runs for every encoded node) */
+static inline void le64_at(unsigned char *p, uint64_t v)
+{
+    if (HOST_LE) memcpy(p, &v, 8);
+    else for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
 static void put_u64(buf *out, uint64_t v)
 {
     unsigned char b[8];
-    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (8 * i));
+    le64_at(b, v);
     buf_put(out, b, 8);
 }
 
@@ -36,10 +50,11 @@ static void put_u32(buf *out, uint32_t v)
     buf_put(out, b, 4);
 }
 
-static uint64_t get_u64(const unsigned char *p)
+static inline uint64_t get_u64(const unsigned char *p)
 {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
+    if (HOST_LE) memcpy(&v, p, 8);
+    else for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
     return v;
 }
 
@@ -55,7 +70,7 @@ static inline void put_tag_u64(buf *out, char tag, uint64_t v)
     buf_grow(out, 9);
     unsigned char *p = (unsigned char *)out->ptr + out->len;
     p[0] = (unsigned char)tag;
-    for (int i = 0; i < 8; i++) p[1 + i] = (unsigned char)(v >> (8 * i));
+    le64_at(p + 1, v);
     out->len += 9;
     out->ptr[out->len] = 0;
 }
@@ -109,7 +124,17 @@ void fp_encode_value(buf *out, const value *v)
 
 /* The inverse of fp_encode_value, for the table of contents kept in the
  * Markdown cache. NULL if the bytes are not a well-formed encoding. */
-static value *decode_value(const unsigned char **pp, const unsigned char *end, int depth)
+static bool skip_value(const unsigned char **pp, const unsigned char *end, int depth);
+
+/* Room asked for up front for a map of n keys: each key takes at least 10
+ * bytes of the encoding, and a damaged n (still within the bytes) must not
+ * make a large allocation; a larger map grows as it is filled. */
+#define DECODE_MAP_ROOM 64
+
+/* skip: for a list at depth 0, a bit per item (of the first 64) whose
+ * value is skipped, not made: a null stands in its place. */
+static value *decode_items(const unsigned char **pp, const unsigned char *end, int depth,
+                           uint64_t skip)
 {
     const unsigned char *p = *pp;
     if (p >= end || depth > 16) return NULL;
@@ -132,7 +157,7 @@ static value *decode_value(const unsigned char **pp, const unsigned char *end, i
         uint64_t n = get_u64(p);
         p += 8;
         if (n > (uint64_t)(end - p)) return NULL;
-        v = t == 'l' ? value_list() : value_map();
+        v = t == 'l' ? value_list() : value_map_sized(n < DECODE_MAP_ROOM ? (size_t)n : DECODE_MAP_ROOM);
         for (uint64_t i = 0; i < n; i++) {
             const char *key = NULL;
             size_t klen = 0;
@@ -145,7 +170,9 @@ static value *decode_value(const unsigned char **pp, const unsigned char *end, i
                 klen = (size_t)kn;
                 p += kn;
             }
-            value *it = decode_value(&p, end, depth + 1);
+            value *it;
+            if (t == 'l' && i < 64 && (skip >> i & 1)) it = skip_value(&p, end, depth + 1) ? value_null() : NULL;
+            else it = decode_items(&p, end, depth + 1, 0);
             if (!it) { value_unref(v); return NULL; }
             if (key) value_setn(v, key, klen, it);
             else value_push(v, it);
@@ -153,6 +180,47 @@ static value *decode_value(const unsigned char **pp, const unsigned char *end, i
     }
     if (v) *pp = p;
     return v;
+}
+
+static value *decode_value(const unsigned char **pp, const unsigned char *end, int depth)
+{
+    return decode_items(pp, end, depth, 0);
+}
+
+/* Past one well-formed encoding, making nothing (decode_value's rules). */
+static bool skip_value(const unsigned char **pp, const unsigned char *end, int depth)
+{
+    const unsigned char *p = *pp;
+    if (p >= end || depth > 16) return false;
+    char t = (char)*p++;
+    if (t == 'n' || t == 't' || t == 'f') {
+        /* one byte */
+    } else if ((t == 'i' || t == 'd') && end - p >= 8) {
+        p += 8;
+    } else if (t == 's' && end - p >= 8) {
+        uint64_t n = get_u64(p);
+        p += 8;
+        if (n > (uint64_t)(end - p)) return false;
+        p += n;
+    } else if ((t == 'l' || t == 'm') && end - p >= 8) {
+        uint64_t n = get_u64(p);
+        p += 8;
+        if (n > (uint64_t)(end - p)) return false;
+        for (uint64_t i = 0; i < n; i++) {
+            if (t == 'm') {
+                if (end - p < 9 || *p != 's') return false;
+                uint64_t kn = get_u64(p + 1);
+                p += 9;
+                if (kn > (uint64_t)(end - p)) return false;
+                p += kn;
+            }
+            if (!skip_value(&p, end, depth + 1)) return false;
+        }
+    } else {
+        return false;
+    }
+    *pp = p;
+    return true;
 }
 
 static fp128 self_fp;
@@ -1146,8 +1214,13 @@ void doccache_free(doccache *c)
 
 value *fp_decode_value(const void *data, size_t n)
 {
+    return fp_decode_list_skipping(data, n, 0);
+}
+
+value *fp_decode_list_skipping(const void *data, size_t n, uint64_t skip)
+{
     const unsigned char *p = data, *end = p + n;
-    value *v = decode_value(&p, end, 0);
+    value *v = decode_items(&p, end, 0, skip);
     if (v && p != end) { value_unref(v); v = NULL; }
     return v;
 }

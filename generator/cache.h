@@ -129,6 +129,10 @@ void doccache_free(doccache *c);
 /* The inverse of fp_encode_value; NULL unless data is exactly one
  * well-formed encoding. */
 value *fp_decode_value(const void *data, size_t n);
+/* The same for the encoding of a list, except that the items whose bit is
+ * set in skip (bit i: item i, of the first 64) are checked, not made: a
+ * null stands in for each. */
+value *fp_decode_list_skipping(const void *data, size_t n, uint64_t skip);
 
 /* ---- pages of one output directory ---- */
 

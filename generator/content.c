@@ -734,7 +734,8 @@ void doc_fm_toc(const doc *dc, value **fm, value **toc)
         *toc = value_ref(dc->md.toc);
         return;
     }
-    value *l = fp_decode_value(dc->lazy, dc->lazy_len);
+    /* (not the lines: only validation reads them) */
+    value *l = fp_decode_list_skipping(dc->lazy, dc->lazy_len, 1u << 1);
     value *f = value_at(l, 0), *t = value_at(l, 2);
     bool ok = value_len(l) == 3 && value_type(f) == V_MAP && value_type(t) == V_LIST;
     *fm = ok ? value_ref(f) : value_map();

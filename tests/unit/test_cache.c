@@ -42,6 +42,81 @@ TEST(encodings_are_unambiguous)
     value_unref(a); value_unref(b); value_unref(m1); value_unref(m2); value_unref(m3);
 }
 
+static bool same_encoding(const value *a, const value *b)
+{
+    buf x = BUF_INIT, y = BUF_INIT;
+    fp_encode_value(&x, a);
+    fp_encode_value(&y, b);
+    bool same = x.len == y.len && !memcmp(x.ptr, y.ptr, x.len);
+    buf_free(&x);
+    buf_free(&y);
+    return same;
+}
+
+/* fp_decode_value inverts fp_encode_value, maps of any size included (they
+ * are made with room for their keys); fp_decode_list_skipping leaves the
+ * chosen items of a list out but still checks them, and skips nothing in
+ * a map. Every cut of the bytes is refused. */
+TEST(decode_with_skips)
+{
+    value *l = value_list();
+    value *fm = value_map(), *lines = value_map(), *toc = value_list();
+    char key[16];
+    for (int i = 0; i < 100; i++) {          /* past the room asked for up front */
+        snprintf(key, sizeof key, "k%d", i);
+        value_set(fm, key, i % 2 ? value_int(i) : value_str(key));
+        value_set(lines, key, value_int(i + 1));
+    }
+    value *nested = value_map();
+    value_set(nested, "list", value_list());
+    value_push(value_get(nested, "list"), value_double(2.5));
+    value_push(value_get(nested, "list"), value_bool(true));
+    value_push(value_get(nested, "list"), value_null());
+    value_set(lines, "nested", nested);
+    value_push(toc, value_str("一、总则"));
+    value_push(l, fm);
+    value_push(l, lines);
+    value_push(l, toc);
+    buf b = BUF_INIT;
+    fp_encode_value(&b, l);
+    value *all = fp_decode_value(b.ptr, b.len);
+    CHECK(all && same_encoding(all, l));
+    CHECK(value_int_of(value_get(value_at(all, 1), "k99")) == 100);
+    value *some = fp_decode_list_skipping(b.ptr, b.len, 1u << 1);
+    CHECK(some && value_len(some) == 3 && value_type(value_at(some, 1)) == V_NULL);
+    CHECK(same_encoding(value_at(some, 0), fm) && same_encoding(value_at(some, 2), toc));
+    value *none = fp_decode_list_skipping(b.ptr, b.len, 7);
+    CHECK(none && value_len(none) == 3 && value_type(value_at(none, 0)) == V_NULL &&
+          value_type(value_at(none, 2)) == V_NULL);
+    for (size_t cut = 0; cut < b.len; cut++) {
+        CHECK(!fp_decode_list_skipping(b.ptr, cut, 1u << 1));
+        CHECK(!fp_decode_list_skipping(b.ptr, cut, 7));
+    }
+    /* a byte of the skipped item made wrong: a type no encoding has */
+    buf bad = BUF_INIT;
+    buf_put(&bad, b.ptr, b.len);
+    size_t at = 0;
+    for (size_t i = b.len; i-- > 0;)
+        if (bad.ptr[i] == 'd') { at = i; break; }    /* the double, inside lines */
+    CHECK(at > 0);
+    bad.ptr[at] = 'x';
+    CHECK(!fp_decode_list_skipping(bad.ptr, bad.len, 1u << 1));
+    CHECK(!fp_decode_value(bad.ptr, bad.len));
+    /* skipping applies to a list's items, not to a map's values */
+    buf mb = BUF_INIT;
+    fp_encode_value(&mb, fm);
+    value *m = fp_decode_list_skipping(mb.ptr, mb.len, 1);
+    CHECK(m && same_encoding(m, fm));
+    value_unref(m);
+    buf_free(&mb);
+    buf_free(&bad);
+    value_unref(none);
+    value_unref(some);
+    value_unref(all);
+    buf_free(&b);
+    value_unref(l);
+}
+
 static void sample(md_result *r, const char *html)
 {
     *r = (md_result){0};    /* lengths 0: not known (md_encode counts them) */
@@ -667,6 +742,7 @@ int main(void)
 {
     if (!mkdtemp(dir)) return 1;
     RUN(encodings_are_unambiguous);
+    RUN(decode_with_skips);
     RUN(markdown_round_trip);
     RUN(markdown_batched_puts);
     RUN(markdown_puts_from_two_threads);
