@@ -384,7 +384,7 @@ static value *list_context(build *b, const list_spec *ls, size_t k)
 
 static value *summary_of(const doc *dc)
 {
-    value *s = value_map();
+    value *s = value_map_sized(16);
     value_set_str(s, "title", dc->title);
     value_set_str(s, "url", dc->url);
     value_set_str(s, "date", dc->date);
@@ -501,7 +501,7 @@ static value *doc_context(build *b, size_t i)
     doc *dc = b->c.docs[i];
     value *fm, *toc;
     doc_fm_toc(dc, &fm, &toc);
-    value *d = value_map_copy(summary(b, i));
+    value *d = value_map_copy_room(summary(b, i), 20);     /* (the keys set below) */
     int sec = !strcmp(dc->section, "reports");
     /* A body kept in the build cache stands in by its fingerprint (the
      * HTML is a pure function of it); render_job reads the HTML only when
