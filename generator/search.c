@@ -111,6 +111,8 @@ static inline void add_cjk(index_t *ix, const char *tok, uint32_t cp, uint64_t k
                            uint32_t prevcp, uint64_t prevkey, uint8_t mask);
 static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
                              uint32_t prevcp, uint64_t prevkey);
+static size_t count_run(index_t *ix, const unsigned char *u, size_t i, size_t n,
+                        uint32_t *prevcp, uint64_t *prevkey);
 
 static inline void emit(const sink *k, const char *tok, size_t len, uint64_t key)
 {
@@ -171,19 +173,11 @@ static void tokenize(const char *s, size_t n, const sink *out)
              * surrogate ones, its class is C_CJK, and no word is open. */
             size_t at = i;
             if (!prevlen) prevcp = 0;         /* (left over from a char before a gap) */
-            while (n - i >= 3 && (u[i] & 0xF0) == 0xE0 && (u[i + 1] & 0xC0) == 0x80 &&
-                   (u[i + 2] & 0xC0) == 0x80) {
-                uint32_t c = (uint32_t)(u[i] & 0x0F) << 12 | (uint32_t)(u[i + 1] & 0x3F) << 6 |
-                             (u[i + 2] & 0x3F);
-                if (c < CJK_LO || c > CJK_HI) break;
-                uint64_t k = (uint64_t)u[i] | (uint64_t)u[i + 1] << 8 | (uint64_t)u[i + 2] << 16;
-                count_cjk(out->ix, s + i, c, k, prevcp, prevkey);
+            i = count_run(out->ix, u, i, n, &prevcp, &prevkey);
+            if (i != at) {
                 prevlen = 3;
-                prevkey = k;
-                prevcp = c;
-                i += 3;
+                continue;
             }
-            if (i != at) continue;
         }
         uint32_t cp = 0, f = 0;
         size_t used = 1;
@@ -671,6 +665,67 @@ static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t 
     uint32_t bigram = 0, id = cjk_terms(ix, tok, c, key, prevcp, prevkey, &bigram);
     count_id(ix, id);
     if (prevcp) count_id(ix, bigram);
+}
+
+/* A body's run of chars of CJK_LO..CJK_HI from u[i] on (n bytes in all),
+ * each counted as count_cjk counts it (*prevcp, *prevkey: the char before
+ * the run, 0 for none; then the run's last); returns where the run ends.
+ * Both of a char's terms are mostly known, its char and the one before it
+ * both ranked: that case is done here with the index's arrays in locals.
+ * Through ix, each count's byte store (a char type: it may alias anything)
+ * made the compiler load every array pointer of ix again for each char.
+ * The rest goes to count_cjk, which may move the arrays: they are read
+ * again after it. */
+static size_t count_run(index_t *ix, const unsigned char *u, size_t i, size_t n,
+                        uint32_t *prevcp_io, uint64_t *prevkey_io)
+{
+    uint32_t prevcp = *prevcp_io;
+    uint64_t prevkey = *prevkey_io;
+    const cjk_ref *cjk = ix->cjk;
+    const uint32_t *pairs = ix->pairs;
+    uint8_t *cnt = ix->cnt;
+    uint32_t *touched = ix->touched;
+    size_t nt = ix->ntouched;
+    while (n - i >= 3 && (u[i] & 0xF0) == 0xE0 && (u[i + 1] & 0xC0) == 0x80 &&
+           (u[i + 2] & 0xC0) == 0x80) {
+        uint32_t c = (uint32_t)(u[i] & 0x0F) << 12 | (uint32_t)(u[i + 1] & 0x3F) << 6 |
+                     (u[i + 2] & 0x3F);
+        if (c < CJK_LO || c > CJK_HI) break;
+        uint64_t k = (uint64_t)u[i] | (uint64_t)u[i + 1] << 8 | (uint64_t)u[i + 2] << 16;
+        const cjk_ref *r = &cjk[c - CJK_LO];
+        uint32_t id = r->id, bigram = 0;
+        if (id && prevcp) {
+            const cjk_ref *p = &cjk[prevcp - CJK_LO];
+            if (p->rank && r->rank) bigram = pairs[(p->rank - 1) * RANKS + r->rank - 1];
+        }
+        if (id && (!prevcp || bigram)) {
+            uint8_t m = cnt[id - 1];                 /* count_id, twice */
+            touched[nt] = id - 1;
+            nt += m == 0;
+            cnt[id - 1] = (uint8_t)(m + (m < 3));
+            if (prevcp) {
+                m = cnt[bigram - 1];
+                touched[nt] = bigram - 1;
+                nt += m == 0;
+                cnt[bigram - 1] = (uint8_t)(m + (m < 3));
+            }
+        } else {
+            ix->ntouched = nt;
+            count_cjk(ix, (const char *)u + i, c, k, prevcp, prevkey);
+            cjk = ix->cjk;
+            pairs = ix->pairs;
+            cnt = ix->cnt;
+            touched = ix->touched;
+            nt = ix->ntouched;
+        }
+        prevkey = k;
+        prevcp = c;
+        i += 3;
+    }
+    ix->ntouched = nt;
+    *prevcp_io = prevcp;
+    *prevkey_io = prevkey;
+    return i;
 }
 
 static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)
