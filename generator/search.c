@@ -532,11 +532,61 @@ static inline size_t b64_pack(uint64_t *w, size_t k, uint64_t v)
     return k;
 }
 
-/* Encode t's pending posting (into stage, spilling it when full). */
-static void flush_pending(index_t *ix, term *t)
+/* The varint of each v < B64_SMALL (a gap of under 128 documents, and
+ * every field mask), looked up instead of made a char at a time: its one
+ * or two chars in the low bytes, their count in the top byte. */
+#define B64_SMALL 1024
+static uint32_t b64_small[B64_SMALL];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_small_make(void)
+{
+    for (uint32_t v = 0; v < B64_SMALL; v++) {
+        uint64_t w = 0;
+        size_t k = b64_pack(&w, 0, v);
+        b64_small[v] = (uint32_t)w | (uint32_t)k << 24;
+    }
+}
+
+/* t's staged bytes are too many for w's k more: spill, then stage them. */
+static __attribute__((noinline)) void stage_spill(index_t *ix, term *t, uint64_t w, size_t k)
+{
+    spill(ix, t);
+    t->stage = w;
+    t->nstage = (uint8_t)k;
+}
+
+static void flush_pending_slow(index_t *ix, term *t, uint64_t v);
+
+/* Encode t's pending posting (into stage, spilling it when full). The
+ * common case makes no call: no registers saved and restored per posting. */
+static inline void flush_pending(index_t *ix, term *t)
+{
+    uint64_t v = (uint64_t)(t->last - t->prev) << 3 | (unsigned)t->tf << 1 | (t->mask != 0);
+    if (v >= B64_SMALL) {
+        flush_pending_slow(ix, t, v);
+        return;
+    }
+    uint32_t a = b64_small[v];
+    uint64_t w = a & 0xFFFF;
+    size_t k = a >> 24;
+    if (t->mask) {
+        uint32_t m = b64_small[t->mask];
+        w |= (uint64_t)(m & 0xFFFF) << (8 * k);
+        k += m >> 24;
+    }
+    t->prev = t->last;
+    if (t->nstage + k > 8) {
+        stage_spill(ix, t, w, k);
+        return;
+    }
+    t->stage |= w << (8 * t->nstage);
+    t->nstage = (uint8_t)(t->nstage + k);
+}
+
+static __attribute__((noinline)) void flush_pending_slow(index_t *ix, term *t, uint64_t v)
 {
     char e[16];                 /* at most 7 + 2 chars */
-    uint64_t v = (uint64_t)(t->last - t->prev) << 3 | (unsigned)t->tf << 1 | (t->mask != 0);
     if (v < (1u << 20)) {
         /* nearly always: a gap under 2^17 documents, at most 4 + 2 chars
          * made straight into a word (no bytes in between) */
@@ -771,6 +821,7 @@ static void index_free(index_t *ix)
 
 static void index_doc(index_t *ix, const search_doc *d, const char *text)
 {
+    pthread_once(&b64_once, b64_small_make);
     add_text(ix, d->title, SEARCH_F_TITLE);
     if (d->doc_number && *d->doc_number) {
         add_text(ix, d->doc_number, SEARCH_F_DOCNUM);
