@@ -111,7 +111,7 @@ static inline void add_cjk(index_t *ix, const char *tok, uint32_t cp, uint64_t k
                            uint32_t prevcp, uint64_t prevkey, uint8_t mask);
 static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
                              uint32_t prevcp, uint64_t prevkey);
-static size_t count_run(index_t *ix, const unsigned char *u, size_t i, size_t n,
+static inline size_t count_run(index_t *ix, const unsigned char *u, size_t i, size_t n,
                         uint32_t *prevcp, uint64_t *prevkey);
 
 static inline void emit(const sink *k, const char *tok, size_t len, uint64_t key)
@@ -717,37 +717,56 @@ static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t 
     if (prevcp) count_id(ix, bigram);
 }
 
+/* The key of the 3-byte char at p (key_of). */
+static inline uint64_t key3(const unsigned char *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16;
+}
+
+/* count_run's other cases: count_cjk, out of line (its registers are then
+ * not the loop's). A char before c (prevcp) is the 3 bytes before it. */
+static __attribute__((noinline)) void count_slow(index_t *ix, const unsigned char *u, size_t i,
+                                                 uint32_t c, uint32_t prevcp)
+{
+    count_cjk(ix, (const char *)u + i, c, key3(u + i), prevcp, prevcp ? key3(u + i - 3) : 0);
+}
+
 /* A body's run of chars of CJK_LO..CJK_HI from u[i] on (n bytes in all),
- * each counted as count_cjk counts it (*prevcp, *prevkey: the char before
- * the run, 0 for none; then the run's last); returns where the run ends.
- * Both of a char's terms are mostly known, its char and the one before it
- * both ranked: that case is done here with the index's arrays in locals.
- * Through ix, each count's byte store (a char type: it may alias anything)
- * made the compiler load every array pointer of ix again for each char.
- * The rest goes to count_cjk, which may move the arrays: they are read
- * again after it. */
-static size_t count_run(index_t *ix, const unsigned char *u, size_t i, size_t n,
+ * each counted as count_cjk counts it (*prevcp: the char before the run,
+ * adjacent, or 0 for none; then the run's last, *prevkey its key); returns
+ * where the run ends. Both of a char's terms are mostly known, its char
+ * and the one before it both ranked: that case is done here with the
+ * index's arrays in locals. Through ix, each count's byte store (a char
+ * type: it may alias anything) made the compiler load every array pointer
+ * of ix again for each char. The rest goes to count_slow, which may move
+ * the arrays: they are read again after it. */
+static INLINE_ALWAYS size_t count_run(index_t *ix, const unsigned char *u, size_t i, size_t n,
                         uint32_t *prevcp_io, uint64_t *prevkey_io)
 {
+    size_t start = i;
     uint32_t prevcp = *prevcp_io;
-    uint64_t prevkey = *prevkey_io;
     const cjk_ref *cjk = ix->cjk;
     const uint32_t *pairs = ix->pairs;
     uint8_t *cnt = ix->cnt;
     uint32_t *touched = ix->touched;
     size_t nt = ix->ntouched;
-    while (n - i >= 3 && (u[i] & 0xF0) == 0xE0 && (u[i + 1] & 0xC0) == 0x80 &&
-           (u[i + 2] & 0xC0) == 0x80) {
-        uint32_t c = (uint32_t)(u[i] & 0x0F) << 12 | (uint32_t)(u[i + 1] & 0x3F) << 6 |
-                     (u[i + 2] & 0x3F);
+    uint32_t prank = prevcp ? cjk[prevcp - CJK_LO].rank : 0;     /* the char before's rank */
+    while (n - i >= 3) {
+        /* the 3 bytes as one number, byte j in bits 8j.. (key_of) */
+        uint32_t w;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        if (n - i >= 4) {
+            memcpy(&w, u + i, 4);
+            w &= 0xFFFFFF;
+        } else
+#endif
+            w = (uint32_t)key3(u + i);
+        if ((w & 0xC0C0F0) != 0x8080E0) break;          /* a 3-byte sequence */
+        uint32_t c = (w & 0x0F) << 12 | (w >> 2 & 0xFC0) | (w >> 16 & 0x3F);
         if (c < CJK_LO || c > CJK_HI) break;
-        uint64_t k = (uint64_t)u[i] | (uint64_t)u[i + 1] << 8 | (uint64_t)u[i + 2] << 16;
         const cjk_ref *r = &cjk[c - CJK_LO];
-        uint32_t id = r->id, bigram = 0;
-        if (id && prevcp) {
-            const cjk_ref *p = &cjk[prevcp - CJK_LO];
-            if (p->rank && r->rank) bigram = pairs[(p->rank - 1) * RANKS + r->rank - 1];
-        }
+        uint32_t id = r->id, rank = r->rank, bigram = 0;
+        if (prevcp && prank && rank) bigram = pairs[(prank - 1) * RANKS + rank - 1];
         if (id && (!prevcp || bigram)) {
             uint8_t m = cnt[id - 1];                 /* count_id, twice */
             touched[nt] = id - 1;
@@ -761,20 +780,21 @@ static size_t count_run(index_t *ix, const unsigned char *u, size_t i, size_t n,
             }
         } else {
             ix->ntouched = nt;
-            count_cjk(ix, (const char *)u + i, c, k, prevcp, prevkey);
+            count_slow(ix, u, i, c, prevcp);
             cjk = ix->cjk;
             pairs = ix->pairs;
             cnt = ix->cnt;
             touched = ix->touched;
             nt = ix->ntouched;
+            rank = cjk[c - CJK_LO].rank;             /* (given now, maybe) */
         }
-        prevkey = k;
         prevcp = c;
+        prank = rank;
         i += 3;
     }
     ix->ntouched = nt;
     *prevcp_io = prevcp;
-    *prevkey_io = prevkey;
+    if (i != start) *prevkey_io = key3(u + i - 3);
     return i;
 }
 
