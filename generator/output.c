@@ -64,6 +64,11 @@ struct outdir {
      * given; the rename puts given back in root. */
     bool missing;        /* out_scan found no root */
     char *given;
+    /* While building unseen: the new directory, open (O_PATH), so that its
+     * files and directories are made relative to it: ~4 fewer components
+     * for the kernel to walk per file than from the full path, on a build
+     * that makes every one of its ~29k files and directories. -1 else. */
+    int ufd;
     diag *d;
     pthread_mutex_t mu;
     map claimed;         /* relpaths written (or kept) by this build; keys owned */
@@ -625,6 +630,7 @@ outdir *out_scan(const char *root, const char *state_path, diag *d)
 outdir *out_scan_ex(const char *root, const char *state_path, bool trust, diag *d)
 {
     outdir *o = xcalloc(1, sizeof *o);
+    o->ufd = -1;
     o->trust = trust && state_path;
     o->root = xstrdup(root);
     o->d = d;
@@ -704,6 +710,7 @@ static int begin_unseen(outdir *o)
         } else {
             o->given = o->root;
             o->root = dir;
+            o->ufd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);   /* (-1: full paths) */
             rc = 0;
         }
         free(name);
@@ -715,8 +722,15 @@ static int begin_unseen(outdir *o)
 
 /* Move an unseen root into place: it must still be missing there (two
  * builds of one missing root: the second fails, not merges). */
+static void close_ufd(outdir *o)
+{
+    if (o->ufd >= 0) close(o->ufd);
+    o->ufd = -1;
+}
+
 static int place_unseen(outdir *o)
 {
+    close_ufd(o);
     if (renameat2(AT_FDCWD, o->root, AT_FDCWD, o->given, RENAME_NOREPLACE) < 0 &&
         ((errno != EINVAL && errno != ENOSYS) || rename(o->root, o->given) < 0)) {
         diag_error(o->d, o->given, 0, "cannot move the new site into place (from %s): %s", o->root,
@@ -851,12 +865,12 @@ static int ensure_dir(outdir *o, const char *rel)
     pthread_mutex_unlock(&o->mu);
     if (known) return 0;
     char *full = path_join(o->root, rel);
-    int r = mkdir(full, 0755);
+    int r = o->ufd >= 0 ? mkdirat(o->ufd, rel, 0755) : mkdir(full, 0755);
     if (r < 0 && errno == ENOENT && strchr(rel, '/')) {
         char *p = parent_of(rel);
         r = ensure_dir(o, p);
         free(p);
-        if (r == 0) r = mkdir(full, 0755);
+        if (r == 0) r = o->ufd >= 0 ? mkdirat(o->ufd, rel, 0755) : mkdir(full, 0755);
     }
     if (r < 0 && errno == EEXIST) r = 0;    /* another thread, or by hand: it is re-read */
     if (r < 0) {
@@ -894,7 +908,7 @@ int out_write_st(outdir *o, const char *relpath, const void *data, size_t len, s
     int rc = 0;
     if (!fresh && same_content(full, data, len, st)) {
         count(o, relpath, 0);
-    } else if ((unseen ? write_file_unseen_st(full, data, len, st)
+    } else if ((unseen ? write_file_unseen_at(o->ufd, o->ufd >= 0 ? relpath : full, data, len, st)
                 : fresh ? write_file_fresh_st(full, data, len, st)
                         : write_file_atomic_st(full, data, len, st)) < 0) {
         diag_error(o->d, full, 0, "cannot write: %s", strerror(errno));
@@ -1198,6 +1212,7 @@ void out_close(outdir *o)
     map_free(&o->srecs, 1);
     free(o->sblob);
     free(o->state_path);
+    close_ufd(o);
     if (o->given) (void)rm_rf(o->root);    /* never placed: a failed build's */
     free(o->root);
     free(o->given);

@@ -701,16 +701,29 @@ static int write_atomic(const char *path, const void *data, size_t len, int fres
 
 int write_file_unseen_st(const char *path, const void *data, size_t len, struct stat *st_out)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    return write_file_unseen_at(AT_FDCWD, path, data, len, st_out);
+}
+
+int write_file_unseen_at(int dirfd, const char *path, const void *data, size_t len,
+                         struct stat *st_out)
+{
+    int fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return -1;
     if (write_all_fd(fd, data, len) < 0) {
         int e = errno;
         close(fd);
-        unlink(path);
+        unlinkat(dirfd, path, 0);
         errno = e;
         return -1;
     }
-    return finish_fd(fd, path, st_out);
+    if (st_out && fstat(fd, st_out) < 0) memset(st_out, 0, sizeof *st_out);
+    if (close(fd) < 0) {
+        int e = errno;
+        unlinkat(dirfd, path, 0);
+        errno = e;
+        return -1;
+    }
+    return 0;
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len)

@@ -112,6 +112,9 @@ int write_file_fresh_st(const char *path, const void *data, size_t len, struct s
  * write_file_fresh on tmpfs: the linkat). Fails with EEXIST if path
  * exists; a failed write removes the file. st_out as above. */
 int write_file_unseen_st(const char *path, const void *data, size_t len, struct stat *st_out);
+/* The same with path relative to the directory dirfd (or AT_FDCWD). */
+int write_file_unseen_at(int dirfd, const char *path, const void *data, size_t len,
+                         struct stat *st_out);
 /* Tests only: make the writers take the ways other systems need. how: 0
  * as normal, 1 link through /proc/self/fd as if linkat(AT_EMPTY_PATH)
  * had been refused before, 2 a named temp file as if O_TMPFILE were
