@@ -1300,11 +1300,10 @@ typedef struct {
     const search_doc *base;    /* sd[i] describes b->c.docs[i] */
 } text_owner;
 
-static char *fetch_text(const search_doc *sd, void *ud)
+static char *fetch_text(const search_doc *sd, void *ud, size_t *len)
 {
     text_owner *t = ud;
-    size_t n;
-    return doc_body(t->b, t->b->c.docs[sd - t->base], true, &n);
+    return doc_body(t->b, t->b->c.docs[sd - t->base], true, len);
 }
 
 static void release_text(const search_doc *sd, void *ud)

@@ -803,12 +803,18 @@ static void add(index_t *ix, const char *tok, size_t len, uint8_t mask)
     add_k(ix, tok, len, key_of(tok, len), mask);
 }
 
+/* The n bytes at s (a body's text, with mask 0, is known by its length:
+ * counting it was a pass over cold memory). */
+static void add_text_n(index_t *ix, const char *s, size_t n, uint8_t mask)
+{
+    sink k = {.ix = ix, .mask = mask, .cjk = ix->cjk != NULL, .count = !mask && ix->cnt};
+    tokenize(s, n, &k);
+    if (k.count) add_counted(ix);
+}
+
 static void add_text(index_t *ix, const char *s, uint8_t mask)
 {
-    if (!s) return;
-    sink k = {.ix = ix, .mask = mask, .cjk = ix->cjk != NULL, .count = !mask && ix->cnt};
-    tokenize(s, strlen(s), &k);
-    if (k.count) add_counted(ix);
+    if (s) add_text_n(ix, s, strlen(s), mask);
 }
 
 static void add_str(index_t *ix, const char *s, uint8_t mask)
@@ -839,7 +845,8 @@ static void index_free(index_t *ix)
     *ix = (index_t){0};
 }
 
-static void index_doc(index_t *ix, const search_doc *d, const char *text)
+/* text: n bytes (SIZE_MAX: up to its NUL, counted here). */
+static void index_doc(index_t *ix, const search_doc *d, const char *text, size_t n)
 {
     pthread_once(&b64_once, b64_small_make);
     add_text(ix, d->title, SEARCH_F_TITLE);
@@ -869,7 +876,7 @@ static void index_doc(index_t *ix, const search_doc *d, const char *text)
         add_str(ix, f, SEARCH_F_DISTRICT);
         free(f);
     }
-    add_text(ix, text, 0);
+    if (text) add_text_n(ix, text, n == SIZE_MAX ? strlen(text) : n, 0);
 }
 
 /* ---- output -------------------------------------------------------- */
@@ -2251,7 +2258,8 @@ static piece old_entry(old_chunks *oc, size_t j, const job *jb, size_t i)
         return (piece){oc->data[c] + at, old->json[j].len};
     }
     const search_doc *sd = jb->ord[i];
-    char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud) : NULL;
+    size_t tlen;
+    char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud, &tlen) : NULL;
     buf b = BUF_INIT;
     doc_json(&b, sd, sd->text ? sd->text : fetched);
     free(fetched);
@@ -2323,11 +2331,13 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
         jat[i] = nw->bjson.len;
         tat[i] = nw->btoks.len;
         if (match[i] >= 0) continue;
-        char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud) : NULL;
+        size_t tlen = SIZE_MAX;
+        char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud, &tlen) : NULL;
         const char *text = sd->text ? sd->text : fetched;
+        if (!fetched) tlen = SIZE_MAX;
         doc_json(&nw->bjson, sd, text);
         index_t one = {0};
-        index_doc(&one, sd, text);
+        index_doc(&one, sd, text, tlen);
         free(fetched);
         nids = 0;
         for (size_t k = 0; k < one.n; k++) {
@@ -2745,13 +2755,15 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     size_t released = 0;       /* texts before this one are released */
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
-        fetched[i] = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud) : NULL;
+        size_t tlen = SIZE_MAX;
+        fetched[i] = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud, &tlen) : NULL;
         const char *text = sd->text ? sd->text : fetched[i];
+        if (!fetched[i]) tlen = SIZE_MAX;
         size_t done = i + 1;                 /* (its chunk made here) */
         if (docs_apart) done = docs_hand(&dj, i, text);
         else docs_put(&chunk, i, n, sd, text, &chunks, jat, &rc);
         ix.doc = (uint32_t)i;
-        index_doc(&ix, sd, text);
+        index_doc(&ix, sd, text, tlen);
         if (tat) {
             tat[i] = nw.btoks.len;
             doc_tokens(&ix, &nw.btoks);

@@ -104,15 +104,16 @@ int search_write(const search_doc *docs, size_t n, outdir *o, diag *d);
 int search_write_ex(const search_doc *docs, size_t n, outdir *o, diag *d,
                     void (*consumed)(const search_doc *doc, void *ud), void *ud);
 
-/* The same with hooks (any may be NULL): fetch_text(doc, ud) gives the
- * text of a doc whose text is NULL (a new string, freed here after use),
- * for callers that keep texts on disk; consumed as above. Each document's
+/* The same with hooks (any may be NULL): fetch_text(doc, ud, &len) gives
+ * the text of a doc whose text is NULL (a new string, freed here after
+ * use) and its length, for callers that keep texts on disk; consumed as
+ * above. Each document's
  * text is fetched once, on the calling thread. An index made from nothing
  * of 16+ documents makes its docs/ chunks on a second thread, which reads
  * the texts too: consumed is then called (on the calling thread) once
  * both are past a document, with at most ~1024 texts held meanwhile. */
 typedef struct {
-    char *(*fetch_text)(const search_doc *doc, void *ud);
+    char *(*fetch_text)(const search_doc *doc, void *ud, size_t *len);
     void (*consumed)(const search_doc *doc, void *ud);
     void *ud;
     /* The incremental index, NULL for none. A file (checksummed, written

@@ -423,12 +423,15 @@ TEST(output_is_deterministic)
 /* Texts kept elsewhere: fetched once each, released after; same output. */
 static int fetched, released;
 
-static char *fetch_from_sample(const search_doc *doc, void *ud)
+static char *fetch_from_sample(const search_doc *doc, void *ud, size_t *len)
 {
     const search_doc *orig = ud;
     fetched++;
     for (size_t i = 0; i < 3; i++)
-        if (!strcmp(orig[i].url, doc->url)) return xstrdup(orig[i].text);
+        if (!strcmp(orig[i].url, doc->url)) {
+            *len = strlen(orig[i].text);
+            return xstrdup(orig[i].text);
+        }
     return NULL;
 }
 
@@ -810,9 +813,10 @@ static bool same_tree(const char *a, const char *b)
 
 /* Texts kept elsewhere, told by text_id (here: the text itself). */
 static int inc_fetched;
-static char *fetch_own(const search_doc *doc, void *ud)
+static char *fetch_own(const search_doc *doc, void *ud, size_t *len)
 {
     inc_fetched++;
+    *len = doc->text_id_len;
     return xstrndup(doc->text_id, doc->text_id_len);
 }
 
@@ -858,10 +862,12 @@ static bool patched_equals_fresh(const search_doc *docs, size_t n, const char *o
  * one thread, each text fetched once and released once. */
 static int many_fetched, many_released;
 
-static char *fetch_many(const search_doc *doc, void *ud)
+static char *fetch_many(const search_doc *doc, void *ud, size_t *len)
 {
     __atomic_add_fetch(&many_fetched, 1, __ATOMIC_RELAXED);
-    return xasprintf("正文 %s 职工服务 text of %s", doc->title, doc->url);
+    char *s = xasprintf("正文 %s 职工服务 text of %s", doc->title, doc->url);
+    *len = strlen(s);
+    return s;
 }
 
 static void release_many(const search_doc *doc, void *ud) { many_released++; }
