@@ -1954,9 +1954,10 @@ static void put_leb(buf *b, uint32_t v)
 }
 
 /* The document just added to ix (with seen): its term ids, ascending, as
- * LEB128 deltas (the first as it is) onto out, and seen cleared for the
- * next: the token lists of the state (what a patch removes of a changed
- * document). Made as the index is built, a bit set per posting begun and
+ * LEB128 deltas (the first as it is), each followed by its posting's
+ * mask << 2 | tf (LEB128), onto out, and seen cleared for the next: the
+ * token lists of the state (what a patch removes of a changed document,
+ * and what tells the terms whose posting for it stays the same). Made as the index is built, a bit set per posting begun and
  * a scan of ~100 words per document at 10k; inverting the 4 million
  * postings afterwards, as before, was ~0.05 s at the end of a full build
  * (and its peak memory: the lists, 4 MB at 10k, are now held with the
@@ -1969,7 +1970,7 @@ static void doc_tokens(index_t *ix, buf *out)
      * call each: 4 million at 10k documents, a call to buf_putc each was
      * 2% of a full build's instructions. (Not a popcount of the words:
      * without -mpopcnt that is a libgcc call per word.) */
-    buf_grow(out, ix->n * 5);
+    buf_grow(out, ix->n * 7);
     unsigned char *p = (unsigned char *)out->ptr + out->len;
     uint32_t prev = 0;
     for (size_t w = 0; w < nw; w++) {
@@ -1978,7 +1979,9 @@ static void doc_tokens(index_t *ix, buf *out)
         ix->seen[w] = 0;
         do {
             uint32_t id = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(m));
+            const term *t = &ix->terms[id];         /* its posting: this document's */
             p = leb_at(p, id - prev);       /* the first: id itself (prev 0) */
+            p = leb_at(p, (uint32_t)t->mask << 2 | t->tf);
             prev = id;
             m &= m - 1;
         } while (m);
@@ -1987,28 +1990,44 @@ static void doc_tokens(index_t *ix, buf *out)
     out->ptr[out->len] = 0;
 }
 
-/* Doc j's term ids into ids (ascending); -1 when malformed. */
-static int doc_terms(const sstate *st, size_t j, uint32_t **ids, size_t *n, size_t *cap)
+/* One LEB128 number (< 2^32) at *p into *v; false when malformed. */
+static bool next_leb(const unsigned char **p, const unsigned char *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (unsigned shift = 0;; shift += 7) {
+        if (*p == end || shift > 28) return false;
+        r |= (uint64_t)(**p & 127) << shift;
+        if (!(*(*p)++ & 128)) break;
+    }
+    *v = r;
+    return r <= UINT32_MAX;
+}
+
+/* A term of a document and its posting there: mask << 2 | tf. */
+typedef struct { uint32_t id, tfm; } doc_term;
+
+/* Doc j's terms into terms (ascending ids); -1 when malformed. */
+static int doc_terms(const sstate *st, size_t j, doc_term **terms, size_t *n, size_t *cap)
 {
     const unsigned char *p = (const unsigned char *)st->toks[j].p;
     const unsigned char *end = p + st->toks[j].len;
     uint64_t id = 0;
     *n = 0;
     while (p < end) {
-        uint64_t v = 0;
-        unsigned shift = 0;
-        for (;;) {
-            if (p == end || shift > 28) return -1;
-            v |= (uint64_t)(*p & 127) << shift;
-            shift += 7;
-            if (!(*p++ & 128)) break;
-        }
+        uint64_t v, tfm;
+        if (!next_leb(&p, end, &v) || !next_leb(&p, end, &tfm)) return -1;
         id = *n ? id + v : v;
-        if ((*n && !v) || id >= st->nterms) return -1;
-        if (*n == *cap) *ids = xrealloc(*ids, (*cap = *cap ? *cap * 2 : 512) * sizeof **ids);
-        (*ids)[(*n)++] = (uint32_t)id;
+        if ((*n && !v) || id >= st->nterms || tfm >= 512) return -1;
+        if (*n == *cap) *terms = xrealloc(*terms, (*cap = *cap ? *cap * 2 : 512) * sizeof **terms);
+        (*terms)[(*n)++] = (doc_term){(uint32_t)id, (uint32_t)tfm};
     }
     return 0;
+}
+
+static int doc_term_cmp(const void *a, const void *b)
+{
+    const doc_term *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
 /* The state of an index built from nothing: docs (keys, and the lengths
@@ -2058,11 +2077,6 @@ static int triple_cmp(const void *a, const void *b)
     return (x->doc > y->doc) - (x->doc < y->doc);
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
 
 
 /* The fast part of remap_term: from p (a posting's start in a piece
@@ -2307,7 +2321,11 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     size_t ntr = 0, trcap = 0;
     size_t *jat = NULL, *tat = NULL;                /* offsets in nw's blobs */
     uint8_t *dirty = NULL;
-    uint32_t *ids = NULL, *nextchg = NULL;
+    uint32_t *nextchg = NULL;
+    doc_term *ids = NULL, *olds = NULL;             /* a new document's terms, an old one's */
+    size_t nolds = 0, oldcap = 0;
+    uint32_t *marks = NULL;                         /* terms dirty by a new document */
+    size_t nmarks = 0, markcap = 0;
     size_t nchunks = 0;
     uint8_t *keepc = NULL;
     old_chunks oc = {0};
@@ -2350,24 +2368,47 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
             if (ntr == trcap) tr = xrealloc(tr, (trcap = trcap ? trcap * 2 : 4096) * sizeof *tr);
             tr[ntr++] = (triple){g, (uint32_t)i, x->tf, x->mask};
             if (nids == idcap) ids = xrealloc(ids, (idcap = idcap ? idcap * 2 : 512) * sizeof *ids);
-            ids[nids++] = g;
+            ids[nids++] = (doc_term){g, (uint32_t)x->mask << 2 | x->tf};
         }
         index_free(&one);
-        if (nids > 1) qsort(ids, nids, sizeof *ids, u32_cmp);
-        for (size_t k = 0; k < nids; k++) put_leb(&nw->btoks, k ? ids[k] - ids[k - 1] : ids[k]);
+        if (nids > 1) qsort(ids, nids, sizeof *ids, doc_term_cmp);
+        for (size_t k = 0; k < nids; k++) {
+            put_leb(&nw->btoks, k ? ids[k].id - ids[k - 1].id : ids[k].id);
+            put_leb(&nw->btoks, ids[k].tfm);
+        }
+        /* Its terms are dirty, but where it takes the id of an old
+         * document that is gone (a document edited in place, mostly),
+         * only those whose posting at that id is not the old one: the
+         * others' postings are the same bytes (a gap is from the last id,
+         * which stays). The old document's terms are then done here. */
+        bool paired = i < old->ndocs && newid[i] < 0;
+        nolds = 0;
+        if (paired && doc_terms(old, i, &olds, &nolds, &oldcap) < 0) goto out;
+        size_t a = 0, b = 0;
+        while (a < nids || b < nolds) {
+            uint32_t t;
+            if (b == nolds || (a < nids && ids[a].id < olds[b].id)) t = ids[a++].id;
+            else if (a == nids || olds[b].id < ids[a].id) t = olds[b++].id;
+            else if (ids[a].tfm != olds[b].tfm) t = ids[a++].id, b++;
+            else { a++, b++; continue; }                   /* the same posting */
+            if (nmarks == markcap) marks = xrealloc(marks, (markcap = markcap ? markcap * 2 : 1024) * sizeof *marks);
+            marks[nmarks++] = t;
+        }
     }
     jat[n] = nw->bjson.len;
     tat[n] = nw->btoks.len;
     if (dict.overflow) goto out;
     timing_step(jb->tm, "tokenize");
 
-    /* dirty terms: those of new docs, and of old docs gone or moved */
+    /* dirty terms: those of new docs (marks), and of old docs gone or
+     * moved, but those a new document took the id of (done above) */
     dirty = xcalloc(dict.n ? dict.n : 1, 1);
-    for (size_t k = 0; k < ntr; k++) dirty[tr[k].term] = 1;
+    for (size_t k = 0; k < nmarks; k++) dirty[marks[k]] = 1;
     for (size_t j = 0; j < old->ndocs; j++) {
         if (newid[j] == (int64_t)j) continue;
-        if (doc_terms(old, j, &ids, &nids, &idcap) < 0) goto out;
-        for (size_t k = 0; k < nids; k++) dirty[ids[k]] = 1;
+        if (newid[j] < 0 && j < n && match[j] < 0) continue;      /* paired */
+        if (doc_terms(old, j, &olds, &nolds, &oldcap) < 0) goto out;
+        for (size_t k = 0; k < nolds; k++) dirty[olds[k].id] = 1;
     }
     if (ntr > 1) qsort(tr, ntr, sizeof *tr, triple_cmp);
     nextchg = xmalloc((old->ndocs + 1) * sizeof *nextchg);
@@ -2521,6 +2562,8 @@ out:
     free(tat);
     free(dirty);
     free(ids);
+    free(olds);
+    free(marks);
     free(nextchg);
     free(refs);
     free(keepc);

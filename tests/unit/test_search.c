@@ -961,6 +961,21 @@ TEST(patched_index_equals_one_from_nothing)
     c.docs[11].ndistricts = 2;
     CHECK(patched_equals_fresh(c.docs, c.n, out, state));
     CHECK(inc_fetched == 1);
+    /* Edits in place (the id stays: only the terms whose posting there
+     * changes are encoded again): a word once more (tf 1 -> 2), a word
+     * more than three times more (tf stays at 3), a title word that the
+     * body has too (its mask changes, not its tf), and a word that goes
+     * (its posting there goes, the others stay). */
+    c.docs[30].text = keep(&c, xasprintf("%s 追加", c.docs[30].text));
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    c.docs[30].text = keep(&c, xasprintf("%s 追加 追加 追加 追加", c.docs[30].text));
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    c.docs[31].title = keep(&c, xasprintf("%s 追加", c.docs[31].title));
+    c.docs[31].text = keep(&c, xasprintf("%s 追加", c.docs[31].text));
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    c.docs[30].text = c.docs[32].text;
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    CHECK(inc_fetched == 1);
     /* an index file changed by hand is written again */
     char *shard = path_join(out, "search/idx/0.json");
     CHECK(write_file_atomic(shard, "{}\n", 3) == 0);
