@@ -1464,8 +1464,9 @@ static void arena_free(arena *a)
 }
 
 /* The index as the next build needs it. Doc i (in id order) has the
- * fingerprint key[i], its docs/N.json entry json[i] and its term ids
- * toks[i] (ascending, as LEB128 deltas). Term t is str[t] with np[t]
+ * fingerprint key[i], its docs/N.json entry json[i] and its terms
+ * toks[i] (ids ascending, as LEB128 deltas, each followed by the term's
+ * posting for the document, mask << 2 | tf, doc_tokens). Term t is str[t] with np[t]
  * postings (np 0: no document holds it any more; kept so that term ids
  * stay put), whose bytes are the pieces span[sfirst[t] .. sfirst[t + 1])
  * one after the other, each of whole postings: a patched term is the old

@@ -118,12 +118,14 @@ typedef struct {
     void *ud;
     /* The incremental index, NULL for none. A file (checksummed, written
      * atomically) holding, per document, the fingerprint of everything it
-     * gives the index, its docs/N.json entry and its token ids, and per
-     * token its postings, plus the fingerprint and stat of each idx/ and
-     * docs/ file written. The next build with the same path fetches and
-     * tokenizes only the documents whose fingerprint is new, re-encodes
-     * only the postings of the tokens those touch (all, when doc ids
-     * shift), and keeps (out_keep) each file whose bytes are the same and
+     * gives the index, its docs/N.json entry and its token ids with its
+     * posting of each, and per token its postings, plus the fingerprint
+     * and stat of each idx/ and docs/ file written. The next build with
+     * the same path fetches and tokenizes only the documents whose
+     * fingerprint is new, re-encodes only the postings of the tokens
+     * those change (a document edited in place: the tokens whose posting
+     * for it is not the old one; all, when doc ids shift), and keeps
+     * (out_keep) each file whose bytes are the same and
      * that is still as written. A missing, damaged or foreign file means
      * a build from nothing, with the same output. */
     const char *cache_path;
