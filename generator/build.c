@@ -358,8 +358,16 @@ static value *list_context(build *b, const list_spec *ls, size_t k)
         if (k < pages) value_set(pg, "next_url", page_url(base, k + 1));
         value *links = value_list();
         size_t last = 0;
-        for (size_t p = 1; p <= pages; p++) {
-            if (p != 1 && p != pages && (p + 3 < k || p > k + 3)) continue;
+        /* The pages shown, ascending, each once: visiting only these (a
+         * walk over every page for each page was quadratic in a list's
+         * pages: 4,000 of them at 100k documents). */
+        size_t lo = k > 3 ? k - 3 : 1, hi = k + 3 < pages ? k + 3 : pages;
+        size_t shown[9], nshown = 0;
+        if (lo > 1) shown[nshown++] = 1;
+        for (size_t p = lo; p <= hi; p++) shown[nshown++] = p;
+        if (hi < pages) shown[nshown++] = pages;
+        for (size_t w = 0; w < nshown; w++) {
+            size_t p = shown[w];
             if (last && p > last + 1) {
                 value *gap = value_map();
                 value_set(gap, "gap", value_bool(true));

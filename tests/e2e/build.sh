@@ -121,3 +121,23 @@ ok new-file has "$T/n/notices/2024/test-notice.md" 'date: 2024-03-01'
 nok new-no-overwrite "$GAZETTE" new notice test-notice --content "$T/n" --date 2024-03-01
 ok new-builds "$GAZETTE" build --content "$T/n" --out "$T/ns" --drafts --quiet
 ok help "$GAZETTE" build --help
+
+# Pagination: page links are the first and last pages and three either
+# side of the current one, with a gap mark where pages are left out.
+P=$T/pages; mkdir -p "$P"
+cp -r "$ROOT/content/." "$P/"; rm -rf "$P/stats"
+python3 "$SHARED/bench/make-corpus.py" "$T/pcorpus" 400 >/dev/null || echo "FAIL $E2E_NAME:make-corpus"
+cp -r "$T/pcorpus/notices/." "$P/notices/"
+ok pages-build "$GAZETTE" build --content "$P" --out "$T/ps" --quiet
+last=$(ls "$T/ps/notices/page" | sort -n | tail -1)
+ok pages-many test "$last" -ge 13
+pagelinks() {   # the page numbers linked or current on list page $1, in order
+  local f=$T/ps/notices/index.html
+  [ "$1" = 1 ] || f=$T/ps/notices/page/$1/index.html
+  grep -o '<a href="/notices/[^"]*">[0-9]*</a>\|<span aria-current="page">[0-9]*</span>\|<span class="gap">' "$f" |
+    sed 's/<span class="gap">/gap/; s/<[^>]*>//g' | tr '\n' ' '
+}
+expect pages-first "$(pagelinks 1)" "1 2 3 4 gap $last "
+expect pages-middle "$(pagelinks 8)" "1 gap 5 6 7 8 9 10 11 gap $last "
+expect pages-near-start "$(pagelinks 4)" "1 2 3 4 5 6 7 gap $last "
+expect pages-last "$(pagelinks "$last")" "1 gap $((last - 3)) $((last - 2)) $((last - 1)) $last "
