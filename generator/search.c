@@ -112,7 +112,7 @@ static inline void add_cjk(index_t *ix, const char *tok, uint32_t cp, uint64_t k
 static inline void count_cjk(index_t *ix, const char *tok, uint32_t c, uint64_t key,
                              uint32_t prevcp, uint64_t prevkey);
 static inline size_t count_run(index_t *ix, const unsigned char *u, size_t i, size_t n,
-                        uint32_t *prevcp, uint64_t *prevkey);
+                               uint32_t *prevcp, uint64_t *prevkey);
 
 static inline void emit(const sink *k, const char *tok, size_t len, uint64_t key)
 {
@@ -741,7 +741,7 @@ static __attribute__((noinline)) void count_slow(index_t *ix, const unsigned cha
  * of ix again for each char. The rest goes to count_slow, which may move
  * the arrays: they are read again after it. */
 static INLINE_ALWAYS size_t count_run(index_t *ix, const unsigned char *u, size_t i, size_t n,
-                        uint32_t *prevcp_io, uint64_t *prevkey_io)
+                                      uint32_t *prevcp_io, uint64_t *prevkey_io)
 {
     size_t start = i;
     uint32_t prevcp = *prevcp_io;
