@@ -59,7 +59,7 @@ struct outdir {
      * into place. Readers never see a half-built site, a build that fails
      * or is killed leaves no root at all (out_close removes the new tree,
      * the next unseen build a killed one's), and new files need no
-     * temporary inode or name (write_file_unseen_st). While building it
+     * temporary inode or name (write_file_unseen_at). While building it
      * (given not NULL), root is the new directory and given the root as
      * given; the rename puts given back in root. */
     bool missing;        /* out_scan found no root */
@@ -722,6 +722,14 @@ static int begin_unseen(outdir *o)
 
 /* Move an unseen root into place: it must still be missing there (two
  * builds of one missing root: the second fails, not merges). */
+/* Where a path of the tree is made from: the unseen tree's descriptor
+ * with the path relative to it, else the full path. */
+static int tree_fd(const outdir *o) { return o->ufd >= 0 ? o->ufd : AT_FDCWD; }
+static const char *tree_path(const outdir *o, const char *rel, const char *full)
+{
+    return o->ufd >= 0 ? rel : full;
+}
+
 static void close_ufd(outdir *o)
 {
     if (o->ufd >= 0) close(o->ufd);
@@ -865,12 +873,12 @@ static int ensure_dir(outdir *o, const char *rel)
     pthread_mutex_unlock(&o->mu);
     if (known) return 0;
     char *full = path_join(o->root, rel);
-    int r = o->ufd >= 0 ? mkdirat(o->ufd, rel, 0755) : mkdir(full, 0755);
+    int r = mkdirat(tree_fd(o), tree_path(o, rel, full), 0755);
     if (r < 0 && errno == ENOENT && strchr(rel, '/')) {
         char *p = parent_of(rel);
         r = ensure_dir(o, p);
         free(p);
-        if (r == 0) r = o->ufd >= 0 ? mkdirat(o->ufd, rel, 0755) : mkdir(full, 0755);
+        if (r == 0) r = mkdirat(tree_fd(o), tree_path(o, rel, full), 0755);
     }
     if (r < 0 && errno == EEXIST) r = 0;    /* another thread, or by hand: it is re-read */
     if (r < 0) {
@@ -908,7 +916,7 @@ int out_write_st(outdir *o, const char *relpath, const void *data, size_t len, s
     int rc = 0;
     if (!fresh && same_content(full, data, len, st)) {
         count(o, relpath, 0);
-    } else if ((unseen ? write_file_unseen_at(o->ufd, o->ufd >= 0 ? relpath : full, data, len, st)
+    } else if ((unseen ? write_file_unseen_at(tree_fd(o), tree_path(o, relpath, full), data, len, st)
                 : fresh ? write_file_fresh_st(full, data, len, st)
                         : write_file_atomic_st(full, data, len, st)) < 0) {
         diag_error(o->d, full, 0, "cannot write: %s", strerror(errno));

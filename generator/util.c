@@ -607,10 +607,11 @@ int util_test_write_mode(int how)
     return was;
 }
 
-/* Close fd; on failure remove the name it was given. */
-static int close_named(int fd, const char *name)
+/* Close fd; on failure remove the name it was given (relative to dirfd,
+ * or AT_FDCWD). */
+static int close_named(int dirfd, int fd, const char *name)
 {
-    if (close(fd) < 0) { int e = errno; unlink(name); errno = e; return -1; }
+    if (close(fd) < 0) { int e = errno; unlinkat(dirfd, name, 0); errno = e; return -1; }
     return 0;
 }
 
@@ -618,10 +619,10 @@ static int close_named(int fd, const char *name)
  * first. After the link or rename: both change the inode's ctime, and
  * the page records compare it (cache.c same_file). Should fstat fail,
  * st_mode 0 says "unknown". Returns close_named's result. */
-static int finish_fd(int fd, const char *path, struct stat *st_out)
+static int finish_fd(int dirfd, int fd, const char *path, struct stat *st_out)
 {
     if (st_out && fstat(fd, st_out) < 0) memset(st_out, 0, sizeof *st_out);
-    return close_named(fd, path);
+    return close_named(dirfd, fd, path);
 }
 
 /* Publish the complete inode fd as path. When fresh (path is believed not
@@ -634,7 +635,7 @@ static int finish_fd(int fd, const char *path, struct stat *st_out)
 static int publish_fd(int fd, const char *path, int fresh, struct stat *st_out)
 {
     if (fresh) {
-        if (link_fd(fd, path) == 0) return finish_fd(fd, path, st_out);
+        if (link_fd(fd, path) == 0) return finish_fd(AT_FDCWD, fd, path, st_out);
         if (errno != EEXIST) {
             int e = errno;
             close(fd);
@@ -661,7 +662,7 @@ static int publish_fd(int fd, const char *path, int fresh, struct stat *st_out)
         int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
     }
     free(tmp);
-    return finish_fd(fd, path, st_out);
+    return finish_fd(AT_FDCWD, fd, path, st_out);
 }
 
 /* Without O_TMPFILE or /proc: a named temp file, then rename. A killed
@@ -675,7 +676,7 @@ static int write_named_tmp(const char *path, const void *data, size_t len, struc
         int e = errno; close(fd); unlink(tmp); free(tmp); errno = e; return -1;
     }
     free(tmp);
-    return finish_fd(fd, path, st_out);
+    return finish_fd(AT_FDCWD, fd, path, st_out);
 }
 
 static int write_atomic(const char *path, const void *data, size_t len, int fresh,
@@ -699,11 +700,6 @@ static int write_atomic(const char *path, const void *data, size_t len, int fres
     return m < 0 ? -1 : write_named_tmp(path, data, len, st_out);
 }
 
-int write_file_unseen_st(const char *path, const void *data, size_t len, struct stat *st_out)
-{
-    return write_file_unseen_at(AT_FDCWD, path, data, len, st_out);
-}
-
 int write_file_unseen_at(int dirfd, const char *path, const void *data, size_t len,
                          struct stat *st_out)
 {
@@ -716,14 +712,7 @@ int write_file_unseen_at(int dirfd, const char *path, const void *data, size_t l
         errno = e;
         return -1;
     }
-    if (st_out && fstat(fd, st_out) < 0) memset(st_out, 0, sizeof *st_out);
-    if (close(fd) < 0) {
-        int e = errno;
-        unlinkat(dirfd, path, 0);
-        errno = e;
-        return -1;
-    }
-    return 0;
+    return finish_fd(dirfd, fd, path, st_out);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len)

@@ -109,10 +109,9 @@ int write_file_fresh_st(const char *path, const void *data, size_t len, struct s
 /* A new file in a directory tree nobody sees yet (a new output tree that
  * is renamed into place once complete, output.c): created and written in
  * place, with no temporary inode or name (~4 us a file less than
- * write_file_fresh on tmpfs: the linkat). Fails with EEXIST if path
- * exists; a failed write removes the file. st_out as above. */
-int write_file_unseen_st(const char *path, const void *data, size_t len, struct stat *st_out);
-/* The same with path relative to the directory dirfd (or AT_FDCWD). */
+ * write_file_fresh on tmpfs: the linkat). path is relative to the
+ * directory dirfd (or AT_FDCWD). Fails with EEXIST if path exists; a
+ * failed write removes the file. st_out as above. */
 int write_file_unseen_at(int dirfd, const char *path, const void *data, size_t len,
                          struct stat *st_out);
 /* Tests only: make the writers take the ways other systems need. how: 0
