@@ -124,103 +124,73 @@ void fp_encode_value(buf *out, const value *v)
 
 /* The inverse of fp_encode_value, for the table of contents kept in the
  * Markdown cache. NULL if the bytes are not a well-formed encoding. */
-static bool skip_value(const unsigned char **pp, const unsigned char *end, int depth);
-
 /* Room asked for up front for a map of n keys: each key takes at least 10
  * bytes of the encoding, and a damaged n (still within the bytes) must not
  * make a large allocation; a larger map grows as it is filled. */
 #define DECODE_MAP_ROOM 64
 
-/* skip: for a list at depth 0, a bit per item (of the first 64) whose
- * value is skipped, not made: a null stands in its place. */
-static value *decode_items(const unsigned char **pp, const unsigned char *end, int depth,
-                           uint64_t skip)
+/* One encoding at *pp (the inverse of fp_encode_value), made into *out,
+ * or with out NULL checked and passed over, nothing made; false (*pp as
+ * it was, nothing made) when malformed. skip: for a list, a bit per item
+ * (of the first 64) that is checked, not made: a null stands in its place. */
+static bool decode_node(const unsigned char **pp, const unsigned char *end, int depth,
+                        uint64_t skip, value **out)
 {
     const unsigned char *p = *pp;
-    if (p >= end || depth > 16) return NULL;
+    if (p >= end || depth > 16) return false;
     value *v = NULL;
     char t = (char)*p++;
-    if (t == 'n') v = value_null();
-    else if (t == 't' || t == 'f') v = value_bool(t == 't');
-    else if ((t == 'i' || t == 'd') && end - p >= 8) {
+    if (t == 'n' || t == 't' || t == 'f') {
+        if (out) v = t == 'n' ? value_null() : value_bool(t == 't');
+    } else if ((t == 'i' || t == 'd') && end - p >= 8) {
         uint64_t bits = get_u64(p);
         p += 8;
-        if (t == 'i') v = value_int((long long)bits);
-        else { double d; memcpy(&d, &bits, 8); v = value_double(d); }
+        if (out && t == 'i') v = value_int((long long)bits);
+        else if (out) { double d; memcpy(&d, &bits, 8); v = value_double(d); }
     } else if (t == 's' && end - p >= 8) {
         uint64_t n = get_u64(p);
         p += 8;
-        if (n > (uint64_t)(end - p)) return NULL;
-        v = value_strn((const char *)p, (size_t)n);
+        if (n > (uint64_t)(end - p)) return false;
+        if (out) v = value_strn((const char *)p, (size_t)n);
         p += n;
     } else if ((t == 'l' || t == 'm') && end - p >= 8) {
         uint64_t n = get_u64(p);
         p += 8;
-        if (n > (uint64_t)(end - p)) return NULL;
-        v = t == 'l' ? value_list() : value_map_sized(n < DECODE_MAP_ROOM ? (size_t)n : DECODE_MAP_ROOM);
+        if (n > (uint64_t)(end - p)) return false;
+        if (out) v = t == 'l' ? value_list() : value_map_sized(n < DECODE_MAP_ROOM ? (size_t)n : DECODE_MAP_ROOM);
         for (uint64_t i = 0; i < n; i++) {
             const char *key = NULL;
             size_t klen = 0;
             if (t == 'm') {
-                if (end - p < 9 || *p != 's') { value_unref(v); return NULL; }
+                if (end - p < 9 || *p != 's') { value_unref(v); return false; }
                 uint64_t kn = get_u64(p + 1);
                 p += 9;
-                if (kn > (uint64_t)(end - p)) { value_unref(v); return NULL; }
+                if (kn > (uint64_t)(end - p)) { value_unref(v); return false; }
                 key = (const char *)p;
                 klen = (size_t)kn;
                 p += kn;
             }
-            value *it;
-            if (t == 'l' && i < 64 && (skip >> i & 1)) it = skip_value(&p, end, depth + 1) ? value_null() : NULL;
-            else it = decode_items(&p, end, depth + 1, 0);
-            if (!it) { value_unref(v); return NULL; }
+            bool make = out && !(t == 'l' && i < 64 && (skip >> i & 1));
+            value *it = NULL;
+            if (!decode_node(&p, end, depth + 1, 0, make ? &it : NULL)) { value_unref(v); return false; }
+            if (!out) continue;
+            if (!it) it = value_null();                 /* a skipped item */
             if (key) value_setn(v, key, klen, it);
             else value_push(v, it);
-        }
-    }
-    if (v) *pp = p;
-    return v;
-}
-
-static value *decode_value(const unsigned char **pp, const unsigned char *end, int depth)
-{
-    return decode_items(pp, end, depth, 0);
-}
-
-/* Past one well-formed encoding, making nothing (decode_value's rules). */
-static bool skip_value(const unsigned char **pp, const unsigned char *end, int depth)
-{
-    const unsigned char *p = *pp;
-    if (p >= end || depth > 16) return false;
-    char t = (char)*p++;
-    if (t == 'n' || t == 't' || t == 'f') {
-        /* one byte */
-    } else if ((t == 'i' || t == 'd') && end - p >= 8) {
-        p += 8;
-    } else if (t == 's' && end - p >= 8) {
-        uint64_t n = get_u64(p);
-        p += 8;
-        if (n > (uint64_t)(end - p)) return false;
-        p += n;
-    } else if ((t == 'l' || t == 'm') && end - p >= 8) {
-        uint64_t n = get_u64(p);
-        p += 8;
-        if (n > (uint64_t)(end - p)) return false;
-        for (uint64_t i = 0; i < n; i++) {
-            if (t == 'm') {
-                if (end - p < 9 || *p != 's') return false;
-                uint64_t kn = get_u64(p + 1);
-                p += 9;
-                if (kn > (uint64_t)(end - p)) return false;
-                p += kn;
-            }
-            if (!skip_value(&p, end, depth + 1)) return false;
         }
     } else {
         return false;
     }
     *pp = p;
+    if (out) *out = v;
     return true;
+}
+
+/* The value at *pp (decode_node), or NULL when malformed. */
+static value *decode_value(const unsigned char **pp, const unsigned char *end, int depth)
+{
+    value *v = NULL;
+    return decode_node(pp, end, depth, 0, &v) ? v : NULL;
 }
 
 static fp128 self_fp;
@@ -1220,7 +1190,8 @@ value *fp_decode_value(const void *data, size_t n)
 value *fp_decode_list_skipping(const void *data, size_t n, uint64_t skip)
 {
     const unsigned char *p = data, *end = p + n;
-    value *v = decode_items(&p, end, 0, skip);
+    value *v = NULL;
+    if (!decode_node(&p, end, 0, skip, &v)) return NULL;
     if (v && p != end) { value_unref(v); v = NULL; }
     return v;
 }
