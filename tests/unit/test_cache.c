@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "same_value.h"
 #include "test.h"
 
 static char dir[] = "/tmp/gazette-test-cache-XXXXXX";
@@ -42,17 +43,6 @@ TEST(encodings_are_unambiguous)
     value_unref(a); value_unref(b); value_unref(m1); value_unref(m2); value_unref(m3);
 }
 
-static bool same_encoding(const value *a, const value *b)
-{
-    buf x = BUF_INIT, y = BUF_INIT;
-    fp_encode_value(&x, a);
-    fp_encode_value(&y, b);
-    bool same = x.len == y.len && !memcmp(x.ptr, y.ptr, x.len);
-    buf_free(&x);
-    buf_free(&y);
-    return same;
-}
-
 /* fp_decode_value inverts fp_encode_value, maps of any size included (they
  * are made with room for their keys); fp_decode_list_skipping leaves the
  * chosen items of a list out but still checks them, and skips nothing in
@@ -80,11 +70,11 @@ TEST(decode_with_skips)
     buf b = BUF_INIT;
     fp_encode_value(&b, l);
     value *all = fp_decode_value(b.ptr, b.len);
-    CHECK(all && same_encoding(all, l));
+    CHECK(all && same_value(all, l));
     CHECK(value_int_of(value_get(value_at(all, 1), "k99")) == 100);
     value *some = fp_decode_list_skipping(b.ptr, b.len, 1u << 1);
     CHECK(some && value_len(some) == 3 && value_type(value_at(some, 1)) == V_NULL);
-    CHECK(same_encoding(value_at(some, 0), fm) && same_encoding(value_at(some, 2), toc));
+    CHECK(same_value(value_at(some, 0), fm) && same_value(value_at(some, 2), toc));
     value *none = fp_decode_list_skipping(b.ptr, b.len, 7);
     CHECK(none && value_len(none) == 3 && value_type(value_at(none, 0)) == V_NULL &&
           value_type(value_at(none, 2)) == V_NULL);
@@ -106,7 +96,7 @@ TEST(decode_with_skips)
     buf mb = BUF_INIT;
     fp_encode_value(&mb, fm);
     value *m = fp_decode_list_skipping(mb.ptr, mb.len, 1);
-    CHECK(m && same_encoding(m, fm));
+    CHECK(m && same_value(m, fm));
     value_unref(m);
     buf_free(&mb);
     buf_free(&bad);

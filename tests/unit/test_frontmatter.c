@@ -1,6 +1,7 @@
 /* Unit tests for frontmatter.c. */
 #include "frontmatter.h"
 #include "cache.h"
+#include "same_value.h"
 #include "test.h"
 
 static int parse(const char *text, frontmatter *fm, diag *d)
@@ -93,17 +94,6 @@ TEST(non_map_front_matter)
  * whatever that path takes, libyaml must read to the same fields and
  * lines with no word said; and it must take the corpus's usual lines.
  * Generated texts mix lines it takes with every kind it must decline. */
-static bool same_value(const value *a, const value *b)
-{
-    buf x = BUF_INIT, y = BUF_INIT;
-    fp_encode_value(&x, a);
-    fp_encode_value(&y, b);
-    bool eq = x.len == y.len && !memcmp(x.ptr, y.ptr, x.len);
-    buf_free(&x);
-    buf_free(&y);
-    return eq;
-}
-
 TEST(fast_path_reads_as_libyaml)
 {
     static const char *const keys[] = {"title", "date", "doc_number", "doc-number", "_x", "Key2",
