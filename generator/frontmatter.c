@@ -356,10 +356,8 @@ static value *fast_yaml(const char *text, size_t len, int first_line, value *lin
         value_setn(ln, key, kl, value_int(at));
     }
     if (lines) {
-        for (size_t i = 0; i < value_len(ln); i++) {
-            const char *key = value_key_at(ln, i);
-            value_set(lines, key, value_ref(value_get(ln, key)));
-        }
+        for (size_t i = 0; i < value_len(ln); i++)
+            value_set(lines, value_key_at(ln, i), value_ref(value_val_at(ln, i)));
     }
     value_unref(ln);
     return map;
