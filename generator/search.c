@@ -2220,6 +2220,17 @@ static int remap_term(const sstate *old, size_t t, const int64_t *newid, const u
     return 0;
 }
 
+/* The text of sd when the caller keeps it elsewhere (sd->text NULL): a
+ * new string from the hook, with *len its length; else NULL, and *len
+ * SIZE_MAX (index_doc counts a text given in place). */
+static char *fetch_doc_text(const search_hooks *h, const search_doc *sd, size_t *len)
+{
+    *len = SIZE_MAX;
+    char *s = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud, len) : NULL;
+    if (!s) *len = SIZE_MAX;
+    return s;
+}
+
 /* An index patched from old: only new documents (no fingerprint in old)
  * are fetched and tokenized. Returns 1 and fills nw when it did the job
  * (files written, *rc set), 0 when old does not fit (nothing written). */
@@ -2274,7 +2285,7 @@ static piece old_entry(old_chunks *oc, size_t j, const job *jb, size_t i)
     }
     const search_doc *sd = jb->ord[i];
     size_t tlen;
-    char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud, &tlen) : NULL;
+    char *fetched = fetch_doc_text(jb->h, sd, &tlen);
     buf b = BUF_INIT;
     doc_json(&b, sd, sd->text ? sd->text : fetched);
     free(fetched);
@@ -2350,10 +2361,9 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
         jat[i] = nw->bjson.len;
         tat[i] = nw->btoks.len;
         if (match[i] >= 0) continue;
-        size_t tlen = SIZE_MAX;
-        char *fetched = !sd->text && jb->h->fetch_text ? jb->h->fetch_text(sd, jb->h->ud, &tlen) : NULL;
+        size_t tlen;
+        char *fetched = fetch_doc_text(jb->h, sd, &tlen);
         const char *text = sd->text ? sd->text : fetched;
-        if (!fetched) tlen = SIZE_MAX;
         doc_json(&nw->bjson, sd, text);
         index_t one = {0};
         index_doc(&one, sd, text, tlen);
@@ -2799,10 +2809,9 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     size_t released = 0;       /* texts before this one are released */
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
-        size_t tlen = SIZE_MAX;
-        fetched[i] = !sd->text && h->fetch_text ? h->fetch_text(sd, h->ud, &tlen) : NULL;
+        size_t tlen;
+        fetched[i] = fetch_doc_text(h, sd, &tlen);
         const char *text = sd->text ? sd->text : fetched[i];
-        if (!fetched[i]) tlen = SIZE_MAX;
         size_t done = i + 1;                 /* (its chunk made here) */
         if (docs_apart) done = docs_hand(&dj, i, text);
         else docs_put(&chunk, i, n, sd, text, &chunks, jat, &rc);
