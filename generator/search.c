@@ -1469,13 +1469,15 @@ static void arena_free(arena *a)
  * posting for the document, mask << 2 | tf, doc_tokens). Term t is str[t] with np[t]
  * postings (np 0: no document holds it any more; kept so that term ids
  * stay put), whose bytes are the pieces span[sfirst[t] .. sfirst[t + 1])
- * one after the other, each of whole postings: a patched term is the old
- * term's unchanged runs where they lie with the postings encoded again
+ * one after the other, each of whole postings (but in a state made from
+ * an index, state_from_index, which is only stored): a patched term is the
+ * old term's unchanged runs where they lie with the postings encoded again
  * between them (on a body edit, a few bytes of a term's thousands).
- * Pieces point into a loaded file, into the b* blobs or the arena, or
- * into the state a patched one was made from (which then lives until this
- * one is saved): unchanged bytes are never copied, in memory nor, when
- * the state is appended to its file (state_save), on disk. */
+ * Pieces point into a loaded file, into the b* blobs, the arena or an
+ * index's blocks, or into the state a patched one was made from (which
+ * then lives until this one is saved): unchanged bytes are never copied,
+ * in memory nor, when the state is appended to its file (state_save), on
+ * disk. */
 typedef struct {
     size_t ndocs, nterms, ns, nchunks, nspan;
     fp128 *key;
@@ -1486,6 +1488,7 @@ typedef struct {
     piece *span;                            /* nspan */
     fstamp *shard_st, *chunk_st;            /* ns, nchunks */
     buf bjson, btoks, bstrs, bpost;         /* bytes made in this build */
+    char *blocks;                           /* an index's posting blocks (state_from_index) */
     arena made;                             /* postings encoded in this build */
     const char *file;                       /* a loaded state's file, mapped */
     size_t flen;                            /* its length */
@@ -1528,6 +1531,7 @@ static void state_free(sstate *st)
     buf_free(&st->btoks);
     buf_free(&st->bstrs);
     buf_free(&st->bpost);
+    free(st->blocks);
     arena_free(&st->made);
     if (st->file) munmap((void *)st->file, st->flen);
     *st = (sstate){0};
@@ -2033,43 +2037,51 @@ static int doc_term_cmp(const void *a, const void *b)
 
 /* The state of an index built from nothing: docs (keys, and the lengths
  * of their json, jlen) and token lists (doc_tokens) were filled as they
- * were written; terms come from ix. */
-static void state_from_index(sstate *st, const index_t *ix, const size_t *jlen)
+ * were written; terms come from ix, whose posting blocks the state takes
+ * (ix->post is NULL after): a term's postings are the pieces of its
+ * blocks, oldest first, not a copy (68 MB at 100k documents, which the
+ * copy held twice at the build's peak). A posting may span two blocks:
+ * such a state is only stored (rec_make writes a term's pieces as one run,
+ * and a loaded state joins neighbouring pieces), never patched. */
+static void state_from_index(sstate *st, index_t *ix, const size_t *jlen)
 {
     st->json = xmalloc((st->ndocs ? st->ndocs : 1) * sizeof *st->json);
     for (size_t i = 0; i < st->ndocs; i++) st->json[i] = (piece){NULL, jlen[i]};
     st->nterms = ix->n;
-    size_t *sat = xmalloc((ix->n + 1) * sizeof *sat), *pat = xmalloc((ix->n + 1) * sizeof *pat);
+    size_t *sat = xmalloc((ix->n + 1) * sizeof *sat);
     st->np = xmalloc((ix->n ? ix->n : 1) * sizeof *st->np);
-    /* The postings' room at once (the blocks' bytes bound them): grown by
-     * doubling, the copy at each step held both buffers while the index's
-     * own blocks were there too (+70 MB of peak at 100k documents). */
-    buf_grow(&st->bpost, ix->plen);
-    buf chain = BUF_INIT;
+    st->sfirst = xmalloc((ix->n + 1) * sizeof *st->sfirst);
+    size_t nspan = 0;
     for (size_t t = 0; t < ix->n; t++) {
         char tmp[KEY_MAX];
         const term *x = &ix->terms[t];
         sat[t] = st->bstrs.len;
-        pat[t] = st->bpost.len;
         st->np[t] = x->np;
         buf_put(&st->bstrs, term_tok(ix, x, tmp), term_len(ix, x));
-        put_postings(&st->bpost, ix, x, &chain);
+        st->sfirst[t] = nspan;
+        for (uint32_t blk = x->tail; blk; blk = get32(ix->post + blk)) nspan++;
     }
-    buf_free(&chain);
     sat[ix->n] = st->bstrs.len;
-    pat[ix->n] = st->bpost.len;
+    st->sfirst[ix->n] = st->nspan = nspan;
     st->str = xmalloc((ix->n ? ix->n : 1) * sizeof *st->str);
-    st->span = xmalloc((ix->n ? ix->n : 1) * sizeof *st->span);
-    st->sfirst = xmalloc((ix->n + 1) * sizeof *st->sfirst);
-    st->nspan = ix->n;
+    st->span = xmalloc((nspan ? nspan : 1) * sizeof *st->span);
     for (size_t t = 0; t < ix->n; t++) {
+        const term *x = &ix->terms[t];
         st->str[t] = (piece){st->bstrs.ptr + sat[t], sat[t + 1] - sat[t]};
-        st->span[t] = (piece){st->bpost.ptr + pat[t], pat[t + 1] - pat[t]};
-        st->sfirst[t] = t;                      /* one piece a term */
+        /* the chain links backwards; the k-th block from the first is
+         * BLOCK_MIN << min(k, BLOCK_SHIFT_MAX) bytes, full but the tail */
+        size_t nb = st->sfirst[t + 1] - st->sfirst[t], k = nb;
+        for (uint32_t blk = x->tail; blk; blk = get32(ix->post + blk)) {
+            k--;
+            unsigned shift = k < BLOCK_SHIFT_MAX ? (unsigned)k : BLOCK_SHIFT_MAX;
+            size_t len = k + 1 < nb ? ((size_t)BLOCK_MIN << shift) - 4 : x->used;
+            st->span[st->sfirst[t] + k] = (piece){ix->post + blk + 4, len};
+        }
     }
-    st->sfirst[ix->n] = ix->n;
     free(sat);
-    free(pat);
+    st->blocks = ix->post;
+    ix->post = NULL;
+    ix->plen = ix->pcap = 0;
 }
 
 /* A posting of a document new to the index. */
@@ -2844,8 +2856,8 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     free(dj.texts);
     timing_step(&tm, "index");
     if (tm.on)
-        fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings, %zu KB table\n",
-                ix.n, ix.plen / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024);
+        fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings (%zu KB room), %zu KB table, %zu KB of tokens (%zu KB room)\n",
+                ix.n, ix.plen / 1024, ix.pcap / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024, nw.btoks.len / 1024, nw.btoks.cap / 1024);
     fileset shards = {o, NULL, 0, NULL, 0, keep_state, false};
     if (ix.overflow) {
         diag_error(d, NULL, 0, "search: the index of %zu documents passed 4 GB", n);
