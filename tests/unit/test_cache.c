@@ -170,6 +170,15 @@ TEST(markdown_round_trip)
     h = mdcache_body(c, k1, false, &n);
     CHECK_STR(h, "<p>一</p>");
     free(h);
+    /* Read again once checked: only the string itself is read. */
+    h = mdcache_body(c, k1, true, &n);
+    CHECK_STR(h, "全文 text");
+    CHECK(n == strlen("全文 text"));
+    free(h);
+    h = mdcache_body(c, k1, false, &n);
+    CHECK_STR(h, "<p>一</p>");
+    CHECK(n == strlen("<p>一</p>"));
+    free(h);
     CHECK(mdcache_get(c, k1, &got));
     CHECK_STR(got.html, "<p>一</p>");
     CHECK_STR(got.excerpt, "摘要…");
@@ -335,6 +344,9 @@ TEST(markdown_damage_is_a_miss)
     close(fd);
     free(all);
     c = mdcache_open(path, s, d);
+    size_t n;
+    /* damaged: a miss, the second time too (it is not taken as checked) */
+    CHECK(!mdcache_body(c, k1, false, &n) && !mdcache_body(c, k1, true, &n));
     CHECK(!mdcache_get(c, k1, &got));              /* damaged: a miss */
     CHECK(mdcache_get(c, k2, &got));               /* its neighbour is fine */
     md_free(&got);
