@@ -451,7 +451,7 @@ static uint32_t new_block(index_t *ix, unsigned shift)
             ncap = (size_t)UINT32_MAX;
             if (ix->plen + size > ncap) return 0;
         }
-        ix->post = xrealloc(ix->post, ncap);
+        ix->post = big_grow(ix->post, ix->pcap, ncap);
         ix->pcap = ncap;
     }
     if (!ix->plen) ix->plen = 4;                /* offset 0 means none */
@@ -835,7 +835,7 @@ static void index_free(index_t *ix)
 {
     free(ix->slots);
     free(ix->terms);
-    free(ix->post);
+    big_free(ix->post, ix->pcap);
     buf_free(&ix->strs);
     free(ix->cjk);
     free(ix->pairs);
@@ -1488,7 +1488,10 @@ typedef struct {
     piece *span;                            /* nspan */
     fstamp *shard_st, *chunk_st;            /* ns, nchunks */
     buf bjson, btoks, bstrs, bpost;         /* bytes made in this build */
-    char *blocks;                           /* an index's posting blocks (state_from_index) */
+    /* Made by state_from_index (big_grow; their caps): the index's
+     * posting blocks, and the documents' token lists. */
+    char *blocks, *tokens;
+    size_t blocks_cap, tokens_cap;
     arena made;                             /* postings encoded in this build */
     const char *file;                       /* a loaded state's file, mapped */
     size_t flen;                            /* its length */
@@ -1531,7 +1534,8 @@ static void state_free(sstate *st)
     buf_free(&st->btoks);
     buf_free(&st->bstrs);
     buf_free(&st->bpost);
-    free(st->blocks);
+    big_free(st->blocks, st->blocks_cap);
+    big_free(st->tokens, st->tokens_cap);
     arena_free(&st->made);
     if (st->file) munmap((void *)st->file, st->flen);
     *st = (sstate){0};
@@ -1967,7 +1971,19 @@ static void put_leb(buf *b, uint32_t v)
  * postings afterwards, as before, was ~0.05 s at the end of a full build
  * (and its peak memory: the lists, 4 MB at 10k, are now held with the
  * index). */
-static void doc_tokens(index_t *ix, buf *out)
+typedef struct { char *ptr; size_t len, cap; } bigbuf;     /* big_grow's */
+
+/* Room in b for extra more bytes. */
+static void bigbuf_room(bigbuf *b, size_t extra)
+{
+    if (b->len + extra <= b->cap && b->ptr) return;
+    size_t cap = b->cap ? b->cap : 1 << 16;
+    while (cap < b->len + extra) cap *= 2;
+    b->ptr = big_grow(b->ptr, b->cap, cap);
+    b->cap = cap;
+}
+
+static void doc_tokens(index_t *ix, bigbuf *out)
 {
     size_t nw = (ix->n + 63) / 64;
     /* Room for every term first (5 bytes at most each: headroom in the
@@ -1975,7 +1991,7 @@ static void doc_tokens(index_t *ix, buf *out)
      * call each: 4 million at 10k documents, a call to buf_putc each was
      * 2% of a full build's instructions. (Not a popcount of the words:
      * without -mpopcnt that is a libgcc call per word.) */
-    buf_grow(out, ix->n * 7);
+    bigbuf_room(out, ix->n * 7);
     unsigned char *p = (unsigned char *)out->ptr + out->len;
     uint32_t prev = 0;
     for (size_t w = 0; w < nw; w++) {
@@ -1992,7 +2008,6 @@ static void doc_tokens(index_t *ix, buf *out)
         } while (m);
     }
     out->len = (size_t)((char *)p - out->ptr);
-    out->ptr[out->len] = 0;
 }
 
 /* One LEB128 number (< 2^32) at *p into *v; false when malformed. */
@@ -2080,6 +2095,7 @@ static void state_from_index(sstate *st, index_t *ix, const size_t *jlen)
     }
     free(sat);
     st->blocks = ix->post;
+    st->blocks_cap = ix->pcap;
     ix->post = NULL;
     ix->plen = ix->pcap = 0;
 }
@@ -2798,7 +2814,8 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     ix.touched = xmalloc(sizeof *ix.touched);
     buf chunk = BUF_INIT;
     fileset chunks = {o, NULL, 0, NULL, 0, keep_state, false};
-    size_t *tat = NULL;         /* where each document's tokens start in nw.btoks */
+    size_t *tat = NULL;         /* where each document's tokens start in toks */
+    bigbuf toks = {0};          /* (nw's once made: nw.tokens) */
     if (keep_state) {
         nw.ndocs = n;
         nw.key = keys;
@@ -2834,8 +2851,8 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         ix.doc = (uint32_t)i;
         index_doc(&ix, sd, text, tlen);
         if (tat) {
-            tat[i] = nw.btoks.len;
-            doc_tokens(&ix, &nw.btoks);
+            tat[i] = toks.len;
+            doc_tokens(&ix, &toks);
         }
         release_texts(h, ord, fetched, &released, done);
     }
@@ -2857,7 +2874,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     timing_step(&tm, "index");
     if (tm.on)
         fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings (%zu KB room), %zu KB table, %zu KB of tokens (%zu KB room)\n",
-                ix.n, ix.plen / 1024, ix.pcap / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024, nw.btoks.len / 1024, nw.btoks.cap / 1024);
+                ix.n, ix.plen / 1024, ix.pcap / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024, toks.len / 1024, toks.cap / 1024);
     fileset shards = {o, NULL, 0, NULL, 0, keep_state, false};
     if (ix.overflow) {
         diag_error(d, NULL, 0, "search: the index of %zu documents passed 4 GB", n);
@@ -2881,10 +2898,12 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     if (write_meta(ord, n, ns, o) < 0) rc = -1;
     if (h && h->outputs_done) h->outputs_done(h->ud);
     if (tat) {
-        tat[n] = nw.btoks.len;
-        buf_grow(&nw.btoks, 1);             /* (ptr set even with no tokens) */
+        tat[n] = toks.len;
+        bigbuf_room(&toks, 1);              /* (ptr set even with no tokens) */
         nw.toks = xmalloc((n ? n : 1) * sizeof *nw.toks);
-        for (size_t i = 0; i < n; i++) nw.toks[i] = (piece){nw.btoks.ptr + tat[i], tat[i + 1] - tat[i]};
+        for (size_t i = 0; i < n; i++) nw.toks[i] = (piece){toks.ptr + tat[i], tat[i + 1] - tat[i]};
+        nw.tokens = toks.ptr;
+        nw.tokens_cap = toks.cap;
         free(tat);
     }
     goto store;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #if defined(__SSE2__)
@@ -57,6 +58,51 @@ void *xrealloc(void *p, size_t n)
     if (!q) oom(n);
     return q;
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BIG_FROM_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BIG_FROM_MALLOC 1
+#endif
+#endif
+
+#ifdef BIG_FROM_MALLOC
+void *big_grow(void *p, size_t old_cap, size_t new_cap)
+{
+    (void)old_cap;
+    return xrealloc(p, new_cap);
+}
+
+void big_free(void *p, size_t cap)
+{
+    (void)cap;
+    free(p);
+}
+#else
+/* A mapping's length for cap bytes: whole pages (the same rounding for
+ * every call on one buffer, so mremap and munmap get the length mmap
+ * made). */
+static size_t big_len(size_t cap)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return cap ? (cap + page - 1) / page * page : page;
+}
+
+void *big_grow(void *p, size_t old_cap, size_t new_cap)
+{
+    size_t nl = big_len(new_cap);
+    void *q = !p ? mmap(NULL, nl, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+                 : mremap(p, big_len(old_cap), nl, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED) oom(new_cap);
+    return q;
+}
+
+void big_free(void *p, size_t cap)
+{
+    if (p) munmap(p, big_len(cap));
+}
+#endif
 
 char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
 

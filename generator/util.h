@@ -20,6 +20,15 @@ struct stat;
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
+/* A big buffer that only grows (a search index's postings and token
+ * lists: tens of MB), with its memory straight from the OS: grown with
+ * mremap, which moves pages instead of copying bytes, so a growth step
+ * never holds two copies (a realloc from 64 to 128 MB touched both).
+ * big_grow(NULL, 0, n) makes one; cap is what was asked for last; the
+ * contents move like realloc's. Dies on out of memory. (With
+ * AddressSanitizer: realloc and free, so that it still checks them.) */
+void *big_grow(void *p, size_t old_cap, size_t new_cap);
+void big_free(void *p, size_t cap);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) GZ_PRINTF(1, 2);
