@@ -252,6 +252,28 @@ TEST(path_dir_as_dirname)
     }
 }
 
+/* big_grow: from nothing, through caps that are not whole pages, to
+ * several MB (where mremap may move it): every byte written stays, and
+ * the whole cap can be written. */
+TEST(big_buffer_keeps_its_bytes_as_it_grows)
+{
+    size_t cap = 0, len = 0;
+    unsigned char *p = NULL;
+    bool same = true;
+    for (size_t want = 100; want < ((size_t)8 << 20); want = want * 3 + 7) {
+        p = big_grow(p, cap, want);
+        CHECK(p != NULL);
+        for (size_t i = 0; i < len; i++)
+            if (p[i] != (unsigned char)(i * 7 + i / 251)) { same = false; break; }
+        for (size_t i = len; i < want; i++) p[i] = (unsigned char)(i * 7 + i / 251);
+        cap = len = want;
+    }
+    CHECK(same);
+    CHECK(len > ((size_t)2 << 20));
+    big_free(p, cap);
+    big_free(NULL, 0);                     /* nothing to free */
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) return 1;
@@ -266,6 +288,7 @@ int main(void)
     RUN(pid_gone_names_leftovers);
     RUN(tmp_template_follows_tmpdir);
     RUN(path_dir_as_dirname);
+    RUN(big_buffer_keeps_its_bytes_as_it_grows);
     rm_rf(dir);
     return test_summary();
 }
