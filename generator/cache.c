@@ -588,20 +588,47 @@ void mdcache_flush(mdcache *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* The payload of key's entry, checked against its own fingerprint; NULL
- * when absent or damaged. */
-static unsigned char *md_read(mdcache *c, fp128 key, uint32_t *len)
+/* key's entry as it is now (a pending one written first), taken under
+ * mu; len 0 when there is none. */
+static md_entry md_entry_now(mdcache *c, fp128 key)
 {
-    if (c->fd < 0) return NULL;
     pthread_mutex_lock(&c->mu);
     if (md_slot(c, key)->off < 0) md_flush(c);      /* put in this batch */
     md_entry copy = *md_slot(c, key);
     pthread_mutex_unlock(&c->mu);
+    return copy;
+}
+
+/* Is h (ENTRY_HEAD bytes read before e's payload) e's own head? */
+static bool md_head_is(const unsigned char *h, const md_entry *e, fp128 key)
+{
+    return !memcmp(h, "GZE1", 4) && get_u32(h + 4) == e->len && get_u64(h + 8) == key.lo &&
+           get_u64(h + 16) == key.hi;
+}
+
+/* Where string `which` (0 html, 1 excerpt, 2 text) lies in a payload of
+ * len bytes that starts with lens (the three u32 lengths): *at from the
+ * payload's start, *n bytes. False when the lengths do not fit. */
+static bool md_string_at(const unsigned char *lens, uint32_t len, int which, uint64_t *at,
+                         uint64_t *n)
+{
+    if (len < 12) return false;
+    uint64_t l[3] = {get_u32(lens), get_u32(lens + 4), get_u32(lens + 8)};
+    if (l[0] + l[1] + l[2] > len - 12) return false;
+    *at = 12;
+    for (int i = 0; i < which; i++) *at += l[i];
+    *n = l[which];
+    return true;
+}
+
+/* The payload of the entry copy (of key), checked against its own
+ * fingerprint; NULL when absent or damaged. */
+static unsigned char *md_read_entry(mdcache *c, fp128 key, md_entry copy, uint32_t *len)
+{
     if (!copy.len || !copy.off) return NULL;
     unsigned char *p = xmalloc(copy.len);
     unsigned char h[ENTRY_HEAD];
-    if (pread_all(c->fd, h, ENTRY_HEAD, copy.off - ENTRY_HEAD) == 0 && !memcmp(h, "GZE1", 4) &&
-        get_u32(h + 4) == copy.len && get_u64(h + 8) == key.lo && get_u64(h + 16) == key.hi &&
+    if (pread_all(c->fd, h, ENTRY_HEAD, copy.off - ENTRY_HEAD) == 0 && md_head_is(h, &copy, key) &&
         pread_all(c->fd, p, copy.len, copy.off) == 0 && intact(h, p, copy.len)) {
         *len = copy.len;
         if (!copy.checked) {
@@ -620,6 +647,13 @@ static unsigned char *md_read(mdcache *c, fp128 key, uint32_t *len)
     if (e->off == copy.off) { e->off = 0; c->reindex = true; }
     pthread_mutex_unlock(&c->mu);
     return NULL;
+}
+
+/* The payload of key's entry, checked; NULL when absent or damaged. */
+static unsigned char *md_read(mdcache *c, fp128 key, uint32_t *len)
+{
+    if (c->fd < 0) return NULL;
+    return md_read_entry(c, key, md_entry_now(c, key), len);
 }
 
 static bool md_lookup(mdcache *c, fp128 key, bool bodies, md_result *out)
@@ -678,21 +712,17 @@ bool mdcache_has(mdcache *c, fp128 key)
 static char *md_string_checked(mdcache *c, const md_entry *copy, fp128 key, int which, size_t *n)
 {
     unsigned char h[ENTRY_HEAD + 12];
+    uint64_t at, sn;
     if (copy->len < 12 || pread_all(c->fd, h, sizeof h, copy->off - ENTRY_HEAD) < 0 ||
-        memcmp(h, "GZE1", 4) || get_u32(h + 4) != copy->len || get_u64(h + 8) != key.lo ||
-        get_u64(h + 16) != key.hi)
+        !md_head_is(h, copy, key) || !md_string_at(h + ENTRY_HEAD, copy->len, which, &at, &sn))
         return NULL;
-    uint64_t l[3] = {get_u32(h + ENTRY_HEAD), get_u32(h + ENTRY_HEAD + 4), get_u32(h + ENTRY_HEAD + 8)};
-    if (l[0] + l[1] + l[2] > copy->len - 12) return NULL;
-    uint64_t at = 12;
-    for (int i = 0; i < which; i++) at += l[i];
-    char *str = xmalloc((size_t)l[which] + 1);
-    if (pread_all(c->fd, str, (size_t)l[which], copy->off + (off_t)at) < 0) {
+    char *str = xmalloc((size_t)sn + 1);
+    if (pread_all(c->fd, str, (size_t)sn, copy->off + (off_t)at) < 0) {
         free(str);
         return NULL;
     }
-    str[l[which]] = 0;
-    *n = (size_t)l[which];
+    str[sn] = 0;
+    *n = (size_t)sn;
     return str;
 }
 
@@ -702,28 +732,21 @@ static char *md_string_checked(mdcache *c, const md_entry *copy, fp128 key, int 
 static char *md_string(mdcache *c, fp128 key, int which, size_t *n)
 {
     if (c->fd < 0) return NULL;
-    pthread_mutex_lock(&c->mu);
-    if (md_slot(c, key)->off < 0) md_flush(c);      /* put in this batch */
-    md_entry copy = *md_slot(c, key);
-    pthread_mutex_unlock(&c->mu);
+    md_entry copy = md_entry_now(c, key);
     if (copy.len && copy.off > 0 && copy.checked) {
         char *str = md_string_checked(c, &copy, key, which, n);
         if (str) return str;
     }
     uint32_t len;
-    unsigned char *p = md_read(c, key, &len);
-    if (p && len >= 12) {
-        uint64_t l[3] = {get_u32(p), get_u32(p + 4), get_u32(p + 8)};
-        if (l[0] + l[1] + l[2] <= len - 12) {
-            uint64_t at = 12;
-            for (int i = 0; i < which; i++) at += l[i];
-            /* moved to the front of the payload, NUL after it (at >= 12:
-             * there is room), instead of copied out */
-            memmove(p, p + at, (size_t)l[which]);
-            p[l[which]] = 0;
-            *n = (size_t)l[which];
-            return (char *)p;
-        }
+    uint64_t at, sn;
+    unsigned char *p = md_read_entry(c, key, copy, &len);
+    if (p && md_string_at(p, len, which, &at, &sn)) {
+        /* moved to the front of the payload, NUL after it (at >= 12:
+         * there is room), instead of copied out */
+        memmove(p, p + at, (size_t)sn);
+        p[sn] = 0;
+        *n = (size_t)sn;
+        return (char *)p;
     }
     free(p);
     return NULL;
