@@ -121,6 +121,17 @@ static void sample(md_result *r, const char *html)
     value_push(r->toc, e);
 }
 
+/* Is key's HTML (text false) or plain text (text true) in c want, with
+ * want's length? */
+static bool body_is(mdcache *c, fp128 key, bool text, const char *want)
+{
+    size_t n = 0;
+    char *h = mdcache_body(c, key, text, &n);
+    bool ok = h && !strcmp(h, want) && n == strlen(want);
+    free(h);
+    return ok;
+}
+
 TEST(markdown_round_trip)
 {
     char *path = xasprintf("%s/md/markdown.cache", dir);
@@ -139,46 +150,25 @@ TEST(markdown_round_trip)
     CHECK(mdcache_has(c, k1) && mdcache_has(c, k2));
     CHECK(!mdcache_has(c, (fp128){9, 9}));
     /* mdcache_body: the strings, with their lengths. */
+    CHECK(body_is(c, k2, false, "<p>二</p>"));
+    CHECK(body_is(c, k2, true, "全文 text"));
     size_t n = 99;
-    char *h = mdcache_body(c, k2, false, &n);
-    CHECK_STR(h, "<p>二</p>");
-    CHECK(n == strlen("<p>二</p>"));
-    free(h);
-    h = mdcache_body(c, k2, true, &n);
-    CHECK_STR(h, "全文 text");
-    CHECK(n == strlen("全文 text"));
-    free(h);
-    n = 99;
     CHECK(!mdcache_body(c, (fp128){9, 9}, false, &n) && n == 99);
     /* A result that carries its lengths is stored as one that does not. */
     fp128 k3 = {31, 32};
     md_render("## 标题\n\n正文 *text*\n", strlen("## 标题\n\n正文 *text*\n"), false, 20, &r);
     CHECK(r.html_len == strlen(r.html) && r.text_len == strlen(r.text));
     mdcache_put(c, k3, &r);
-    h = mdcache_body(c, k3, false, &n);
-    CHECK_STR(h, r.html);
-    CHECK(n == r.html_len);
-    free(h);
-    h = mdcache_body(c, k3, true, &n);
-    CHECK_STR(h, r.text);
-    CHECK(n == r.text_len);
-    free(h);
+    CHECK(body_is(c, k3, false, r.html));
+    CHECK(body_is(c, k3, true, r.text));
     md_free(&r);
     mdcache_close(c, d);
 
     c = mdcache_open(path, settings, d);
-    h = mdcache_body(c, k1, false, &n);
-    CHECK_STR(h, "<p>一</p>");
-    free(h);
+    CHECK(body_is(c, k1, false, "<p>一</p>"));
     /* Read again once checked: only the string itself is read. */
-    h = mdcache_body(c, k1, true, &n);
-    CHECK_STR(h, "全文 text");
-    CHECK(n == strlen("全文 text"));
-    free(h);
-    h = mdcache_body(c, k1, false, &n);
-    CHECK_STR(h, "<p>一</p>");
-    CHECK(n == strlen("<p>一</p>"));
-    free(h);
+    CHECK(body_is(c, k1, true, "全文 text"));
+    CHECK(body_is(c, k1, false, "<p>一</p>"));
     CHECK(mdcache_get(c, k1, &got));
     CHECK_STR(got.html, "<p>一</p>");
     CHECK_STR(got.excerpt, "摘要…");
