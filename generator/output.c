@@ -720,8 +720,6 @@ static int begin_unseen(outdir *o)
     return rc;
 }
 
-/* Move an unseen root into place: it must still be missing there (two
- * builds of one missing root: the second fails, not merges). */
 /* Where a path of the tree is made from: the unseen tree's descriptor
  * with the path relative to it, else the full path. */
 static int tree_fd(const outdir *o) { return o->ufd >= 0 ? o->ufd : AT_FDCWD; }
@@ -736,6 +734,8 @@ static void close_ufd(outdir *o)
     o->ufd = -1;
 }
 
+/* Move an unseen root into place: it must still be missing there (two
+ * builds of one missing root: the second fails, not merges). */
 static int place_unseen(outdir *o)
 {
     close_ufd(o);
