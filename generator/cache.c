@@ -122,8 +122,6 @@ void fp_encode_value(buf *out, const value *v)
     }
 }
 
-/* The inverse of fp_encode_value, for the table of contents kept in the
- * Markdown cache. NULL if the bytes are not a well-formed encoding. */
 /* Room asked for up front for a map of n keys: each key takes at least 10
  * bytes of the encoding, and a damaged n (still within the bytes) must not
  * make a large allocation; a larger map grows as it is filled. */

@@ -1962,15 +1962,6 @@ static void put_leb(buf *b, uint32_t v)
     b->ptr[b->len] = 0;
 }
 
-/* The document just added to ix (with seen): its term ids, ascending, as
- * LEB128 deltas (the first as it is), each followed by its posting's
- * mask << 2 | tf (LEB128), onto out, and seen cleared for the next: the
- * token lists of the state (what a patch removes of a changed document,
- * and what tells the terms whose posting for it stays the same). Made as the index is built, a bit set per posting begun and
- * a scan of ~100 words per document at 10k; inverting the 4 million
- * postings afterwards, as before, was ~0.05 s at the end of a full build
- * (and its peak memory: the lists, 4 MB at 10k, are now held with the
- * index). */
 typedef struct { char *ptr; size_t len, cap; } bigbuf;     /* big_grow's */
 
 /* Room in b for extra more bytes. */
@@ -1983,11 +1974,20 @@ static void bigbuf_room(bigbuf *b, size_t extra)
     b->cap = cap;
 }
 
+/* The document just added to ix (with seen): its term ids, ascending, as
+ * LEB128 deltas (the first as it is), each followed by its posting's
+ * mask << 2 | tf (LEB128), onto out, and seen cleared for the next: the
+ * token lists of the state (what a patch removes of a changed document,
+ * and what tells the terms whose posting for it stays the same). Made as
+ * the index is built, a bit set per posting begun and a scan of ~100
+ * words per document at 10k; inverting the 4 million postings
+ * afterwards, as before, was ~0.05 s at the end of a full build (and its
+ * peak memory: the lists, 8 MB at 10k, are now held with the index). */
 static void doc_tokens(index_t *ix, bigbuf *out)
 {
     size_t nw = (ix->n + 63) / 64;
-    /* Room for every term first (5 bytes at most each: headroom in the
-     * one growing buffer, not memory used), then bytes stored with no
+    /* Room for every term first (7 bytes at most each, 5 of id and 2 of
+     * mask and tf: headroom in the one growing buffer, not memory used), then bytes stored with no
      * call each: 4 million at 10k documents, a call to buf_putc each was
      * 2% of a full build's instructions. (Not a popcount of the words:
      * without -mpopcnt that is a libgcc call per word.) */
@@ -2109,8 +2109,6 @@ static int triple_cmp(const void *a, const void *b)
     if (x->term != y->term) return x->term < y->term ? -1 : 1;
     return (x->doc > y->doc) - (x->doc < y->doc);
 }
-
-
 
 /* The fast part of remap_term: from p (a posting's start in a piece
  * ending at end) past the postings whose id stays below lim. *id is the
@@ -2327,6 +2325,17 @@ static piece old_entry(old_chunks *oc, size_t j, const job *jb, size_t i)
     return (piece){oc->made[oc->nmade - 1], len};
 }
 
+/* Does new document i (of n, none matched to an old one: match[i] < 0)
+ * take the id of old document i (of nold), which is gone (newid[i] < 0)?
+ * A document edited in place, mostly: its terms are then set against the
+ * old one's as it is tokenized, and the old one's are not made dirty
+ * again. */
+static bool takes_gone_id(const int64_t *match, const int64_t *newid, size_t n, size_t nold,
+                          size_t i)
+{
+    return i < n && i < nold && match[i] < 0 && newid[i] < 0;
+}
+
 static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, unsigned *ns_out)
 {
     size_t n = jb->n;
@@ -2424,7 +2433,7 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
          * only those whose posting at that id is not the old one: the
          * others' postings are the same bytes (a gap is from the last id,
          * which stays). The old document's terms are then done here. */
-        bool paired = i < old->ndocs && newid[i] < 0;
+        bool paired = takes_gone_id(match, newid, n, old->ndocs, i);
         nolds = 0;
         if (paired && doc_terms(old, i, &olds, &nolds, &oldcap) < 0) goto out;
         size_t a = 0, b = 0;
@@ -2449,7 +2458,7 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     for (size_t k = 0; k < nmarks; k++) dirty[marks[k]] = 1;
     for (size_t j = 0; j < old->ndocs; j++) {
         if (newid[j] == (int64_t)j) continue;
-        if (newid[j] < 0 && j < n && match[j] < 0) continue;      /* paired */
+        if (takes_gone_id(match, newid, n, old->ndocs, j)) continue;   /* done above */
         if (doc_terms(old, j, &olds, &nolds, &oldcap) < 0) goto out;
         for (size_t k = 0; k < nolds; k++) dirty[olds[k].id] = 1;
     }
@@ -2873,8 +2882,11 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
     free(dj.texts);
     timing_step(&tm, "index");
     if (tm.on)
-        fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings (%zu KB room), %zu KB table, %zu KB of tokens (%zu KB room)\n",
-                ix.n, ix.plen / 1024, ix.pcap / 1024, (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024, toks.len / 1024, toks.cap / 1024);
+        fprintf(stderr, "gazette: search index: %zu terms, %zu KB of postings (%zu KB room), "
+                        "%zu KB table, %zu KB of tokens (%zu KB room)\n",
+                ix.n, ix.plen / 1024, ix.pcap / 1024,
+                (ix.cap * sizeof(slot) + ix.tcap * sizeof(term)) / 1024, toks.len / 1024,
+                toks.cap / 1024);
     fileset shards = {o, NULL, 0, NULL, 0, keep_state, false};
     if (ix.overflow) {
         diag_error(d, NULL, 0, "search: the index of %zu documents passed 4 GB", n);
