@@ -1987,10 +1987,11 @@ static void doc_tokens(index_t *ix, bigbuf *out)
 {
     size_t nw = (ix->n + 63) / 64;
     /* Room for every term first (7 bytes at most each, 5 of id and 2 of
-     * mask and tf: headroom in the one growing buffer, not memory used), then bytes stored with no
-     * call each: 4 million at 10k documents, a call to buf_putc each was
-     * 2% of a full build's instructions. (Not a popcount of the words:
-     * without -mpopcnt that is a libgcc call per word.) */
+     * mask and tf: headroom in the one growing buffer, not memory used),
+     * then bytes stored with no call each: 4 million at 10k documents, a
+     * call to buf_putc each was 2% of a full build's instructions. (Not a
+     * popcount of the words: without -mpopcnt that is a libgcc call per
+     * word.) */
     bigbuf_room(out, ix->n * 7);
     unsigned char *p = (unsigned char *)out->ptr + out->len;
     uint32_t prev = 0;
