@@ -141,6 +141,7 @@ typedef struct {
     double t_phase, cpu_phase;
     pagecache *pc;         /* NULL without a build cache */
     buf global;            /* what every page depends on: binary, templates, site */
+    char search_global[33];  /* what every search entry depends on (make_global_key) */
     size_t skipped;        /* pages the cache said were already there */
     fp128 search_fp;       /* of a search index written in this build */
     int search_written;    /* ... and its files are to be noted */
@@ -1325,8 +1326,8 @@ static void release_text(const search_doc *sd, void *ud)
 /* A document's search key (search_doc_keys), for the index to tell an
  * unchanged document by. A document with an identity (its path and bytes,
  * see content.h) gives the index what any document of the same identity
- * gives under the same settings (b->global) and district names (from the
- * stats, not in global): its key is made of those (one is a scratch
+ * gives under the same settings (b->search_global) and district names
+ * (from the stats, not in it): its key is made of those (one is a scratch
  * buffer). Hashing its fields and text instead (search_doc_keys, for the
  * others) reads every document's strings, cold and scattered over the
  * heap: 6 ms of a one-edit rebuild at 10k. */
@@ -1339,7 +1340,7 @@ static fp128 search_key(build *b, const doc *dc, const search_doc *sd, buf *one)
     }
     buf_clear(one);
     buf_puts(one, "search doc ");
-    buf_put(one, b->global.ptr, b->global.len);
+    buf_puts(one, b->search_global);
     buf_put(one, &id, sizeof id);
     buf_putc(one, 'd');
     buf_put_dec(one, sd->ndistricts, 0);
@@ -1392,9 +1393,9 @@ static void search_entry(build *b, size_t i, const char **slots, buf *one)
                        .text = dc->md_on_disk ? NULL : dc->md.text ? dc->md.text : ""};
     if (dc->md_on_disk && !dc->identity.lo && !dc->identity.hi) {
         /* 64 chars: always fits */
-        snprintf(si->text_ids[i], sizeof si->text_ids[i], "%016llx%016llx%.*s",
+        snprintf(si->text_ids[i], sizeof si->text_ids[i], "%016llx%016llx%s",
                  (unsigned long long)dc->md_key.hi, (unsigned long long)dc->md_key.lo,
-                 (int)(b->global.len < 32 ? b->global.len : 32), b->global.ptr);
+                 b->search_global);
         sd->text_id = si->text_ids[i];
         sd->text_id_len = strlen(si->text_ids[i]);
     }
@@ -1416,7 +1417,7 @@ static void search_inputs(build *b)
         nstr += value_len(b->c.docs[i]->tags) + 2 * value_len(b->c.docs[i]->districts) + 3;
     si->strs = xcalloc(nstr ? nstr : 1, sizeof *si->strs);
     /* a text kept in the build cache is told by its body's fingerprint and
-     * the settings it was rendered with (in the global key); only needed
+     * the settings it was rendered with (in the search key); only needed
      * for a key made of the fields (search_key) */
     si->text_ids = xmalloc(nd0 * sizeof *si->text_ids);
     /* the keys are made in the same pass: the documents' memory is cold,
@@ -1458,7 +1459,7 @@ static int write_search(build *b)
     int rc = 0;
     if (b->pc) {
         buf k = BUF_INIT;
-        buf_put(&k, b->global.ptr, b->global.len);
+        buf_puts(&k, b->search_global);
         search_encode(&k, si->keys, b->c.n);
         fp = fp_bytes(k.ptr, k.len);
         buf_free(&k);
@@ -1617,6 +1618,19 @@ static void encode_tree(buf *k, const char *dir, int depth)
 static void make_global_key(build *b)
 {
     fp128 self = fp_self();
+    /* The search index reads the documents alone (search.h): their
+     * entries depend on the binary and on the settings a load reads
+     * (content.c: the Markdown ones), not on the templates or the rest of
+     * site.yaml. An edit of those keeps the index, instead of taking in
+     * every document's text again. */
+    buf sk = BUF_INIT;
+    buf_printf(&sk, "gazette search 1 %016llx%016llx %d %lld", (unsigned long long)self.hi,
+               (unsigned long long)self.lo, value_bool_of(value_get(b->site, "unsafe_html")),
+               (long long)value_int_of(value_get(b->site, "excerpt_length")));
+    fp128 sf = fp_bytes(sk.ptr, sk.len);
+    buf_free(&sk);
+    snprintf(b->search_global, sizeof b->search_global, "%016llx%016llx", (unsigned long long)sf.hi,
+             (unsigned long long)sf.lo);
     buf_printf(&b->global, "gazette pages 1 %016llx%016llx", (unsigned long long)self.hi,
                (unsigned long long)self.lo);
     for (const theme_file *t = theme_files; t->name; t++) {

@@ -22,6 +22,8 @@ same() { fresh && diff -r "$S" "$F" >"$T/diff" 2>&1 || { head -20 "$T/diff"; ret
 kept() { sed -n 's/^gazette: cache: \([0-9]*\) of .*/\1/p' "$T/timing"; }
 total() { sed -n 's/^gazette: cache: [0-9]* of \([0-9]*\) pages.*/\1/p' "$T/timing"; }
 bodies() { sed -n 's/.*pages kept, \([0-9]*\) of .*/\1/p' "$T/timing"; }
+# the search index was made again or patched (not kept whole)
+searched() { grep -q '^gazette: search load' "$T/timing"; }
 doc=$(ls "$C"/notices/*/*.md | sed -n 5p)
 page() { local f=${doc#"$C"/}; f=${f%.md}; echo "$S/${f%%/*}/$(basename "$(dirname "$doc")")/$(basename "$f")/index.html"; }
 
@@ -43,6 +45,7 @@ ok edit-same same
 ok edit-page-has has "$(page)" '职工服务中心'
 ok edit-most-kept test "$(kept)" -ge $((n_all - 10))
 ok edit-search grep -rqF '职工' "$S/search/idx"
+ok edit-search-patched searched
 
 # Front matter: the title shows in lists, neighbours, tags.
 sed -i '0,/^title:.*/s//title: "改过的标题《测试》"/' "$doc"
@@ -66,11 +69,14 @@ ok tpl-differs has "$S/index.html" '模板已改'
 rm -rf "$F"; "$GAZETTE" build --content "$C" --out "$F" --no-cache --quiet --templates "$T/tpl"
 ok tpl-same diff -r "$S" "$F"
 expect tpl-none-kept "$(kept)" 0
+# (the index reads the documents only: kept whole)
+nok tpl-search-kept searched
 ok tpl-back build
 ok tpl-back-same same
 sed -i 's/^title:.*/title: "新的站点名称"/' "$C/site.yaml"
 ok site-build build
 ok site-same same
+nok site-search-kept searched
 ok site-title has "$S/index.html" '新的站点名称'
 
 # Hand edits and deletions in the output are repaired, even an edit that
