@@ -1622,7 +1622,8 @@ static void make_global_key(build *b)
      * entries depend on the binary and on the settings a load reads
      * (content.c: the Markdown ones), not on the templates or the rest of
      * site.yaml. An edit of those keeps the index, instead of taking in
-     * every document's text again. */
+     * every document's text again (rendered again where the Markdown
+     * cache holds no text, see mdcache_put). */
     buf sk = BUF_INIT;
     buf_printf(&sk, "gazette search 1 %016llx%016llx %d %lld", (unsigned long long)self.hi,
                (unsigned long long)self.lo, value_bool_of(value_get(b->site, "unsafe_html")),

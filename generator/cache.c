@@ -248,8 +248,10 @@ fp128 fp_self(void)
 /* File: header, then entries. Entry: "GZE1", u32 payload length, key
  * (16), fingerprint of the payload (16), payload. Payload: u32 lengths of
  * html, excerpt and text, the three strings, and the toc encoded as by
- * fp_encode_value. */
+ * fp_encode_value. A text length of MD_NO_TEXT: the entry holds no text
+ * (mdcache_put with text false), none of its bytes follow the excerpt. */
 #define MD_MAGIC CACHE_MD_MAGIC
+#define MD_NO_TEXT 0xFFFFFFFFu
 #define MD_HEADER (sizeof MD_MAGIC - 1 + 16)
 #define ENTRY_HEAD 40
 #define ENTRY_MAX (256u << 20)
@@ -496,6 +498,8 @@ static bool md_decode(const unsigned char *p, size_t n, bool bodies, md_result *
 {
     if (n < 12) return false;
     uint32_t hl = get_u32(p), el = get_u32(p + 4), tl = get_u32(p + 8);
+    bool has_text = tl != MD_NO_TEXT;
+    if (!has_text) tl = 0;
     if ((uint64_t)hl + el + tl > n - 12) return false;
     const unsigned char *s = p + 12, *end = p + n;
     const unsigned char *t = s + hl + el + tl;
@@ -504,7 +508,7 @@ static bool md_decode(const unsigned char *p, size_t n, bool bodies, md_result *
     out->excerpt = xstrndup((const char *)s + hl, el);
     if (bodies) {
         out->html = xstrndup((const char *)s, hl);
-        out->text = xstrndup((const char *)s + hl + el, tl);
+        out->text = has_text ? xstrndup((const char *)s + hl + el, tl) : NULL;
     }
     out->toc = toc;
     return true;
@@ -606,17 +610,21 @@ static bool md_head_is(const unsigned char *h, const md_entry *e, fp128 key)
 
 /* Where string `which` (0 html, 1 excerpt, 2 text) lies in a payload of
  * len bytes that starts with lens (the three u32 lengths): *at from the
- * payload's start, *n bytes. False when the lengths do not fit. */
-static bool md_string_at(const unsigned char *lens, uint32_t len, int which, uint64_t *at,
-                         uint64_t *n)
+ * payload's start, *n bytes. Returns 1, 0 when the string is the text and
+ * the entry holds none, -1 when the lengths do not fit. */
+static int md_string_at(const unsigned char *lens, uint32_t len, int which, uint64_t *at,
+                        uint64_t *n)
 {
-    if (len < 12) return false;
+    if (len < 12) return -1;
     uint64_t l[3] = {get_u32(lens), get_u32(lens + 4), get_u32(lens + 8)};
-    if (l[0] + l[1] + l[2] > len - 12) return false;
+    bool has_text = l[2] != MD_NO_TEXT;
+    if (!has_text) l[2] = 0;
+    if (l[0] + l[1] + l[2] > len - 12) return -1;
+    if (which == 2 && !has_text) return 0;
     *at = 12;
     for (int i = 0; i < which; i++) *at += l[i];
     *n = l[which];
-    return true;
+    return 1;
 }
 
 /* The payload of the entry copy (of key), checked against its own
@@ -706,14 +714,19 @@ bool mdcache_has(mdcache *c, fp128 key)
  * the search index): the second read, or both when this build wrote the
  * entry, neither reads nor hashes the rest of the payload (at 100k
  * documents, ~1.6 GB read and hashed before). NULL if it does not check
- * out (the caller reads the whole payload instead). */
-static char *md_string_checked(mdcache *c, const md_entry *copy, fp128 key, int which, size_t *n)
+ * out (the caller reads the whole payload instead), or, with *none set,
+ * when the entry holds no text. */
+static char *md_string_checked(mdcache *c, const md_entry *copy, fp128 key, int which, size_t *n,
+                               bool *none)
 {
     unsigned char h[ENTRY_HEAD + 12];
     uint64_t at, sn;
     if (copy->len < 12 || pread_all(c->fd, h, sizeof h, copy->off - ENTRY_HEAD) < 0 ||
-        !md_head_is(h, copy, key) || !md_string_at(h + ENTRY_HEAD, copy->len, which, &at, &sn))
+        !md_head_is(h, copy, key))
         return NULL;
+    int where = md_string_at(h + ENTRY_HEAD, copy->len, which, &at, &sn);
+    *none = where == 0;
+    if (where <= 0) return NULL;
     char *str = xmalloc((size_t)sn + 1);
     if (pread_all(c->fd, str, (size_t)sn, copy->off + (off_t)at) < 0) {
         free(str);
@@ -732,13 +745,14 @@ static char *md_string(mdcache *c, fp128 key, int which, size_t *n)
     if (c->fd < 0) return NULL;
     md_entry copy = md_entry_now(c, key);
     if (copy.len && copy.off > 0 && copy.checked) {
-        char *str = md_string_checked(c, &copy, key, which, n);
-        if (str) return str;
+        bool none = false;
+        char *str = md_string_checked(c, &copy, key, which, n, &none);
+        if (str || none) return str;
     }
     uint32_t len;
     uint64_t at, sn;
     unsigned char *p = md_read_entry(c, key, copy, &len);
-    if (p && md_string_at(p, len, which, &at, &sn)) {
+    if (p && md_string_at(p, len, which, &at, &sn) > 0) {
         /* moved to the front of the payload, NUL after it (at >= 12:
          * there is room), instead of copied out */
         memmove(p, p + at, (size_t)sn);
@@ -755,10 +769,11 @@ char *mdcache_body(mdcache *c, fp128 key, bool text, size_t *len)
     return md_string(c, key, text ? 2 : 0, len);
 }
 
-/* Append key's entry for r to b (its head at the old end of b). */
-static void md_encode(buf *b, fp128 key, const md_result *r)
+/* Append key's entry for r to b (its head at the old end of b); its
+ * text only when text. */
+static void md_encode(buf *b, fp128 key, const md_result *r, bool text)
 {
-    size_t hl = md_html_len(r), el = r->excerpt ? strlen(r->excerpt) : 0, tl = md_text_len(r);
+    size_t hl = md_html_len(r), el = r->excerpt ? strlen(r->excerpt) : 0, tl = text ? md_text_len(r) : 0;
     size_t at = b->len;
     /* Room for all of it at once, not a doubling from 64 bytes (each step
      * fresh heap pages); the toc is a few bytes a heading. */
@@ -771,7 +786,7 @@ static void md_encode(buf *b, fp128 key, const md_result *r)
     put_u64(b, 0);
     put_u32(b, (uint32_t)hl);
     put_u32(b, (uint32_t)el);
-    put_u32(b, (uint32_t)tl);
+    put_u32(b, text ? (uint32_t)tl : MD_NO_TEXT);
     buf_put(b, r->html ? r->html : "", hl);
     buf_put(b, r->excerpt ? r->excerpt : "", el);
     buf_put(b, r->text ? r->text : "", tl);
@@ -791,7 +806,7 @@ static void md_encode(buf *b, fp128 key, const md_result *r)
 /* Encoded straight into the pending batch, under the lock: a body is
  * copied once (then by the kernel's write), not into an entry of its own
  * and then into the batch (~10 MB less copied per 10k documents). */
-void mdcache_put(mdcache *c, fp128 key, const md_result *r)
+void mdcache_put(mdcache *c, fp128 key, const md_result *r, bool text)
 {
     if (c->fd < 0) return;
     pthread_mutex_lock(&c->mu);
@@ -800,7 +815,7 @@ void mdcache_put(mdcache *c, fp128 key, const md_result *r)
         had->used = 1;                       /* there already, or pending */
     } else if (c->fd >= 0) {
         size_t at = c->pend.len;
-        md_encode(&c->pend, key, r);
+        md_encode(&c->pend, key, r, text);
         size_t len = c->pend.len - at - ENTRY_HEAD;
         if (len > ENTRY_MAX) {
             c->pend.len = at;                /* never stored */

@@ -3,7 +3,9 @@
  * Two stores live in the cache directory (default .gazette-cache/ next to
  * content/; `gazette build --no-cache` ignores it):
  *
- *   markdown.cache   Markdown bodies already rendered, keyed by the
+ *   markdown.cache   Markdown bodies already rendered (HTML, excerpt,
+ *                    toc; the plain text only where mdcache_put says),
+ *                    keyed by the
  *                    fingerprint of the body's bytes. md_render() is a pure
  *                    function of the body and the settings in the file's
  *                    header (unsafe_html, excerpt length, the gazette
@@ -41,7 +43,7 @@
 
 /* Each file's first line, naming its format (a new format, a new line:
  * an older file is then simply not read). */
-#define CACHE_MD_MAGIC "gazette markdown cache 1\n"
+#define CACHE_MD_MAGIC "gazette markdown cache 2\n"
 #define CACHE_DOC_MAGIC "gazette document cache 2\n"
 #define CACHE_PAGE_MAGIC "gazette page cache 3\n"
 
@@ -67,16 +69,23 @@ typedef struct mdcache mdcache;
  * these settings. Never NULL; problems are warnings in d and give a cache
  * that remembers nothing. */
 mdcache *mdcache_open(const char *path, fp128 settings, diag *d);
-/* Fill out with the rendering of a body of that fingerprint; true on a hit.
- * Thread-safe. */
+/* Fill out with the rendering of a body of that fingerprint; true on a hit
+ * (its text NULL when it was put without one). Thread-safe. */
 bool mdcache_get(mdcache *c, fp128 key, md_result *out);
 /* The same without the HTML and text (left NULL), for a caller that
  * reads them later with mdcache_body. Thread-safe. */
 bool mdcache_get_meta(mdcache *c, fp128 key, md_result *out);
-/* Remember a rendering. Thread-safe. Entries are written in batches:
+/* Remember a rendering, its plain text only when text. The text's one
+ * reader is the search index, which keeps what it needs of each text in
+ * its own state: a text is read back only by a build whose index lacks
+ * the document while its body is unchanged (its key changed, or a new
+ * output directory), or by one that did not keep it in memory (more
+ * bodies than a build holds: the caller then stores it). Leaving it out
+ * of a body kept in memory is ~40% of the file, and of the bytes a first
+ * build writes for it. Thread-safe. Entries are written in batches:
  * mdcache_has says true at once, a read of one not written yet writes the
  * batch first, mdcache_flush (and mdcache_close) write what is left. */
-void mdcache_put(mdcache *c, fp128 key, const md_result *r);
+void mdcache_put(mdcache *c, fp128 key, const md_result *r, bool text);
 /* Write the entries put and not written yet. NULL-safe. Thread-safe. */
 void mdcache_flush(mdcache *c);
 /* The same, counted as a hit and kept at compaction: for a caller that
@@ -87,7 +96,8 @@ bool mdcache_use(mdcache *c, fp128 key);
 bool mdcache_has(mdcache *c, fp128 key);
 /* The HTML (text false) or plain text (for the search index) of key's
  * rendering, a new string, with its length in *len (set only when a
- * string is returned); NULL when it cannot be read or is damaged. Lets a
+ * string is returned); NULL when it cannot be read or is damaged, or
+ * is the text of an entry put without it (render it again). Lets a
  * build keep bodies on disk, not in memory, until their page renders.
  * Thread-safe. */
 char *mdcache_body(mdcache *c, fp128 key, bool text, size_t *len);

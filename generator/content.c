@@ -398,12 +398,17 @@ static void render_body(const load_job *j, const char *body, size_t len, doc *dc
         return;
     }
     md_render_utf8(body, len, j->unsafe, j->excerpt_chars, out);
-    mdcache_put(j->mc, dc->md_key, out);
+    /* Past the bodies a build keeps, the body leaves memory once the
+     * cache has it, so its text is stored too for the index to read back;
+     * a body kept has its text in memory for this build's index, and later
+     * ones seldom read it (mdcache_put): not stored. */
+    size_t n = md_html_len(out) + md_text_len(out);
+    load_job *lj = (load_job *)j;
+    bool leaves = __atomic_add_fetch(&lj->kept, n, __ATOMIC_RELAXED) > KEEP_BODIES_BYTES;
+    mdcache_put(j->mc, dc->md_key, out, leaves);
     if (mdcache_has(j->mc, dc->md_key)) {
         dc->md_on_disk = true;
-        size_t n = md_html_len(out) + md_text_len(out);
-        load_job *lj = (load_job *)j;
-        if (__atomic_add_fetch(&lj->kept, n, __ATOMIC_RELAXED) > KEEP_BODIES_BYTES) {
+        if (leaves) {
             free(out->html);
             free(out->text);
             out->html = out->text = NULL;
@@ -1069,12 +1074,14 @@ md_result content_rerender(const content *c, const doc *dc, diag *d)
     }
     frontmatter fm;
     diag *scratch = diag_new();
-    if (fm_parse(dc->source, text, len, &fm, scratch) == 0) {
+    bool keyed = c->mc && (dc->md_key.lo || dc->md_key.hi);
+    if (fm_parse(dc->source, text, len, &fm, scratch) == 0 &&
+        (!keyed || fp_eq(fp_bytes(text + fm.body_off, len - fm.body_off), dc->md_key))) {
         md_render(text + fm.body_off, len - fm.body_off, md_unsafe(c->site), md_excerpt_chars(c->site), &r);
-        fm_free(&fm);
     } else {
         diag_error(d, dc->source, 0, "changed during the build");
     }
+    fm_free(&fm);
     diag_free(scratch);
     free(text);
     return r;

@@ -43,7 +43,8 @@ typedef struct {
     md_result md;          /* rendered body; with md_on_disk, html and text may be
                               NULL (then read from the cache) or a copy kept
                               from this load's rendering (taken by its one user) */
-    bool md_on_disk;       /* html and text are in the build cache under md_key */
+    bool md_on_disk;       /* html is in the build cache under md_key, and the
+                              text unless it was put without (mdcache_put) */
     fp128 md_key;          /* fingerprint of the body (with a build cache) */
     fp128 identity;        /* of path, section and bytes (with a build cache) */
     int body_line;
@@ -78,8 +79,11 @@ void content_free(content *c);
  * d); warnings go to d too. Owned by the caller (doc_free). */
 doc *content_load_one(const content *c, const char *path, diag *d);
 /* A document's body rendered again from its source file, with the same
- * settings as at load (for when the build cache cannot give it back).
- * Errors (unreadable or no longer valid) go to d. */
+ * settings as at load (for when the build cache cannot give it back: its
+ * text was not stored, or the entry is damaged). Errors go to d: the file
+ * is unreadable, no longer valid, or (with a build cache) its body is no
+ * longer the one loaded, which would put a newer body beside the older
+ * title and dates. */
 md_result content_rerender(const content *c, const doc *dc, diag *d);
 void doc_free(doc *dc);
 /* Decode fm, fm_lines and md.toc of a document that came from the

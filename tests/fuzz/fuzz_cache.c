@@ -77,7 +77,8 @@ static void md_case(const uint8_t *data, size_t size, const char *path)
         fp128 key = {rd64(data + off + 8), rd64(data + off + 16)};
         md_result r;
         if (mdcache_get(c, key, &r)) {
-            if (!r.html || !r.excerpt || !r.text || !r.toc) __builtin_trap();
+            /* (no text: an entry put without it) */
+            if (!r.html || !r.excerpt || !r.toc) __builtin_trap();
             md_free(&r);
         }
         size_t n;
@@ -87,7 +88,7 @@ static void md_case(const uint8_t *data, size_t size, const char *path)
         off += 40 + len;
     }
     md_result w = {.html = "<p>x</p>", .excerpt = "x", .text = "x", .toc = NULL};
-    mdcache_put(c, (fp128){7, 7}, &w);
+    mdcache_put(c, (fp128){7, 7}, &w, size & 1);
     size_t hn;
     char *h = mdcache_body(c, (fp128){7, 7}, false, &hn);
     if (h && strcmp(h, "<p>x</p>")) __builtin_trap();   /* what was put reads back */

@@ -141,10 +141,10 @@ TEST(markdown_round_trip)
     md_result r, got;
     sample(&r, "<p>一</p>");
     CHECK(!mdcache_get(c, k1, &got));
-    mdcache_put(c, k1, &r);
+    mdcache_put(c, k1, &r, true);
     md_free(&r);
     sample(&r, "<p>二</p>");
-    mdcache_put(c, k2, &r);
+    mdcache_put(c, k2, &r, true);
     md_free(&r);
     /* Read back in the same session: bodies kept on disk until needed. */
     CHECK(mdcache_has(c, k1) && mdcache_has(c, k2));
@@ -158,7 +158,7 @@ TEST(markdown_round_trip)
     fp128 k3 = {31, 32};
     md_render("## 标题\n\n正文 *text*\n", strlen("## 标题\n\n正文 *text*\n"), false, 20, &r);
     CHECK(r.html_len == strlen(r.html) && r.text_len == strlen(r.text));
-    mdcache_put(c, k3, &r);
+    mdcache_put(c, k3, &r, true);
     CHECK(body_is(c, k3, false, r.html));
     CHECK(body_is(c, k3, true, r.text));
     md_free(&r);
@@ -197,6 +197,50 @@ TEST(markdown_round_trip)
     free(path);
 }
 
+/* An entry put without its text: the HTML, excerpt and toc read back,
+ * the text does not (the caller renders again), read fresh or checked. */
+TEST(markdown_without_text)
+{
+    char *path = xasprintf("%s/mdt/markdown.cache", dir);
+    fp128 settings = {3, 4}, k1 = {41, 42}, k2 = {51, 52};
+    diag *d = diag_new();
+    mdcache *c = mdcache_open(path, settings, d);
+    md_result r, got;
+    sample(&r, "<p>无全文</p>");
+    mdcache_put(c, k1, &r, false);
+    md_free(&r);
+    sample(&r, "<p>有全文</p>");
+    mdcache_put(c, k2, &r, true);
+    md_free(&r);
+    size_t n = 99;
+    CHECK(mdcache_has(c, k1));
+    CHECK(body_is(c, k1, false, "<p>无全文</p>"));
+    CHECK(!mdcache_body(c, k1, true, &n) && n == 99);
+    CHECK(body_is(c, k2, true, "全文 text"));
+    mdcache_close(c, d);
+    c = mdcache_open(path, settings, d);
+    CHECK(!mdcache_body(c, k1, true, &n) && n == 99);     /* unchecked: whole entry read */
+    CHECK(body_is(c, k1, false, "<p>无全文</p>"));
+    CHECK(!mdcache_body(c, k1, true, &n) && n == 99);     /* checked: its head only */
+    CHECK(mdcache_get(c, k1, &got));
+    CHECK_STR(got.html, "<p>无全文</p>");
+    CHECK_STR(got.excerpt, "摘要…");
+    CHECK(got.text == NULL);
+    CHECK(value_len(got.toc) == 1);
+    md_free(&got);
+    CHECK(mdcache_get_meta(c, k1, &got));
+    CHECK_STR(got.excerpt, "摘要…");
+    md_free(&got);
+    CHECK(body_is(c, k2, true, "全文 text"));              /* its neighbour has one */
+    size_t hits, misses;
+    mdcache_counts(c, &hits, &misses);
+    CHECK(hits == 2 && misses == 0);
+    mdcache_close(c, d);
+    CHECK(diag_total(d) == 0);
+    diag_free(d);
+    free(path);
+}
+
 /* Entries put are written in batches (MD_BATCH): past a batch's size,
  * read back before they are written (the batch is written first), the
  * same key put twice, and after mdcache_flush and a reopen, every body is
@@ -220,7 +264,7 @@ static void put_batched(mdcache *c, int i, const char *big)
     char *html = xasprintf("<p>%d</p>%s", i, big);
     sample(&r, html);
     free(html);
-    mdcache_put(c, (fp128){(uint64_t)i + 1, 5}, &r);
+    mdcache_put(c, (fp128){(uint64_t)i + 1, 5}, &r, true);
     md_free(&r);
 }
 
@@ -316,10 +360,10 @@ TEST(markdown_damage_is_a_miss)
     mdcache *c = mdcache_open(path, s, d);
     md_result r, got;
     sample(&r, "<p>first entry, long enough to aim at</p>");
-    mdcache_put(c, k1, &r);
+    mdcache_put(c, k1, &r, true);
     md_free(&r);
     sample(&r, "<p>second</p>");
-    mdcache_put(c, k2, &r);
+    mdcache_put(c, k2, &r, true);
     md_free(&r);
     mdcache_close(c, d);
     struct stat st;
@@ -346,7 +390,7 @@ TEST(markdown_damage_is_a_miss)
     c = mdcache_open(path, s, d);
     CHECK(!mdcache_get(c, k2, &got));
     sample(&r, "<p>again</p>");
-    mdcache_put(c, k2, &r);                        /* appends after the good part */
+    mdcache_put(c, k2, &r, true);                  /* appends after the good part */
     md_free(&r);
     mdcache_close(c, d);
     c = mdcache_open(path, s, d);
@@ -736,6 +780,7 @@ int main(void)
     RUN(encodings_are_unambiguous);
     RUN(decode_with_skips);
     RUN(markdown_round_trip);
+    RUN(markdown_without_text);
     RUN(markdown_batched_puts);
     RUN(markdown_puts_from_two_threads);
     RUN(markdown_damage_is_a_miss);

@@ -175,6 +175,40 @@ TEST(load_one_again)
     rm_rf(cache);
 }
 
+/* A body rendered again (its text was not stored, or its cache entry is
+ * damaged) is the one loaded, or an error: never a newer body beside the
+ * loaded title. */
+TEST(rerender_checks_the_body)
+{
+    char dir[] = "/tmp/gz-content-XXXXXX", cache[] = "/tmp/gz-content-cache-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL && mkdtemp(cache) != NULL);
+    put(dir, "site.yaml", "title: t\n");
+    put(dir, "notices/2017/a.md", "---\ntitle: A\ndate: 2017-01-01\n---\n正文一段。\n");
+    diag *d = diag_new();
+    content c;
+    CHECK(content_load_cached(dir, false, 2, cache, &c, d) == 0 && c.n == 1);
+    md_result r = content_rerender(&c, c.docs[0], d);
+    CHECK(diag_total(d) == 0);
+    CHECK_STR(r.html, "<p>正文一段。</p>\n");
+    CHECK_STR(r.text, "正文一段。");
+    md_free(&r);
+    /* the front matter changed, the body not: still that body */
+    put(dir, "notices/2017/a.md", "---\ntitle: A2\ndate: 2017-01-01\n---\n正文一段。\n");
+    r = content_rerender(&c, c.docs[0], d);
+    CHECK(diag_total(d) == 0 && r.text && !strcmp(r.text, "正文一段。"));
+    md_free(&r);
+    put(dir, "notices/2017/a.md", "---\ntitle: A\ndate: 2017-01-01\n---\n另一段。\n");
+    r = content_rerender(&c, c.docs[0], d);
+    CHECK(r.html == NULL && r.text == NULL);
+    CHECK(diag_count(d, DIAG_ERROR) == 1);
+    if (diag_total(d)) CHECK_CONTAINS(diag_message(d, 0), "changed during the build");
+    md_free(&r);
+    content_free(&c);
+    diag_free(d);
+    rm_rf(dir);
+    rm_rf(cache);
+}
+
 int main(void)
 {
     RUN(dates);
@@ -183,5 +217,6 @@ int main(void)
     RUN(load_sorts_and_skips_drafts);
     RUN(sort_order_is_strcmp_order);
     RUN(load_one_again);
+    RUN(rerender_checks_the_body);
     return test_summary();
 }
