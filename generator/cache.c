@@ -773,7 +773,8 @@ char *mdcache_body(mdcache *c, fp128 key, bool text, size_t *len)
  * text only when text. */
 static void md_encode(buf *b, fp128 key, const md_result *r, bool text)
 {
-    size_t hl = md_html_len(r), el = r->excerpt ? strlen(r->excerpt) : 0, tl = text ? md_text_len(r) : 0;
+    size_t hl = md_html_len(r), el = r->excerpt ? strlen(r->excerpt) : 0;
+    size_t tl = text ? md_text_len(r) : 0;
     size_t at = b->len;
     /* Room for all of it at once, not a doubling from 64 bytes (each step
      * fresh heap pages); the toc is a few bytes a heading. */

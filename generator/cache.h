@@ -5,11 +5,11 @@
  *
  *   markdown.cache   Markdown bodies already rendered (HTML, excerpt,
  *                    toc; the plain text only where mdcache_put says),
- *                    keyed by the
- *                    fingerprint of the body's bytes. md_render() is a pure
- *                    function of the body and the settings in the file's
- *                    header (unsafe_html, excerpt length, the gazette
- *                    binary), so a hit is exactly what rendering would give.
+ *                    keyed by the fingerprint of the body's bytes.
+ *                    md_render() is a pure function of the body and the
+ *                    settings in the file's header (unsafe_html, excerpt
+ *                    length, the gazette binary), so a hit is exactly what
+ *                    rendering would give.
  *                    An append-only log: each entry is written with one
  *                    write(), carries a fingerprint of its own bytes, and a
  *                    torn or damaged entry ends the log (the rest is
