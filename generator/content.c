@@ -286,6 +286,7 @@ typedef struct {
     doccache *dcache;  /* NULL without a build cache */
     bool identify;     /* set identities without a document cache (content_load_one) */
     size_t kept;       /* bytes of bodies rendered here and kept in memory (atomic) */
+    size_t keep_max;   /* ... up to this many (keep_bodies_bytes) */
 } load_job;
 
 /* Bodies rendered by this load are also kept in memory up to this many
@@ -294,6 +295,14 @@ typedef struct {
  * beyond it they are read back when needed, which bounds the memory at
  * 100k documents. */
 #define KEEP_BODIES_BYTES (64u << 20)
+
+/* KEEP_BODIES_BYTES, or GAZETTE_TEST_KEEP_BODIES (bytes) for the tests of
+ * bodies read back (a few KB there stand for 100k documents). */
+static size_t keep_bodies_bytes(void)
+{
+    const char *e = getenv("GAZETTE_TEST_KEEP_BODIES");
+    return e && *e ? (size_t)strtoull(e, NULL, 10) : KEEP_BODIES_BYTES;
+}
 
 static char *opt_string(doc *dc, const char *key, diag *d)
 {
@@ -404,7 +413,7 @@ static void render_body(const load_job *j, const char *body, size_t len, doc *dc
      * ones seldom read it (mdcache_put): not stored. */
     size_t n = md_html_len(out) + md_text_len(out);
     load_job *lj = (load_job *)j;
-    bool leaves = __atomic_add_fetch(&lj->kept, n, __ATOMIC_RELAXED) > KEEP_BODIES_BYTES;
+    bool leaves = __atomic_add_fetch(&lj->kept, n, __ATOMIC_RELAXED) > j->keep_max;
     mdcache_put(j->mc, dc->md_key, out, leaves);
     if (mdcache_has(j->mc, dc->md_key)) {
         dc->md_on_disk = true;
@@ -997,6 +1006,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
 
     char *prefix = path_join(dir, "");
     load_job j = {.files = files.v, .docs = xcalloc(files.n ? files.n : 1, sizeof(doc *)),
+                  .keep_max = keep_bodies_bytes(),
                   .section_of_path = prefix, .unsafe = co.unsafe, .excerpt_chars = co.excerpt_chars,
                   .d = d, .mc = co.mc, .dcache = co.dcache};
     md_init();
@@ -1052,6 +1062,7 @@ doc *content_load_one(const content *c, const char *path, diag *d)
     const char *slash = strrchr(path, '/');
     md_file f = {.path = (char *)path, .name = slash ? slash + 1 : path, .dirfd = -1};
     load_job j = {.files = &f, .section_of_path = prefix, .unsafe = md_unsafe(c->site),
+                  .keep_max = keep_bodies_bytes(),
                   .excerpt_chars = md_excerpt_chars(c->site), .d = d, .mc = c->mc, .identify = true};
     doc *dc = NULL;
     errno = 0;
