@@ -493,14 +493,27 @@ mdcache *mdcache_open(const char *path, fp128 settings, diag *d)
     return c;
 }
 
+/* The lengths of html, excerpt and text in l from the start of a payload
+ * of len bytes (lens: its first 12), a text's 0 when the entry holds none
+ * (*has_text false). False when they do not fit in the payload. */
+static bool md_lens(const unsigned char *lens, size_t len, uint64_t l[3], bool *has_text)
+{
+    if (len < 12) return false;
+    l[0] = get_u32(lens);
+    l[1] = get_u32(lens + 4);
+    l[2] = get_u32(lens + 8);
+    *has_text = l[2] != MD_NO_TEXT;
+    if (!*has_text) l[2] = 0;
+    return l[0] + l[1] + l[2] <= len - 12;
+}
+
 /* Decode a payload into out; the HTML and text only when bodies. */
 static bool md_decode(const unsigned char *p, size_t n, bool bodies, md_result *out)
 {
-    if (n < 12) return false;
-    uint32_t hl = get_u32(p), el = get_u32(p + 4), tl = get_u32(p + 8);
-    bool has_text = tl != MD_NO_TEXT;
-    if (!has_text) tl = 0;
-    if ((uint64_t)hl + el + tl > n - 12) return false;
+    uint64_t l[3];
+    bool has_text;
+    if (!md_lens(p, n, l, &has_text)) return false;
+    size_t hl = (size_t)l[0], el = (size_t)l[1], tl = (size_t)l[2];
     const unsigned char *s = p + 12, *end = p + n;
     const unsigned char *t = s + hl + el + tl;
     value *toc = decode_value(&t, end, 0);
@@ -615,11 +628,9 @@ static bool md_head_is(const unsigned char *h, const md_entry *e, fp128 key)
 static int md_string_at(const unsigned char *lens, uint32_t len, int which, uint64_t *at,
                         uint64_t *n)
 {
-    if (len < 12) return -1;
-    uint64_t l[3] = {get_u32(lens), get_u32(lens + 4), get_u32(lens + 8)};
-    bool has_text = l[2] != MD_NO_TEXT;
-    if (!has_text) l[2] = 0;
-    if (l[0] + l[1] + l[2] > len - 12) return -1;
+    uint64_t l[3];
+    bool has_text;
+    if (!md_lens(lens, len, l, &has_text)) return -1;
     if (which == 2 && !has_text) return 0;
     *at = 12;
     for (int i = 0; i < which; i++) *at += l[i];
