@@ -1619,19 +1619,13 @@ static void make_global_key(build *b)
 {
     fp128 self = fp_self();
     /* The search index reads the documents alone (search.h): their
-     * entries depend on the binary and on the settings a load reads
-     * (content.c: the Markdown ones), not on the templates or the rest of
+     * entries depend on what a load reads (content.settings: the binary
+     * and the Markdown settings), not on the templates or the rest of
      * site.yaml. An edit of those keeps the index, instead of taking in
      * every document's text again (rendered again where the Markdown
      * cache holds no text, see mdcache_put). */
-    buf sk = BUF_INIT;
-    buf_printf(&sk, "gazette search 1 %016llx%016llx %d %lld", (unsigned long long)self.hi,
-               (unsigned long long)self.lo, value_bool_of(value_get(b->site, "unsafe_html")),
-               (long long)value_int_of(value_get(b->site, "excerpt_length")));
-    fp128 sf = fp_bytes(sk.ptr, sk.len);
-    buf_free(&sk);
-    snprintf(b->search_global, sizeof b->search_global, "%016llx%016llx", (unsigned long long)sf.hi,
-             (unsigned long long)sf.lo);
+    snprintf(b->search_global, sizeof b->search_global, "%016llx%016llx",
+             (unsigned long long)b->c.settings.hi, (unsigned long long)b->c.settings.lo);
     buf_printf(&b->global, "gazette pages 1 %016llx%016llx", (unsigned long long)self.hi,
                (unsigned long long)self.lo);
     for (const theme_file *t = theme_files; t->name; t++) {

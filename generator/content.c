@@ -940,12 +940,23 @@ static void *sort_by_url(void *arg)
     return NULL;
 }
 
+/* content.settings for these settings. */
+static fp128 load_settings(bool unsafe, size_t excerpt_chars)
+{
+    buf k = BUF_INIT;
+    fp128 self = fp_self();
+    buf_printf(&k, "%d %zu %016llx%016llx", unsafe, excerpt_chars, (unsigned long long)self.hi,
+               (unsigned long long)self.lo);
+    fp128 settings = fp_bytes(k.ptr, k.len);
+    buf_free(&k);
+    return settings;
+}
+
 /* The build cache's two stores, opened for the settings a rendering
  * depends on (the body aside). */
 typedef struct {
     const char *dir;
-    bool unsafe;
-    size_t excerpt_chars;
+    fp128 settings;
     diag *d;
     mdcache *mc;
     doccache *dcache;
@@ -955,17 +966,11 @@ static void *open_caches(void *arg)
 {
     cache_opener *co = arg;
     cache_sweep_tmp(co->dir);
-    buf k = BUF_INIT;
-    fp128 self = fp_self();
-    buf_printf(&k, "%d %zu %016llx%016llx", co->unsafe, co->excerpt_chars,
-               (unsigned long long)self.hi, (unsigned long long)self.lo);
-    fp128 settings = fp_bytes(k.ptr, k.len);
-    buf_free(&k);
     char *p = path_join(co->dir, "markdown.cache");
-    co->mc = mdcache_open(p, settings, co->d);
+    co->mc = mdcache_open(p, co->settings, co->d);
     free(p);
     p = path_join(co->dir, "docs.cache");
-    co->dcache = doccache_open(p, settings);
+    co->dcache = doccache_open(p, co->settings);
     free(p);
     return NULL;
 }
@@ -987,9 +992,12 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
         return -1;
     }
     c->site = load_site(dir, d);
+    bool unsafe = md_unsafe(c->site);
+    size_t excerpt_chars = md_excerpt_chars(c->site);
+    c->settings = load_settings(unsafe, excerpt_chars);
     /* The caches are read on a thread of their own while the content
      * directory is walked (both are a few tens of ms at 10k documents). */
-    cache_opener co = {cache_dir, md_unsafe(c->site), md_excerpt_chars(c->site), d, NULL, NULL};
+    cache_opener co = {cache_dir, c->settings, d, NULL, NULL};
     pthread_t opener;
     bool threaded = cache_dir && threads != 1 && pthread_create(&opener, NULL, open_caches, &co) == 0;
     if (cache_dir && !threaded) open_caches(&co);
@@ -1007,7 +1015,7 @@ int content_load_cached(const char *dir, bool drafts, int threads, const char *c
     char *prefix = path_join(dir, "");
     load_job j = {.files = files.v, .docs = xcalloc(files.n ? files.n : 1, sizeof(doc *)),
                   .keep_max = keep_bodies_bytes(),
-                  .section_of_path = prefix, .unsafe = co.unsafe, .excerpt_chars = co.excerpt_chars,
+                  .section_of_path = prefix, .unsafe = unsafe, .excerpt_chars = excerpt_chars,
                   .d = d, .mc = co.mc, .dcache = co.dcache};
     md_init();
     parallel_for(files.n, threads, load_one, &j);

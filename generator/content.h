@@ -60,6 +60,11 @@ typedef struct {
     size_t md_hits, md_misses;   /* bodies from the build cache / rendered */
     mdcache *mc;           /* the Markdown cache, open while content is (owned) */
     doccache *dcache;      /* the document cache, likewise (documents borrow from it) */
+    /* The fingerprint of what a load reads besides the files: the
+     * settings rendering depends on (site.yaml's unsafe_html and
+     * excerpt_length) and the binary. The caches are keyed by it, and so
+     * is anything made from the documents alone (the search index). */
+    fp128 settings;
 } content;
 
 /* Load and validate everything under dir. Returns 0 if there were no
