@@ -121,6 +121,15 @@ static void sample(md_result *r, const char *html)
     value_push(r->toc, e);
 }
 
+/* Put sample(html) under key, its text too when text. */
+static void put_sample(mdcache *c, fp128 key, const char *html, bool text)
+{
+    md_result r;
+    sample(&r, html);
+    mdcache_put(c, key, &r, text);
+    md_free(&r);
+}
+
 /* Is key's HTML (text false) or plain text (text true) in c want, with
  * want's length? */
 static bool body_is(mdcache *c, fp128 key, bool text, const char *want)
@@ -139,13 +148,9 @@ TEST(markdown_round_trip)
     diag *d = diag_new();
     mdcache *c = mdcache_open(path, settings, d);
     md_result r, got;
-    sample(&r, "<p>一</p>");
     CHECK(!mdcache_get(c, k1, &got));
-    mdcache_put(c, k1, &r, true);
-    md_free(&r);
-    sample(&r, "<p>二</p>");
-    mdcache_put(c, k2, &r, true);
-    md_free(&r);
+    put_sample(c, k1, "<p>一</p>", true);
+    put_sample(c, k2, "<p>二</p>", true);
     /* Read back in the same session: bodies kept on disk until needed. */
     CHECK(mdcache_has(c, k1) && mdcache_has(c, k2));
     CHECK(!mdcache_has(c, (fp128){9, 9}));
@@ -205,13 +210,9 @@ TEST(markdown_without_text)
     fp128 settings = {3, 4}, k1 = {41, 42}, k2 = {51, 52};
     diag *d = diag_new();
     mdcache *c = mdcache_open(path, settings, d);
-    md_result r, got;
-    sample(&r, "<p>无全文</p>");
-    mdcache_put(c, k1, &r, false);
-    md_free(&r);
-    sample(&r, "<p>有全文</p>");
-    mdcache_put(c, k2, &r, true);
-    md_free(&r);
+    md_result got;
+    put_sample(c, k1, "<p>无全文</p>", false);
+    put_sample(c, k2, "<p>有全文</p>", true);
     size_t n = 99;
     CHECK(mdcache_has(c, k1));
     CHECK(body_is(c, k1, false, "<p>无全文</p>"));
@@ -260,12 +261,9 @@ static bool batched_body_is(mdcache *c, int i)
 /* Put the body batched_body_is expects for i (big: 4000 x's). */
 static void put_batched(mdcache *c, int i, const char *big)
 {
-    md_result r;
     char *html = xasprintf("<p>%d</p>%s", i, big);
-    sample(&r, html);
+    put_sample(c, (fp128){(uint64_t)i + 1, 5}, html, true);
     free(html);
-    mdcache_put(c, (fp128){(uint64_t)i + 1, 5}, &r, true);
-    md_free(&r);
 }
 
 TEST(markdown_batched_puts)
@@ -358,13 +356,9 @@ TEST(markdown_damage_is_a_miss)
     fp128 s = {5, 5}, k1 = {1, 1}, k2 = {2, 2};
     diag *d = diag_new();
     mdcache *c = mdcache_open(path, s, d);
-    md_result r, got;
-    sample(&r, "<p>first entry, long enough to aim at</p>");
-    mdcache_put(c, k1, &r, true);
-    md_free(&r);
-    sample(&r, "<p>second</p>");
-    mdcache_put(c, k2, &r, true);
-    md_free(&r);
+    md_result got;
+    put_sample(c, k1, "<p>first entry, long enough to aim at</p>", true);
+    put_sample(c, k2, "<p>second</p>", true);
     mdcache_close(c, d);
     struct stat st;
     CHECK(stat(path, &st) == 0);
@@ -389,9 +383,7 @@ TEST(markdown_damage_is_a_miss)
     CHECK(truncate(path, st.st_size - 3) == 0);
     c = mdcache_open(path, s, d);
     CHECK(!mdcache_get(c, k2, &got));
-    sample(&r, "<p>again</p>");
-    mdcache_put(c, k2, &r, true);                  /* appends after the good part */
-    md_free(&r);
+    put_sample(c, k2, "<p>again</p>", true);       /* appends after the good part */
     mdcache_close(c, d);
     c = mdcache_open(path, s, d);
     CHECK(mdcache_get(c, k2, &got));
