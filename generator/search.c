@@ -2285,10 +2285,9 @@ typedef struct {
     size_t nmade;
 } old_chunks;
 
-/* Old doc j's entry (as new doc i, whose document it is): from the last
- * build's chunk file when that still holds exactly what it wrote (its
- * fingerprint), else made again from the document. */
-static piece old_entry(old_chunks *oc, size_t j, const job *jb, size_t i)
+/* Does the last build's chunk file that held old doc j still hold
+ * exactly what it wrote (its fingerprint)? Read on first ask. */
+static bool old_chunk_good(old_chunks *oc, size_t j)
 {
     const sstate *old = oc->old;
     size_t c = j / DOC_CHUNK, first = c * DOC_CHUNK;
@@ -2309,7 +2308,17 @@ static piece old_entry(old_chunks *oc, size_t j, const job *jb, size_t i)
         }
         free(path);
     }
-    if (c < old->nchunks && oc->state[c] == 1) {
+    return c < old->nchunks && oc->state[c] == 1;
+}
+
+/* Old doc j's entry (as new doc i, whose document it is): from the last
+ * build's chunk file when that is good (old_chunk_good), else made again
+ * from the document. */
+static piece old_entry(old_chunks *oc, size_t j, const job *jb, size_t i)
+{
+    const sstate *old = oc->old;
+    size_t c = j / DOC_CHUNK, first = c * DOC_CHUNK;
+    if (old_chunk_good(oc, j)) {
         size_t at = 1;
         for (size_t k = first; k < j; k++) at += old->json[k].len + 2;
         return (piece){oc->data[c] + at, old->json[j].len};
@@ -2398,6 +2407,14 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     /* tokenize the new documents */
     jat = xmalloc((n + 1) * sizeof *jat);
     tat = xmalloc((n + 1) * sizeof *tat);
+    if (jb->h->prefetch) {
+        const search_doc **want = xmalloc((fresh ? fresh : 1) * sizeof *want);
+        size_t nwant = 0;
+        for (size_t i = 0; i < n; i++)
+            if (match[i] < 0) want[nwant++] = jb->ord[i];
+        if (nwant) jb->h->prefetch(want, nwant, jb->h->ud);
+        free(want);
+    }
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = jb->ord[i];
         jat[i] = nw->bjson.len;
@@ -2536,6 +2553,10 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
     oc.o = jb->o;
     oc.data = xcalloc(old->nchunks ? old->nchunks : 1, sizeof *oc.data);
     oc.state = xcalloc(old->nchunks ? old->nchunks : 1, 1);
+    /* (the texts of entries to make again, for the caller to make
+     * ready: all of them when the output's chunks are gone) */
+    const search_doc **want = NULL;
+    size_t nwant = 0;
     for (size_t c = 0; c < nchunks; c++) {
         size_t i0 = c * DOC_CHUNK, end = i0 + DOC_CHUNK < n ? i0 + DOC_CHUNK : n;
         bool same = i0 < old->ndocs &&
@@ -2547,7 +2568,17 @@ static int write_patched(const job *jb, const sstate *old, sstate *nw, int *rc, 
             keepc[c] = 1;
             continue;
         }
-        for (size_t i = i0; i < end; i++)
+        for (size_t i = i0; i < end && jb->h->prefetch; i++)
+            if (!nw->json[i].p && !old_chunk_good(&oc, (size_t)match[i])) {
+                if (!want) want = xmalloc(n * sizeof *want);
+                want[nwant++] = jb->ord[i];
+            }
+    }
+    if (nwant) jb->h->prefetch(want, nwant, jb->h->ud);
+    free(want);
+    for (size_t c = 0; c < nchunks; c++) {
+        size_t i0 = c * DOC_CHUNK, end = i0 + DOC_CHUNK < n ? i0 + DOC_CHUNK : n;
+        for (size_t i = i0; i < end && !keepc[c]; i++)
             if (!nw->json[i].p) nw->json[i] = old_entry(&oc, (size_t)match[i], jb, i);
     }
     ok = 1;
@@ -2850,6 +2881,7 @@ int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, con
         }
     }
     size_t released = 0;       /* texts before this one are released */
+    if (h->prefetch && n) h->prefetch(ord, n, h->ud);
     for (size_t i = 0; i < n; i++) {
         const search_doc *sd = ord[i];
         size_t tlen;

@@ -147,6 +147,14 @@ typedef struct {
     const size_t *order;
     /* Everything on the calling thread (the build's --threads 1). */
     bool one_thread;
+    /* Called (if set) before the index fetches the texts of docs[0..n)
+     * (pointers into the index's input), in the order it will fetch them:
+     * the caller may make them ready meanwhile on every core, so that
+     * fetch_text, still called once for each, only hands them over. A
+     * text the caller must make again (not kept, or kept without its
+     * text) is the expensive case: made one by one on this thread, the
+     * texts of a build into a new output directory are most of it. */
+    void (*prefetch)(const search_doc *const *docs, size_t n, void *ud);
 } search_hooks;
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h);
 

@@ -811,11 +811,35 @@ static bool same_tree(const char *a, const char *b)
     return same && na == nb;
 }
 
+/* The texts the index said it would fetch (search_hooks.prefetch), in
+ * its order; how far its fetches have gone; the fetches it did not say
+ * (or said out of order), and the texts it said and never fetched. */
+static const search_doc **announced;
+static size_t nannounced, ann_at;
+static int unannounced, unfetched;
+
+static void announce(const search_doc *const *docs, size_t n, void *ud)
+{
+    unfetched += (int)(nannounced - ann_at);        /* the last list's rest */
+    announced = xrealloc(announced, (n ? n : 1) * sizeof *announced);
+    memcpy(announced, docs, n * sizeof *docs);
+    nannounced = n;
+    ann_at = 0;
+}
+
+/* Is doc the next text announced? */
+static void check_announced(const search_doc *doc)
+{
+    if (ann_at < nannounced && announced[ann_at] == doc) ann_at++;
+    else unannounced++;
+}
+
 /* Texts kept elsewhere, told by text_id (here: the text itself). */
 static int inc_fetched;
 static char *fetch_own(const search_doc *doc, void *ud, size_t *len)
 {
     inc_fetched++;
+    check_announced(doc);
     *len = doc->text_id_len;
     return xstrndup(doc->text_id, doc->text_id_len);
 }
@@ -833,9 +857,16 @@ static int patch_run(const search_doc *docs, size_t n, const char *out, const ch
     }
     diag *d = diag_new();
     outdir *o = out_open(out, d);
-    search_hooks h = {.fetch_text = fetch_own, .cache_path = state};
+    search_hooks h = {.fetch_text = fetch_own, .cache_path = state, .prefetch = announce};
     inc_fetched = 0;
+    nannounced = ann_at = 0;
+    unannounced = unfetched = 0;
     bool ok = o && search_write_hooks(bare, n, o, d, &h) == 0;
+    /* every text fetched was announced, in order, and every one announced
+     * was fetched (a fall back to a build from nothing announces again,
+     * dropping the first list's rest: none, as it falls back first) */
+    unfetched += (int)(nannounced - ann_at);
+    ok = ok && unannounced == 0 && unfetched == 0;
     out_stats st;
     ok = ok && out_finish(o, &st) == 0;
     if (o) out_close(o);
@@ -865,6 +896,7 @@ static int many_fetched, many_released;
 static char *fetch_many(const search_doc *doc, void *ud, size_t *len)
 {
     __atomic_add_fetch(&many_fetched, 1, __ATOMIC_RELAXED);
+    check_announced(doc);
     char *s = xasprintf("正文 %s 职工服务 text of %s", doc->title, doc->url);
     *len = strlen(s);
     return s;
@@ -887,9 +919,13 @@ TEST(docs_chunks_apart_or_on_one_thread_give_the_same_index)
     for (int k = 0; k < 2; k++) {
         diag *d = diag_new();
         outdir *o = out_open(dir[k], d);
-        search_hooks h = {.fetch_text = fetch_many, .consumed = release_many, .one_thread = k == 1};
+        search_hooks h = {.fetch_text = fetch_many, .consumed = release_many, .one_thread = k == 1,
+                          .prefetch = announce};
         many_fetched = many_released = 0;
+        nannounced = ann_at = 0;
+        unannounced = unfetched = 0;
         CHECK(o && search_write_hooks(docs, N, o, d, &h) == 0);
+        CHECK(nannounced == N && ann_at == N && unannounced == 0);
         out_stats st;
         CHECK(o && out_finish(o, &st) == 0);
         out_close(o);
@@ -897,6 +933,9 @@ TEST(docs_chunks_apart_or_on_one_thread_give_the_same_index)
         diag_free(d);
         CHECK(many_fetched == N && many_released == N);
     }
+    free(announced);
+    announced = NULL;
+    nannounced = ann_at = 0;
     CHECK(same_tree(dir[0], dir[1]));
     char *chunk = slurp(dir[0], "search/docs/312.json");      /* the last: 2500 = 312 * 8 + 4 */
     CHECK_CONTAINS(chunk, "text of /d/");
@@ -983,6 +1022,15 @@ TEST(patched_index_equals_one_from_nothing)
     CHECK(unlink(chunk) == 0);
     CHECK(patched_equals_fresh(c.docs, c.n, out, state));
     CHECK(inc_fetched == 8);     /* the gone chunk's entries, made again */
+    CHECK(nannounced == 8);      /* ... announced (and fetched: patch_run) */
+    /* every chunk gone (a new output directory beside the state): every
+     * entry made again, every text announced at once, in the index's
+     * order */
+    char *docsdir = path_join(out, "search/docs");
+    rm_rf(docsdir);
+    free(docsdir);
+    CHECK(patched_equals_fresh(c.docs, c.n, out, state));
+    CHECK(inc_fetched == (int)c.n && nannounced == c.n);
     /* and with an edit */
     CHECK(unlink(chunk) == 0);
     c.docs[15].text = "第十五篇改过。";
@@ -990,6 +1038,9 @@ TEST(patched_index_equals_one_from_nothing)
     CHECK(inc_fetched >= 1 && inc_fetched <= 9);
     free(shard);
     free(chunk);
+    free(announced);
+    announced = NULL;
+    nannounced = ann_at = 0;
     rm_rf(out);
     rm_rf(cdir);
     free(out);
