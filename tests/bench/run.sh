@@ -137,14 +137,14 @@ docs=("$C"/content/notices/2016/*.md); f=${docs[0]##*/}
 E="$C/content/notices/2016/$f"
 series "gazette build, one document edited" "echo 'edited paragraph.' >> '$E'" \
   "$G" build --content "$C/content" --out "$C/site" --quiet
-echo "  rebuild after one edit: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")% (cpu: $(pct "$CPU" "$FULL_CPU")%)"
+echo "  rebuild after one edit, a new process: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")% (cpu: $(pct "$CPU" "$FULL_CPU")%)"
 # Back to back, the last build's files and directories are younger than
 # the timestamp granularity the caches allow for (README: racy entries),
 # so some are checked by content; an editor's next build comes seconds
 # later at least: measured again after 2 s.
 series "gazette build, one document edited, 2 s on" "sleep 2.1; echo 'edited after a pause.' >> '$E'" \
   "$G" build --content "$C/content" --out "$C/site" --quiet
-echo "  rebuild after one edit, 2 s on: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")% (cpu: $(pct "$CPU" "$FULL_CPU")%)"
+echo "  rebuild after one edit, a new process, 2 s on: $(pct "$SECS" "$FULL")% of a full build, median $(pct "$MED" "$FULL")% (cpu: $(pct "$CPU" "$FULL_CPU")%)"
 
 # editor_loop LABEL NAME LOG READY CMD...: the editor's loop. CMD runs in
 # the background, logging to LOG, until LOG has a line matching READY;
