@@ -148,12 +148,14 @@ typedef struct {
     /* Everything on the calling thread (the build's --threads 1). */
     bool one_thread;
     /* Called (if set) before the index fetches the texts of docs[0..n)
-     * (pointers into the index's input), in the order it will fetch them:
-     * the caller may make them ready meanwhile on every core, so that
-     * fetch_text, still called once for each, only hands them over. A
-     * text the caller must make again (not kept, or kept without its
-     * text) is the expensive case: made one by one on this thread, the
-     * texts of a build into a new output directory are most of it. */
+     * (pointers into the index's input; valid during the call only), in
+     * the order it will fetch them (one with its text in place is not
+     * fetched, and may be among them): the caller may make them ready on
+     * every core, so that fetch_text, still called once for each, only
+     * hands them over. A text the caller must make again (not kept, or
+     * kept without its text) is the expensive case: made one by one on
+     * this thread, the texts of a build into a new output directory are
+     * most of it. */
     void (*prefetch)(const search_doc *const *docs, size_t n, void *ud);
 } search_hooks;
 int search_write_hooks(const search_doc *docs, size_t n, outdir *o, diag *d, const search_hooks *h);
