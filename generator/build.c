@@ -840,10 +840,11 @@ static buf *encode_buf(void)
  * cache cannot give a body back.) */
 static bool no_fetch(void) { return getenv("GAZETTE_TEST_NO_MD_FETCH") != NULL; }
 
-/* A document's HTML (text false) or plain text (text true) that the
- * build cache holds, as a new string, with its length in *len (bodies are
- * long: their users need not count them again). */
-static char *doc_body(build *b, const doc *dc, bool text, size_t *len)
+/* A document's HTML (text false) or plain text (text true) as this
+ * build kept it, in memory or in the build cache, as a new string, with
+ * its length in *len (bodies are long: their users need not count them
+ * again); NULL when neither has it (doc_body renders it again). */
+static char *body_kept(build *b, const doc *dc, bool text, size_t *len)
 {
     /* Kept from this build's rendering: taken (its page and the search
      * index are its only users, each once, each on one thread). */
@@ -856,7 +857,13 @@ static char *doc_body(build *b, const doc *dc, bool text, size_t *len)
         *mem = NULL;
         return s;
     }
-    char *s = no_fetch() ? NULL : mdcache_body(b->c.mc, dc->md_key, text, len);
+    return no_fetch() ? NULL : mdcache_body(b->c.mc, dc->md_key, text, len);
+}
+
+/* The same, rendered again from its source when it was not kept. */
+static char *doc_body(build *b, const doc *dc, bool text, size_t *len)
+{
+    char *s = body_kept(b, dc, text, len);
     if (s) return s;
     md_result r = content_rerender(&b->c, dc, b->d);
     char **field = text ? &r.text : &r.html;
@@ -1350,12 +1357,10 @@ static char *fetch_text(const search_doc *sd, void *ud, size_t *len)
 {
     text_owner *t = ud;
     doc *dc = t->b->c.docs[sd - t->base];
-    if (!dc->md.text && dc->md_on_disk && !no_fetch()) {
-        char *s = mdcache_body(t->b->c.mc, dc->md_key, true, len);
-        if (s) return s;
-    }
+    char *s = body_kept(t->b, dc, true, len);
+    if (s) return s;
     while (t->at < t->nwant && t->want[t->at] != sd) t->at++;
-    if (!dc->md.text && t->at < t->nwant) {
+    if (t->at < t->nwant) {
         size_t ahead = t->nwant - t->at < TEXTS_AHEAD ? t->nwant - t->at : TEXTS_AHEAD;
         parallel_for(ahead, t->b->o->threads, make_text, t);
     }
