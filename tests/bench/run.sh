@@ -48,16 +48,20 @@ measure() {
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 REPEAT=${REPEAT:-3}
 # best LABEL SETUP CMD... -> measure CMD REPEAT times after running SETUP
-# (untimed) each time; reports the fastest run (and its peak RSS).
+# (untimed) each time; reports the fastest run (and its peak RSS). Also
+# sets MED (the median time) and RSS_MAX (the most any run used).
 best() {
   local label=$1 setup=$2; shift 2
-  local bs= br= bc=
+  local bs= br= bc= ws=() rm=0
   for _ in $(seq "$REPEAT"); do
     bash -c "$setup"
     measure "$label" "$@" >/dev/null
     if [ -z "$bs" ] || python3 -c "import sys; sys.exit(0 if $SECS < $bs else 1)"; then bs=$SECS; br=$RSS; bc=$CPU; fi
+    ws+=("$SECS"); [ "$RSS" -gt "$rm" ] && rm=$RSS
   done
-  SECS=$bs; RSS=$br; CPU=$bc
+  SECS=$bs; RSS=$br; CPU=$bc; RSS_MAX=$rm
+  local w="${ws[*]}"
+  MED=$(python3 -c "import statistics; print(statistics.median([${w// /,}]))")
   printf '%-44s %8.2f s %7d MB  cpu %6.2f s   (best of %d)\n' "$label" "$SECS" "$RSS" "$CPU" "$REPEAT"
 }
 
@@ -226,18 +230,11 @@ if [ -n "${N_LARGE:-}" ]; then
   # 6 s sample here moved by 30% with the machine's load, more than the
   # linearity it measures; and the fastest of 2 against the fastest of 5
   # (the sixteenth to eighteenth sessions) leaned against the 100k build.
-  larges=()
-  for _ in $(seq "${REPEAT_LARGE:-$ROUNDS}"); do
-    rm -rf "$L/site" "$L/.gazette-cache"
-    measure "gazette build, full ($N_LARGE docs)" "$G" build --content "$L/content" --out "$L/site" --quiet >/dev/null
-    larges+=("$SECS $RSS $CPU")
-  done
-  read -r SECS RSS CPU MED < <(python3 -c "
-import statistics
-s=[tuple(float(v) for v in x.split()) for x in '''$(printf '%s\n' "${larges[@]}")'''.splitlines() if x]
-b=min(s); print(b[0], int(max(x[1] for x in s)), b[2], statistics.median(x[0] for x in s))")
-  printf '%-44s %8.2f s %7d MB  cpu %6.2f s   (best of %d; median %.2f s; RSS: the most of any)\n' "gazette build, full ($N_LARGE docs)" \
-    "$SECS" "$RSS" "$CPU" "${#larges[@]}" "$MED"
+  r=$REPEAT; REPEAT=${REPEAT_LARGE:-$ROUNDS}
+  best "gazette build, full ($N_LARGE docs)" "rm -rf '$L/site' '$L/.gazette-cache'" \
+    "$G" build --content "$L/content" --out "$L/site" --quiet
+  REPEAT=$r
+  echo "  median $MED s; peak RSS, the most of any: $RSS_MAX MB (target: under 1 GB)"
   fs="${fulls[*]}"
   FMED=$(python3 -c "import statistics; print(statistics.median([${fs// /,}]))")
   echo "  per document: $(python3 -c "print(f'{1e6*$SECS/$N_LARGE:.1f}')") us vs $(python3 -c "print(f'{1e6*$FULL/$N:.1f}')") us at $N:" \
